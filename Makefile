@@ -1,0 +1,35 @@
+# peercall — `make demo` runs a loopback demo, `make test` runs every test.
+# Both install what they need (Debian packages) when it is missing.
+
+GO      ?= go
+BIN     ?= bin
+PACKAGES = ./...
+
+.PHONY: all build deps demo test bench fuzz lab vet clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet:
+	$(GO) vet $(PACKAGES)
+
+demo: build
+	@bash scripts/demo.sh
+
+test: deps
+	@bash scripts/test.sh
+
+bench: deps
+	@bash scripts/bench.sh
+
+# Short fuzzing of every decoder of untrusted bytes (FUZZTIME each).
+fuzz:
+	@bash scripts/fuzz.sh
+
+clean:
+	rm -rf $(BIN)

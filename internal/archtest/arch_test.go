@@ -1,0 +1,137 @@
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/peercall/peercall"
+
+type pkg struct {
+	ImportPath string
+	Doc        string
+	Imports    []string
+	Deps       []string
+	GoFiles    []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("archtest needs the go command on PATH to list packages")
+	}
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+func TestEveryPackageHasDoc(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if strings.TrimSpace(p.Doc) == "" {
+			t.Errorf("package %s has no package comment: add a doc.go saying what it is for", p.ImportPath)
+		}
+		hasDocGo := false
+		for _, f := range p.GoFiles {
+			hasDocGo = hasDocGo || f == "doc.go"
+		}
+		if !hasDocGo && len(p.GoFiles) > 0 {
+			t.Errorf("package %s has no doc.go", p.ImportPath)
+		}
+	}
+}
+
+// layer gives each top-level package its place in DESIGN.md's drawing; a
+// package may import only project packages of a strictly lower layer, or
+// its own subpackages (directory/server -> directory/store).
+var layer = map[string]int{
+	"cmd":        4,
+	"node":       3,
+	"signalling": 2, "media": 2, "relay": 2, "directory": 2,
+	"crypto": 1, "audio": 1,
+}
+
+func top(importPath string) string {
+	rest := strings.TrimPrefix(importPath, module+"/")
+	top, _, _ := strings.Cut(rest, "/")
+	return top
+}
+
+func TestImportsPointDown(t *testing.T) {
+	for _, p := range listPackages(t) {
+		from := top(p.ImportPath)
+		if from == "internal" {
+			continue // test harnesses may use any package they test
+		}
+		lf, ok := layer[from]
+		if !ok {
+			t.Errorf("package %s is in no layer of DESIGN.md; add its folder to archtest's layer table", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			to := top(imp)
+			if to == "internal" {
+				t.Errorf("%s imports %s: internal/ holds test harnesses, for tests only", p.ImportPath, imp)
+				continue
+			}
+			if to == from {
+				continue
+			}
+			if lt := layer[to]; lt >= lf {
+				t.Errorf("%s imports %s: arrows must point down (%s is layer %d, %s layer %d)", p.ImportPath, imp, from, lf, to, lt)
+			}
+		}
+	}
+}
+
+// The client binary and the packages it is made of link no SQL driver, and
+// directory/server depends on no project package but directory, its store and
+// crypto.
+func TestNoSQLInClient(t *testing.T) {
+	sqlDrivers := []string{"modernc.org/sqlite", "github.com/jackc/pgx", "database/sql"}
+	for _, p := range listPackages(t) {
+		if strings.HasPrefix(p.ImportPath, module+"/directory/server") || strings.HasPrefix(p.ImportPath, module+"/directory/store") || strings.HasPrefix(p.ImportPath, module+"/cmd/peercall-directory") {
+			if strings.HasPrefix(p.ImportPath, module+"/directory/server") {
+				for _, imp := range p.Imports {
+					if strings.HasPrefix(imp, module+"/") && !strings.HasPrefix(imp, module+"/directory") && !strings.HasPrefix(imp, module+"/crypto") {
+						t.Errorf("%s imports %s: the directory server depends only on directory, directory/store and crypto", p.ImportPath, imp)
+					}
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(p.ImportPath, module+"/internal") {
+			continue
+		}
+		for _, d := range p.Deps {
+			for _, drv := range sqlDrivers {
+				if d == drv || strings.HasPrefix(d, drv+"/") {
+					t.Errorf("%s links %s: clients must not link a SQL driver", p.ImportPath, d)
+				}
+			}
+		}
+	}
+}

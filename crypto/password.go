@@ -105,12 +105,16 @@ func VerifyPassword(password, encoded string, current PasswordParams) (ok bool, 
 	if err != nil {
 		return false, false, err
 	}
-	p := h.params
-	key := argon2.IDKey([]byte(password), h.salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	if subtle.ConstantTimeCompare(key, h.key) != 1 {
+	if subtle.ConstantTimeCompare(argonKey(password, h), h.key) != 1 {
 		return false, false, nil
 	}
-	return true, p != current, nil
+	return true, h.params != current, nil
+}
+
+// argonKey derives the argon2id key of password with h's salt and params.
+func argonKey(password string, h phcHash) []byte {
+	p := h.params
+	return argon2.IDKey([]byte(password), h.salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 // parsePHC strictly parses a canonical argon2id PHC string within the

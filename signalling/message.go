@@ -1,0 +1,157 @@
+package signalling
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+)
+
+// ProtocolID is the libp2p protocol of the call signalling stream. Its last
+// element is the wire version; a change that old peers cannot read gets a new ID.
+const ProtocolID = "/peercall/signal/1"
+
+// Version is the wire version written in every message (byte 0 of the body).
+const Version = 1
+
+// Limits of the wire format. A frame longer than MaxMessageSize is refused
+// before any of it is buffered.
+const (
+	// MaxMessageSize bounds one message body (the bytes after the length
+	// prefix). SDP offers with candidates are a few KB; 64 KiB leaves room.
+	MaxMessageSize = 64 << 10
+	// MaxCertificateSize bounds the caller's certificate in an INVITE.
+	MaxCertificateSize = 8 << 10
+	// MaxDisplayNameSize bounds the caller's display name, in bytes.
+	MaxDisplayNameSize = 128
+	// MaxDetailSize bounds the free-text detail of REJECT, CANCEL and HANGUP.
+	MaxDetailSize = 256
+)
+
+// Type is the kind of a signalling message.
+type Type uint8
+
+// Message types. The values are wire values: never renumber them.
+const (
+	TypeInvite           Type = 1 // caller → callee: certificate, SDP offer
+	TypeRinging          Type = 2 // callee → caller: the user is being alerted
+	TypeAccept           Type = 3 // callee → caller: SDP answer
+	TypeReject           Type = 4 // callee → caller: declined, with a reason
+	TypeBusy             Type = 5 // callee → caller: no free call slot
+	TypeCancel           Type = 6 // caller → callee: gave up before an answer
+	TypeHangup           Type = 7 // either way: ends an active call
+	TypeICERestart       Type = 8 // either way, active call: new SDP offer
+	TypeICERestartAnswer Type = 9 // answer to TypeICERestart
+)
+
+var typeNames = [...]string{
+	TypeInvite:           "INVITE",
+	TypeRinging:          "RINGING",
+	TypeAccept:           "ACCEPT",
+	TypeReject:           "REJECT",
+	TypeBusy:             "BUSY",
+	TypeCancel:           "CANCEL",
+	TypeHangup:           "HANGUP",
+	TypeICERestart:       "ICE_RESTART",
+	TypeICERestartAnswer: "ICE_RESTART_ANSWER",
+}
+
+func (t Type) valid() bool { return t >= TypeInvite && t <= TypeICERestartAnswer }
+
+func (t Type) String() string {
+	if t.valid() {
+		return typeNames[t]
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
+// Reason says why a call was refused or ended (REJECT, CANCEL, HANGUP).
+// ReasonNone is "not given" and is never written on the wire.
+type Reason uint8
+
+// Reasons. The values are wire values: never renumber them.
+const (
+	ReasonNone           Reason = 0
+	ReasonNormal         Reason = 1 // the user hung up or cancelled
+	ReasonDeclined       Reason = 2 // the callee declined
+	ReasonGlare          Reason = 3 // both called each other; this call lost
+	ReasonBadCertificate Reason = 4 // the caller's certificate failed the check
+	ReasonTimeout        Reason = 5 // nobody answered in time
+	ReasonMediaFailed    Reason = 6 // media was not established in time
+	ReasonProtocolError  Reason = 7 // the peer broke the protocol
+	ReasonShutdown       Reason = 8 // the node is shutting down
+)
+
+var reasonNames = [...]string{
+	ReasonNone:           "none",
+	ReasonNormal:         "normal",
+	ReasonDeclined:       "declined",
+	ReasonGlare:          "glare",
+	ReasonBadCertificate: "bad certificate",
+	ReasonTimeout:        "timeout",
+	ReasonMediaFailed:    "media failed",
+	ReasonProtocolError:  "protocol error",
+	ReasonShutdown:       "shutdown",
+}
+
+func (r Reason) valid() bool { return r <= ReasonShutdown }
+
+func (r Reason) String() string {
+	if r.valid() {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// CallID names one call: 16 random bytes chosen by the caller. The zero ID is
+// invalid.
+type CallID [16]byte
+
+// NewCallID returns a random call ID read from r (crypto/rand.Reader if nil).
+func NewCallID(r io.Reader) (CallID, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	var id CallID
+	for id.IsZero() {
+		if _, err := io.ReadFull(r, id[:]); err != nil {
+			return CallID{}, fmt.Errorf("signalling: draw a random call id: %w", err)
+		}
+	}
+	return id, nil
+}
+
+// IsZero reports whether id is the invalid all-zero ID.
+func (id CallID) IsZero() bool { return id == CallID{} }
+
+// String returns the ID in hex.
+func (id CallID) String() string { return hex.EncodeToString(id[:]) }
+
+// Message is one signalling message. Which fields a type carries:
+//
+//	INVITE               Certificate (required), SDP offer (required), DisplayName
+//	RINGING, BUSY        -
+//	ACCEPT               SDP answer (required)
+//	REJECT, CANCEL,
+//	HANGUP               Reason, Detail
+//	ICE_RESTART          SDP offer (required)
+//	ICE_RESTART_ANSWER   SDP answer (required)
+//
+// A field a type does not carry must be empty. Every message carries CallID.
+type Message struct {
+	Type        Type
+	CallID      CallID
+	Certificate []byte // INVITE: the caller's directory certificate, opaque here
+	SDP         string // INVITE, ACCEPT, ICE_RESTART, ICE_RESTART_ANSWER
+	DisplayName string // INVITE, optional
+	Reason      Reason // REJECT, CANCEL, HANGUP, optional
+	Detail      string // REJECT, CANCEL, HANGUP, optional human-readable text
+}
+
+func (m Message) String() string {
+	s := fmt.Sprintf("%v call=%v", m.Type, m.CallID)
+	if m.Reason != ReasonNone {
+		s += " reason=" + m.Reason.String()
+	}
+	return s
+}

@@ -1,0 +1,16 @@
+//go:build !cgo
+
+package audio
+
+import "context"
+
+// Devices lists the PortAudio devices; without cgo there are none.
+func Devices() ([]DeviceInfo, error) { return nil, ErrNoPortAudio }
+
+func openPortAudioSource(context.Context, Spec, Options) (Source, error) {
+	return nil, ErrNoPortAudio
+}
+
+func openPortAudioSink(context.Context, Spec, Options) (Sink, error) {
+	return nil, ErrNoPortAudio
+}

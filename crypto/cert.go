@@ -46,6 +46,7 @@ var (
 	ErrCertificateSignature   = errors.New("certificate signature is not valid for this directory key")
 	ErrCertificateExpired     = errors.New("certificate has expired")
 	ErrCertificateNotYetValid = errors.New("certificate is not yet valid")
+	ErrCertificatePeer        = errors.New("certificate names another peer")
 )
 
 // Certificate is the directory's statement that Username is held by the node
@@ -280,6 +281,21 @@ func (c *Certificate) Verify(directoryKey ed25519.PublicKey, now time.Time) erro
 	if !now.Before(c.Expires) {
 		return fmt.Errorf("verify certificate of %q: expired at %s (now %s); the holder must log in again (`peercall login`): %w",
 			c.Username, c.Expires.Format(time.RFC3339), now.UTC().Format(time.RFC3339), ErrCertificateExpired)
+	}
+	return nil
+}
+
+// VerifyPeer is Verify plus a check that c certifies peerKey, the identity
+// key of the node presenting it (the remote key of an authenticated
+// stream). A valid certificate of someone else's node gives
+// ErrCertificatePeer.
+func (c *Certificate) VerifyPeer(directoryKey, peerKey ed25519.PublicKey, now time.Time) error {
+	if err := c.Verify(directoryKey, now); err != nil {
+		return err
+	}
+	if !c.PeerKey.Equal(peerKey) {
+		return fmt.Errorf("verify certificate of %q: it certifies node key %s, but the node presenting it has %s; the peer is not who the certificate names: %w",
+			c.Username, EncodePublicKey(c.PeerKey), EncodePublicKey(peerKey), ErrCertificatePeer)
 	}
 	return nil
 }

@@ -339,3 +339,27 @@ func BenchmarkParseAndVerifyCertificate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/op")
 }
+
+func TestCertificateVerifyPeer(t *testing.T) {
+	c := issueTestCert(t)
+	other := otherDirKey.Public().(ed25519.PublicKey)
+	tests := []struct {
+		name    string
+		peer    ed25519.PublicKey
+		now     time.Time
+		wantErr error
+	}{
+		{"right peer", testPeerPub, testIssued, nil},
+		{"other peer", other, testIssued, ErrCertificatePeer},
+		{"no peer key", nil, testIssued, ErrCertificatePeer},
+		{"right peer, expired", testPeerPub, testIssued.Add(1000 * time.Hour), ErrCertificateExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.VerifyPeer(testDirPub, tt.peer, tt.now)
+			if (tt.wantErr == nil && err != nil) || !errors.Is(err, tt.wantErr) {
+				t.Fatalf("VerifyPeer: err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}

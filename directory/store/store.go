@@ -80,3 +80,7 @@ type Store interface {
 
 	Close() error
 }
+
+// MaxLimit is the most rows one call returns; a larger limit is reduced to
+// it, and a limit of zero or less returns no rows.
+const MaxLimit = 1000

@@ -1,0 +1,32 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Open opens (and creates or migrates) the store a database URL names:
+//
+//	sqlite://PATH or sqlite:PATH        an SQLite file, created when missing
+//	postgres://... or postgresql://...  a PostgreSQL database (pgx URL)
+//
+// sqlite:///var/lib/peercall/directory.db is an absolute path and
+// sqlite://directory.db a relative one. A PostgreSQL URL may carry
+// search_path=SCHEMA to keep the tables in a schema of their own.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	scheme, rest, ok := strings.Cut(dsn, ":")
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		if !ok {
+			break
+		}
+		return OpenSQLite(ctx, strings.TrimPrefix(rest, "//"))
+	case "postgres", "postgresql":
+		return OpenPostgres(ctx, dsn)
+	}
+	if !ok || strings.ContainsAny(scheme, "/\\. ") {
+		scheme = ""
+	}
+	return nil, fmt.Errorf("store: unsupported database URL (scheme %q): use sqlite://PATH, sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB or postgresql://...", scheme)
+}

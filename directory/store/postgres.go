@@ -1,0 +1,392 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// postgresStore is the PostgreSQL Store, for several directory replicas
+// sharing one database. Each statement runs in its own transaction, and
+// PostgreSQL acknowledges a commit once its WAL is flushed
+// (synchronous_commit=on, the default, which this store does not change).
+type postgresStore struct {
+	where string // host:port/database, for messages (never the password)
+	pool  *pgxpool.Pool
+}
+
+// postgresMigrations are the schema versions; migration i brings the schema
+// from version i to i+1 (table schema_version). Append, never edit.
+var postgresMigrations = []string{
+	// 1: users, certificates, serial sequence, sightings.
+	`
+	-- The primary key is the UNIQUE index on the normalised name that makes
+	-- concurrent registrations of one name have exactly one winner. COLLATE
+	-- "C" orders names bytewise, as SQLite does, for prefix scans and
+	-- pagination.
+	CREATE TABLE users (
+		name          text COLLATE "C" NOT NULL PRIMARY KEY,
+		display       text NOT NULL,
+		password_hash text NOT NULL,
+		created       timestamptz NOT NULL
+	);
+
+	CREATE SEQUENCE certificate_serial AS bigint MINVALUE 1;
+
+	CREATE TABLE certificates (
+		serial   bigint NOT NULL PRIMARY KEY,
+		username text COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE ON UPDATE CASCADE,
+		peer_key bytea NOT NULL,
+		issued   timestamptz NOT NULL,
+		expires  timestamptz NOT NULL,
+		raw      bytea NOT NULL
+	);
+	CREATE INDEX certificates_username_issued ON certificates (username, issued);
+
+	CREATE TABLE sightings (
+		username   text COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE ON UPDATE CASCADE,
+		peer_id    text COLLATE "C" NOT NULL,
+		addrs      text[] NOT NULL,
+		super_node boolean NOT NULL,
+		seen       timestamptz NOT NULL,
+		PRIMARY KEY (username, peer_id)
+	);
+	CREATE INDEX sightings_seen ON sightings (seen);
+	CREATE INDEX sightings_super_seen ON sightings (seen) WHERE super_node;
+	`,
+}
+
+// postgresMigrateLock is the first key of the advisory lock held while
+// migrating ("pcd1"); the second is a hash of the schema being migrated, so
+// replicas sharing a schema migrate one at a time and others do not wait.
+const postgresMigrateLock = 0x70636431
+
+// OpenPostgres connects to the PostgreSQL database a pgx URL names
+// (postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...&search_path=SCHEMA,
+// pool_max_conns and the other pgxpool settings allowed), and creates or
+// migrates its schema.
+func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors never include the password.
+		return nil, fmt.Errorf("store: PostgreSQL URL: %w (expected postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=disable)", err)
+	}
+	s := &postgresStore{where: fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect to PostgreSQL at %s: %w", s.where, err)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL at %s: %w (is the server running, and are the user, password and database in the URL right?)", s.where, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate brings the schema to SchemaVersion in one transaction holding an
+// advisory lock, so that replicas starting at once migrate exactly once.
+func (s *postgresStore) migrate(ctx context.Context) error {
+	if len(postgresMigrations) != SchemaVersion {
+		panic("store: SQLite and PostgreSQL migrations differ in number")
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var schema *string
+		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return err
+		}
+		if schema == nil {
+			return errors.New("no schema to create tables in: the search_path names no existing schema (create it, or fix search_path in the URL)")
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int32(postgresMigrateLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
+			return err
+		}
+		var version int
+		err := tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+		if version > len(postgresMigrations) {
+			return fmt.Errorf("schema %s has version %d, newer than this program knows (%d); run a newer peercall-directory", *schema, version, len(postgresMigrations))
+		}
+		for v := version; v < len(postgresMigrations); v++ {
+			if _, err := tx.Exec(ctx, postgresMigrations[v]); err != nil {
+				return fmt.Errorf("to schema version %d: %w", v+1, err)
+			}
+		}
+		if version < len(postgresMigrations) {
+			_, err = tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(postgresMigrations))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: migrate PostgreSQL schema at %s: %w", s.where, err)
+	}
+	return nil
+}
+
+// pgCode returns the SQLSTATE of err, or "".
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+)
+
+func (s *postgresStore) CreateUser(ctx context.Context, u User) error {
+	if err := checkUser(u); err != nil {
+		return err
+	}
+	if u.Created.IsZero() {
+		u.Created = now()
+	}
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO users (name, display, password_hash, created) VALUES ($1, $2, $3, $4)`,
+		u.Name, u.Display, u.PasswordHash, u.Created)
+	switch {
+	case err == nil:
+		return nil
+	case pgCode(err) == pgUniqueViolation:
+		return fmt.Errorf("store: create user %q: %w", u.Name, ErrNameTaken)
+	}
+	return fmt.Errorf("store: create user %q: %w", u.Name, err)
+}
+
+func (s *postgresStore) User(ctx context.Context, name string) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx,
+		`SELECT name, display, password_hash, created FROM users WHERE name = $1`, name).
+		Scan(&u.Name, &u.Display, &u.PasswordHash, &u.Created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: look up user %q: %w", name, err)
+	}
+	u.Created = u.Created.UTC()
+	return u, nil
+}
+
+func (s *postgresStore) SetPasswordHash(ctx context.Context, name, hash string) error {
+	if hash == "" {
+		return fmt.Errorf("store: set password of %q: empty hash (hash the password before storing it)", name)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE name = $2`, hash, name)
+	if err != nil {
+		return fmt.Errorf("store: set password of %q: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: set password of %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *postgresStore) Taken(ctx context.Context, names []string) (map[string]bool, error) {
+	taken := make(map[string]bool, len(names))
+	if len(names) == 0 {
+		return taken, nil
+	}
+	for _, n := range names {
+		taken[n] = false
+	}
+	rows, err := s.pool.Query(ctx, `SELECT name FROM users WHERE name = ANY($1)`, names)
+	if err != nil {
+		return nil, fmt.Errorf("store: check names: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: check names: %w", err)
+	}
+	for _, n := range found {
+		taken[n] = true
+	}
+	return taken, nil
+}
+
+func (s *postgresStore) SearchUsers(ctx context.Context, prefix, after string, limit int) ([]User, error) {
+	limit = clampLimit(limit)
+	if limit == 0 {
+		return nil, nil
+	}
+	query := `SELECT name, display, password_hash, created FROM users WHERE name >= $1 AND name > $2`
+	args := []any{prefix, after}
+	if end, ok := prefixEnd(prefix); ok {
+		query += ` AND name < $4`
+		args = append(args, limit, end)
+	} else {
+		args = append(args, limit)
+	}
+	query += ` ORDER BY name LIMIT $3`
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: search users %q: %w", prefix, err)
+	}
+	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
+		var u User
+		err := row.Scan(&u.Name, &u.Display, &u.PasswordHash, &u.Created)
+		u.Created = u.Created.UTC()
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: search users %q: %w", prefix, err)
+	}
+	if len(users) == 0 {
+		return nil, nil
+	}
+	return users, nil
+}
+
+func (s *postgresStore) NextSerial(ctx context.Context) (uint64, error) {
+	// nextval is durable once this statement's transaction commits: a
+	// sequence advance that is WAL-logged assigns a transaction ID, so the
+	// commit flushes it.
+	var serial int64
+	if err := s.pool.QueryRow(ctx, `SELECT nextval('certificate_serial')`).Scan(&serial); err != nil {
+		return 0, fmt.Errorf("store: next certificate serial: %w", err)
+	}
+	return uint64(serial), nil
+}
+
+func (s *postgresStore) AddCertificate(ctx context.Context, c Certificate) error {
+	if c.Serial == 0 || c.Serial > math.MaxInt64 {
+		return fmt.Errorf("store: add certificate: serial %d out of range (take serials from NextSerial)", c.Serial)
+	}
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO certificates (serial, username, peer_key, issued, expires, raw) VALUES ($1, $2, $3, $4, $5, $6)`,
+		int64(c.Serial), c.Username, nonNil(c.PeerKey), c.Issued, c.Expires, nonNil(c.Raw))
+	switch pgCode(err) {
+	case "":
+		if err == nil {
+			return nil
+		}
+	case pgUniqueViolation:
+		return fmt.Errorf("store: add certificate: serial %d is recorded already (take serials from NextSerial)", c.Serial)
+	case pgForeignKeyViolation:
+		return fmt.Errorf("store: add certificate %d for %q: %w", c.Serial, c.Username, ErrNotFound)
+	}
+	return fmt.Errorf("store: add certificate %d: %w", c.Serial, err)
+}
+
+func (s *postgresStore) Certificates(ctx context.Context, username string, now time.Time, limit int) ([]Certificate, error) {
+	limit = clampLimit(limit)
+	if limit == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx,
+		`SELECT serial, username, peer_key, issued, expires, raw FROM certificates
+		WHERE username = $1 AND expires > $2 ORDER BY issued DESC, serial DESC LIMIT $3`,
+		username, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: certificates of %q: %w", username, err)
+	}
+	certs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Certificate, error) {
+		var c Certificate
+		var serial int64
+		err := row.Scan(&serial, &c.Username, &c.PeerKey, &c.Issued, &c.Expires, &c.Raw)
+		c.Serial, c.Issued, c.Expires = uint64(serial), c.Issued.UTC(), c.Expires.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: certificates of %q: %w", username, err)
+	}
+	if len(certs) == 0 {
+		return nil, nil
+	}
+	return certs, nil
+}
+
+func (s *postgresStore) Seen(ctx context.Context, sg Sighting) error {
+	if sg.PeerID == "" {
+		return fmt.Errorf("store: record sighting of %q: empty peer ID", sg.Username)
+	}
+	if sg.Seen.IsZero() {
+		sg.Seen = now()
+	}
+	// The newest sighting of a (user, peer) wins; an older one arriving late
+	// changes nothing.
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (username, peer_id) DO UPDATE SET
+			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen
+		WHERE excluded.seen >= sightings.seen`,
+		sg.Username, sg.PeerID, nonNilStrings(sg.Addrs), sg.SuperNode, sg.Seen)
+	switch {
+	case err == nil:
+		return nil
+	case pgCode(err) == pgForeignKeyViolation:
+		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrNotFound)
+	}
+	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, err)
+}
+
+func (s *postgresStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
+	return s.sightings(ctx, fmt.Sprintf("sightings of %q", username),
+		`SELECT username, peer_id, addrs, super_node, seen FROM sightings
+		WHERE username = $1 AND seen >= $2 ORDER BY seen DESC, peer_id LIMIT $3`,
+		username, since, clampLimit(limit))
+}
+
+func (s *postgresStore) RecentNodes(ctx context.Context, since time.Time, superOnly bool, limit int) ([]Sighting, error) {
+	query := `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+		WHERE seen >= $1 ORDER BY seen DESC, peer_id LIMIT $2`
+	if superOnly {
+		query = `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+		WHERE super_node AND seen >= $1 ORDER BY seen DESC, peer_id LIMIT $2`
+	}
+	return s.sightings(ctx, "recent nodes", query, since, clampLimit(limit))
+}
+
+func (s *postgresStore) sightings(ctx context.Context, what, query string, args ...any) ([]Sighting, error) {
+	if args[len(args)-1] == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Sighting, error) {
+		var sg Sighting
+		err := row.Scan(&sg.Username, &sg.PeerID, &sg.Addrs, &sg.SuperNode, &sg.Seen)
+		if len(sg.Addrs) == 0 {
+			sg.Addrs = nil
+		}
+		sg.Seen = sg.Seen.UTC()
+		return sg, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// Close closes the pool, waiting for connections in use to be released.
+func (s *postgresStore) Close() error {
+	s.pool.Close()
+	return nil
+}

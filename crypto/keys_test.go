@@ -266,3 +266,38 @@ func TestPublicKeyEncoding(t *testing.T) {
 		})
 	}
 }
+
+func TestSaveKeyRejects(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := GenerateKey()
+	tests := []struct {
+		name string
+		path string
+		key  ed25519.PrivateKey
+	}{
+		{"short key", filepath.Join(dir, "k"), key[:32]},
+		{"nil key", filepath.Join(dir, "k"), nil},
+		{"parent is a file", filepath.Join(notDir, "k"), key},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := SaveKey(tt.path, tt.key)
+			if err == nil {
+				t.Fatal("SaveKey succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("error %q does not name the file", err)
+			}
+			if _, err := os.Stat(tt.path); err == nil {
+				t.Error("a file was left at the path")
+			}
+		})
+	}
+	if _, _, err := LoadOrCreateKey(filepath.Join(notDir, "k")); err == nil {
+		t.Error("LoadOrCreateKey under a file succeeded")
+	}
+}

@@ -43,7 +43,7 @@ type PasswordParams struct {
 
 // DefaultPasswordParams are OWASP's minimum argon2id recommendation
 // (m=19456 KiB, t=2, p=1) with a 16-byte salt and a 32-byte key. One hash
-// costs 19 MiB and roughly 50-150 ms of one core (BenchmarkHashPassword).
+// costs 19 MiB and about 30-40 ms of one core here (BenchmarkHashPassword).
 func DefaultPasswordParams() PasswordParams {
 	return PasswordParams{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 }

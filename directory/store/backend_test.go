@@ -17,13 +17,14 @@ import (
 // of a fresh, empty database that exists until the test ends; tests Open
 // it (once or several times).
 type backend struct {
-	name   string
-	newDSN func(t testing.TB) string
+	name    string
+	newDSN  func(t testing.TB) string
+	require func(t testing.TB) // skips the test when the backend cannot run here
 }
 
 var backends = []backend{
-	{name: "sqlite", newDSN: sqliteDSN},
-	{name: "postgres", newDSN: postgresDSN},
+	{name: "sqlite", newDSN: sqliteDSN, require: func(testing.TB) {}},
+	{name: "postgres", newDSN: postgresDSN, require: func(t testing.TB) { requirePostgres(t) }},
 }
 
 // sqliteDSN is a database file in the test's temporary directory.
@@ -34,15 +35,21 @@ func sqliteDSN(t testing.TB) string {
 // postgresSkip is what PostgreSQL tests say when they have no server.
 const postgresSkip = "PostgreSQL store tests need PEERCALL_TEST_POSTGRES (run `make test`, which starts a local server)"
 
+// requirePostgres returns PEERCALL_TEST_POSTGRES, or skips the test.
+func requirePostgres(t testing.TB) string {
+	base := os.Getenv("PEERCALL_TEST_POSTGRES")
+	if base == "" {
+		t.Skip(postgresSkip)
+	}
+	return base
+}
+
 // postgresDSN creates a schema with a random name in the database of
 // PEERCALL_TEST_POSTGRES and returns that URL with search_path set to it, so
 // that concurrent test runs never see each other's tables. The schema is
 // dropped when the test ends.
 func postgresDSN(t testing.TB) string {
-	base := os.Getenv("PEERCALL_TEST_POSTGRES")
-	if base == "" {
-		t.Skip(postgresSkip)
-	}
+	base := requirePostgres(t)
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("PEERCALL_TEST_POSTGRES must be a postgres:// URL, as scripts/postgres.sh prints (got a value that is not: %v)", err)

@@ -14,7 +14,10 @@ import (
 // TestStore runs the shared suite against every backend.
 func TestStore(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { testStore(t, b) })
+		t.Run(b.name, func(t *testing.T) {
+			b.require(t)
+			testStore(t, b)
+		})
 	}
 }
 

@@ -50,16 +50,16 @@ type Call struct {
 	detail string
 
 	// Owned by the loop goroutine.
-	ringing        bool // outgoing: RINGING received
-	mediaUp        bool
-	localRestart   bool // we sent ICE_RESTART and await the answer
-	remoteRestart  bool // the peer sent ICE_RESTART and awaits our answer
-	superseded     bool // guarded by m.mu, not c.mu
-	ringTimer      *time.Timer
-	mediaTimer     *time.Timer
-	finalMsg       *Message
-	endReason      EndReason
-	endDetail      string
+	ringing       bool // outgoing: RINGING received
+	mediaUp       bool
+	localRestart  bool // we sent ICE_RESTART and await the answer
+	remoteRestart bool // the peer sent ICE_RESTART and awaits our answer
+	superseded    bool // guarded by m.mu, not c.mu
+	ringTimer     *time.Timer
+	mediaTimer    *time.Timer
+	finalMsg      *Message
+	endReason     EndReason
+	endDetail     string
 }
 
 type cmdKind uint8

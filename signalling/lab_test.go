@@ -36,7 +36,7 @@ type lab struct {
 	raw       chan *Conn   // streams dialed to rawPeer
 
 	mu       sync.Mutex
-	dialHook func(from, to string)      // runs before each dial, if set
+	dialHook func(from, to string)  // runs before each dial, if set
 	streams  map[string][]io.Closer // dialer-side streams by dialer name
 }
 

@@ -1,0 +1,247 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/audio"
+)
+
+// statsInterval is how often the session logs its statistics.
+const statsInterval = time.Second
+
+// Start waits (bounded by ctx) until ICE and DTLS are connected, then runs
+// the call's audio until Close: capture from src → Opus → RTP → SRTP, and
+// SRTP → jitter buffer → Opus decode/FEC/PLC → sink. The playout is paced
+// by a ticker of one frame; src must be a clocked source (a live
+// microphone or a paced virtual device). The session does not close src
+// or sink.
+//
+// When src reports io.EOF the session stops sending and keeps playing what
+// it receives. Any other device error ends the call: Done is closed and Err
+// wraps ErrDevice.
+func (s *Session) Start(ctx context.Context, src audio.Source, sink audio.Sink) error {
+	if src == nil || sink == nil {
+		return errors.New("media: Start needs a source and a sink (use a silence source or null sink to mute)")
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrClosed
+	case s.started:
+		s.mu.Unlock()
+		return errors.New("media: Start called twice")
+	case !s.remoteSet:
+		s.mu.Unlock()
+		return errors.New("media: Start before the SDP exchange: call Accept or SetAnswer first")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	select {
+	case <-s.connected:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: not connected before the deadline: %v", ErrConnectionFailed, ctx.Err())
+	case <-s.ctx.Done():
+		if err := s.Err(); err != nil {
+			return err
+		}
+		return ErrClosed
+	}
+	frame := audio.SamplesPer(s.cfg.FrameDuration)
+	enc, err := newEncoder(encoderConfig{
+		FrameDuration: s.cfg.FrameDuration, Bitrate: s.cfg.Bitrate,
+		FEC: !s.cfg.DisableFEC, DTX: s.cfg.DTX, LossPercent: s.cfg.ExpectedLossPercent,
+	})
+	if err != nil {
+		return err
+	}
+	dec, err := newDecoder(frame)
+	if err != nil {
+		return err
+	}
+	jb := newJitterBuffer(s.cfg.FrameDuration, !s.cfg.DisableFEC)
+	s.mu.Lock()
+	s.jb, s.player, s.startedAt = jb, newPlayer(jb, dec, frame), time.Now()
+	s.mu.Unlock()
+	s.log.Info("call media started", "route", s.Route().String(), "frame", s.cfg.FrameDuration, "bitrate", s.cfg.Bitrate, "fec", !s.cfg.DisableFEC, "dtx", s.cfg.DTX)
+
+	s.wg.Add(5)
+	go s.sendLoop(src, enc, frame)
+	go s.receiveLoop()
+	go s.rtcpLoop()
+	go s.playoutLoop(sink, frame)
+	go s.statsLoop()
+	return nil
+}
+
+// sendLoop reads the microphone, encodes and sends one RTP packet a frame.
+func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
+	defer s.wg.Done()
+	pcm := make([]int16, frame)
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(opusCodec.PayloadType)}}
+	var seq uint16
+	var ts uint32
+	for n := 0; ; n++ {
+		if err := src.Read(s.ctx, pcm); err != nil {
+			switch {
+			case s.ctx.Err() != nil:
+			case errors.Is(err, io.EOF):
+				s.log.Info("capture ended: no more audio to send", "frames", n)
+			default:
+				s.fail(fmt.Errorf("%w: capture stopped after %d frames: %w (check the microphone or --audio-in)", ErrDevice, n, err))
+			}
+			return
+		}
+		s.framesCaptured.Add(1)
+		payload, err := enc.encode(pcm)
+		if err != nil {
+			s.fail(fmt.Errorf("media: %w", err))
+			return
+		}
+		if len(payload) > 0 {
+			pkt.SequenceNumber, pkt.Timestamp, pkt.Payload = seq, ts, payload
+			pkt.Marker = n == 0
+			seq++
+			if s.cfg.lossHook != nil && s.cfg.lossHook(pkt.SequenceNumber) {
+				s.packetsDropped.Add(1)
+			} else if err := s.track.WriteRTP(pkt); err != nil {
+				if s.ctx.Err() != nil {
+					return
+				}
+				s.log.Warn("sending RTP failed", "err", err)
+			} else {
+				s.packetsSent.Add(1)
+				s.bytesSent.Add(uint64(len(payload)))
+			}
+		}
+		ts += uint32(frame)
+	}
+}
+
+// receiveLoop feeds the remote track's packets to the jitter buffer.
+func (s *Session) receiveLoop() {
+	defer s.wg.Done()
+	var t *webrtc.TrackRemote
+	select {
+	case t = <-s.remoteTrack:
+	case <-s.ctx.Done():
+		return
+	}
+	if !webrtcOpus(t.Codec()) {
+		s.fail(fmt.Errorf("%w: peer sends %s", ErrNoOpus, t.Codec().MimeType))
+		return
+	}
+	for {
+		p, _, err := t.ReadRTP()
+		if err != nil {
+			if s.ctx.Err() == nil && !errors.Is(err, io.EOF) {
+				s.log.Debug("receive ended", "err", err)
+			}
+			return
+		}
+		if len(p.Payload) == 0 || len(p.Payload) > maxOpusPacket {
+			continue // padding-only or hostile: nothing to decode
+		}
+		s.packetsReceived.Add(1)
+		s.bytesReceived.Add(uint64(len(p.Payload)))
+		s.jb.push(p.SequenceNumber, p.Timestamp, p.Payload, time.Now())
+	}
+}
+
+func webrtcOpus(c webrtc.RTPCodecParameters) bool {
+	return c.MimeType == webrtc.MimeTypeOpus || c.MimeType == "audio/OPUS" || c.MimeType == "audio/Opus"
+}
+
+// rtcpLoop drains incoming RTCP so that the report and stats interceptors
+// see the peer's receiver reports (loss and RTT of what we send).
+func (s *Session) rtcpLoop() {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.sender.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// playoutLoop plays one frame per frame duration from the jitter buffer.
+// Its clock keeps absolute deadlines: a late wake-up (a busy machine)
+// plays the missed frames at once instead of dropping ticks, as a
+// time.Ticker would, so the playout rate matches the sender's.
+func (s *Session) playoutLoop(sink audio.Sink, frame int) {
+	defer s.wg.Done()
+	pcm := make([]int16, frame)
+	d := s.cfg.FrameDuration
+	next := time.Now().Add(d)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		if now.Sub(next) > playoutMaxBehind {
+			next = now // stalled for long (suspended?): restart the clock
+		}
+		for !next.After(now) {
+			next = next.Add(d)
+			if !s.playOne(sink, pcm) {
+				return
+			}
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+// playoutMaxBehind is how late the playout clock may fall before it
+// restarts instead of catching up.
+const playoutMaxBehind = 200 * time.Millisecond
+
+// playOne plays one frame; false ends the playout.
+func (s *Session) playOne(sink audio.Sink, pcm []int16) bool {
+	ok, err := s.player.fill(pcm)
+	if err != nil {
+		s.fail(fmt.Errorf("media: playout: %w", err))
+		return false
+	}
+	if !ok {
+		return true // nothing received yet
+	}
+	if err := sink.Write(s.ctx, pcm); err != nil {
+		if s.ctx.Err() == nil {
+			s.fail(fmt.Errorf("%w: playback stopped after %d frames: %w (check the speaker or --audio-out)", ErrDevice, s.framesPlayed.Load(), err))
+		}
+		return false
+	}
+	s.framesPlayed.Add(1)
+	return true
+}
+
+// statsLoop refreshes and logs the statistics once a second.
+func (s *Session) statsLoop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(statsInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		st := s.Stats()
+		s.log.Debug("call stats", "sent", st.PacketsSent, "received", st.PacketsReceived,
+			"loss", st.LossRate, "jitter_ms", st.JitterMs, "rtt_ms", st.RTTMs,
+			"send_kbps", st.SendKbps, "recv_kbps", st.RecvKbps, "fec", st.FECRecovered,
+			"concealed", st.Concealed, "delay_ms", st.PlayoutDelayMs, "route", st.Route.String())
+	}
+}

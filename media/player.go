@@ -1,0 +1,65 @@
+package media
+
+import (
+	"sync/atomic"
+)
+
+// player turns the jitter buffer's decisions into frames of the local
+// frame size: it decodes, rebuilds (FEC) or conceals one packet at a time
+// into a small FIFO and hands out exactly one frame per call.
+type player struct {
+	jb   *jitterBuffer
+	dec  *decoder
+	fifo []int16 // decoded samples not yet played (bounded: < frame + one packet)
+	buf  []int16
+
+	fecRecovered atomic.Uint64
+	concealed    atomic.Uint64
+	decodeErrors atomic.Uint64
+}
+
+func newPlayer(jb *jitterBuffer, dec *decoder, frame int) *player {
+	return &player{jb: jb, dec: dec, fifo: make([]int16, 0, frame+maxPacketSamples), buf: make([]int16, maxPacketSamples)}
+}
+
+// fill writes the next frame into frame. It returns false (and writes
+// nothing) until the first packet has arrived.
+func (p *player) fill(frame []int16) (bool, error) {
+	for len(p.fifo) < len(frame) {
+		kind, payload := p.jb.pull()
+		var n int
+		var err error
+		switch kind {
+		case pullNone:
+			return false, nil
+		case pullPlay, pullDrop:
+			n, err = p.dec.decode(payload, p.buf)
+			if err != nil {
+				// A corrupt packet from the peer: conceal it and go on.
+				p.decodeErrors.Add(1)
+				n, err = p.dec.conceal(p.buf)
+				p.concealed.Add(1)
+			}
+			if kind == pullDrop {
+				continue
+			}
+		case pullFEC:
+			n, err = p.dec.recover(payload, p.buf)
+			p.fecRecovered.Add(1)
+		case pullSilence:
+			n = p.dec.last
+			clear(p.buf[:n])
+		case pullConceal:
+			n, err = p.dec.conceal(p.buf)
+			p.concealed.Add(1)
+		}
+		if err != nil {
+			return false, err
+		}
+		p.fifo = append(p.fifo, p.buf[:n]...)
+	}
+	copy(frame, p.fifo)
+	rest := copy(p.fifo, p.fifo[len(frame):])
+	p.fifo = p.fifo[:rest]
+	return true, nil
+}

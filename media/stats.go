@@ -1,0 +1,134 @@
+package media
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Stats is a snapshot of one call's media statistics.
+type Stats struct {
+	Duration        time.Duration
+	PacketsSent     uint64
+	BytesSent       uint64 // Opus payload bytes
+	PacketsReceived uint64
+	BytesReceived   uint64
+	// PacketsLost counts received-side losses (sequence gaps not filled in
+	// time); LossRate is PacketsLost over packets expected.
+	PacketsLost uint64
+	LossRate    float64
+	// RemoteLossRate is the loss of what we send, as the peer's RTCP
+	// receiver reports state it.
+	RemoteLossRate float64
+	// JitterMs is the interarrival jitter of received packets (RFC 3550).
+	JitterMs float64
+	// RTTMs is the round-trip time from RTCP reports (0 until measured).
+	RTTMs float64
+	// SendKbps and RecvKbps are average Opus payload bitrates.
+	SendKbps, RecvKbps float64
+	// FECRecovered frames were rebuilt from the next packet's FEC;
+	// Concealed frames were invented by PLC (losses and underruns).
+	FECRecovered, Concealed uint64
+	// Late packets arrived after their playout time and were dropped.
+	Late uint64
+	// Underruns counts playout ticks with nothing to play (the buffer
+	// then grows by one packet); Shrinks counts packets dropped to bring
+	// the delay back down.
+	Underruns, Shrinks uint64
+	// PlayoutDelayMs is the jitter buffer's current depth.
+	PlayoutDelayMs float64
+	Route          Route
+}
+
+// Route is the path ICE chose.
+type Route struct {
+	// Kind is "direct", "relay" (either end uses a TURN relay candidate),
+	// or "" before ICE selected a pair.
+	Kind string
+	// Local and Remote are "address:port type" ("127.0.0.1:50000 host").
+	Local, Remote string
+	// RelayAddr is the TURN relay address:port, when Kind is "relay".
+	RelayAddr string
+}
+
+func (r Route) String() string {
+	if r.Kind == "" {
+		return "none"
+	}
+	s := r.Kind + " " + r.Local + " <-> " + r.Remote
+	if r.RelayAddr != "" {
+		s += " via " + r.RelayAddr
+	}
+	return s
+}
+
+// Route returns the selected candidate pair.
+func (s *Session) Route() Route {
+	pair, err := s.sender.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return Route{}
+	}
+	r := Route{Kind: "direct", Local: candString(pair.Local), Remote: candString(pair.Remote)}
+	switch {
+	case pair.Local.Typ == webrtc.ICECandidateTypeRelay:
+		r.Kind, r.RelayAddr = "relay", hostPort(pair.Local.Address, pair.Local.Port)
+	case pair.Remote.Typ == webrtc.ICECandidateTypeRelay:
+		r.Kind, r.RelayAddr = "relay", hostPort(pair.Remote.Address, pair.Remote.Port)
+	}
+	return r
+}
+
+func candString(c *webrtc.ICECandidate) string {
+	s := hostPort(c.Address, c.Port) + " " + c.Typ.String()
+	if c.Protocol == webrtc.ICEProtocolTCP {
+		s += " tcp"
+	}
+	return s
+}
+
+func hostPort(a string, p uint16) string { return net.JoinHostPort(a, strconv.Itoa(int(p))) }
+
+// Stats returns the current statistics.
+func (s *Session) Stats() Stats {
+	st := Stats{
+		PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
+		PacketsReceived: s.packetsReceived.Load(), BytesReceived: s.bytesReceived.Load(),
+		Route: s.Route(),
+	}
+	s.mu.Lock()
+	jb, pl, startedAt := s.jb, s.player, s.startedAt
+	s.mu.Unlock()
+	if jb != nil {
+		st.Duration = time.Since(startedAt)
+		j := jb.stats()
+		st.PacketsLost, st.Late, st.Underruns, st.Shrinks = j.lost, j.late, j.stalls, j.shrinks
+		if exp := st.PacketsReceived + j.lost; exp > 0 {
+			st.LossRate = float64(j.lost) / float64(exp)
+		}
+		st.JitterMs = float64(j.jitter) / float64(time.Millisecond)
+		st.PlayoutDelayMs = float64(j.depth) * float64(s.cfg.FrameDuration) / float64(time.Millisecond)
+		st.FECRecovered, st.Concealed = pl.fecRecovered.Load(), pl.concealed.Load()
+		if secs := st.Duration.Seconds(); secs > 0 {
+			st.SendKbps = float64(st.BytesSent) * 8 / 1000 / secs
+			st.RecvKbps = float64(st.BytesReceived) * 8 / 1000 / secs
+		}
+	}
+	for _, v := range s.pc.GetStats() {
+		if ri, ok := v.(webrtc.RemoteInboundRTPStreamStats); ok && ri.Kind == "audio" {
+			st.RTTMs = ri.RoundTripTime * 1000
+			if st.PacketsSent > 0 && ri.PacketsLost > 0 {
+				st.RemoteLossRate = float64(ri.PacketsLost) / float64(st.PacketsSent)
+			}
+		}
+	}
+	return st
+}
+
+// String formats the statistics for a log line or a call summary.
+func (st Stats) String() string {
+	return fmt.Sprintf("sent %d pkts, received %d, loss %.1f%%, jitter %.1f ms, rtt %.1f ms, fec %d, concealed %d, underruns %d, shrinks %d, late %d, delay %.0f ms, route %s",
+		st.PacketsSent, st.PacketsReceived, st.LossRate*100, st.JitterMs, st.RTTMs, st.FECRecovered, st.Concealed, st.Underruns, st.Shrinks, st.Late, st.PlayoutDelayMs, st.Route)
+}

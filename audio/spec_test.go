@@ -102,3 +102,24 @@ func TestParseSpecBad(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseSpec checks that whatever ParseSpec accepts prints back to a
+// spec that parses to the same value.
+func FuzzParseSpec(f *testing.F) {
+	for _, s := range []string{"default", "pa:USB", "wav:a.wav", "tone:440", "tone:20000.", "silence", "null", "pa:", "tone:1e3", "wav:\x00", ":", "tone:00000000000000000000440"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		spec, err := ParseSpec(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), SpecForms) {
+				t.Fatalf("error %q lacks ErrBadSpec or the accepted forms", err)
+			}
+			return
+		}
+		again, err := ParseSpec(spec.String())
+		if err != nil || again != spec {
+			t.Fatalf("%q parsed to %+v, whose String %q parses to %+v, %v", s, spec, spec.String(), again, err)
+		}
+	})
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/directory/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultCertValidity = 7 * 24 * time.Hour
+	DefaultSeenWindow   = 7 * 24 * time.Hour
+	// MaxClockSkew is how far a login request's Time may be from the
+	// directory's clock.
+	MaxClockSkew = 5 * time.Minute
+)
+
+// Config configures a Server. Store and Key are required; zero values of the
+// other fields take their defaults.
+type Config struct {
+	// Store persists users, certificates and sightings. The caller owns
+	// it: Server.Close does not close it.
+	Store store.Store
+	// Key is the directory's signing key, the trust anchor clients pin.
+	Key ed25519.PrivateKey
+	// CertValidity is the lifetime of issued certificates (default 7 days).
+	CertValidity time.Duration
+	// SeenWindow is how old a sighting may be to be answered in lookups and
+	// bootstrap (default 7 days).
+	SeenWindow time.Duration
+	// Password are the argon2id parameters of new hashes; a stored hash
+	// with other parameters is re-hashed at the next good login. Zero
+	// means crypto.DefaultPasswordParams (OWASP).
+	Password crypto.PasswordParams
+	// Limits are the throttling and shedding limits; the zero value means
+	// DefaultLimits().
+	Limits Limits
+	// Logger receives the server's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is what /metrics serves;
+	// nil means a private registry.
+	Registry *prometheus.Registry
+	// Now is the clock (default time.Now); tests set it.
+	Now func() time.Time
+}
+
+// Limits are the login throttling and overload shedding limits.
+type Limits struct {
+	// LoginFailuresPerName failed logins of one username are allowed per
+	// LoginWindow; the budget refills continuously. A successful login
+	// costs a quarter of a failure, and an attempt needs a failure's worth
+	// of budget at hand (it is reserved while the password is checked).
+	LoginFailuresPerName int
+	// LoginFailuresPerAddr is the same budget per client address (IPv4
+	// address or IPv6 /64).
+	LoginFailuresPerAddr int
+	LoginWindow          time.Duration
+	// RegistrationsPerAddr registrations are allowed per client address per
+	// RegistrationWindow.
+	RegistrationsPerAddr int
+	RegistrationWindow   time.Duration
+	// MaxTrackedKeys bounds each throttling table (names, addresses,
+	// registering addresses); beyond it the least recently used entry is
+	// forgotten, so memory stays bounded under a flood of names.
+	MaxTrackedKeys int
+
+	// MaxConcurrentHashes bounds the argon2id hashes running at once
+	// (registration and login); each takes the parameters' memory (19 MiB
+	// by default).
+	MaxConcurrentHashes int
+	// MaxHashQueue requests may wait for a hash slot, each at most
+	// MaxHashWait; a request beyond the queue, or that waited too long, is
+	// answered 503 overloaded at once.
+	MaxHashQueue int
+	MaxHashWait  time.Duration
+	// RetryAfterMin and RetryAfterMax bound the jittered Retry-After of a
+	// 503 overloaded answer.
+	RetryAfterMin, RetryAfterMax time.Duration
+}
+
+// DefaultLimits are the limits of a directory on a small machine.
+func DefaultLimits() Limits {
+	n := runtime.GOMAXPROCS(0)
+	return Limits{
+		LoginFailuresPerName: 5,
+		LoginFailuresPerAddr: 50,
+		LoginWindow:          15 * time.Minute,
+		RegistrationsPerAddr: 20,
+		RegistrationWindow:   time.Hour,
+		MaxTrackedKeys:       1 << 16,
+		MaxConcurrentHashes:  n,
+		MaxHashQueue:         8 * n,
+		MaxHashWait:          2 * time.Second,
+		RetryAfterMin:        time.Second,
+		RetryAfterMax:        5 * time.Second,
+	}
+}
+
+// validate names the first setting out of range.
+func (l Limits) validate() error {
+	switch {
+	case l.LoginFailuresPerName < 1:
+		return fmt.Errorf("limits: LoginFailuresPerName is %d, want at least 1", l.LoginFailuresPerName)
+	case l.LoginFailuresPerAddr < 1:
+		return fmt.Errorf("limits: LoginFailuresPerAddr is %d, want at least 1", l.LoginFailuresPerAddr)
+	case l.LoginWindow <= 0:
+		return fmt.Errorf("limits: LoginWindow is %v, want a positive duration", l.LoginWindow)
+	case l.RegistrationsPerAddr < 1:
+		return fmt.Errorf("limits: RegistrationsPerAddr is %d, want at least 1", l.RegistrationsPerAddr)
+	case l.RegistrationWindow <= 0:
+		return fmt.Errorf("limits: RegistrationWindow is %v, want a positive duration", l.RegistrationWindow)
+	case l.MaxTrackedKeys < 1:
+		return fmt.Errorf("limits: MaxTrackedKeys is %d, want at least 1", l.MaxTrackedKeys)
+	case l.MaxConcurrentHashes < 1:
+		return fmt.Errorf("limits: MaxConcurrentHashes is %d, want at least 1", l.MaxConcurrentHashes)
+	case l.MaxHashQueue < 0:
+		return fmt.Errorf("limits: MaxHashQueue is %d, want 0 or more", l.MaxHashQueue)
+	case l.MaxHashWait < 0:
+		return fmt.Errorf("limits: MaxHashWait is %v, want 0 or more", l.MaxHashWait)
+	case l.RetryAfterMin < time.Second:
+		return fmt.Errorf("limits: RetryAfterMin is %v, want at least 1s (Retry-After counts seconds)", l.RetryAfterMin)
+	case l.RetryAfterMax < l.RetryAfterMin:
+		return fmt.Errorf("limits: RetryAfterMax %v is less than RetryAfterMin %v", l.RetryAfterMax, l.RetryAfterMin)
+	}
+	return nil
+}
+
+// withDefaults fills the zero fields of c and validates it.
+func (c Config) withDefaults() (Config, error) {
+	if c.Store == nil {
+		return c, errors.New("server config: Store is required")
+	}
+	if len(c.Key) != ed25519.PrivateKeySize {
+		return c, fmt.Errorf("server config: Key is %d bytes, want an ed25519 private key of %d", len(c.Key), ed25519.PrivateKeySize)
+	}
+	if c.CertValidity == 0 {
+		c.CertValidity = DefaultCertValidity
+	}
+	if c.CertValidity < time.Minute {
+		return c, fmt.Errorf("server config: CertValidity is %v, want at least 1m", c.CertValidity)
+	}
+	if c.SeenWindow == 0 {
+		c.SeenWindow = DefaultSeenWindow
+	}
+	if c.SeenWindow < 0 {
+		return c, fmt.Errorf("server config: SeenWindow is %v, want a positive duration", c.SeenWindow)
+	}
+	if c.Password == (crypto.PasswordParams{}) {
+		c.Password = crypto.DefaultPasswordParams()
+	}
+	if err := c.Password.Validate(); err != nil {
+		return c, fmt.Errorf("server config: Password: %w", err)
+	}
+	if c.Limits == (Limits{}) {
+		c.Limits = DefaultLimits()
+	}
+	if err := c.Limits.validate(); err != nil {
+		return c, fmt.Errorf("server config: %w", err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}

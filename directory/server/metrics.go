@@ -1,0 +1,61 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the server's Prometheus collectors, peercall_directory_*.
+type metrics struct {
+	requests      *prometheus.CounterVec // route, code
+	registrations *prometheus.CounterVec // result
+	logins        *prometheus.CounterVec // result
+	throttled     *prometheus.CounterVec // limit
+	shed          *prometheus.CounterVec // route
+	hashing       prometheus.Gauge
+	hashWaiting   prometheus.Gauge
+	hashSeconds   prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_requests_total",
+			Help: "HTTP requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_registrations_total",
+			Help: "Registration attempts by result (created, taken, invalid, reserved, weak_password).",
+		}, []string{"result"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_logins_total",
+			Help: "Login attempts by result (ok, unknown_user, bad_password, bad_proof, invalid).",
+		}, []string{"result"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_throttled_total",
+			Help: "Requests answered 429 throttled, by the limit that refused them (name, addr, register).",
+		}, []string{"limit"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_shed_total",
+			Help: "Requests answered 503 overloaded because too many password hashes were running or queued, by route.",
+		}, []string{"route"}),
+		hashing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "peercall_directory_hashes_in_flight",
+			Help: "argon2id password hashes running now.",
+		}),
+		hashWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "peercall_directory_hashes_waiting",
+			Help: "Requests waiting for a password hash slot.",
+		}),
+		hashSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "peercall_directory_hash_seconds",
+			Help:    "Time of one argon2id password hash or verification.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
+
+	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/directory/store"
+)
+
+// Password length rules, in characters (Unicode code points).
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
+	// minSuggestions free alternatives answer a taken name.
+	minSuggestions = 3
+)
+
+// normalizeName maps Normalize's errors to API errors.
+func normalizeName(name string) (string, *apiError) {
+	n, err := directory.Normalize(name)
+	switch {
+	case errors.Is(err, directory.ErrReservedUsername):
+		return "", errorf(http.StatusBadRequest, directory.CodeReservedName, "%v", err)
+	case err != nil:
+		return "", errorf(http.StatusBadRequest, directory.CodeInvalidUsername, "%v", err)
+	}
+	return n, nil
+}
+
+// preparePassword applies the PRECIS OpaqueString profile (RFC 8265), so
+// that one password typed in two Unicode forms is one password, and the
+// length rules.
+func preparePassword(p string) (string, *apiError) {
+	if n := utf8.RuneCountInString(p); n < MinPasswordLen || n > MaxPasswordLen {
+		return "", errorf(http.StatusBadRequest, directory.CodeWeakPassword,
+			"the password is %d characters; use %d to %d characters", n, MinPasswordLen, MaxPasswordLen)
+	}
+	out, err := precis.OpaqueString.String(p)
+	if err != nil {
+		return "", errorf(http.StatusBadRequest, directory.CodeWeakPassword,
+			"the password contains a character that is not allowed (control characters are not): %v", err)
+	}
+	return out, nil
+}
+
+// register handles POST /v1/register.
+func (s *Server) register(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	body, aerr := readBody(w, r)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	req, aerr := decodeRegister(body)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	name, aerr := normalizeName(req.Username)
+	if aerr != nil {
+		s.metrics.registrations.WithLabelValues(map[string]string{
+			directory.CodeReservedName: "reserved", directory.CodeInvalidUsername: "invalid"}[aerr.code]).Inc()
+		return 0, nil, aerr
+	}
+	password, aerr := preparePassword(req.Password)
+	if aerr != nil {
+		s.metrics.registrations.WithLabelValues("weak_password").Inc()
+		return 0, nil, aerr
+	}
+	now := s.now()
+	if _, wait := reserve(now, 1, s.registers.get(clientKey(r), now)); wait > 0 {
+		s.metrics.throttled.WithLabelValues("register").Inc()
+		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
+			message: fmt.Sprintf("too many registrations from your address (%d per %v); try again in %v",
+				s.cfg.Limits.RegistrationsPerAddr, s.cfg.Limits.RegistrationWindow, wait.Round(time.Second))}
+	}
+	// A name known to be taken is answered before the costly hash.
+	if taken, err := s.store.Taken(r.Context(), []string{name}); err != nil {
+		return 0, nil, s.internal(r, "check name", err)
+	} else if taken[name] {
+		return 0, nil, s.nameTaken(r.Context(), name)
+	}
+	hash, aerr := s.hash(r, password)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	err := s.store.CreateUser(r.Context(), store.User{Name: name, Display: req.Username, PasswordHash: hash, Created: now.UTC()})
+	if errors.Is(err, store.ErrNameTaken) {
+		return 0, nil, s.nameTaken(r.Context(), name)
+	}
+	if err != nil {
+		return 0, nil, s.internal(r, "create user", err)
+	}
+	s.metrics.registrations.WithLabelValues("created").Inc()
+	s.log.Info("registered", "user", name)
+	return http.StatusCreated, directory.RegisterResponse{Username: name, Display: req.Username}, nil
+}
+
+// nameTaken answers 409 with at least minSuggestions names that are free now.
+func (s *Server) nameTaken(ctx context.Context, name string) *apiError {
+	s.metrics.registrations.WithLabelValues("taken").Inc()
+	var free []string
+	for round := 0; round < 4 && len(free) < minSuggestions; round++ {
+		cands := directory.Suggestions(name, 12+round*12)
+		taken, err := s.store.Taken(ctx, cands)
+		if err != nil {
+			s.log.Warn("check suggestions", "user", name, "err", err)
+			break
+		}
+		for _, c := range cands {
+			if !taken[c] && !contains(free, c) {
+				free = append(free, c)
+			}
+			if len(free) == 5 {
+				break
+			}
+		}
+	}
+	return &apiError{status: http.StatusConflict, code: directory.CodeNameTaken, suggestions: free,
+		message: fmt.Sprintf("the name %q is taken; choose another, for example one of the suggestions", name)}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hash computes a new password hash inside a hash slot.
+func (s *Server) hash(r *http.Request, password string) (string, *apiError) {
+	if aerr := s.acquireHash(r); aerr != nil {
+		return "", aerr
+	}
+	defer s.hashes.release()
+	start := time.Now()
+	h, err := crypto.HashPassword(password, s.cfg.Password)
+	s.metrics.hashSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return "", s.internal(r, "hash password", err)
+	}
+	return h, nil
+}
+
+// acquireHash takes a hash slot or answers 503 overloaded.
+func (s *Server) acquireHash(r *http.Request) *apiError {
+	if s.hashes.acquire(r.Context()) {
+		return nil
+	}
+	route := r.Pattern
+	s.metrics.shed.WithLabelValues(route).Inc()
+	return &apiError{status: http.StatusServiceUnavailable, code: directory.CodeOverloaded,
+		retryAfter: jitter(s.cfg.Limits.RetryAfterMin, s.cfg.Limits.RetryAfterMax),
+		message:    "the directory is busy checking passwords; retry after the delay in Retry-After"}
+}
+
+// internal logs an internal failure and hides it from the client.
+func (s *Server) internal(r *http.Request, what string, err error) *apiError {
+	s.log.Error(what, "route", r.Pattern, "err", err)
+	return internalError()
+}

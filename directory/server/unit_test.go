@@ -1,0 +1,110 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func TestPeerIDMatchesLibp2p(t *testing.T) {
+	for i := range 20 {
+		key := newNodeKey(t)
+		pub := key.Public().(ed25519.PublicKey)
+		lpub, err := lcrypto.UnmarshalEd25519PublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := peer.IDFromPublicKey(lpub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := peerID(pub); got != want.String() {
+			t.Fatalf("key %d: peerID = %s, libp2p says %s", i, got, want)
+		}
+	}
+}
+
+func TestLimitsValidate(t *testing.T) {
+	tests := []struct {
+		setting string
+		mutate  func(*Limits)
+	}{
+		{"LoginFailuresPerName", func(l *Limits) { l.LoginFailuresPerName = 0 }},
+		{"LoginFailuresPerAddr", func(l *Limits) { l.LoginFailuresPerAddr = -1 }},
+		{"LoginWindow", func(l *Limits) { l.LoginWindow = 0 }},
+		{"RegistrationsPerAddr", func(l *Limits) { l.RegistrationsPerAddr = 0 }},
+		{"RegistrationWindow", func(l *Limits) { l.RegistrationWindow = -time.Second }},
+		{"MaxTrackedKeys", func(l *Limits) { l.MaxTrackedKeys = 0 }},
+		{"MaxConcurrentHashes", func(l *Limits) { l.MaxConcurrentHashes = 0 }},
+		{"MaxHashQueue", func(l *Limits) { l.MaxHashQueue = -1 }},
+		{"MaxHashWait", func(l *Limits) { l.MaxHashWait = -1 }},
+		{"RetryAfterMin", func(l *Limits) { l.RetryAfterMin = time.Millisecond }},
+		{"RetryAfterMax", func(l *Limits) { l.RetryAfterMax = 0 }},
+	}
+	if err := DefaultLimits().validate(); err != nil {
+		t.Fatalf("default limits: %v", err)
+	}
+	for _, tc := range tests {
+		l := DefaultLimits()
+		tc.mutate(&l)
+		err := l.validate()
+		if err == nil || !strings.Contains(err.Error(), tc.setting) {
+			t.Errorf("%s: validate() = %v, want an error naming it", tc.setting, err)
+		}
+	}
+	d := newTestDir(t, nil)
+	l := DefaultLimits()
+	l.MaxConcurrentHashes = 0
+	if _, err := New(Config{Store: d.store, Key: d.key, Limits: l}); err == nil || !strings.Contains(err.Error(), "MaxConcurrentHashes") {
+		t.Errorf("New with a bad limit: %v", err)
+	}
+	if _, err := New(Config{Store: d.store}); err == nil || !strings.Contains(err.Error(), "Key") {
+		t.Errorf("New without a key: %v", err)
+	}
+	if _, err := New(Config{Key: d.key}); err == nil || !strings.Contains(err.Error(), "Store") {
+		t.Errorf("New without a store: %v", err)
+	}
+}
+
+func TestLimiterTableStaysBounded(t *testing.T) {
+	tbl := newLimiterTable(20, 15*time.Minute, 100)
+	now := time.Now()
+	first := tbl.get("name0", now)
+	first.ReserveN(now, 20) // spend name0's whole budget
+	for i := range 10_000 {
+		tbl.get("name"+strconv.Itoa(i), now)
+		if n := tbl.len(); n > 100 {
+			t.Fatalf("table holds %d keys, bound 100", n)
+		}
+	}
+	// name0 was forgotten long ago (least recently used).
+	if l := tbl.get("name0", now); l == first || l.TokensAt(now) != 20 {
+		t.Fatal("the least recently used entry was not evicted")
+	}
+	// Entries idle for a whole window are dropped when new keys come.
+	later := now.Add(16 * time.Minute)
+	tbl.get("fresh", later)
+	if n := tbl.len(); n != 1 {
+		t.Fatalf("after a window of idleness the table holds %d keys, want 1", n)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"127.0.0.1:5000", "127.0.0.1"},
+		{"[::ffff:10.0.0.1]:5000", "10.0.0.1"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::/64"},
+		{"junk", "junk"},
+	} {
+		if got := clientKey(&http.Request{RemoteAddr: tc.remote}); got != tc.want {
+			t.Errorf("clientKey(%q) = %q, want %q", tc.remote, got, tc.want)
+		}
+	}
+}

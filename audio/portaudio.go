@@ -107,7 +107,7 @@ func pickDevice(spec Spec, input bool) (*portaudio.DeviceInfo, error) {
 		}
 		d, err := get()
 		if err != nil {
-			return nil, fmt.Errorf("no default %s device: %w; pick one with pa:NAME (see `peercall devices`)", dir, err)
+			return nil, fmt.Errorf("no default %s device (%w): pick one with pa:NAME from `peercall devices`, or use a virtual device (wav:PATH, tone:HZ, silence, null)", dir, err)
 		}
 		return d, nil
 	}
@@ -140,6 +140,9 @@ func pickDevice(spec Spec, input bool) (*portaudio.DeviceInfo, error) {
 			if d.Name == spec.Name {
 				return nil, fmt.Errorf("device %q has no %s channels; %s devices: %s", d.Name, dir, dir, deviceNames(usable))
 			}
+		}
+		if len(usable) == 0 {
+			return nil, fmt.Errorf("no %s device is named %q: PortAudio found no %s devices at all (no sound card, or ALSA not configured); use a virtual device (wav:PATH, tone:HZ, silence, null)", dir, spec.Name, dir)
 		}
 		return nil, fmt.Errorf("no %s device is named %q or contains it; %s devices: %s", dir, spec.Name, dir, deviceNames(usable))
 	}

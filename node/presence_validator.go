@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	dhtrecord "github.com/libp2p/go-libp2p-record"
 	ic "github.com/libp2p/go-libp2p/core/crypto"
 	icpb "github.com/libp2p/go-libp2p/core/crypto/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/record"
-	dhtrecord "github.com/libp2p/go-libp2p-record"
 
 	"github.com/peercall/peercall/crypto"
 )

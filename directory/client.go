@@ -452,6 +452,9 @@ func (c *Client) once(ctx context.Context, method, target string, body []byte, o
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("request to the directory at %s: %w", c.base.Host, ctx.Err())
 		}
+		if errors.Is(err, ErrKeyMismatch) {
+			return nil, fmt.Errorf("the server at %s is not the directory whose key is pinned: %w", c.base, err)
+		}
 		return nil, fmt.Errorf("%w: the directory at %s is not reachable: %w; check the URL and key given to `peercall init` and that the directory runs",
 			ErrUnavailable, c.base, err)
 	}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/node"
+)
+
+// env is what a command sees of the world: its standard streams, the
+// global flags, and the options of the directory client (tests set retry
+// and timeouts). Commands never touch os.Stdin/Stdout directly, so tests run
+// them in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	home    string // --home; "" means node.DefaultHomeDir
+	verbose bool
+	log     *slog.Logger
+
+	// clientOptions are the base options of every directory client; the
+	// pinned key and logger are filled in per use.
+	clientOptions directory.ClientOptions
+}
+
+func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
+	return &env{
+		stdin:  stdin,
+		stdout: stdout,
+		stderr: stderr,
+		log:    slog.New(slog.DiscardHandler),
+	}
+}
+
+// openHome opens the home directory chosen by --home, $PEERCALL_HOME or the
+// default.
+func (e *env) openHome() (*node.Home, error) {
+	dir := e.home
+	if dir == "" {
+		var err error
+		if dir, err = node.DefaultHomeDir(); err != nil {
+			return nil, err
+		}
+	}
+	return node.OpenHome(dir)
+}
+
+// newClient returns a directory client for url pinned to key (nil for
+// trust on first use).
+func (e *env) newClient(url string, key []byte) (*directory.Client, error) {
+	opts := e.clientOptions
+	opts.DirectoryKey = key
+	opts.Logger = e.log
+	return directory.NewClient(url, opts)
+}
+
+// directoryClient opens the home and returns a client of its configured,
+// pinned directory.
+func (e *env) directoryClient(context.Context) (*node.Home, *directory.Client, error) {
+	home, err := e.openHome()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := home.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Directory.URL == "" {
+		return nil, nil, fmt.Errorf("no directory is configured in %s; run `peercall --home %s init --directory URL` first", home.Dir(), home.Dir())
+	}
+	key, err := crypto.ParsePublicKey(cfg.Directory.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("directory.key in %s: %w; run `peercall init` again", home.Path(node.ConfigFile), err)
+	}
+	c, err := e.newClient(cfg.Directory.URL, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("directory.url in %s: %w", home.Path(node.ConfigFile), err)
+	}
+	return home, c, nil
+}

@@ -1,0 +1,154 @@
+// Command peercall is the peercall client: it sets up a home directory,
+// registers and logs in with the directory, looks users up, and (in later
+// versions) runs the node and places calls. See DESIGN.md's CLI contract.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, newEnv(os.Stdin, os.Stdout, os.Stderr), os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// command is one subcommand: its name, a one-line synopsis, and what it runs.
+type command struct {
+	name     string
+	synopsis string // arguments, e.g. "NAME [--password-stdin]"
+	summary  string
+	run      func(ctx context.Context, e *env, args []string) error
+}
+
+// commands is the table of subcommands; later ones (run, call, status,
+// devices) are added here.
+var commands = []command{
+	{"init", "--directory URL [--directory-key KEY]", "choose a directory and pin its key", runInit},
+	{"register", "NAME [--password-stdin] [--json]", "create an account (exit 3 when the name is taken)", runRegister},
+	{"login", "NAME [--password-stdin]", "log in and get a certificate for this node's identity key", runLogin},
+	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// run executes one command line (without the program name) and returns the
+// exit code. Errors are printed on e.stderr.
+func run(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("peercall", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&e.home, "home", "", "home directory (default $PEERCALL_HOME, else ~/.peercall)")
+	fs.BoolVar(&e.verbose, "v", false, "log what happens on stderr")
+	fs.BoolVar(&e.verbose, "verbose", false, "log what happens on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(e.stdout)
+			return exitOK
+		}
+		return e.fail(usageErrorf("%v", err), false)
+	}
+	if fs.NArg() == 0 {
+		usage(e.stderr)
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	if name == "help" {
+		usage(e.stdout)
+		return exitOK
+	}
+	cmd, ok := findCommand(name)
+	if !ok {
+		fmt.Fprintf(e.stderr, "peercall: unknown command %q\n\n", name)
+		usage(e.stderr)
+		return exitUsage
+	}
+	if e.verbose {
+		e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	err := cmd.run(ctx, e, fs.Args()[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return e.fail(err, true)
+}
+
+// usage prints the list of commands.
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: peercall [--home DIR] [-v] COMMAND [ARGS]")
+	fmt.Fprintln(w, "\ncommands:")
+	cs := append([]command(nil), commands...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-9s %s\n  %-9s   %s\n", c.name, c.synopsis, "", c.summary)
+	}
+	fmt.Fprintln(w, "\nexit codes: 0 ok, 1 failure, 2 usage, 3 name taken, 4 user unknown, 6 authentication failed")
+	fmt.Fprintln(w, "Passwords are read from a prompt, or from stdin with --password-stdin; never from flags.")
+}
+
+// newFlagSet returns a subcommand's flag set; -h prints its usage.
+func newFlagSet(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments ("register alice --json"); "--" ends the flags.
+func parseArgs(e *env, fs *flag.FlagSet, args []string, synopsis string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printCommandUsage(e.stdout, fs, synopsis)
+				return nil, flag.ErrHelp
+			}
+			return nil, usageErrorf("%s: %v; usage: peercall %s %s", fs.Name(), err, fs.Name(), synopsis)
+		}
+		rest := fs.Args()
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// printCommandUsage prints a subcommand's synopsis and flags.
+func printCommandUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	fmt.Fprintf(w, "usage: peercall [--home DIR] %s %s\n\nflags:\n", fs.Name(), synopsis)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// exactArgs checks the number of positional arguments.
+func exactArgs(fs *flag.FlagSet, pos []string, n int, synopsis string) error {
+	if len(pos) != n {
+		return usageErrorf("%s takes %d argument(s), got %d (%s); usage: peercall %s %s",
+			fs.Name(), n, len(pos), strings.Join(pos, " "), fs.Name(), synopsis)
+	}
+	return nil
+}

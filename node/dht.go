@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/record"
 	"github.com/libp2p/go-libp2p/core/routing"
+
+	"github.com/peercall/peercall/directory"
 )
 
 // DHTProtocolPrefix keeps peercall's DHT apart from the public IPFS DHT: its
@@ -145,15 +147,19 @@ func PublishPresence(ctx context.Context, d *DHT, p *Presence) error {
 	return nil
 }
 
-// LookupPresence finds the presence record of the user with the normalised
-// name and verifies it again. A user with no record, or whose best record is
-// a tombstone, is reported with an error wrapping ErrPresenceOffline (and
-// ErrPresenceNotFound or ErrPresenceWithdrawn).
+// LookupPresence finds the presence record of the user called name
+// (normalised first, so "Bob" finds "bob") and verifies it again. A user with
+// no record, or whose best record is a tombstone, is reported with an error
+// wrapping ErrPresenceOffline (and ErrPresenceNotFound or
+// ErrPresenceWithdrawn); a name no one can hold with one wrapping
+// ErrPresenceBadKey and the directory's reason.
 func LookupPresence(ctx context.Context, d *DHT, name string) (*Presence, error) {
-	key := PresenceKey(name)
-	if _, err := presenceName(key); err != nil {
+	norm, err := directory.Normalize(name)
+	if err != nil {
 		return nil, fmt.Errorf("look up %q: %w: %w", name, ErrPresenceBadKey, err)
 	}
+	name = norm
+	key := PresenceKey(name)
 	val, err := d.GetValue(ctx, key)
 	if errors.Is(err, routing.ErrNotFound) {
 		return nil, fmt.Errorf("look up %q: %w: %w (never online, or its record expired)", name, ErrPresenceOffline, ErrPresenceNotFound)

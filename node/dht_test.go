@@ -216,10 +216,11 @@ func TestDHTPresence(t *testing.T) {
 
 	t.Run("alice publishes, bob and the client erin find her", func(t *testing.T) {
 		pub := publish(alice, uint64(time.Now().UnixNano()))
-		for _, from := range []*dhtTestNode{bob, erin} {
-			got, err := lookup(from, "alice")
+		for i, from := range []*dhtTestNode{bob, erin} {
+			name := []string{"alice", "ALICE"}[i] // names are normalised before the lookup
+			got, err := lookup(from, name)
 			if err != nil {
-				t.Fatalf("look up alice: %v", err)
+				t.Fatalf("look up %q: %v", name, err)
 			}
 			if got.PeerID != alice.host.ID() || got.Seq != pub.Seq {
 				t.Errorf("found peer %s seq %d, want alice's %s seq %d", got.PeerID, got.Seq, alice.host.ID(), pub.Seq)
@@ -410,7 +411,9 @@ func TestDHTPublishPresenceRefusesBadRecords(t *testing.T) {
 	if err := PublishPresence(ctx, d, live()); err == nil {
 		t.Error("PublishPresence with an empty routing table succeeded")
 	}
-	if _, err := LookupPresence(ctx, d, ""); !errors.Is(err, ErrPresenceBadKey) {
-		t.Errorf("LookupPresence of an empty name: %v, want ErrPresenceBadKey", err)
+	for _, name := range []string{"", "a b", "admin", "ab"} {
+		if _, err := LookupPresence(ctx, d, name); !errors.Is(err, ErrPresenceBadKey) {
+			t.Errorf("LookupPresence(%q): %v, want ErrPresenceBadKey", name, err)
+		}
 	}
 }

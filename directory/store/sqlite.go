@@ -56,7 +56,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 
 	uri := "file:" + escapeSQLitePath(path) + "?" + sqliteParams
 	s := &sqliteStore{path: path}
-	s.writer, err = sql.Open("sqlite", uri+"&_journal_mode=WAL")
+	s.writer, err = sql.Open("sqlite", uri)
 	if err != nil {
 		return nil, fmt.Errorf("store: open SQLite database %s: %w", path, err)
 	}
@@ -64,6 +64,10 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	s.writer.SetMaxIdleConns(1)
 	s.writer.SetConnMaxLifetime(0)
 	s.writer.SetConnMaxIdleTime(0)
+	if err := s.useWAL(ctx); err != nil {
+		s.writer.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.writer.Close()
 		return nil, err
@@ -92,6 +96,32 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 // escapeSQLitePath makes a file path safe inside a file: URI.
 func escapeSQLitePath(path string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// useWAL switches the file to write-ahead logging (persistent; readers
+// then never block the writer nor it them). Switching needs the file to
+// itself, and SQLite answers SQLITE_BUSY at once rather than waiting when
+// another connection opens it at the same moment, so this retries for up
+// to 10 s.
+func (s *sqliteStore) useWAL(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		var mode string
+		err := s.writer.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("store: SQLite database %s: cannot use write-ahead logging (journal mode stays %q); put it on a local file system", s.path, mode)
+		case sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline):
+			return fmt.Errorf("store: open SQLite database %s: set WAL mode: %w", s.path, sqliteHint(err))
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("store: open SQLite database %s: %w", s.path, ctx.Err())
+		}
+	}
 }
 
 // sqliteApplicationID marks the file as a peercall directory ("pcd1").
@@ -199,7 +229,7 @@ func sqliteCode(err error) int {
 func sqliteHint(err error) error {
 	switch sqliteCode(err) & 0xff {
 	case sqlite3.SQLITE_BUSY:
-		return fmt.Errorf("%w (another process holds the database's write lock for over 10 s; is a second directory using the same file?)", err)
+		return fmt.Errorf("%w (another connection or process holds the database's lock; is a second directory server using the same file?)", err)
 	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
 		return fmt.Errorf("%w (check the permissions of the database file, its -wal and -shm files and their directory)", err)
 	case sqlite3.SQLITE_FULL:

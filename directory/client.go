@@ -158,6 +158,13 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Close closes the client's idle connections, ending the transport
+// goroutines that keep them. The client must not be used afterwards.
+func (c *Client) Close() error {
+	c.hc.CloseIdleConnections()
+	return nil
+}
+
 // BaseURL returns the directory's URL as the client uses it.
 func (c *Client) BaseURL() string { return c.base.String() }
 

@@ -48,7 +48,9 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if key, err = c.Key(ctx); err != nil {
+		key, err = c.Key(ctx)
+		c.Close()
+		if err != nil {
 			return &userError{
 				msg: fmt.Sprintf("could not fetch the key of the directory at %s: %v\nCheck the URL, or give the key the operator published with --directory-key.", base, err),
 				err: err,

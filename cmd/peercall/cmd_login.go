@@ -30,6 +30,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer client.Close()
 	key, created, err := home.IdentityKey()
 	if err != nil {
 		return err

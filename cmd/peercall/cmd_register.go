@@ -36,6 +36,7 @@ func register(ctx context.Context, e *env, name string, fromStdin, asJSON bool) 
 	if err != nil {
 		return err
 	}
+	defer client.Close()
 	password, err := e.readPassword(fromStdin, name, true)
 	if err != nil {
 		return err

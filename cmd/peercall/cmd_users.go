@@ -35,6 +35,7 @@ func users(ctx context.Context, e *env, query string, limit int, asJSON bool) er
 	if err != nil {
 		return err
 	}
+	defer client.Close()
 	resp, err := client.Search(ctx, query, "", limit)
 	if err != nil {
 		return err

@@ -3,9 +3,10 @@ package directory
 import (
 	"crypto/ed25519"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"github.com/peercall/peercall/crypto"
 )
 
 // ErrKeyMismatch means the directory's TLS certificate is not made for the
@@ -36,8 +37,8 @@ func PinnedTLSConfig(pinned ed25519.PublicKey) *tls.Config {
 					ErrKeyMismatch, cs.PeerCertificates[0].PublicKey)
 			}
 			if len(want) != ed25519.PublicKeySize || !got.Equal(want) {
-				return fmt.Errorf("%w: server key ed25519:%s, pinned ed25519:%s; check the directory URL or re-run init with the right --directory-key",
-					ErrKeyMismatch, base64.RawURLEncoding.EncodeToString(got), base64.RawURLEncoding.EncodeToString(want))
+				return fmt.Errorf("%w: server key %s, pinned %s; check the directory URL or re-run init with the right --directory-key",
+					ErrKeyMismatch, crypto.EncodePublicKey(got), crypto.EncodePublicKey(want))
 			}
 			return nil
 		},

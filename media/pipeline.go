@@ -129,12 +129,26 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 // receiveLoop feeds the remote track's packets to the jitter buffer.
 func (s *Session) receiveLoop() {
 	defer s.wg.Done()
-	var t *webrtc.TrackRemote
+	var rt remoteTrack
 	select {
-	case t = <-s.remoteTrack:
+	case rt = <-s.remoteTrack:
 	case <-s.ctx.Done():
 		return
 	}
+	t := rt.track
+	// Drain the receiver's RTCP (the peer's sender reports) so that the
+	// report interceptor can put LSR/DLSR in our receiver reports: the
+	// peer's RTT measurement depends on it.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := rt.receiver.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
 	if !webrtcOpus(t.Codec()) {
 		s.fail(fmt.Errorf("%w: peer sends %s", ErrNoOpus, t.Codec().MimeType))
 		return
@@ -160,8 +174,9 @@ func webrtcOpus(c webrtc.RTPCodecParameters) bool {
 	return c.MimeType == webrtc.MimeTypeOpus || c.MimeType == "audio/OPUS" || c.MimeType == "audio/Opus"
 }
 
-// rtcpLoop drains incoming RTCP so that the report and stats interceptors
-// see the peer's receiver reports (loss and RTT of what we send).
+// rtcpLoop drains the RTCP that arrives for our sender (the peer's
+// receiver reports: loss and RTT of what we send) so that the report and
+// stats interceptors see it.
 func (s *Session) rtcpLoop() {
 	defer s.wg.Done()
 	buf := make([]byte, 1500)

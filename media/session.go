@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/audio"
@@ -59,13 +60,14 @@ type Session struct {
 
 	connected   chan struct{} // closed once ICE+DTLS are up
 	connOnce    sync.Once
-	remoteTrack chan *webrtc.TrackRemote
+	remoteTrack chan remoteTrack
 
 	mu        sync.Mutex
 	started   bool
 	closed    bool
 	err       error // why the call ended, when it failed
 	remoteFP  string
+	rtpStats  stats.Getter // pion's RTP/RTCP statistics (RTT, remote loss)
 	remoteSet bool
 
 	done     chan struct{} // closed when the call ended (failure or Close)
@@ -93,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		cfg:         cfg,
 		log:         cfg.Logger.With("component", "media"),
 		connected:   make(chan struct{}),
-		remoteTrack: make(chan *webrtc.TrackRemote, 1),
+		remoteTrack: make(chan remoteTrack, 1),
 		done:        make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -117,11 +119,21 @@ func (s *Session) buildPeerConnection() error {
 	// pion's stats. No NACK (retransmitted voice arrives too late to play)
 	// and no TWCC (a fixed-rate voice stream needs no congestion probing).
 	var reg interceptor.Registry
+	// The stats interceptor goes first: the chain wraps writers in order,
+	// so only the first one sees the sender reports the report interceptor
+	// writes (it needs them to compute RTT from the peer's LSR/DLSR).
+	statsF, err := stats.NewInterceptor()
+	if err != nil {
+		return fmt.Errorf("media: stats interceptor: %w", err)
+	}
+	statsF.OnNewPeerConnection(func(_ string, g stats.Getter) {
+		s.mu.Lock()
+		s.rtpStats = g
+		s.mu.Unlock()
+	})
+	reg.Add(statsF)
 	if err := webrtc.ConfigureRTCPReports(&reg); err != nil {
 		return fmt.Errorf("media: RTCP reports: %w", err)
-	}
-	if err := webrtc.ConfigureStatsInterceptor(&reg); err != nil {
-		return fmt.Errorf("media: stats interceptor: %w", err)
 	}
 
 	var se webrtc.SettingEngine
@@ -190,12 +202,12 @@ func (s *Session) buildPeerConnection() error {
 		return fmt.Errorf("media: add audio track: %w", err)
 	}
 	s.track, s.sender = track, sender
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if t.Kind() != webrtc.RTPCodecTypeAudio {
 			return
 		}
 		select {
-		case s.remoteTrack <- t:
+		case s.remoteTrack <- remoteTrack{t, r}:
 		default: // a second audio track: ignore it
 		}
 	})
@@ -377,6 +389,12 @@ func (s *Session) Close() error {
 	return nil
 }
 
+// remoteTrack is the peer's audio track and its receiver.
+type remoteTrack struct {
+	track    *webrtc.TrackRemote
+	receiver *webrtc.RTPReceiver
+}
+
 // counters are the session's own traffic counters.
 type counters struct {
 	packetsSent, bytesSent         atomic.Uint64
@@ -384,4 +402,3 @@ type counters struct {
 	packetsDropped                 atomic.Uint64 // by the test loss shim
 	framesCaptured, framesPlayed   atomic.Uint64
 }
-

@@ -116,11 +116,17 @@ func (s *Session) Stats() Stats {
 			st.RecvKbps = float64(st.BytesReceived) * 8 / 1000 / secs
 		}
 	}
-	for _, v := range s.pc.GetStats() {
-		if ri, ok := v.(webrtc.RemoteInboundRTPStreamStats); ok && ri.Kind == "audio" {
-			st.RTTMs = ri.RoundTripTime * 1000
-			if st.PacketsSent > 0 && ri.PacketsLost > 0 {
-				st.RemoteLossRate = float64(ri.PacketsLost) / float64(st.PacketsSent)
+	s.mu.Lock()
+	g := s.rtpStats
+	s.mu.Unlock()
+	if g != nil {
+		if enc := s.sender.GetParameters().Encodings; len(enc) > 0 {
+			if rs := g.Get(uint32(enc[0].SSRC)); rs != nil {
+				ri := rs.RemoteInboundRTPStreamStats
+				st.RTTMs = float64(ri.RoundTripTime) / float64(time.Millisecond)
+				if st.PacketsSent > 0 && ri.PacketsLost > 0 {
+					st.RemoteLossRate = float64(ri.PacketsLost) / float64(st.PacketsSent)
+				}
 			}
 		}
 	}

@@ -47,11 +47,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (int, any, *apiEr
 	}
 	now := s.now()
 	addr := clientKey(r)
-	ch, wait := reserve(now, failCost, s.loginsByName.get(name, now), s.loginsByAddr.get(addr, now))
+	ch, wait, which := reserve(now, failCost, s.loginsByName.get(name, now), s.loginsByAddr.get(addr, now))
 	if wait > 0 {
-		s.metrics.throttled.WithLabelValues("login").Inc()
+		limit, msg := "name", fmt.Sprintf("too many failed logins for %q", name)
+		if which == 1 {
+			limit, msg = "addr", "too many failed logins from your address"
+		}
+		s.metrics.throttled.WithLabelValues(limit).Inc()
 		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
-			message: fmt.Sprintf("too many failed logins for this name or from your address; try again in %v", wait.Round(time.Second))}
+			message: fmt.Sprintf("%s; try again in %v (check the name and password first)", msg, wait.Round(time.Second))}
 	}
 	ok, aerr := s.verifyPassword(r, name, req.Password)
 	if aerr != nil {

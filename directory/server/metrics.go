@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_throttled_total",
-			Help: "Requests answered 429 throttled, by the limit that refused them (name, addr, register).",
+			Help: "Requests answered 429 throttled, by the limit that refused them (name, addr: logins; register: registrations per address).",
 		}, []string{"limit"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_shed_total",

@@ -79,6 +79,12 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.routes()
 	s.handler = s.instrument(s.mux)
+	p := cfg.Password
+	s.log.Info("directory server configured", "key", s.pubText, "cert_validity", cfg.CertValidity, "seen_window", cfg.SeenWindow,
+		"argon2id", fmt.Sprintf("m=%dKiB,t=%d,p=%d", p.Memory, p.Time, p.Threads),
+		"login_failures_per_name", l.LoginFailuresPerName, "login_failures_per_addr", l.LoginFailuresPerAddr, "login_window", l.LoginWindow,
+		"registrations_per_addr", l.RegistrationsPerAddr, "registration_window", l.RegistrationWindow,
+		"max_concurrent_hashes", l.MaxConcurrentHashes, "max_hash_queue", l.MaxHashQueue, "max_hash_wait", l.MaxHashWait)
 	return s, nil
 }
 

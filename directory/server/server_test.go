@@ -203,8 +203,11 @@ func TestLoginThrottled(t *testing.T) {
 	}
 	secs, err := strconv.Atoi(a.header.Get("Retry-After"))
 	// 3 failures per 15 minutes: one failure's worth comes back in 5 minutes.
-	if err != nil || secs < 200 || secs > 300 {
+	if err != nil || secs < 200 || secs > 310 {
 		t.Fatalf("Retry-After %q, want about 300 seconds", a.header.Get("Retry-After"))
+	}
+	if !strings.Contains(e.Message, `"grace"`) {
+		t.Errorf("message %q does not name the throttled name", e.Message)
 	}
 	// Another name is not throttled by grace's failures.
 	d.register("heidi", "heidi's password")
@@ -225,8 +228,13 @@ func TestLoginThrottledPerAddress(t *testing.T) {
 			t.Fatalf("failure %d: %d %q, want 401", i, a.status, a.body)
 		}
 	}
-	if a := d.login("user9", "wrong password", node); a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+	a := d.login("user9", "wrong password", node)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" || !strings.Contains(a.errorBody(t).Message, "your address") {
 		t.Fatalf("fifth failure from one address: %d %q, want 429 with Retry-After", a.status, a.body)
+	}
+	m := string(d.do(http.MethodGet, "/metrics", nil).body)
+	if !strings.Contains(m, `peercall_directory_throttled_total{limit="addr"} 1`) {
+		t.Errorf("metrics do not count the address throttling")
 	}
 }
 

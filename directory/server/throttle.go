@@ -92,24 +92,26 @@ type charge struct {
 }
 
 // reserve takes cost units from every limiter, or none of them: when one is
-// exhausted it returns the wait until all could pay.
-func reserve(now time.Time, cost int, lims ...*rate.Limiter) (*charge, time.Duration) {
-	c := &charge{now: now, lims: lims}
-	var wait time.Duration
-	for _, l := range lims {
+// exhausted it returns the wait until all could pay, and the index of the
+// limiter that imposes it.
+func reserve(now time.Time, cost int, lims ...*rate.Limiter) (c *charge, wait time.Duration, which int) {
+	c = &charge{now: now, lims: lims}
+	for i, l := range lims {
 		r := l.ReserveN(now, cost)
 		c.res = append(c.res, r)
-		if !r.OK() {
-			wait = max(wait, time.Minute)
-			continue
+		d := time.Minute // cost above the burst: never affordable (not configured so)
+		if r.OK() {
+			d = r.DelayFrom(now)
 		}
-		wait = max(wait, r.DelayFrom(now))
+		if d > wait {
+			wait, which = d, i
+		}
 	}
 	if wait > 0 {
 		c.cancel()
-		return nil, wait
+		return nil, wait, which
 	}
-	return c, 0
+	return c, 0, 0
 }
 
 // cancel gives the reserved units back.

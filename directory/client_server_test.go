@@ -21,7 +21,7 @@ import (
 
 // realDirectory runs the real directory server (SQLite store in a temporary
 // directory) over HTTPS on 127.0.0.1 with its self-signed certificate.
-func realDirectory(t *testing.T, mutate func(*server.Config)) (url string, key ed25519.PrivateKey) {
+func realDirectory(t testing.TB, mutate func(*server.Config)) (url string, key ed25519.PrivateKey) {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "directory.db"))
 	if err != nil {
@@ -210,4 +210,32 @@ func TestClientBacksOffFromThrottledLogins(t *testing.T) {
 			t.Errorf("waited %v, want Retry-After (%v) plus a jitter of at most the backoff", w, apiErr.RetryAfter)
 		}
 	}
+}
+
+// BenchmarkClientLookup measures User lookups (with certificate
+// verification) through the client over pinned TLS against the real server.
+func BenchmarkClientLookup(b *testing.B) {
+	url, dirKey := realDirectory(b, nil)
+	c, err := directory.NewClient(url, directory.ClientOptions{DirectoryKey: dirKey.Public().(ed25519.PublicKey)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := b.Context()
+	if _, err := c.Register(ctx, "alice", "correct horse battery staple"); err != nil {
+		b.Fatal(err)
+	}
+	node, _ := crypto.GenerateKey()
+	if _, _, err := c.Login(ctx, directory.LoginParams{Username: "alice", Password: "correct horse battery staple", Key: node}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		u, err := c.User(ctx, "alice")
+		if err != nil || len(u.Certificates) != 1 {
+			b.Fatalf("User = %d certificates, %v", len(u.Certificates), err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lookups/s")
 }

@@ -56,6 +56,12 @@ func runInit(ctx context.Context, e *env, args []string) error {
 				err: err,
 			}
 		}
+		if old := cfg.Directory.Key; old != "" && old != crypto.EncodePublicKey(key) {
+			return fmt.Errorf("the directory at %s presents key %s, but %s is pinned in %s: "+
+				"either this is not the same directory, or its key changed; if the operator confirms the new key, run "+
+				"`peercall init --directory %s --directory-key %s`",
+				base, crypto.EncodePublicKey(key), old, home.Path(node.ConfigFile), base, crypto.EncodePublicKey(key))
+		}
 	} else if key, err = crypto.ParsePublicKey(*keyText); err != nil {
 		return usageErrorf("--directory-key: %v; give the key the directory printed at its first start (ed25519:...)", err)
 	}

@@ -272,6 +272,22 @@ func TestCLIAgainstRealDirectory(t *testing.T) {
 			wantStderr: []string{"not the directory whose key is pinned", "does not match the pinned directory key"},
 		},
 		{
+			name: "init without a key refuses to replace a different pinned key",
+			args: []string{"--home", wrongKeyHome, "init", "--directory", dir.url}, wantCode: 1,
+			wantStderr: []string{"is pinned", "--directory-key " + dirKey},
+			check: func(t *testing.T, r result) {
+				h, _ := node.OpenHome(wrongKeyHome)
+				cfg, _ := h.Config()
+				if cfg.Directory.Key == dirKey {
+					t.Error("the pinned key was replaced by the fetched one")
+				}
+			},
+		},
+		{
+			name: "init with the key given explicitly replaces it",
+			args: []string{"--home", wrongKeyHome, "init", "--directory", dir.url, "--directory-key", dirKey}, wantCode: 0,
+		},
+		{
 			name: "register before init: exit 1 saying to run init",
 			args: []string{"--home", t.TempDir(), "register", "erin", "--password-stdin"}, stdin: goodPassword + "\n", wantCode: 1,
 			wantStderr: []string{"init --directory URL"},

@@ -1,0 +1,159 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Mode is the user's choice about relaying: auto (relay when well
+// connected), on (relay whenever reachable, skipping the uptime and bandwidth
+// checks) or off (never relay).
+type Mode string
+
+// The relay modes.
+const (
+	ModeAuto Mode = "auto"
+	ModeOn   Mode = "on"
+	ModeOff  Mode = "off"
+)
+
+// ParseMode checks s is a mode.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeAuto, ModeOn, ModeOff:
+		return m, nil
+	}
+	return "", fmt.Errorf("relay mode %q is not one of auto, on, off", s)
+}
+
+// UnmarshalText makes TOML and flag decoding refuse unknown modes.
+func (m *Mode) UnmarshalText(b []byte) error {
+	p, err := ParseMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = p
+	return nil
+}
+
+// Default settings (see DefaultConfig and DESIGN.md "Ports").
+const (
+	DefaultTURNPort      = 3478
+	DefaultRelayPortMin  = 50000
+	DefaultRelayPortMax  = 50999
+	DefaultCredentialTTL = 10 * time.Minute
+)
+
+// Config is the relay's part of a node's config.toml ([relay]): the mode,
+// the promotion thresholds, the limits a super-node enforces and its ports.
+// Zero limits are not "unlimited": Validate refuses them, so every limit is
+// a number someone chose.
+type Config struct {
+	// Mode is auto, on or off.
+	Mode Mode `toml:"mode"`
+	// MinUptime is how long the node must have run before it promotes
+	// itself (mode auto).
+	MinUptime time.Duration `toml:"min_uptime"`
+	// MinUpstreamKbps is the declared or measured upstream bandwidth, in
+	// kbit/s, a node needs to promote itself (mode auto).
+	MinUpstreamKbps int `toml:"min_upstream_kbps"`
+	// MaxCPULoad is the CPU load (0..1, busy fraction of all cores) above
+	// which a node does not promote itself, and demotes itself.
+	MaxCPULoad float64 `toml:"max_cpu_load"`
+	// MaxKbps caps the total relayed bandwidth, both directions together,
+	// in kbit/s (a token bucket: packets over it are dropped).
+	MaxKbps int `toml:"max_kbps"`
+	// MaxSessions caps concurrent TURN allocations; new ones beyond it are
+	// refused at once, existing ones are never degraded.
+	MaxSessions int `toml:"max_sessions"`
+	// MaxSessionDuration closes an allocation this long after it was made.
+	MaxSessionDuration time.Duration `toml:"max_session_duration"`
+	// MaxSessionsPerUser caps concurrent allocations of one username.
+	MaxSessionsPerUser int `toml:"max_sessions_per_user"`
+	// TURNPort is the TURN UDP and TCP port (3478; 0 in tests picks a
+	// free port).
+	TURNPort int `toml:"turn_port"`
+	// TURNTLSPort is the TURN-over-TLS port (0: no TLS listener; 5349 or
+	// 443 for clients behind firewalls that pass only TLS).
+	TURNTLSPort int `toml:"turn_tls_port"`
+	// RelayPortMin and RelayPortMax bound the UDP ports of relayed
+	// transport addresses (both 0: ephemeral ports, for tests).
+	RelayPortMin int `toml:"relay_port_min"`
+	RelayPortMax int `toml:"relay_port_max"`
+	// CredentialTTL is how long issued TURN credentials stay valid for new
+	// allocations (an allocation made with them lives on, up to
+	// MaxSessionDuration).
+	CredentialTTL time.Duration `toml:"credential_ttl"`
+}
+
+// DefaultConfig returns the settings a node uses when config.toml leaves
+// them out: mode auto, promotion after 30 minutes of uptime with 2 Mbit/s
+// upstream and CPU under 70 %, relaying at most 4 Mbit/s in 50 sessions of
+// at most 4 hours, 4 per user, on the documented ports.
+func DefaultConfig() Config {
+	return Config{
+		Mode:               ModeAuto,
+		MinUptime:          30 * time.Minute,
+		MinUpstreamKbps:    2000,
+		MaxCPULoad:         0.7,
+		MaxKbps:            4000,
+		MaxSessions:        50,
+		MaxSessionDuration: 4 * time.Hour,
+		MaxSessionsPerUser: 4,
+		TURNPort:           DefaultTURNPort,
+		TURNTLSPort:        0,
+		RelayPortMin:       DefaultRelayPortMin,
+		RelayPortMax:       DefaultRelayPortMax,
+		CredentialTTL:      DefaultCredentialTTL,
+	}
+}
+
+// Validate reports every setting that cannot work, each naming its TOML key
+// (relay.*) and the accepted range.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if _, err := ParseMode(string(c.Mode)); err != nil {
+		bad("relay.mode: %v", err)
+	}
+	if c.MinUptime < 0 {
+		bad("relay.min_uptime %v is negative: use 0 or more (for example \"30m\")", c.MinUptime)
+	}
+	if c.MinUpstreamKbps < 0 {
+		bad("relay.min_upstream_kbps %d is negative: use 0 or more", c.MinUpstreamKbps)
+	}
+	if !(c.MaxCPULoad > 0 && c.MaxCPULoad <= 1) {
+		bad("relay.max_cpu_load %v is out of range: use a fraction in (0, 1], for example 0.7", c.MaxCPULoad)
+	}
+	if c.MaxKbps < 8 {
+		bad("relay.max_kbps %d is too small: use at least 8 (kbit/s); set relay.mode = \"off\" to stop relaying", c.MaxKbps)
+	}
+	if c.MaxSessions < 1 {
+		bad("relay.max_sessions %d is too small: use at least 1; set relay.mode = \"off\" to stop relaying", c.MaxSessions)
+	}
+	if c.MaxSessionDuration < time.Second {
+		bad("relay.max_session_duration %v is too short: use at least 1s (for example \"4h\")", c.MaxSessionDuration)
+	}
+	if c.MaxSessionsPerUser < 1 {
+		bad("relay.max_sessions_per_user %d is too small: use at least 1", c.MaxSessionsPerUser)
+	}
+	if c.TURNPort < 0 || c.TURNPort > 65535 {
+		bad("relay.turn_port %d is out of range: use 1..65535 (3478 is the standard)", c.TURNPort)
+	}
+	if c.TURNTLSPort < 0 || c.TURNTLSPort > 65535 {
+		bad("relay.turn_tls_port %d is out of range: use 0 (no TLS) or 1..65535 (5349 or 443)", c.TURNTLSPort)
+	}
+	if c.TURNTLSPort != 0 && c.TURNTLSPort == c.TURNPort {
+		bad("relay.turn_tls_port %d equals relay.turn_port: TCP and TLS need different ports", c.TURNTLSPort)
+	}
+	switch {
+	case c.RelayPortMin == 0 && c.RelayPortMax == 0:
+	case c.RelayPortMin < 1 || c.RelayPortMax > 65535 || c.RelayPortMin > c.RelayPortMax:
+		bad("relay.relay_port_min..relay_port_max %d..%d is not a port range: use 1 <= min <= max <= 65535 (default 50000..50999), or both 0", c.RelayPortMin, c.RelayPortMax)
+	}
+	if c.CredentialTTL < time.Second || c.CredentialTTL > 24*time.Hour {
+		bad("relay.credential_ttl %v is out of range: use 1s..24h (default 10m)", c.CredentialTTL)
+	}
+	return errors.Join(errs...)
+}

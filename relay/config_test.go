@@ -1,0 +1,216 @@
+package relay
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+func TestDefaultConfigValid(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig().Validate() = %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(*Config)
+		wantErr string // "" = valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"mode on", func(c *Config) { c.Mode = ModeOn }, ""},
+		{"bad mode", func(c *Config) { c.Mode = "sometimes" }, "relay.mode"},
+		{"negative uptime", func(c *Config) { c.MinUptime = -time.Second }, "relay.min_uptime"},
+		{"cpu load zero", func(c *Config) { c.MaxCPULoad = 0 }, "relay.max_cpu_load"},
+		{"cpu load above 1", func(c *Config) { c.MaxCPULoad = 1.5 }, "relay.max_cpu_load"},
+		{"kbps zero", func(c *Config) { c.MaxKbps = 0 }, "relay.max_kbps"},
+		{"sessions zero", func(c *Config) { c.MaxSessions = 0 }, "relay.max_sessions"},
+		{"duration tiny", func(c *Config) { c.MaxSessionDuration = time.Millisecond }, "relay.max_session_duration"},
+		{"per user zero", func(c *Config) { c.MaxSessionsPerUser = 0 }, "relay.max_sessions_per_user"},
+		{"turn port", func(c *Config) { c.TURNPort = 70000 }, "relay.turn_port"},
+		{"tls port same", func(c *Config) { c.TURNTLSPort = c.TURNPort }, "relay.turn_tls_port"},
+		{"tls 443", func(c *Config) { c.TURNTLSPort = 443 }, ""},
+		{"port range inverted", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 51000, 50000 }, "relay.relay_port_min"},
+		{"port range half", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 0, 50000 }, "relay.relay_port_min"},
+		{"port range ephemeral", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 0, 0 }, ""},
+		{"ttl zero", func(c *Config) { c.CredentialTTL = 0 }, "relay.credential_ttl"},
+		{"ttl two days", func(c *Config) { c.CredentialTTL = 48 * time.Hour }, "relay.credential_ttl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.change(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v, want an error naming %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestConfigTOML(t *testing.T) {
+	var c struct {
+		Relay Config `toml:"relay"`
+	}
+	c.Relay = DefaultConfig()
+	in := "[relay]\nmode = \"on\"\nmin_uptime = \"1h\"\nmax_kbps = 1500\nmax_session_duration = \"90m\"\n"
+	if _, err := toml.Decode(in, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Relay.Mode != ModeOn || c.Relay.MinUptime != time.Hour || c.Relay.MaxKbps != 1500 || c.Relay.MaxSessionDuration != 90*time.Minute {
+		t.Fatalf("decoded %+v", c.Relay)
+	}
+	if c.Relay.MaxSessions != DefaultConfig().MaxSessions {
+		t.Fatalf("max_sessions lost its default: %d", c.Relay.MaxSessions)
+	}
+	if _, err := toml.Decode("[relay]\nmode = \"maybe\"\n", &c); err == nil || !strings.Contains(err.Error(), "maybe") {
+		t.Fatalf("bad mode decoded without error: %v", err)
+	}
+}
+
+func TestLoadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		file    *string // nil: no file
+		wantErr string
+		check   func(t *testing.T, p AdminPolicy)
+	}{
+		{name: "missing file is no policy", check: func(t *testing.T, p AdminPolicy) {
+			if p != (AdminPolicy{}) {
+				t.Fatalf("policy = %+v, want zero", p)
+			}
+		}},
+		{name: "empty file", file: ptr(""), check: func(t *testing.T, p AdminPolicy) {
+			if p.Relay != (PolicyRelay{}) || p.Network.Restricted {
+				t.Fatalf("policy = %+v", p)
+			}
+		}},
+		{name: "full", file: ptr(`
+[relay]
+mode = "off"
+max_kbps = 2000
+max_sessions = 10
+max_sessions_per_user = 2
+max_session_duration = "1h"
+credential_ttl = "5m"
+min_uptime = "2h"
+min_upstream_kbps = 5000
+max_cpu_load = 0.5
+turn_port = 3479
+turn_tls_port = 443
+relay_port_min = 40000
+relay_port_max = 40999
+[network]
+restricted = true
+`), check: func(t *testing.T, p AdminPolicy) {
+			want := PolicyRelay{Mode: ModeOff, MaxKbps: 2000, MaxSessions: 10, MaxSessionsPerUser: 2, MaxSessionDuration: time.Hour,
+				CredentialTTL: 5 * time.Minute, MinUptime: 2 * time.Hour, MinUpstreamKbps: 5000, MaxCPULoad: 0.5,
+				TURNPort: 3479, TURNTLSPort: 443, RelayPortMin: 40000, RelayPortMax: 40999}
+			if p.Relay != want || !p.Network.Restricted || p.Path == "" {
+				t.Fatalf("policy = %+v", p)
+			}
+		}},
+		{name: "unknown key", file: ptr("[relay]\nmax_kpbs = 10\n"), wantErr: "relay.max_kpbs"},
+		{name: "unknown section", file: ptr("[audio]\nx = 1\n"), wantErr: "audio"},
+		{name: "bad mode", file: ptr("[relay]\nmode = \"always\"\n"), wantErr: "always"},
+		{name: "wrong type", file: ptr("[network]\nrestricted = \"yes\"\n"), wantErr: "restricted"},
+		{name: "negative cap", file: ptr("[relay]\nmax_sessions = -1\n"), wantErr: "relay.max_sessions"},
+		{name: "half port range", file: ptr("[relay]\nrelay_port_min = 40000\n"), wantErr: "relay_port_min"},
+		{name: "not toml", file: ptr("[[["), wantErr: "not a valid policy"},
+		{name: "too large", file: ptr("#" + strings.Repeat("x", maxPolicySize)), wantErr: "larger than"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, "policy"+string(rune('a'+i))+".toml")
+			if tt.file != nil {
+				if err := os.WriteFile(path, []byte(*tt.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := LoadPolicy(path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("LoadPolicy = %v, want an error naming %q and the file", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, p)
+		})
+	}
+}
+
+func TestLoadPolicyUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	// A directory where the file should be: reading it fails for root too.
+	path := filepath.Join(dir, "policy.toml")
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadPolicy(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("LoadPolicy(directory) = %v, want an error naming the path", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestEffective(t *testing.T) {
+	user := DefaultConfig()
+	user.Mode = ModeOn
+	tests := []struct {
+		name    string
+		policy  AdminPolicy
+		check   func(c Config) bool
+		reasons []string // substrings, one per expected reason, in order
+	}{
+		{"no policy", AdminPolicy{}, func(c Config) bool { return c == user }, nil},
+		{"mode off", AdminPolicy{Relay: PolicyRelay{Mode: ModeOff}}, func(c Config) bool { return c.Mode == ModeOff }, []string{"relay.mode on -> off"}},
+		{"mode auto is a ceiling", AdminPolicy{Relay: PolicyRelay{Mode: ModeAuto}}, func(c Config) bool { return c.Mode == ModeAuto }, []string{"relay.mode on -> auto"}},
+		{"admin on does not force", AdminPolicy{Relay: PolicyRelay{Mode: ModeOn}}, func(c Config) bool { return c == user }, nil},
+		{"restricted", AdminPolicy{Network: PolicyNetwork{Restricted: true}}, func(c Config) bool { return c.Mode == ModeOff }, []string{"network.restricted"}},
+		{"caps lower", AdminPolicy{Relay: PolicyRelay{MaxKbps: 2000, MaxSessions: 10, MaxSessionDuration: time.Hour}},
+			func(c Config) bool { return c.MaxKbps == 2000 && c.MaxSessions == 10 && c.MaxSessionDuration == time.Hour },
+			[]string{"max_kbps capped 4000 -> 2000", "max_sessions capped 50 -> 10", "max_session_duration capped 4h0m0s -> 1h0m0s"}},
+		{"caps above the user's change nothing", AdminPolicy{Relay: PolicyRelay{MaxKbps: 100000, MaxSessions: 1000}}, func(c Config) bool { return c == user }, nil},
+		{"floors raise", AdminPolicy{Relay: PolicyRelay{MinUptime: 2 * time.Hour, MinUpstreamKbps: 10000}},
+			func(c Config) bool { return c.MinUptime == 2*time.Hour && c.MinUpstreamKbps == 10000 },
+			[]string{"min_uptime raised", "min_upstream_kbps raised"}},
+		{"ports override", AdminPolicy{Relay: PolicyRelay{TURNTLSPort: 443, RelayPortMin: 40000, RelayPortMax: 40099}},
+			func(c Config) bool { return c.TURNTLSPort == 443 && c.RelayPortMin == 40000 && c.RelayPortMax == 40099 },
+			[]string{"turn_tls_port set 0 -> 443", "relay_port_min", "relay_port_max"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.policy.Path = "/etc/peercall/policy.toml"
+			c, reasons := Effective(user, tt.policy)
+			if !tt.check(c) {
+				t.Fatalf("Effective = %+v", c)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("effective config invalid: %v", err)
+			}
+			if len(reasons) != len(tt.reasons) {
+				t.Fatalf("reasons = %q, want %d matching %q", reasons, len(tt.reasons), tt.reasons)
+			}
+			for i, want := range tt.reasons {
+				if !strings.Contains(reasons[i], want) || !strings.Contains(reasons[i], tt.policy.Path) {
+					t.Errorf("reason %d = %q, want it to contain %q and the policy path", i, reasons[i], want)
+				}
+			}
+		})
+	}
+}

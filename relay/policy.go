@@ -1,0 +1,243 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPolicyPath is where an administrator puts the system-wide policy.
+const DefaultPolicyPath = "/etc/peercall/policy.toml"
+
+// maxPolicySize bounds the policy file read.
+const maxPolicySize = 64 << 10
+
+// AdminPolicy is the administrator's system-wide file. Its settings cap or
+// override the user's Config; a zero field means "no policy on this
+// setting". Example:
+//
+//	[relay]
+//	mode = "off"            # ceiling: off < auto < on ("auto" forbids a user's "on")
+//	max_kbps = 2000         # caps (the smaller of user's and admin's wins)
+//	max_sessions = 10
+//	max_sessions_per_user = 2
+//	max_session_duration = "1h"
+//	credential_ttl = "5m"
+//	min_uptime = "2h"       # floors (the larger wins)
+//	min_upstream_kbps = 5000
+//	max_cpu_load = 0.5      # cap
+//	turn_port = 3478        # overrides (the firewall decides the ports)
+//	turn_tls_port = 443
+//	relay_port_min = 40000
+//	relay_port_max = 40999
+//
+//	[network]
+//	restricted = true       # never relay for others
+type AdminPolicy struct {
+	// Path is the file the policy came from ("" when there was none).
+	Path    string        `toml:"-"`
+	Relay   PolicyRelay   `toml:"relay"`
+	Network PolicyNetwork `toml:"network"`
+}
+
+// PolicyRelay is the [relay] section of the admin policy.
+type PolicyRelay struct {
+	Mode               Mode          `toml:"mode"`
+	MaxKbps            int           `toml:"max_kbps"`
+	MaxSessions        int           `toml:"max_sessions"`
+	MaxSessionsPerUser int           `toml:"max_sessions_per_user"`
+	MaxSessionDuration time.Duration `toml:"max_session_duration"`
+	CredentialTTL      time.Duration `toml:"credential_ttl"`
+	MinUptime          time.Duration `toml:"min_uptime"`
+	MinUpstreamKbps    int           `toml:"min_upstream_kbps"`
+	MaxCPULoad         float64       `toml:"max_cpu_load"`
+	TURNPort           int           `toml:"turn_port"`
+	TURNTLSPort        int           `toml:"turn_tls_port"`
+	RelayPortMin       int           `toml:"relay_port_min"`
+	RelayPortMax       int           `toml:"relay_port_max"`
+}
+
+// PolicyNetwork is the [network] section of the admin policy.
+type PolicyNetwork struct {
+	// Restricted: this machine never relays for others (and the node
+	// places its own calls through relays only).
+	Restricted bool `toml:"restricted"`
+}
+
+// LoadPolicy reads the admin policy at path ("" means DefaultPolicyPath).
+// A missing file is no policy (a zero AdminPolicy, nil error); a file that
+// cannot be read or is not a valid policy is an error naming the file and
+// the setting, because silently ignoring an administrator is worse than not
+// starting.
+func LoadPolicy(path string) (AdminPolicy, error) {
+	if path == "" {
+		path = DefaultPolicyPath
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return AdminPolicy{}, nil
+	}
+	if err != nil {
+		return AdminPolicy{}, fmt.Errorf("read admin policy %s: %w (fix its permissions or ask the administrator)", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPolicySize+1))
+	if err != nil {
+		return AdminPolicy{}, fmt.Errorf("read admin policy %s: %w", path, err)
+	}
+	if len(data) > maxPolicySize {
+		return AdminPolicy{}, fmt.Errorf("admin policy %s is larger than %d bytes: it is not a policy file", path, maxPolicySize)
+	}
+	p, err := ParsePolicy(data)
+	if err != nil {
+		return AdminPolicy{}, fmt.Errorf("admin policy %s: %w", path, err)
+	}
+	p.Path = path
+	return p, nil
+}
+
+// ParsePolicy decodes and validates a policy file's contents. Unknown
+// settings are refused by name (a typo must not silently lift a cap).
+func ParsePolicy(data []byte) (AdminPolicy, error) {
+	var p AdminPolicy
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	if err != nil {
+		return AdminPolicy{}, fmt.Errorf("not a valid policy: %w", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return AdminPolicy{}, fmt.Errorf("unknown setting %s: see the relay package documentation for the policy keys", strings.Join(keys, ", "))
+	}
+	if err := p.validate(); err != nil {
+		return AdminPolicy{}, err
+	}
+	return p, nil
+}
+
+func (p AdminPolicy) validate() error {
+	r := p.Relay
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	nonNeg := func(name string, v int) {
+		if v < 0 {
+			bad("relay.%s %d is negative: use a positive value, or leave it out for no policy", name, v)
+		}
+	}
+	nonNeg("max_kbps", r.MaxKbps)
+	nonNeg("max_sessions", r.MaxSessions)
+	nonNeg("max_sessions_per_user", r.MaxSessionsPerUser)
+	nonNeg("min_upstream_kbps", r.MinUpstreamKbps)
+	if r.MaxKbps > 0 && r.MaxKbps < 8 {
+		bad("relay.max_kbps %d is too small: use at least 8, or relay.mode = \"off\"", r.MaxKbps)
+	}
+	for name, d := range map[string]time.Duration{"max_session_duration": r.MaxSessionDuration, "credential_ttl": r.CredentialTTL, "min_uptime": r.MinUptime} {
+		if d < 0 {
+			bad("relay.%s %v is negative", name, d)
+		}
+	}
+	if r.MaxSessionDuration > 0 && r.MaxSessionDuration < time.Second {
+		bad("relay.max_session_duration %v is too short: use at least 1s", r.MaxSessionDuration)
+	}
+	if r.CredentialTTL > 0 && r.CredentialTTL < time.Second {
+		bad("relay.credential_ttl %v is too short: use at least 1s", r.CredentialTTL)
+	}
+	if r.MaxCPULoad < 0 || r.MaxCPULoad > 1 {
+		bad("relay.max_cpu_load %v is out of range: use a fraction in (0, 1]", r.MaxCPULoad)
+	}
+	if r.TURNPort < 0 || r.TURNPort > 65535 {
+		bad("relay.turn_port %d is out of range: use 1..65535", r.TURNPort)
+	}
+	if r.TURNTLSPort < 0 || r.TURNTLSPort > 65535 {
+		bad("relay.turn_tls_port %d is out of range: use 1..65535", r.TURNTLSPort)
+	}
+	if (r.RelayPortMin == 0) != (r.RelayPortMax == 0) || r.RelayPortMin < 0 || r.RelayPortMax > 65535 || r.RelayPortMin > r.RelayPortMax {
+		bad("relay.relay_port_min..relay_port_max %d..%d is not a port range: set both, 1 <= min <= max <= 65535", r.RelayPortMin, r.RelayPortMax)
+	}
+	return errors.Join(errs...)
+}
+
+// modeRank orders modes from most to least restrictive.
+func modeRank(m Mode) int {
+	switch m {
+	case ModeOff:
+		return 0
+	case ModeAuto:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Effective applies the admin policy p to the user's config and returns
+// the config the node runs with, plus one human-readable line per setting
+// the policy changed (log them at start and show them in status).
+// network.restricted and relay.mode = "off" both force the mode off.
+func Effective(user Config, p AdminPolicy) (Config, []string) {
+	c := user
+	var reasons []string
+	src := "admin policy"
+	if p.Path != "" {
+		src = "admin policy " + p.Path
+	}
+	note := func(format string, a ...any) { reasons = append(reasons, src+": "+fmt.Sprintf(format, a...)) }
+	r := p.Relay
+
+	if p.Network.Restricted && c.Mode != ModeOff {
+		note("network.restricted = true: relay.mode %s -> off (a restricted machine never relays for others)", c.Mode)
+		c.Mode = ModeOff
+	}
+	if r.Mode != "" && modeRank(r.Mode) < modeRank(c.Mode) {
+		note("relay.mode %s -> %s", c.Mode, r.Mode)
+		c.Mode = r.Mode
+	}
+	capInt := func(name string, v *int, limit int) {
+		if limit > 0 && *v > limit {
+			note("relay.%s capped %d -> %d", name, *v, limit)
+			*v = limit
+		}
+	}
+	capInt("max_kbps", &c.MaxKbps, r.MaxKbps)
+	capInt("max_sessions", &c.MaxSessions, r.MaxSessions)
+	capInt("max_sessions_per_user", &c.MaxSessionsPerUser, r.MaxSessionsPerUser)
+	capDur := func(name string, v *time.Duration, limit time.Duration) {
+		if limit > 0 && *v > limit {
+			note("relay.%s capped %v -> %v", name, *v, limit)
+			*v = limit
+		}
+	}
+	capDur("max_session_duration", &c.MaxSessionDuration, r.MaxSessionDuration)
+	capDur("credential_ttl", &c.CredentialTTL, r.CredentialTTL)
+	if r.MaxCPULoad > 0 && c.MaxCPULoad > r.MaxCPULoad {
+		note("relay.max_cpu_load capped %v -> %v", c.MaxCPULoad, r.MaxCPULoad)
+		c.MaxCPULoad = r.MaxCPULoad
+	}
+	if r.MinUptime > c.MinUptime {
+		note("relay.min_uptime raised %v -> %v", c.MinUptime, r.MinUptime)
+		c.MinUptime = r.MinUptime
+	}
+	if r.MinUpstreamKbps > c.MinUpstreamKbps {
+		note("relay.min_upstream_kbps raised %d -> %d", c.MinUpstreamKbps, r.MinUpstreamKbps)
+		c.MinUpstreamKbps = r.MinUpstreamKbps
+	}
+	override := func(name string, v *int, want int) {
+		if want > 0 && *v != want {
+			note("relay.%s set %d -> %d", name, *v, want)
+			*v = want
+		}
+	}
+	override("turn_port", &c.TURNPort, r.TURNPort)
+	override("turn_tls_port", &c.TURNTLSPort, r.TURNTLSPort)
+	override("relay_port_min", &c.RelayPortMin, r.RelayPortMin)
+	override("relay_port_max", &c.RelayPortMax, r.RelayPortMax)
+	return c, reasons
+}

@@ -183,7 +183,9 @@ func TestEffective(t *testing.T) {
 		{"admin on does not force", AdminPolicy{Relay: PolicyRelay{Mode: ModeOn}}, func(c Config) bool { return c == user }, nil},
 		{"restricted", AdminPolicy{Network: PolicyNetwork{Restricted: true}}, func(c Config) bool { return c.Mode == ModeOff }, []string{"network.restricted"}},
 		{"caps lower", AdminPolicy{Relay: PolicyRelay{MaxKbps: 2000, MaxSessions: 10, MaxSessionDuration: time.Hour}},
-			func(c Config) bool { return c.MaxKbps == 2000 && c.MaxSessions == 10 && c.MaxSessionDuration == time.Hour },
+			func(c Config) bool {
+				return c.MaxKbps == 2000 && c.MaxSessions == 10 && c.MaxSessionDuration == time.Hour
+			},
 			[]string{"max_kbps capped 4000 -> 2000", "max_sessions capped 50 -> 10", "max_session_duration capped 4h0m0s -> 1h0m0s"}},
 		{"caps above the user's change nothing", AdminPolicy{Relay: PolicyRelay{MaxKbps: 100000, MaxSessions: 1000}}, func(c Config) bool { return c == user }, nil},
 		{"floors raise", AdminPolicy{Relay: PolicyRelay{MinUptime: 2 * time.Hour, MinUpstreamKbps: 10000}},

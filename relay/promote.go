@@ -101,11 +101,11 @@ type PromoterOptions struct {
 // a change happens only after Decide has asked for it continuously for the
 // hold time. It is safe for concurrent use.
 type Promoter struct {
-	cfg    Config
-	opts   PromoterOptions
-	mu     sync.Mutex
-	cur    Decision
-	since  time.Time // when Decide first disagreed with cur (zero: it agrees)
+	cfg   Config
+	opts  PromoterOptions
+	mu    sync.Mutex
+	cur   Decision
+	since time.Time // when Decide first disagreed with cur (zero: it agrees)
 }
 
 // NewPromoter starts as a client.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +55,17 @@ func postgresDSN(t testing.TB) string {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("PEERCALL_TEST_POSTGRES must be a postgres:// URL, as scripts/postgres.sh prints (got a value that is not: %v)", err)
 	}
+	// The admin connection is a plain pgx one: drop pgxpool's settings.
+	admin := *u
+	aq := admin.Query()
+	for k := range aq {
+		if strings.HasPrefix(k, "pool_") {
+			aq.Del(k)
+		}
+	}
+	admin.RawQuery = aq.Encode()
+	base = admin.String()
+
 	var b [8]byte
 	rand.Read(b[:])
 	schema := "peercall_test_" + hex.EncodeToString(b[:])

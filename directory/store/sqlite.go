@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -30,10 +31,72 @@ const sqliteParams = "_txlock=immediate&_busy_timeout=10000&_fk=1&_synchronous=F
 // and never meet SQLITE_BUSY; reads go through reader, a pool of read-only
 // connections that WAL lets run beside the writer.
 type sqliteStore struct {
-	path     string
-	writer   *sql.DB
-	reader   *sql.DB
-	userStmt *sql.Stmt // the lookup on the hot path, prepared once
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+	writes stmtCache // statements on writer
+	reads  stmtCache // statements on reader
+}
+
+// stmtCache holds each statement of a pool prepared once (database/sql
+// prepares it again on each connection that runs it); the queries are a
+// fixed set of constants, so it stays small.
+type stmtCache struct {
+	db *sql.DB
+	m  sync.Map // query -> *sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := c.m.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := c.m.LoadOrStore(query, st); loaded {
+		st.Close() // another goroutine prepared it first
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+func (c *stmtCache) close() error {
+	var errs []error
+	c.m.Range(func(_, st any) bool {
+		errs = append(errs, st.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// exec runs a write.
+func (s *sqliteStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.writes.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// query runs a read.
+func (s *sqliteStore) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.reads.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a read that returns at most one row.
+func (s *sqliteStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.reads.get(ctx, query)
+	if err != nil {
+		// A Row can carry only a query's error; a closed statement's
+		// QueryRow reports it, so do the query unprepared instead.
+		return s.reader.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // OpenSQLite opens the SQLite database file at path, creating it (mode
@@ -73,7 +136,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, err
 	}
 
-	s.reader, err = sql.Open("sqlite", uri+"&_query_only=1")
+	s.reader, err = sql.Open("sqlite", uri+"&_query_only=1&_pragma=mmap_size(268435456)")
 	if err != nil {
 		s.writer.Close()
 		return nil, fmt.Errorf("store: open SQLite database %s for reading: %w", path, err)
@@ -83,13 +146,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	s.reader.SetMaxIdleConns(readers)
 	s.reader.SetConnMaxLifetime(0)
 	s.reader.SetConnMaxIdleTime(0)
-	s.userStmt, err = s.reader.PrepareContext(ctx,
-		`SELECT name, display, password_hash, created FROM users WHERE name = ?`)
-	if err != nil {
-		s.reader.Close()
-		s.writer.Close()
-		return nil, fmt.Errorf("store: prepare user lookup in %s: %w", path, err)
-	}
+	s.writes.db, s.reads.db = s.writer, s.reader
 	return s, nil
 }
 
@@ -247,7 +304,7 @@ func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 	if u.Created.IsZero() {
 		u.Created = now()
 	}
-	_, err := s.writer.ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`INSERT INTO users (name, display, password_hash, created) VALUES (?, ?, ?, ?)`,
 		u.Name, u.Display, u.PasswordHash, u.Created.UnixMicro())
 	switch sqliteCode(err) {
@@ -265,7 +322,7 @@ func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 func (s *sqliteStore) User(ctx context.Context, name string) (User, error) {
 	var u User
 	var created int64
-	err := s.userStmt.QueryRowContext(ctx, name).Scan(&u.Name, &u.Display, &u.PasswordHash, &created)
+	err := s.queryRow(ctx, `SELECT name, display, password_hash, created FROM users WHERE name = ?`, name).Scan(&u.Name, &u.Display, &u.PasswordHash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
@@ -280,7 +337,7 @@ func (s *sqliteStore) SetPasswordHash(ctx context.Context, name, hash string) er
 	if hash == "" {
 		return fmt.Errorf("store: set password of %q: empty hash (hash the password before storing it)", name)
 	}
-	res, err := s.writer.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name)
+	res, err := s.exec(ctx, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name)
 	if err != nil {
 		return fmt.Errorf("store: set password of %q: %w", name, sqliteHint(err))
 	}
@@ -304,7 +361,7 @@ func (s *sqliteStore) Taken(ctx context.Context, names []string) (map[string]boo
 	if err != nil {
 		return nil, fmt.Errorf("store: check names: %w", err)
 	}
-	rows, err := s.reader.QueryContext(ctx,
+	rows, err := s.query(ctx,
 		`SELECT name FROM users WHERE name IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: check names: %w", sqliteHint(err))
@@ -336,7 +393,7 @@ func (s *sqliteStore) SearchUsers(ctx context.Context, prefix, after string, lim
 	}
 	query += ` ORDER BY name LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: search users %q: %w", prefix, sqliteHint(err))
 	}
@@ -371,7 +428,7 @@ func (s *sqliteStore) AddCertificate(ctx context.Context, c Certificate) error {
 	if c.Serial == 0 || c.Serial > math.MaxInt64 {
 		return fmt.Errorf("store: add certificate: serial %d out of range (take serials from NextSerial)", c.Serial)
 	}
-	_, err := s.writer.ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`INSERT INTO certificates (serial, username, peer_key, issued, expires, raw) VALUES (?, ?, ?, ?, ?, ?)`,
 		int64(c.Serial), c.Username, nonNil(c.PeerKey), c.Issued.UnixMicro(), c.Expires.UnixMicro(), nonNil(c.Raw))
 	switch code := sqliteCode(err); {
@@ -390,7 +447,7 @@ func (s *sqliteStore) Certificates(ctx context.Context, username string, now tim
 	if limit == 0 {
 		return nil, nil
 	}
-	rows, err := s.reader.QueryContext(ctx,
+	rows, err := s.query(ctx,
 		`SELECT serial, username, peer_key, issued, expires, raw FROM certificates
 		WHERE username = ? AND expires > ? ORDER BY issued DESC, serial DESC LIMIT ?`,
 		username, now.UnixMicro(), limit)
@@ -427,7 +484,7 @@ func (s *sqliteStore) Seen(ctx context.Context, sg Sighting) error {
 	}
 	// The newest sighting of a (user, peer) wins; an older one arriving late
 	// changes nothing.
-	_, err = s.writer.ExecContext(ctx,
+	_, err = s.exec(ctx,
 		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (username, peer_id) DO UPDATE SET
 			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen
@@ -463,7 +520,7 @@ func (s *sqliteStore) sightings(ctx context.Context, what, query string, args ..
 	if args[len(args)-1] == 0 {
 		return nil, nil
 	}
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, sqliteHint(err))
 	}
@@ -494,7 +551,7 @@ func (s *sqliteStore) sightings(ctx context.Context, what, query string, args ..
 // Close closes both pools; it waits for nothing else, as the store starts
 // no goroutines.
 func (s *sqliteStore) Close() error {
-	return errors.Join(s.userStmt.Close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.reads.close(), s.writes.close(), s.reader.Close(), s.writer.Close())
 }
 
 func nonNil(b []byte) []byte {

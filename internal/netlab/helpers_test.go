@@ -1,0 +1,127 @@
+package netlab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const echoPkg = "github.com/peercall/peercall/internal/netlab/labecho"
+
+// echo starts labecho on h, answering on the given UDP and TCP ports, and
+// waits until it listens.
+func echo(t *testing.T, h *Host, udpPorts, tcpPorts []int) *Process {
+	t.Helper()
+	bin := BuildBinary(t, echoPkg)
+	p := h.Start(nil, bin, "-udp", ports(udpPorts), "-tcp", ports(tcpPorts), "-for", "2m")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := p.WaitFor(ctx, "ready"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ports(ps []int) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, ":"+strconv.Itoa(p))
+	}
+	return strings.Join(s, ",")
+}
+
+// listenUDP opens a UDP socket on h (port 0: any) that stays in h's
+// namespace; it is closed when the test ends.
+func listenUDP(t *testing.T, h *Host, port int) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	err := h.Run(func() (err error) {
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen UDP on %s: %v", h, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// errNoAnswer is what a probe returns when nothing came back in time.
+var errNoAnswer = errors.New("no answer")
+
+// askUDP sends to an echo server from c and returns the source address the
+// server saw. Bounded: 4 tries, 250 ms each.
+func askUDP(c *net.UDPConn, to netip.AddrPort) (netip.AddrPort, error) {
+	buf := make([]byte, 512)
+	for try := 0; try < 4; try++ {
+		if _, err := c.WriteToUDPAddrPort([]byte("hello"), to); err != nil {
+			return netip.AddrPort{}, err // e.g. network unreachable
+		}
+		_ = c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				break // timeout: send again
+			}
+			if from != to {
+				continue // not the server's answer
+			}
+			return parseFrom(string(buf[:n]))
+		}
+	}
+	return netip.AddrPort{}, errNoAnswer
+}
+
+// askTCP connects from h to an echo server and returns the source address the
+// server saw. Bounded by a 1.5 s dial and read timeout.
+func askTCP(h *Host, to netip.AddrPort) (seen netip.AddrPort, err error) {
+	err = h.Run(func() error {
+		c, err := net.DialTimeout("tcp4", to.String(), 1500*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("read answer: %w", err)
+		}
+		seen, err = parseFrom(strings.TrimSpace(line))
+		return err
+	})
+	return seen, err
+}
+
+func parseFrom(s string) (netip.AddrPort, error) {
+	a, ok := strings.CutPrefix(s, "from ")
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("echo answered %q, want \"from ADDR:PORT\"", s)
+	}
+	return netip.ParseAddrPort(a)
+}
+
+// receives reports whether c gets a datagram from `from` within d; other
+// senders are ignored.
+func receives(c *net.UDPConn, from netip.AddrPort, d time.Duration) bool {
+	buf := make([]byte, 512)
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	defer c.SetReadDeadline(time.Time{})
+	for {
+		_, got, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return false
+		}
+		if got == from {
+			return true
+		}
+	}
+}
+
+func ap(a netip.Addr, port int) netip.AddrPort { return netip.AddrPortFrom(a, uint16(port)) }

@@ -1,0 +1,122 @@
+package netlab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A Process is a command running inside a machine, started by Host.Start.
+// Its stdout and stderr go to one buffer; it is killed, and its output
+// logged, when the test ends.
+type Process struct {
+	host *Host
+	cmd  *exec.Cmd
+	name string
+	out  *syncBuffer
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, set before done is closed
+}
+
+// Start runs name with args inside the machine with extra environment
+// variables env ("KEY=value", added to the test's own). The process is
+// SIGKILLed at the end of the test if still running, and its output is
+// passed to t.Log then.
+func (h *Host) Start(env []string, name string, args ...string) *Process {
+	l := h.lab
+	l.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Process{host: h, name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = h.Command(ctx, name, args...)
+	p.cmd.Env = append(p.cmd.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.WaitDelay = 5 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		l.t.Fatalf("netlab: start %s on %s: %v", name, h.name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	l.t.Cleanup(func() {
+		cancel() // SIGKILL, if it is still running
+		<-p.done
+		l.t.Logf("netlab: %s on %s (%v) output:\n%s", name, h.name, p.err, p.out.String())
+	})
+	return p
+}
+
+// Output is everything the process wrote so far to stdout and stderr.
+func (p *Process) Output() string { return p.out.String() }
+
+// WaitFor waits until the process's output contains s, the process exits, or
+// ctx ends, whichever is first; it returns nil only in the first case.
+func (p *Process) WaitFor(ctx context.Context, s string) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if strings.Contains(p.out.String(), s) {
+			return nil
+		}
+		select {
+		case <-p.done:
+			if strings.Contains(p.out.String(), s) {
+				return nil
+			}
+			return fmt.Errorf("netlab: %s on %s exited (%v) before printing %q; output:\n%s", p.name, p.host.name, p.err, s, p.out.String())
+		case <-ctx.Done():
+			return fmt.Errorf("netlab: %s on %s did not print %q: %w; output so far:\n%s", p.name, p.host.name, s, ctx.Err(), p.out.String())
+		case <-tick.C:
+		}
+	}
+}
+
+// Signal sends sig to the process (`ip netns exec` execs the command, so
+// this is the command itself), e.g. os.Interrupt for a graceful stop.
+func (p *Process) Signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("netlab: signal %s on %s: %w", p.name, p.host.name, err)
+	}
+	return nil
+}
+
+// Wait waits for the process to exit, or ctx to end, and returns its exit
+// error.
+func (p *Process) Wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return fmt.Errorf("netlab: %s on %s still running: %w", p.name, p.host.name, ctx.Err())
+	}
+}
+
+// Kill SIGKILLs the process and waits for it to exit.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and many readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

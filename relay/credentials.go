@@ -1,0 +1,138 @@
+package relay
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // TURN REST credentials are HMAC-SHA1 by definition; HMAC-SHA1 is not broken.
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pion/stun/v4"
+	"github.com/pion/turn/v5"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/crypto"
+)
+
+// Errors of IssueCredentials (wrapped; test with errors.Is).
+var (
+	// ErrNotRunning: the TURN server is not running (the node is not a
+	// super-node, or it is draining).
+	ErrNotRunning = errors.New("this node is not relaying now")
+	// ErrCertificate: the certificate does not prove the asker's identity.
+	ErrCertificate = errors.New("certificate refused")
+)
+
+// Credentials are time-limited TURN credentials for one certified user, in
+// the TURN REST API form: Username is "<expiry unix seconds>:<username>"
+// and Password is base64(HMAC-SHA1(secret, Username)).
+type Credentials struct {
+	URLs     []string  `json:"urls"`
+	Username string    `json:"username"`
+	Password string    `json:"password"`
+	Expires  time.Time `json:"expires"`
+}
+
+// ICEServer is the credentials as a pion/webrtc ICE server, for
+// media.Config.ICEServers.
+func (c Credentials) ICEServer() webrtc.ICEServer {
+	return webrtc.ICEServer{URLs: append([]string(nil), c.URLs...), Username: c.Username, Credential: c.Password}
+}
+
+// IssueCredentials hands TURN credentials to the holder of cert, a
+// certificate signed by the directory key naming peerKey (the key the
+// caller authenticated, for example the libp2p stream's remote peer). They
+// expire after relay.credential_ttl, and never after the certificate.
+func (r *Relay) IssueCredentials(cert *crypto.Certificate, peerKey ed25519.PublicKey) (Credentials, error) {
+	now := r.now()
+	if cert == nil {
+		r.refuse(RefusedCertificate)
+		return Credentials{}, fmt.Errorf("issue relay credentials: no certificate: %w", ErrCertificate)
+	}
+	if err := cert.VerifyPeer(r.opts.DirectoryKey, peerKey, now); err != nil {
+		reason := RefusedCertificate
+		if errors.Is(err, crypto.ErrCertificatePeer) {
+			reason = RefusedCertificatePeer
+		}
+		r.refuse(reason)
+		return Credentials{}, fmt.Errorf("issue relay credentials for %q: %w: %w", cert.Username, ErrCertificate, err)
+	}
+	r.mu.Lock()
+	urls := append([]string(nil), r.urls...)
+	running := r.server != nil && !r.draining
+	r.mu.Unlock()
+	if !running {
+		r.refuse(RefusedNotRunning)
+		return Credentials{}, fmt.Errorf("issue relay credentials for %q: %w: ask another super-node", cert.Username, ErrNotRunning)
+	}
+	expires := now.Add(r.cfg.CredentialTTL)
+	if cert.Expires.Before(expires) {
+		expires = cert.Expires
+	}
+	username := strconv.FormatInt(expires.Unix(), 10) + ":" + cert.Username
+	r.counters.credentialsIssued.Add(1)
+	r.tracer.CredentialsIssued()
+	return Credentials{URLs: urls, Username: username, Password: r.password(username), Expires: expires.Truncate(time.Second)}, nil
+}
+
+// password is the TURN REST password of a TURN username.
+func (r *Relay) password(username string) string {
+	mac := hmac.New(sha1.New, r.secret)
+	mac.Write([]byte(username))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// parseTURNUsername splits "<expiry>:<user>" (the user may contain ':').
+func parseTURNUsername(s string) (expires int64, user string, ok bool) {
+	exp, user, found := strings.Cut(s, ":")
+	if !found || user == "" || exp == "" || len(exp) > 19 {
+		return 0, "", false
+	}
+	for _, c := range exp {
+		if c < '0' || c > '9' {
+			return 0, "", false
+		}
+	}
+	n, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return n, user, true
+}
+
+// authenticate is the TURN server's AuthHandler. It returns the key of the
+// HMAC password; pion/turn then checks MESSAGE-INTEGRITY with it, and a
+// mismatch (forged, or a username edited to another user) reaches onAuth
+// with verdict false. Expiry is enforced for Allocate only: an allocation
+// made in time keeps refreshing up to relay.max_session_duration.
+func (r *Relay) authenticate(ra *turn.RequestAttributes) (userID string, key []byte, ok bool) {
+	if ra.Username == "" {
+		r.refuse(RefusedNoCredentials)
+		return "", nil, false
+	}
+	exp, user, ok := parseTURNUsername(ra.Username)
+	if !ok {
+		r.refuse(RefusedBadCredentials)
+		r.log.Debug("relay: malformed TURN username", "src", ra.SrcAddr)
+		return "", nil, false
+	}
+	if ra.Method == stun.MethodAllocate && r.now().Unix() > exp {
+		r.refuse(RefusedExpired)
+		r.log.Debug("relay: expired TURN credentials", "user", user, "src", ra.SrcAddr)
+		return "", nil, false
+	}
+	return user, turn.GenerateAuthKey(ra.Username, ra.Realm, r.password(ra.Username)), true
+}
+
+// onAuth counts the MESSAGE-INTEGRITY failures authenticate cannot see.
+func (r *Relay) onAuth(src, _ net.Addr, _, username, _, method string, verdict bool) {
+	if !verdict {
+		r.refuse(RefusedBadCredentials)
+		r.log.Debug("relay: TURN message integrity check failed", "username", username, "method", method, "src", src)
+	}
+}

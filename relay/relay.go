@@ -1,0 +1,426 @@
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+	"github.com/pion/turn/v5"
+	"golang.org/x/time/rate"
+)
+
+// ErrDisabled is returned by Start when the effective relay mode is off.
+var ErrDisabled = errors.New("relaying is disabled (relay.mode is off or the admin policy forbids it)")
+
+// DefaultRealm is the TURN realm of peercall super-nodes.
+const DefaultRealm = "peercall"
+
+// Options are a Relay's collaborators and the facts the node knows.
+type Options struct {
+	// DirectoryKey is the pinned directory public key: only holders of a
+	// certificate it signed get credentials. Required.
+	DirectoryKey ed25519.PublicKey
+	// ListenIP is the address the TURN listeners and relay sockets bind
+	// (nil: 0.0.0.0; tests: 127.0.0.1).
+	ListenIP net.IP
+	// PublicIP is the address clients reach this node at: the relayed
+	// transport address handed out and the host of credential URLs (nil:
+	// ListenIP, which then must not be unspecified).
+	PublicIP net.IP
+	// TLSHost names the turns: URL host (the TLS certificate's name; empty:
+	// PublicIP).
+	TLSHost string
+	// TLSConfig serves TURN over TLS on relay.turn_tls_port; required when
+	// that port is set.
+	TLSConfig *tls.Config
+	// Net opens every UDP socket: the TURN listener and the relay sockets
+	// (nil: the operating system's network). TCP and TLS listeners use the
+	// operating system's network (pion's vnet has no TCP).
+	Net transport.Net
+	// Secret is the HMAC key of the credentials (nil: 32 random bytes, so
+	// credentials die with the process).
+	Secret []byte
+	// Realm is the TURN realm (empty: DefaultRealm).
+	Realm string
+	// Tracer receives metrics events (nil: none).
+	Tracer MetricsTracer
+	// Logger receives the relay's logs (nil: slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock of credential issue and expiry (nil: time.Now).
+	Now func() time.Time
+}
+
+// Addrs are the bound TURN listener addresses (nil when not listening).
+type Addrs struct {
+	UDP, TCP, TLS net.Addr
+}
+
+// Relay is a super-node's TURN service with its limits and counters. Make
+// one with New, Start it on promotion, Drain or Stop it on demotion (it can
+// be started again), Close it on shutdown. Its methods are safe for
+// concurrent use.
+type Relay struct {
+	cfg     Config
+	opts    Options
+	secret  []byte
+	log     *slog.Logger
+	tracer  MetricsTracer
+	now     func() time.Time
+	limiter *rate.Limiter
+
+	counters counters
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when sessions drops to 0
+	server   *turn.Server
+	addrs    Addrs
+	urls     []string
+	draining bool
+	closed   bool
+	sessions int
+	perUser  map[string]int
+	kbps     float64
+	stopRate chan struct{}
+	rateDone chan struct{}
+}
+
+// New validates cfg and opts and returns a stopped relay.
+func New(cfg Config, opts Options) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("relay config: %w", err)
+	}
+	if len(opts.DirectoryKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("relay: Options.DirectoryKey is %d bytes, want the %d-byte directory public key (run peercall init)", len(opts.DirectoryKey), ed25519.PublicKeySize)
+	}
+	if opts.ListenIP == nil {
+		opts.ListenIP = net.IPv4zero
+	}
+	if opts.PublicIP == nil {
+		if opts.ListenIP.IsUnspecified() {
+			return nil, fmt.Errorf("relay: Options.PublicIP is needed when listening on %v: set the address clients reach this node at", opts.ListenIP)
+		}
+		opts.PublicIP = opts.ListenIP
+	}
+	if cfg.TURNTLSPort != 0 && opts.TLSConfig == nil {
+		return nil, fmt.Errorf("relay: relay.turn_tls_port %d is set but no TLS certificate was given (Options.TLSConfig); set relay.turn_tls_port = 0 or provide one", cfg.TURNTLSPort)
+	}
+	if opts.Realm == "" {
+		opts.Realm = DefaultRealm
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Relay{
+		cfg:     cfg,
+		opts:    opts,
+		secret:  opts.Secret,
+		log:     opts.Logger,
+		tracer:  opts.Tracer,
+		now:     opts.Now,
+		limiter: newLimiter(cfg.MaxKbps),
+		perUser: map[string]int{},
+		counters: counters{
+			refused: newReasonCounters(refusalReasons),
+			dropped: newReasonCounters(dropReasons),
+		},
+	}
+	r.idle = sync.NewCond(&r.mu)
+	if r.tracer == nil {
+		r.tracer = nopTracer{}
+	}
+	if len(r.secret) == 0 {
+		r.secret = make([]byte, 32)
+		if _, err := rand.Read(r.secret); err != nil {
+			return nil, fmt.Errorf("relay: credential secret: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Config is the config the relay enforces.
+func (r *Relay) Config() Config { return r.cfg }
+
+// Running reports whether the TURN server is listening.
+func (r *Relay) Running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.server != nil
+}
+
+// Addrs are the bound listener addresses.
+func (r *Relay) Addrs() Addrs {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addrs
+}
+
+// Start opens the TURN listeners (UDP and TCP on relay.turn_port, TLS on
+// relay.turn_tls_port when set) and logs the limits. With relay.mode off it
+// opens nothing and returns ErrDisabled. Starting a running relay is a
+// no-op.
+func (r *Relay) Start(ctx context.Context) error {
+	if r.cfg.Mode == ModeOff {
+		return fmt.Errorf("relay: start: %w", ErrDisabled)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("relay: start: the relay is closed")
+	}
+	if r.server != nil {
+		return nil
+	}
+	nw := r.opts.Net
+	if nw == nil {
+		var err error
+		if nw, err = stdnet.NewNet(); err != nil {
+			return fmt.Errorf("relay: start: network: %w", err)
+		}
+	}
+	udp, tcp, err := r.listen(ctx, nw)
+	if err != nil {
+		return err
+	}
+	var tlsLn net.Listener
+	if r.cfg.TURNTLSPort != 0 {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(r.opts.ListenIP.String(), strconv.Itoa(r.cfg.TURNTLSPort)))
+		if err != nil {
+			udp.Close()
+			tcp.Close()
+			return fmt.Errorf("relay: TURN over TLS on TCP port %d: %w (free the port or change relay.turn_tls_port)", r.cfg.TURNTLSPort, err)
+		}
+		tlsLn = tls.NewListener(newTrackingListener(ln), r.opts.TLSConfig)
+	}
+
+	gen := &allocator{r: r, inner: r.innerGenerator(nw)}
+	sc := turn.ServerConfig{
+		Realm:         r.opts.Realm,
+		AuthHandler:   r.authenticate,
+		QuotaHandler:  r.admit,
+		EventHandler:  turn.EventHandler{OnAuth: r.onAuth},
+		LoggerFactory: slogFactory{r.log},
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn: udp, RelayAddressGenerator: gen,
+		}},
+		ListenerConfigs: []turn.ListenerConfig{{
+			Listener: tcp, RelayAddressGenerator: gen,
+		}},
+	}
+	if tlsLn != nil {
+		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: tlsLn, RelayAddressGenerator: gen})
+	}
+	srv, err := turn.NewServer(sc)
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+		return fmt.Errorf("relay: start TURN server: %w", err)
+	}
+	r.server = srv
+	r.draining = false
+	r.addrs = Addrs{UDP: udp.LocalAddr(), TCP: tcp.Addr()}
+	if tlsLn != nil {
+		r.addrs.TLS = tlsLn.Addr()
+	}
+	r.urls = r.buildURLs()
+	r.stopRate, r.rateDone = make(chan struct{}), make(chan struct{})
+	go r.sampleRate(r.stopRate, r.rateDone)
+	r.log.Info("relay: TURN server started", "udp", r.addrs.UDP, "tcp", r.addrs.TCP, "tls", r.addrs.TLS,
+		"public_ip", r.opts.PublicIP, "max_kbps", r.cfg.MaxKbps, "max_sessions", r.cfg.MaxSessions,
+		"max_sessions_per_user", r.cfg.MaxSessionsPerUser, "max_session_duration", r.cfg.MaxSessionDuration,
+		"relay_ports", fmt.Sprintf("%d-%d", r.cfg.RelayPortMin, r.cfg.RelayPortMax))
+	return nil
+}
+
+// listen binds UDP and TCP on relay.turn_port. With port 0 (tests) it picks
+// a free UDP port and binds TCP on the same number, so both share one URL
+// port.
+func (r *Relay) listen(ctx context.Context, nw transport.Net) (net.PacketConn, net.Listener, error) {
+	ip := r.opts.ListenIP.String()
+	var lc net.ListenConfig
+	for try := 0; ; try++ {
+		udp, err := nw.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(r.cfg.TURNPort)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("relay: TURN on UDP port %d: %w (free the port or change relay.turn_port)", r.cfg.TURNPort, err)
+		}
+		_, port, _ := net.SplitHostPort(udp.LocalAddr().String())
+		tcp, err := lc.Listen(ctx, "tcp", net.JoinHostPort(ip, port))
+		if err == nil {
+			return udp, newTrackingListener(tcp), nil
+		}
+		udp.Close()
+		if r.cfg.TURNPort != 0 || try == 9 {
+			return nil, nil, fmt.Errorf("relay: TURN on TCP port %s: %w (free the port or change relay.turn_port)", port, err)
+		}
+	}
+}
+
+func (r *Relay) innerGenerator(nw transport.Net) turn.RelayAddressGenerator {
+	if r.cfg.RelayPortMin != 0 {
+		return &turn.RelayAddressGeneratorPortRange{
+			RelayAddress: r.opts.PublicIP, Address: r.opts.ListenIP.String(),
+			MinPort: uint16(r.cfg.RelayPortMin), MaxPort: uint16(r.cfg.RelayPortMax),
+			MaxRetries: 50, Net: nw,
+		}
+	}
+	return &turn.RelayAddressGeneratorStatic{RelayAddress: r.opts.PublicIP, Address: r.opts.ListenIP.String(), Net: nw}
+}
+
+func (r *Relay) buildURLs() []string {
+	host := r.opts.PublicIP.String()
+	hp := func(h string, a net.Addr) string {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort(h, port)
+	}
+	urls := []string{
+		"turn:" + hp(host, r.addrs.UDP) + "?transport=udp",
+		"turn:" + hp(host, r.addrs.TCP) + "?transport=tcp",
+	}
+	if r.addrs.TLS != nil {
+		th := r.opts.TLSHost
+		if th == "" {
+			th = host
+		}
+		urls = append(urls, "turns:"+hp(th, r.addrs.TLS)+"?transport=tcp")
+	}
+	return urls
+}
+
+// Drain stops issuing credentials and refuses new allocations (reason
+// "draining"), waits until the open sessions end or ctx is done, then
+// stops. A node calls it on demotion so that calls in progress finish.
+func (r *Relay) Drain(ctx context.Context) error {
+	r.mu.Lock()
+	if r.server == nil {
+		r.mu.Unlock()
+		return nil
+	}
+	r.draining = true
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.idle.Broadcast()
+		r.mu.Unlock()
+	})
+	for r.sessions > 0 && ctx.Err() == nil {
+		r.idle.Wait()
+	}
+	r.mu.Unlock()
+	stop()
+	return r.Stop()
+}
+
+// Stop closes the listeners and every allocation and waits for them; the
+// relay can be started again.
+func (r *Relay) Stop() error {
+	r.mu.Lock()
+	srv := r.server
+	if srv == nil {
+		r.mu.Unlock()
+		return nil
+	}
+	r.server = nil
+	r.draining = false
+	r.addrs = Addrs{}
+	r.urls = nil
+	stopRate, rateDone := r.stopRate, r.rateDone
+	r.mu.Unlock()
+
+	err := srv.Close()
+	close(stopRate)
+	<-rateDone
+	// pion closes allocations from its read-loop goroutines after the
+	// listeners close; wait for the relay sockets (our sessions) to go.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.idle.Broadcast()
+		r.mu.Unlock()
+	})
+	defer stop()
+	r.mu.Lock()
+	for r.sessions > 0 && ctx.Err() == nil {
+		r.idle.Wait()
+	}
+	left := r.sessions
+	r.mu.Unlock()
+	r.log.Info("relay: TURN server stopped")
+	if left > 0 {
+		err = errors.Join(err, fmt.Errorf("relay: %d sessions still open 5s after stop", left))
+	}
+	if err != nil {
+		return fmt.Errorf("relay: stop: %w", err)
+	}
+	return nil
+}
+
+// Close stops the relay for good.
+func (r *Relay) Close() error {
+	err := r.Stop()
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	return err
+}
+
+// Stats is a snapshot of the counters, for `status --json`.
+func (r *Relay) Stats() Stats {
+	r.mu.Lock()
+	s := Stats{Running: r.server != nil, Sessions: r.sessions, Kbps: r.kbps}
+	r.mu.Unlock()
+	c := &r.counters
+	s.SessionsTotal = c.sessionsTotal.Load()
+	s.SessionsExpired = c.sessionsExpired.Load()
+	s.BytesRelayed = c.bytesRelayed.Load()
+	s.PacketsRelayed = c.packetsRelayed.Load()
+	s.CredentialsIssued = c.credentialsIssued.Load()
+	s.Dropped = c.dropped.snapshot()
+	s.Refused = c.refused.snapshot()
+	s.Limits = limitsOf(r.cfg)
+	return s
+}
+
+func (r *Relay) refuse(reason Reason) {
+	r.counters.refused.add(reason)
+	r.tracer.Refused(reason)
+}
+
+// sampleRate computes the relayed rate once a second for Stats.
+func (r *Relay) sampleRate(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last, lastAt := r.counters.bytesRelayed.Load(), time.Now()
+	for {
+		select {
+		case <-stop:
+			r.mu.Lock()
+			r.kbps = 0
+			r.mu.Unlock()
+			return
+		case now := <-t.C:
+			b := r.counters.bytesRelayed.Load()
+			kbps := float64(b-last) * 8 / 1000 / now.Sub(lastAt).Seconds()
+			last, lastAt = b, now
+			r.mu.Lock()
+			r.kbps = kbps
+			r.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package relay
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Reason names why a request was refused or a packet dropped. Every refusal
+// and every drop is counted under exactly one reason.
+type Reason string
+
+// Refusal reasons of TURN requests and credential requests.
+const (
+	// TURN Allocate refused: no USERNAME was given.
+	RefusedNoCredentials Reason = "no_credentials"
+	// TURN credentials whose expiry has passed.
+	RefusedExpired Reason = "expired"
+	// TURN username not of the form "<expiry>:<user>", or a MESSAGE-INTEGRITY
+	// that does not match the HMAC password (forged or for another user).
+	RefusedBadCredentials Reason = "bad_credentials"
+	// relay.max_sessions allocations are open.
+	RefusedMaxSessions Reason = "max_sessions"
+	// the user already holds relay.max_sessions_per_user allocations.
+	RefusedMaxUserSessions Reason = "max_user_sessions"
+	// the relay is draining before a demotion.
+	RefusedDraining Reason = "draining"
+	// a TCP relay allocation (RFC 6062), which this relay does not offer.
+	RefusedTCPAllocation Reason = "tcp_allocation"
+	// credential request: the certificate is malformed, not signed by the
+	// directory, expired or not yet valid.
+	RefusedCertificate Reason = "certificate_invalid"
+	// credential request: the certificate names another peer than the
+	// stream's remote peer.
+	RefusedCertificatePeer Reason = "certificate_peer"
+	// credential request while the TURN server is not running.
+	RefusedNotRunning Reason = "not_running"
+)
+
+// Drop reasons of relayed packets.
+const (
+	// the total bandwidth token bucket (relay.max_kbps) was empty.
+	DroppedBandwidth Reason = "bandwidth"
+)
+
+var refusalReasons = []Reason{
+	RefusedNoCredentials, RefusedExpired, RefusedBadCredentials, RefusedMaxSessions,
+	RefusedMaxUserSessions, RefusedDraining, RefusedTCPAllocation, RefusedCertificate,
+	RefusedCertificatePeer, RefusedNotRunning,
+}
+
+var dropReasons = []Reason{DroppedBandwidth}
+
+// reasonCounters is a fixed set of counters, one per reason; the map is
+// built once and only read after, so it needs no lock.
+type reasonCounters map[Reason]*atomic.Uint64
+
+func newReasonCounters(reasons []Reason) reasonCounters {
+	m := make(reasonCounters, len(reasons))
+	for _, r := range reasons {
+		m[r] = new(atomic.Uint64)
+	}
+	return m
+}
+
+func (m reasonCounters) add(r Reason) {
+	if c, ok := m[r]; ok {
+		c.Add(1)
+	}
+}
+
+func (m reasonCounters) snapshot() map[Reason]uint64 {
+	out := make(map[Reason]uint64, len(m))
+	for r, c := range m {
+		out[r] = c.Load()
+	}
+	return out
+}
+
+// counters are the relay's traffic counters, kept as fields of the server.
+type counters struct {
+	sessionsTotal     atomic.Uint64
+	sessionsExpired   atomic.Uint64 // closed at relay.max_session_duration
+	bytesRelayed      atomic.Uint64
+	packetsRelayed    atomic.Uint64
+	credentialsIssued atomic.Uint64
+	refused           reasonCounters
+	dropped           reasonCounters
+}
+
+// Limits are the enforced limits, as shown by `status --json`.
+type Limits struct {
+	MaxKbps            int     `json:"max_kbps"`
+	MaxSessions        int     `json:"max_sessions"`
+	MaxSessionsPerUser int     `json:"max_sessions_per_user"`
+	MaxSessionDuration float64 `json:"max_session_duration_s"`
+}
+
+// Stats is a snapshot of the relay for `status --json` ("relay" object).
+type Stats struct {
+	Running           bool              `json:"running"`
+	Sessions          int               `json:"sessions"`
+	SessionsTotal     uint64            `json:"sessions_total"`
+	SessionsExpired   uint64            `json:"sessions_expired"` // closed at max_session_duration
+	BytesRelayed      uint64            `json:"bytes_relayed"`
+	PacketsRelayed    uint64            `json:"packets_relayed"`
+	Kbps              float64           `json:"kbps"` // relayed rate over the last second
+	CredentialsIssued uint64            `json:"credentials_issued"`
+	Dropped           map[Reason]uint64 `json:"dropped"`
+	Refused           map[Reason]uint64 `json:"refused"`
+	Limits            Limits            `json:"limits"`
+}
+
+func limitsOf(c Config) Limits {
+	return Limits{
+		MaxKbps:            c.MaxKbps,
+		MaxSessions:        c.MaxSessions,
+		MaxSessionsPerUser: c.MaxSessionsPerUser,
+		MaxSessionDuration: c.MaxSessionDuration.Seconds(),
+	}
+}
+
+// MetricsTracer receives the relay's events, for metrics. The relay calls
+// it synchronously on its packet path: implementations must be cheap and
+// safe for concurrent use. NewPrometheusTracer is one; nil means none.
+type MetricsTracer interface {
+	// SessionOpened: an allocation was made (sessions is the count now).
+	SessionOpened(sessions int)
+	// SessionClosed: an allocation ended after lasting d.
+	SessionClosed(sessions int, d time.Duration)
+	// Relayed: one packet of n bytes was relayed.
+	Relayed(n int)
+	// Dropped: one relayed packet was dropped.
+	Dropped(reason Reason)
+	// Refused: a TURN or credential request was refused.
+	Refused(reason Reason)
+	// CredentialsIssued: credentials were handed to a certified peer.
+	CredentialsIssued()
+}
+
+type nopTracer struct{}
+
+func (nopTracer) SessionOpened(int)                {}
+func (nopTracer) SessionClosed(int, time.Duration) {}
+func (nopTracer) Relayed(int)                      {}
+func (nopTracer) Dropped(Reason)                   {}
+func (nopTracer) Refused(Reason)                   {}
+func (nopTracer) CredentialsIssued()               {}

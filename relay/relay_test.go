@@ -215,4 +215,3 @@ func TestModeOffOpensNoListener(t *testing.T) {
 		t.Fatalf("UDP port %d answered %d bytes with mode off", port, n)
 	}
 }
-

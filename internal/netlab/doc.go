@@ -46,8 +46,14 @@
 //     new destination address:port) gets a fresh random source port. Filtering
 //     as for ConeNAT.
 //
-// NAT routers also drop new connections forwarded from WAN to LAN, as a home
-// router does. Firewall rules (Firewall, AllowOutTCP, AllowOutUDP) make the
+// NAT routers also drop new flows coming in on the WAN, to the LAN or to the
+// router itself (ICMP excepted), as a home router does. The INPUT drop is what
+// makes two ConeNATs hole-punchable: without it, a peer's packet reaching the
+// mapped port before the LAN host has sent to that peer is delivered to the
+// router, leaves a confirmed conntrack entry, and the LAN host's own packet to
+// the peer then clashes with it and is given another port (TestHolePunch
+// fails that way when the rule is removed). ConeNAT to SymmetricNAT and
+// SymmetricNAT to SymmetricNAT do not punch. Firewall rules (Firewall, AllowOutTCP, AllowOutUDP) make the
 // router's FORWARD chain default-deny: LAN-to-WAN flows matching a rule and
 // the replies of established flows pass, everything else is dropped silently.
 //

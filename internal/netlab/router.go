@@ -121,12 +121,23 @@ func (r *Router) configureFilter() {
 	case SymmetricNAT:
 		ipt("-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE", "--random-fully")
 	}
+	if r.nat != NoNAT {
+		// A home router: nothing new comes in from the WAN side, neither
+		// to the LAN nor to the router itself. The INPUT rule matters for
+		// hole punching: a packet from a peer reaching the mapped port
+		// before the LAN host has sent to that peer would otherwise be
+		// delivered locally (and answered with ICMP port unreachable),
+		// leaving a confirmed conntrack entry whose reply tuple clashes
+		// with the LAN host's own packet to that peer, so MASQUERADE gives
+		// the LAN host's packet a different port and the punch fails. A
+		// packet dropped in INPUT never confirms its entry.
+		ipt("-A", "INPUT", "-i", "wan", "!", "-p", "icmp", "-m", "conntrack", "--ctstate", "NEW", "-j", "DROP")
+	}
 	if r.rules == nil && r.nat == NoNAT {
 		return
 	}
 	ipt("-A", "FORWARD", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
 	if r.nat != NoNAT {
-		// A home router: nothing new comes in from the WAN side.
 		ipt("-A", "FORWARD", "-i", "wan", "-o", "lan", "-j", "DROP")
 	}
 	if r.rules == nil {

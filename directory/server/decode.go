@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -65,7 +67,8 @@ func decodeStrict(body []byte, dst any) *apiError {
 	}
 	fields := fieldsOf(reflect.TypeOf(dst).Elem())
 	v := reflect.ValueOf(dst).Elem()
-	for key, val := range raw {
+	for _, key := range slices.Sorted(maps.Keys(raw)) { // sorted: one body, one message
+		val := raw[key]
 		idx, ok := fields.index[key]
 		if !ok {
 			return badRequest("unknown field %q; the fields are %s", key, fields.list)

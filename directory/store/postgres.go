@@ -385,6 +385,15 @@ func (s *postgresStore) sightings(ctx context.Context, what, query string, args 
 	return out, nil
 }
 
+// PruneSightings deletes the sightings seen before the given time.
+func (s *postgresStore) PruneSightings(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sightings WHERE seen < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune sightings: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Close closes the pool, waiting for connections in use to be released.
 func (s *postgresStore) Close() error {
 	s.pool.Close()

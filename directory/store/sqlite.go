@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -111,14 +112,13 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 			return nil, fmt.Errorf("store: create the directory of SQLite database %s: %w", path, err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("store: open SQLite database %s: %w (check the path and its permissions)", path, err)
+	if err := createFile(path); err != nil {
+		return nil, fmt.Errorf("store: create SQLite database %s: %w (check the path and its permissions)", path, err)
 	}
-	f.Close()
 
 	uri := "file:" + escapeSQLitePath(path) + "?" + sqliteParams
 	s := &sqliteStore{path: path}
+	var err error
 	s.writer, err = sql.Open("sqlite", uri)
 	if err != nil {
 		return nil, fmt.Errorf("store: open SQLite database %s: %w", path, err)
@@ -148,6 +148,27 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	s.reader.SetConnMaxIdleTime(0)
 	s.writes.db, s.reads.db = s.writer, s.reader
 	return s, nil
+}
+
+// createFile creates the file at path with mode 0600 when it is missing,
+// and syncs its directory so that the new name survives a power cut (SQLite
+// syncs the directory for the journals it creates, not for the database).
+func createFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	return errors.Join(dir.Sync(), dir.Close())
 }
 
 // escapeSQLitePath makes a file path safe inside a file: URI.
@@ -546,6 +567,19 @@ func (s *sqliteStore) sightings(ctx context.Context, what, query string, args ..
 		return nil, fmt.Errorf("store: %s: %w", what, sqliteHint(err))
 	}
 	return out, nil
+}
+
+// PruneSightings deletes the sightings seen before the given time.
+func (s *sqliteStore) PruneSightings(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM sightings WHERE seen < ?`, before.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("store: prune sightings: %w", sqliteHint(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: prune sightings: %w", err)
+	}
+	return n, nil
 }
 
 // Close closes both pools; it waits for nothing else, as the store starts

@@ -84,3 +84,12 @@ type Store interface {
 // MaxLimit is the most rows one call returns; a larger limit is reduced to
 // it, and a limit of zero or less returns no rows.
 const MaxLimit = 1000
+
+// SightingsPruner is implemented by both stores. Sightings otherwise
+// accumulate, one per node ever seen; the server should prune those older
+// than the longest window it asks Sightings and RecentNodes for (hourly is
+// plenty). PruneSightings deletes the sightings seen before the given time
+// and returns how many it deleted.
+type SightingsPruner interface {
+	PruneSightings(ctx context.Context, before time.Time) (int64, error)
+}

@@ -447,6 +447,50 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("PruneSightings", func(t *testing.T) {
+		s := fresh(t)
+		if err := s.CreateUser(ctx, user("nora")); err != nil {
+			t.Fatal(err)
+		}
+		at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+		for i, peer := range []string{"p1", "p2", "p3"} {
+			if err := s.Seen(ctx, Sighting{Username: "nora", PeerID: peer, Seen: at(i + 1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, ok := s.(SightingsPruner)
+		if !ok {
+			t.Fatalf("%T does not implement SightingsPruner", s)
+		}
+		tests := []struct {
+			before    time.Time
+			deleted   int64
+			remaining []string
+		}{
+			{at(1), 0, []string{"p3", "p2", "p1"}}, // seen exactly at before: kept
+			{at(2).Add(time.Microsecond), 2, []string{"p3"}},
+			{at(2), 0, []string{"p3"}},
+			{at(10), 1, nil},
+		}
+		for _, tt := range tests {
+			n, err := p.PruneSightings(ctx, tt.before)
+			if err != nil || n != tt.deleted {
+				t.Errorf("PruneSightings(%v) = %d, %v; want %d", tt.before, n, err, tt.deleted)
+			}
+			got, err := s.Sightings(ctx, "nora", at(0), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var peers []string
+			for _, sg := range got {
+				peers = append(peers, sg.PeerID)
+			}
+			if !slices.Equal(peers, tt.remaining) {
+				t.Errorf("after PruneSightings(%v) peers %q remain, want %q", tt.before, peers, tt.remaining)
+			}
+		}
+	})
+
 	t.Run("SetPasswordHash", func(t *testing.T) {
 		s := fresh(t)
 		if err := s.CreateUser(ctx, user("mallory")); err != nil {

@@ -118,8 +118,16 @@ func (c *Conn) unbind(ctx context.Context, stop func() bool, set func(time.Time)
 		// leak into the next operation.
 		set(time.Time{})
 	}
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnsupportedVersion) {
+	if err == nil || errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnsupportedVersion) {
+		return err
+	}
+	if ctx.Err() != nil {
 		return context.Cause(ctx)
+	}
+	// The stream deadline can fire a moment before the context's own timer.
+	var te interface{ Timeout() bool }
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) && errors.As(err, &te) && te.Timeout() {
+		return context.DeadlineExceeded
 	}
 	return err
 }

@@ -104,6 +104,7 @@ func BenchmarkLookup100k64Clients(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer srv.Close()
 	for _, tls := range []bool{false, true} {
 		name := "http"
 		if tls {
@@ -186,6 +187,7 @@ func BenchmarkRegister(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer srv.Close()
 			hs := httptest.NewServer(srv.Handler())
 			defer hs.Close()
 			tr := &http.Transport{MaxIdleConnsPerHost: clients}

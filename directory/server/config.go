@@ -36,6 +36,10 @@ type Config struct {
 	// SeenWindow is how old a sighting may be to be answered in lookups and
 	// bootstrap (default 7 days).
 	SeenWindow time.Duration
+	// PruneInterval is how often sightings older than SeenWindow are
+	// deleted, when the Store implements store.SightingsPruner (default
+	// hourly; negative disables pruning).
+	PruneInterval time.Duration
 	// Password are the argon2id parameters of new hashes; a stored hash
 	// with other parameters is re-hashed at the next good login. Zero
 	// means crypto.DefaultPasswordParams (OWASP).
@@ -152,6 +156,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SeenWindow < 0 {
 		return c, fmt.Errorf("server config: SeenWindow is %v, want a positive duration", c.SeenWindow)
+	}
+	if c.PruneInterval == 0 {
+		c.PruneInterval = DefaultPruneInterval
 	}
 	if c.Password == (crypto.PasswordParams{}) {
 		c.Password = crypto.DefaultPasswordParams()

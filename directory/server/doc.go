@@ -9,5 +9,6 @@
 // hashes run in a bounded number of slots, and a request that finds them all
 // busy and the queue full is answered 503 overloaded with a jittered
 // Retry-After at once, so a flood slows the service down but cannot exhaust
-// its memory. The server starts no goroutines: Close only stops it answering.
+// its memory. The one goroutine the server starts prunes sightings older than
+// the seen window (when the store can); Close stops it.
 package server

@@ -14,6 +14,7 @@ type metrics struct {
 	hashing       prometheus.Gauge
 	hashWaiting   prometheus.Gauge
 	hashSeconds   prometheus.Histogram
+	pruned        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -51,8 +52,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time of one argon2id password hash or verification.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "peercall_directory_sightings_pruned_total",
+			Help: "Sightings deleted because they are older than the seen window.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds} {
+	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds, m.pruned} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -18,8 +19,9 @@ import (
 	"github.com/peercall/peercall/directory/store"
 )
 
-// Server answers the directory's HTTP API. It starts no goroutine of its own:
-// its work happens in the handlers' goroutines.
+// Server answers the directory's HTTP API. Its work happens in the handlers'
+// goroutines; the one goroutine it starts, pruning old sightings, ends at
+// Close.
 type Server struct {
 	cfg     Config
 	store   store.Store
@@ -41,6 +43,8 @@ type Server struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	cancel    context.CancelFunc // stops the pruning goroutine
+	done      sync.WaitGroup
 }
 
 // New validates cfg and returns a Server. It computes one password hash (the
@@ -79,6 +83,11 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.routes()
 	s.handler = s.instrument(s.mux)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if p, ok := cfg.Store.(store.SightingsPruner); ok && cfg.PruneInterval > 0 {
+		s.done.Go(func() { s.prune(ctx, p, cfg.PruneInterval) })
+	}
 	p := cfg.Password
 	s.log.Info("directory server configured", "key", s.pubText, "cert_validity", cfg.CertValidity, "seen_window", cfg.SeenWindow,
 		"argon2id", fmt.Sprintf("m=%dKiB,t=%d,p=%d", p.Memory, p.Time, p.Threads),
@@ -110,10 +119,15 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // PublicKey is the directory key clients pin, in crypto.EncodePublicKey form.
 func (s *Server) PublicKey() string { return s.pubText }
 
-// Close stops the server answering: later requests get 503. It does not
-// close the Store (the caller's) and is safe to call more than once.
+// Close stops the server answering (later requests get 503) and stops and
+// waits for its pruning goroutine. It does not close the Store (the
+// caller's) and is safe to call more than once.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.cancel()
+	})
+	s.done.Wait()
 	return nil
 }
 

@@ -320,6 +320,7 @@ func TestRehashWhenParamsChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer srv2.Close()
 	d.http.Config.Handler = srv2.Handler()
 	if a := d.login("leo", "leo's password", newNodeKey(t)); a.status != http.StatusOK {
 		t.Fatalf("login: %d %q", a.status, a.body)

@@ -51,7 +51,6 @@ type Call struct {
 
 	// Owned by the loop goroutine.
 	ringing       bool // outgoing: RINGING received
-	mediaUp       bool
 	localRestart  bool // we sent ICE_RESTART and await the answer
 	remoteRestart bool // the peer sent ICE_RESTART and awaits our answer
 	superseded    bool // guarded by m.mu, not c.mu
@@ -463,7 +462,6 @@ func (c *Call) handleCommand(cmd command) error {
 		if s != StateActive {
 			return bad("MediaConnected")
 		}
-		c.mediaUp = true
 		stopTimer(&c.mediaTimer)
 	}
 	return nil

@@ -69,7 +69,7 @@ func newLab(t testing.TB, tr transport, mod func(name string, c *Config)) *lab {
 		raw:       make(chan *Conn, 4),
 		streams:   map[string][]io.Closer{},
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := discardLogger()
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -336,3 +336,5 @@ func receive(t testing.TB, c *Conn, want Type) Message {
 	}
 	return m
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

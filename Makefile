@@ -31,5 +31,10 @@ bench: deps
 fuzz:
 	@bash scripts/fuzz.sh
 
+# The network lab: real namespaces, NATs and firewalls (needs root, as CI
+# runs). Lab scenario packages belong under internal/netlab/ so this runs them.
+lab: deps
+	$(GO) test -race -count=1 -v ./internal/netlab/...
+
 clean:
 	rm -rf $(BIN)

@@ -47,6 +47,7 @@ func TestReachability(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // the refused cases wait for timeouts
 			for _, proto := range []string{"udp", "tcp"} {
 				var seen netip.AddrPort
 				var err error

@@ -21,27 +21,29 @@ var sweepOnce sync.Once
 // namespace was made. Namespaces of live labs, in this or other processes,
 // are left alone.
 func sweepStale(t testing.TB) {
-	sweepOnce.Do(func() {
-		entries, err := os.ReadDir(netnsDir)
-		if err != nil {
-			return // no named namespaces at all
+	sweepOnce.Do(func() { sweep(t) })
+}
+
+func sweep(t testing.TB) {
+	entries, err := os.ReadDir(netnsDir)
+	if err != nil {
+		return // no named namespaces at all
+	}
+	for _, e := range entries {
+		owner, ok := ownerPID(e.Name())
+		if !ok || owner == os.Getpid() {
+			continue
 		}
-		for _, e := range entries {
-			owner, ok := ownerPID(e.Name())
-			if !ok || owner == os.Getpid() {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil || ownerAlive(owner, info.ModTime()) {
-				continue
-			}
-			if err := deleteNamespace(e.Name()); err != nil {
-				t.Logf("netlab: stale namespace: %v", err)
-			} else {
-				t.Logf("netlab: deleted stale namespace %s (owner pid %d is gone)", e.Name(), owner)
-			}
+		info, err := e.Info()
+		if err != nil || ownerAlive(owner, info.ModTime()) {
+			continue
 		}
-	})
+		if err := deleteNamespace(e.Name()); err != nil {
+			t.Logf("netlab: stale namespace: %v", err)
+		} else {
+			t.Logf("netlab: deleted stale namespace %s (owner pid %d is gone)", e.Name(), owner)
+		}
+	}
 }
 
 // ownerPID parses pcl-<id>-<pid>-<name>.

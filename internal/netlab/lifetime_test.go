@@ -1,0 +1,147 @@
+package netlab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// namespaces lists the named network namespaces of this machine.
+func namespaces(t *testing.T) map[string]bool {
+	t.Helper()
+	out, err := run("ip", "netns", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			m[f[0]] = true
+		}
+	}
+	return m
+}
+
+// TestCleanup builds a lab in a subtest, with a process still running in it,
+// and checks that no namespace of it is left once the subtest is over.
+func TestCleanup(t *testing.T) {
+	if msg := missing(); msg != "" {
+		t.Skip(msg)
+	}
+	before := namespaces(t)
+	var made []string
+	t.Run("lab", func(t *testing.T) {
+		lab := New(t)
+		inet := lab.Internet()
+		lab.Host("a", inet)
+		home := lab.Router("home", inet, SymmetricNAT, Firewall(AllowOutTCP(443)))
+		alice := lab.Host("alice", home.LAN())
+		echo(t, alice, []int{7000}, nil)
+		// A process the test never stops or waits for.
+		if err := alice.Command(context.Background(), "sleep", "60").Start(); err != nil {
+			t.Fatal(err)
+		}
+		for ns := range namespaces(t) {
+			if !before[ns] {
+				made = append(made, ns)
+			}
+		}
+	})
+	if len(made) != 5 {
+		t.Errorf("the lab made namespaces %v, want 5 (a, home, alice, two segments)", made)
+	}
+	after := namespaces(t)
+	for _, ns := range made {
+		if after[ns] {
+			t.Errorf("namespace %s is left after the test", ns)
+		}
+	}
+}
+
+// TestSweepStale checks that New's sweep deletes namespaces of dead owners
+// and keeps those of live ones.
+func TestSweepStale(t *testing.T) {
+	if msg := missing(); msg != "" {
+		t.Skip(msg)
+	}
+	dead := deadPID(t)
+	tests := []struct {
+		name string
+		keep bool
+	}{
+		{fmt.Sprintf("pcl-dead-%d-x", dead), false},
+		{fmt.Sprintf("pcl-live-%d-x", 1), true},           // pid 1 started before it
+		{fmt.Sprintf("pcl-mine-%d-x", os.Getpid()), true}, // this process's own
+		{"pcl-notours", true},                             // not netlab's pattern
+	}
+	for _, tt := range tests {
+		if _, err := run("ip", "netns", "add", tt.name); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { run("ip", "netns", "del", tt.name) })
+	}
+	sweep(t)
+	after := namespaces(t)
+	for _, tt := range tests {
+		if after[tt.name] != tt.keep {
+			t.Errorf("after the sweep %s exists=%v, want %v", tt.name, after[tt.name], tt.keep)
+		}
+	}
+}
+
+// deadPID returns a pid no process has.
+func deadPID(t *testing.T) int {
+	for pid := 4000000; pid > 3000000; pid -= 7919 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			return pid
+		}
+	}
+	t.Fatal("found no free pid")
+	return 0
+}
+
+// TestKillAndLinkDown checks the failure tools: Kill ends what runs on a
+// machine, SetDown cuts it off and SetUp brings it back with its routes.
+func TestKillAndLinkDown(t *testing.T) {
+	lab := New(t)
+	inet := lab.Internet()
+	s := lab.Host("s", inet)
+	home := lab.Router("home", inet, ConeNAT)
+	alice := lab.Host("alice", home.LAN())
+	p := echo(t, s, []int{7000}, nil)
+
+	c := listenUDP(t, alice, 0)
+	if _, err := askUDP(c, ap(s.Addr(), 7000)); err != nil {
+		t.Fatalf("before any failure: %v", err)
+	}
+
+	for _, m := range []*Host{alice, home.Host} {
+		if err := m.SetDown(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := askUDP(c, ap(s.Addr(), 7000)); err == nil {
+			t.Errorf("alice reached s with %s's link down", m.Name())
+		}
+		if err := m.SetUp(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := askUDP(c, ap(s.Addr(), 7000)); err != nil {
+			t.Errorf("alice cannot reach s after %s's link came back up: %v", m.Name(), err)
+		}
+	}
+
+	if n := s.Kill(); n != 1 {
+		t.Errorf("Kill on s killed %d processes, want 1 (labecho)", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Wait(ctx); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("labecho after Kill: %v, want killed", err)
+	}
+	if _, err := askUDP(c, ap(s.Addr(), 7000)); err == nil {
+		t.Errorf("s still answers after Kill")
+	}
+}

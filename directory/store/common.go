@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -36,11 +37,44 @@ func checkUser(u User) error {
 	if u.Name == "" {
 		return fmt.Errorf("store: create user: empty normalised name (normalise the username before storing it)")
 	}
-	if !utf8.ValidString(u.Name) || !utf8.ValidString(u.Display) {
-		return fmt.Errorf("store: create user %q: name is not valid UTF-8", u.Name)
+	if !validText(u.Name) || !validText(u.Display) || !validText(u.PasswordHash) {
+		return fmt.Errorf("store: create user %q: name, display name or hash is not valid UTF-8 text (or holds a NUL)", u.Name)
 	}
 	if u.PasswordHash == "" {
 		return fmt.Errorf("store: create user %q: empty password hash (hash the password before storing it)", u.Name)
+	}
+	return nil
+}
+
+// validText reports whether s can be stored as text by both stores: valid
+// UTF-8 without NUL (PostgreSQL refuses both). Names that are not can never
+// have been stored, so lookups of them find nothing without asking the
+// database; writes of them fail.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// searchArgs makes SearchUsers' arguments safe for both stores: ok is
+// false when no stored name can start with prefix, and an after that is not
+// valid text loses its invalid bytes (it is only a position).
+func searchArgs(prefix, after string) (string, bool) {
+	if !validText(prefix) {
+		return "", false
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(after, ""), "\x00", ""), true
+}
+
+// checkSighting rejects sightings no store should hold.
+func checkSighting(sg Sighting) error {
+	if sg.PeerID == "" {
+		return fmt.Errorf("store: record sighting of %q: empty peer ID", sg.Username)
+	}
+	ok := validText(sg.PeerID)
+	for _, a := range sg.Addrs {
+		ok = ok && validText(a)
+	}
+	if !ok {
+		return fmt.Errorf("store: record sighting of %q: peer ID or address is not valid UTF-8 text (or holds a NUL)", sg.Username)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 )
@@ -205,4 +206,32 @@ func TestPrefixEnd(t *testing.T) {
 			t.Errorf("prefixEnd(%q) = %q, %v; want %q, %v", tt.prefix, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// FuzzPrefixEnd checks the property SearchUsers rests on: for valid UTF-8,
+// a name starts with prefix exactly when prefix <= name < prefixEnd(prefix).
+func FuzzPrefixEnd(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"gin", "ginny"}, {"gin", "gio"}, {"gin", "gim\U0010ffff"}, {"", "x"},
+		{"a\U0010ffff", "a\U0010ffffz"}, {"a\U0010ffff", "b"}, {"\ud7ff", "\ue000"},
+		{"é", "éa"}, {"é", "ê"}, {"zoe", "zoë"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, prefix, name string) {
+		if !utf8.ValidString(prefix) || !utf8.ValidString(name) {
+			t.Skip()
+		}
+		end, ok := prefixEnd(prefix)
+		inRange := name >= prefix && (!ok || name < end)
+		if inRange != strings.HasPrefix(name, prefix) {
+			t.Errorf("prefixEnd(%q) = %q, %v: %q in range = %v, has prefix = %v", prefix, end, ok, name, inRange, !inRange)
+		}
+		if ok && !utf8.ValidString(end) {
+			t.Errorf("prefixEnd(%q) = %q, not valid UTF-8", prefix, end)
+		}
+		if ok && strings.HasPrefix(end, prefix) {
+			t.Errorf("prefixEnd(%q) = %q starts with the prefix", prefix, end)
+		}
+	})
 }

@@ -176,6 +176,9 @@ func (s *postgresStore) CreateUser(ctx context.Context, u User) error {
 }
 
 func (s *postgresStore) User(ctx context.Context, name string) (User, error) {
+	if !validText(name) {
+		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
 	var u User
 	err := s.pool.QueryRow(ctx,
 		`SELECT name, display, password_hash, created FROM users WHERE name = $1`, name).
@@ -194,6 +197,12 @@ func (s *postgresStore) SetPasswordHash(ctx context.Context, name, hash string) 
 	if hash == "" {
 		return fmt.Errorf("store: set password of %q: empty hash (hash the password before storing it)", name)
 	}
+	if !validText(hash) {
+		return fmt.Errorf("store: set password of %q: the hash is not valid UTF-8 text", name)
+	}
+	if !validText(name) {
+		return fmt.Errorf("store: set password of %q: %w", name, ErrNotFound)
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE name = $2`, hash, name)
 	if err != nil {
 		return fmt.Errorf("store: set password of %q: %w", name, err)
@@ -209,10 +218,17 @@ func (s *postgresStore) Taken(ctx context.Context, names []string) (map[string]b
 	if len(names) == 0 {
 		return taken, nil
 	}
+	var valid []string
 	for _, n := range names {
 		taken[n] = false
+		if validText(n) {
+			valid = append(valid, n)
+		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT name FROM users WHERE name = ANY($1)`, names)
+	if len(valid) == 0 {
+		return taken, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT name FROM users WHERE name = ANY($1)`, valid)
 	if err != nil {
 		return nil, fmt.Errorf("store: check names: %w", err)
 	}
@@ -228,7 +244,8 @@ func (s *postgresStore) Taken(ctx context.Context, names []string) (map[string]b
 
 func (s *postgresStore) SearchUsers(ctx context.Context, prefix, after string, limit int) ([]User, error) {
 	limit = clampLimit(limit)
-	if limit == 0 {
+	after, ok := searchArgs(prefix, after)
+	if limit == 0 || !ok {
 		return nil, nil
 	}
 	query := `SELECT name, display, password_hash, created FROM users WHERE name >= $1 AND name > $2`
@@ -274,6 +291,9 @@ func (s *postgresStore) AddCertificate(ctx context.Context, c Certificate) error
 	if c.Serial == 0 || c.Serial > math.MaxInt64 {
 		return fmt.Errorf("store: add certificate: serial %d out of range (take serials from NextSerial)", c.Serial)
 	}
+	if !validText(c.Username) {
+		return fmt.Errorf("store: add certificate %d for %q: %w", c.Serial, c.Username, ErrNotFound)
+	}
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO certificates (serial, username, peer_key, issued, expires, raw) VALUES ($1, $2, $3, $4, $5, $6)`,
 		int64(c.Serial), c.Username, nonNil(c.PeerKey), c.Issued, c.Expires, nonNil(c.Raw))
@@ -292,7 +312,7 @@ func (s *postgresStore) AddCertificate(ctx context.Context, c Certificate) error
 
 func (s *postgresStore) Certificates(ctx context.Context, username string, now time.Time, limit int) ([]Certificate, error) {
 	limit = clampLimit(limit)
-	if limit == 0 {
+	if limit == 0 || !validText(username) {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx,
@@ -319,8 +339,11 @@ func (s *postgresStore) Certificates(ctx context.Context, username string, now t
 }
 
 func (s *postgresStore) Seen(ctx context.Context, sg Sighting) error {
-	if sg.PeerID == "" {
-		return fmt.Errorf("store: record sighting of %q: empty peer ID", sg.Username)
+	if err := checkSighting(sg); err != nil {
+		return err
+	}
+	if !validText(sg.Username) {
+		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrNotFound)
 	}
 	if sg.Seen.IsZero() {
 		sg.Seen = now()
@@ -343,6 +366,9 @@ func (s *postgresStore) Seen(ctx context.Context, sg Sighting) error {
 }
 
 func (s *postgresStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
+	if !validText(username) {
+		return nil, nil
+	}
 	return s.sightings(ctx, fmt.Sprintf("sightings of %q", username),
 		`SELECT username, peer_id, addrs, super_node, seen FROM sightings
 		WHERE username = $1 AND seen >= $2 ORDER BY seen DESC, peer_id LIMIT $3`,

@@ -341,6 +341,9 @@ func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 }
 
 func (s *sqliteStore) User(ctx context.Context, name string) (User, error) {
+	if !validText(name) {
+		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
 	var u User
 	var created int64
 	err := s.queryRow(ctx, `SELECT name, display, password_hash, created FROM users WHERE name = ?`, name).Scan(&u.Name, &u.Display, &u.PasswordHash, &created)
@@ -357,6 +360,12 @@ func (s *sqliteStore) User(ctx context.Context, name string) (User, error) {
 func (s *sqliteStore) SetPasswordHash(ctx context.Context, name, hash string) error {
 	if hash == "" {
 		return fmt.Errorf("store: set password of %q: empty hash (hash the password before storing it)", name)
+	}
+	if !validText(hash) {
+		return fmt.Errorf("store: set password of %q: the hash is not valid UTF-8 text", name)
+	}
+	if !validText(name) {
+		return fmt.Errorf("store: set password of %q: %w", name, ErrNotFound)
 	}
 	res, err := s.exec(ctx, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name)
 	if err != nil {
@@ -375,10 +384,17 @@ func (s *sqliteStore) Taken(ctx context.Context, names []string) (map[string]boo
 	if len(names) == 0 {
 		return taken, nil
 	}
+	var valid []string
 	for _, n := range names {
 		taken[n] = false
+		if validText(n) {
+			valid = append(valid, n)
+		}
 	}
-	list, err := json.Marshal(names)
+	if len(valid) == 0 {
+		return taken, nil
+	}
+	list, err := json.Marshal(valid)
 	if err != nil {
 		return nil, fmt.Errorf("store: check names: %w", err)
 	}
@@ -403,7 +419,8 @@ func (s *sqliteStore) Taken(ctx context.Context, names []string) (map[string]boo
 
 func (s *sqliteStore) SearchUsers(ctx context.Context, prefix, after string, limit int) ([]User, error) {
 	limit = clampLimit(limit)
-	if limit == 0 {
+	after, ok := searchArgs(prefix, after)
+	if limit == 0 || !ok {
 		return nil, nil
 	}
 	query := `SELECT name, display, password_hash, created FROM users WHERE name >= ? AND name > ?`
@@ -449,6 +466,9 @@ func (s *sqliteStore) AddCertificate(ctx context.Context, c Certificate) error {
 	if c.Serial == 0 || c.Serial > math.MaxInt64 {
 		return fmt.Errorf("store: add certificate: serial %d out of range (take serials from NextSerial)", c.Serial)
 	}
+	if !validText(c.Username) {
+		return fmt.Errorf("store: add certificate %d for %q: %w", c.Serial, c.Username, ErrNotFound)
+	}
 	_, err := s.exec(ctx,
 		`INSERT INTO certificates (serial, username, peer_key, issued, expires, raw) VALUES (?, ?, ?, ?, ?, ?)`,
 		int64(c.Serial), c.Username, nonNil(c.PeerKey), c.Issued.UnixMicro(), c.Expires.UnixMicro(), nonNil(c.Raw))
@@ -465,7 +485,7 @@ func (s *sqliteStore) AddCertificate(ctx context.Context, c Certificate) error {
 
 func (s *sqliteStore) Certificates(ctx context.Context, username string, now time.Time, limit int) ([]Certificate, error) {
 	limit = clampLimit(limit)
-	if limit == 0 {
+	if limit == 0 || !validText(username) {
 		return nil, nil
 	}
 	rows, err := s.query(ctx,
@@ -493,8 +513,11 @@ func (s *sqliteStore) Certificates(ctx context.Context, username string, now tim
 }
 
 func (s *sqliteStore) Seen(ctx context.Context, sg Sighting) error {
-	if sg.PeerID == "" {
-		return fmt.Errorf("store: record sighting of %q: empty peer ID", sg.Username)
+	if err := checkSighting(sg); err != nil {
+		return err
+	}
+	if !validText(sg.Username) {
+		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrNotFound)
 	}
 	addrs, err := json.Marshal(nonNilStrings(sg.Addrs))
 	if err != nil {
@@ -521,6 +544,9 @@ func (s *sqliteStore) Seen(ctx context.Context, sg Sighting) error {
 }
 
 func (s *sqliteStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
+	if !validText(username) {
+		return nil, nil
+	}
 	return s.sightings(ctx, fmt.Sprintf("sightings of %q", username),
 		`SELECT username, peer_id, addrs, super_node, seen FROM sightings
 		WHERE username = ? AND seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`,

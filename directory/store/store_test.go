@@ -526,6 +526,69 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
+	// Bytes a client can put in a URL: both stores answer them alike, and
+	// never with a database error.
+	t.Run("InvalidTextInNames", func(t *testing.T) {
+		s := fresh(t)
+		for _, n := range []string{"olga", "ol\u00e9"} {
+			if err := s.CreateUser(ctx, user(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bad := []string{"\xff", "ol\xc3", "ol\x00ga", "\x00"}
+		for _, name := range bad {
+			if _, err := s.User(ctx, name); !errors.Is(err, ErrNotFound) {
+				t.Errorf("User(%q) = %v, want ErrNotFound", name, err)
+			}
+			if err := s.SetPasswordHash(ctx, name, fakeHash); !errors.Is(err, ErrNotFound) {
+				t.Errorf("SetPasswordHash(%q) = %v, want ErrNotFound", name, err)
+			}
+			if got, err := s.Certificates(ctx, name, t0, 10); err != nil || got != nil {
+				t.Errorf("Certificates(%q) = %v, %v; want none", name, got, err)
+			}
+			if got, err := s.Sightings(ctx, name, t0, 10); err != nil || got != nil {
+				t.Errorf("Sightings(%q) = %v, %v; want none", name, got, err)
+			}
+			if got, err := s.SearchUsers(ctx, name, "", 10); err != nil || got != nil {
+				t.Errorf("SearchUsers(prefix %q) = %v, %v; want none", name, got, err)
+			}
+			if err := s.CreateUser(ctx, user(name)); err == nil || errors.Is(err, ErrNameTaken) {
+				t.Errorf("CreateUser(%q) = %v, want an error about the name", name, err)
+			}
+			err := s.AddCertificate(ctx, Certificate{Serial: 1, Username: name, Issued: t0, Expires: t0})
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("AddCertificate for %q = %v, want ErrNotFound", name, err)
+			}
+			if err := s.Seen(ctx, Sighting{Username: name, PeerID: "p", Seen: t0}); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Seen for %q = %v, want ErrNotFound", name, err)
+			}
+			if err := s.Seen(ctx, Sighting{Username: "olga", PeerID: name, Seen: t0}); err == nil {
+				t.Errorf("Seen with peer ID %q succeeded, want an error", name)
+			}
+			if err := s.Seen(ctx, Sighting{Username: "olga", PeerID: "p", Addrs: []string{name}, Seen: t0}); err == nil {
+				t.Errorf("Seen with address %q succeeded, want an error", name)
+			}
+		}
+		taken, err := s.Taken(ctx, append([]string{"olga"}, bad...))
+		if err != nil {
+			t.Fatalf("Taken: %v", err)
+		}
+		want := map[string]bool{"olga": true}
+		for _, n := range bad {
+			want[n] = false
+		}
+		if !reflect.DeepEqual(taken, want) {
+			t.Errorf("Taken = %v, want %v", taken, want)
+		}
+		got, err := s.SearchUsers(ctx, "ol", "olg\xff", 10)
+		if err != nil {
+			t.Fatalf("SearchUsers with an invalid after: %v", err)
+		}
+		if len(got) == 0 || got[len(got)-1].Name != "ol\u00e9" {
+			t.Errorf("SearchUsers(\"ol\", after \"olg\\xff\") = %v, want it to end with ol\u00e9", got)
+		}
+	})
+
 	t.Run("ReopenKeepsData", func(t *testing.T) {
 		dsn := b.newDSN(t)
 		s, err := Open(ctx, dsn)

@@ -40,8 +40,9 @@
 //     every destination (it can change only on a tuple collision). Filtering is
 //     address-and-port dependent ("port-restricted cone"): an inbound packet
 //     is translated only if it matches a conntrack entry, i.e. comes from an
-//     address:port the LAN socket has sent to. UDP entries expire after
-//     nf_conntrack_udp_timeout (30 s) without a reply, 120 s once replied.
+//     address:port the LAN socket has sent to. An idle UDP entry expires after
+//     nf_conntrack_udp_timeout (30 s), or 120 s (nf_conntrack_udp_timeout_stream)
+//     once it has carried traffic both ways.
 //   - SymmetricNAT: MASQUERADE --random-fully: every new conntrack entry (every
 //     new destination address:port) gets a fresh random source port. Filtering
 //     as for ConeNAT.
@@ -56,6 +57,16 @@
 // SymmetricNAT to SymmetricNAT do not punch. Firewall rules (Firewall, AllowOutTCP, AllowOutUDP) make the
 // router's FORWARD chain default-deny: LAN-to-WAN flows matching a rule and
 // the replies of established flows pass, everything else is dropped silently.
+//
+// # Running things
+//
+// Host.Command runs a program in a machine (`ip netns exec`); Host.Start does
+// the same with output captured for the test log and a kill at cleanup;
+// BuildBinary builds a main package once per test process for it. Host.Run
+// runs Go code on a thread inside the namespace (sockets opened there stay
+// there). Host.Kill, SetDown/SetUp and Impair (loss; delay needs sch_netem)
+// make failures. The labecho command answers UDP and TCP with the source
+// address it saw.
 //
 // # Lifetime
 //

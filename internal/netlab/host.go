@@ -82,26 +82,38 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 // returns its error. Sockets fn opens belong to the namespace for their whole
 // life, so fn may hand them to other goroutines; but goroutines fn starts run
 // in the test's own namespace, so open every socket inside fn. The thread is
-// thrown away afterwards, never reused by other goroutines.
+// thrown away afterwards, never reused by other goroutines. fn must return:
+// t.Fatal inside it ends only fn's goroutine, and Run reports that as an
+// error.
 func (h *Host) Run(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
+		returned := false
+		defer func() {
+			if !returned {
+				errc <- fmt.Errorf("netlab: the function run on %s did not return (t.Fatal or runtime.Goexit inside Host.Run; use t.Error or return an error)", h.name)
+			}
+		}()
 		// No UnlockOSThread: when this goroutine ends with the thread still
 		// locked, the runtime terminates the thread instead of reusing it
 		// in the wrong namespace.
 		runtime.LockOSThread()
 		f, err := os.Open("/run/netns/" + h.ns)
 		if err != nil {
+			returned = true
 			errc <- fmt.Errorf("netlab: open namespace of %s: %w", h.name, err)
 			return
 		}
 		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
 		f.Close()
 		if err != nil {
+			returned = true
 			errc <- fmt.Errorf("netlab: enter namespace of %s: %w", h.name, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		returned = true
+		errc <- err
 	}()
 	return <-errc
 }

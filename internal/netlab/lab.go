@@ -28,6 +28,8 @@ type Lab struct {
 	t  testing.TB
 	id string // random, 4 hex digits
 
+	inetOnce sync.Mutex // serialises the creation of the internet segment
+
 	mu       sync.Mutex
 	names    map[string]bool
 	inet     *Segment
@@ -73,6 +75,9 @@ func (l *Lab) claim(name string) {
 	l.t.Helper()
 	if !validName.MatchString(name) {
 		l.t.Fatalf("netlab: name %q: use 1-20 lowercase letters, digits and '-', starting with a letter", name)
+	}
+	if name == "internet" {
+		l.t.Fatalf("netlab: name %q is the internet segment's; call the machine something else", name)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -137,6 +142,8 @@ func run(name string, args ...string) (string, error) {
 // it on first use.
 func (l *Lab) Internet() *Segment {
 	l.t.Helper()
+	l.inetOnce.Lock()
+	defer l.inetOnce.Unlock()
 	l.mu.Lock()
 	s := l.inet
 	l.mu.Unlock()

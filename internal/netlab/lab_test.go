@@ -1,10 +1,16 @@
 package netlab
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReachability checks the routing the package documents: the internet
@@ -183,5 +189,131 @@ func TestRun(t *testing.T) {
 		if strings.Contains(a, "198.19.1.") {
 			t.Errorf("the test's own namespace has %s: Run leaked its namespace", a)
 		}
+	}
+}
+
+// fatalTB records the first Fatalf/Skip instead of failing the real test.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// stopsWith runs fn with a fatalTB in a goroutine of its own (Fatalf ends
+// it) and returns the message it stopped with, "" if none.
+func stopsWith(t *testing.T, fn func(tb testing.TB)) string {
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(f)
+	}()
+	<-done
+	return f.msg
+}
+
+// TestBadTopology checks that mistakes in a topology stop the test with a
+// message naming the mistake.
+func TestBadTopology(t *testing.T) {
+	other := New(t)
+	otherInet := other.Internet()
+	tests := []struct {
+		name  string
+		build func(l *Lab)
+		want  string
+	}{
+		{"upper case", func(l *Lab) { l.Host("Alice", l.Internet()) }, `name "Alice"`},
+		{"space", func(l *Lab) { l.Host("a b", l.Internet()) }, `name "a b"`},
+		{"too long", func(l *Lab) { l.Host("abcdefghijklmnopqrstu", l.Internet()) }, "1-20"},
+		{"twice", func(l *Lab) { l.Host("a", l.Internet()); l.Host("a", l.Internet()) }, "used twice"},
+		{"internet", func(l *Lab) { l.Host("internet", l.Internet()) }, "internet segment"},
+		{"other lab's segment", func(l *Lab) { l.Host("a", otherInet) }, "same lab"},
+		{"unknown NAT", func(l *Lab) { l.Router("r", l.Internet(), NAT(9)) }, "unknown NAT kind NAT(9)"},
+		{"firewall rule without port", func(l *Lab) { l.Router("r", l.Internet(), NoNAT, Firewall(AllowOutTCP(0))) }, "tcp/0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := stopsWith(t, func(tb testing.TB) { tt.build(New(tb)) })
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("building stopped with %q, want a message containing %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// TestCommand runs programs in machines through Command, the main path for
+// real binaries, and stops one gracefully through Start and Signal.
+func TestCommand(t *testing.T) {
+	lab := New(t)
+	home := lab.Router("home", lab.Internet(), ConeNAT)
+	alice := lab.Host("alice", home.LAN())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	out, err := alice.Command(ctx, "ip", "-4", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip addr in alice: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "198.19.1.2/24") {
+		t.Errorf("alice's eth0 is %q, want 198.19.1.2/24", out)
+	}
+
+	p := echo(t, alice, []int{7000}, nil)
+	if err := p.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(ctx); err != nil {
+		t.Errorf("labecho after SIGINT: %v, want a clean exit; output:\n%s", err, p.Output())
+	}
+}
+
+// TestSkipWithoutRoot runs this test binary as nobody and checks that New
+// skips with the message the package promises.
+func TestSkipWithoutRoot(t *testing.T) {
+	if os.Getenv("NETLAB_AS_NOBODY") == "1" {
+		New(t)
+		t.Fatal("New did not skip without root")
+	}
+	if msg := missing(); msg != "" {
+		t.Skip(msg)
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("this test needs setpriv (util-linux) to drop root")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestSkipWithoutRoot$", "-test.v")
+	cmd.Env = append(os.Environ(), "NETLAB_AS_NOBODY=1")
+	cmd.Dir = os.TempDir() // nobody may not read the package directory
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the test as nobody: %v\n%s", err, out)
+	}
+	want := "netlab needs root (CAP_NET_ADMIN) to create network namespaces; run as root, as CI does"
+	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "--- SKIP") {
+		t.Errorf("as nobody the test printed:\n%s\nwant a skip saying %q", out, want)
+	}
+}
+
+// TestRunGoexit checks that t.Fatal inside Run's function does not hang Run.
+func TestRunGoexit(t *testing.T) {
+	lab := New(t)
+	a := lab.Host("a", lab.Internet())
+	err := a.Run(func() error { runtime.Goexit(); return nil })
+	if err == nil || !strings.Contains(err.Error(), "did not return") {
+		t.Errorf("Run after Goexit: %v, want an error saying the function did not return", err)
+	}
+	if err := a.Run(func() error { return os.ErrClosed }); err != os.ErrClosed {
+		t.Errorf("Run returned %v, want fn's own error", err)
 	}
 }

@@ -25,8 +25,8 @@ type Process struct {
 
 // Start runs name with args inside the machine with extra environment
 // variables env ("KEY=value", added to the test's own). The process is
-// SIGKILLed at the end of the test if still running, and its output is
-// passed to t.Log then.
+// SIGKILLed at the end of the test if still running; its output goes to
+// t.Log then if the test failed (Output has it at any time).
 func (h *Host) Start(env []string, name string, args ...string) *Process {
 	l := h.lab
 	l.t.Helper()
@@ -47,7 +47,12 @@ func (h *Host) Start(env []string, name string, args ...string) *Process {
 	l.t.Cleanup(func() {
 		cancel() // SIGKILL, if it is still running
 		<-p.done
-		l.t.Logf("netlab: %s on %s (%v) output:\n%s", name, h.name, p.err, p.out.String())
+		out := p.out.String()
+		if l.t.Failed() {
+			l.t.Logf("netlab: %s on %s ended (%v); its output:\n%s", name, h.name, p.err, out)
+		} else {
+			l.t.Logf("netlab: %s on %s ended (%v) after %d bytes of output", name, h.name, p.err, len(out))
+		}
 	})
 	return p
 }

@@ -216,3 +216,15 @@ func TestEffective(t *testing.T) {
 		})
 	}
 }
+
+func TestCircuitResourcesAndProviderKey(t *testing.T) {
+	c := DefaultConfig()
+	r := CircuitResources(c)
+	if r.Limit.Duration != c.MaxSessionDuration || r.MaxReservations != 4*c.MaxSessions || r.Limit.Data <= 0 {
+		t.Fatalf("CircuitResources = %+v, limit %+v", r, *r.Limit)
+	}
+	k1, k2 := ProviderKey(), ProviderKey()
+	if !k1.Equals(k2) || !k1.Defined() {
+		t.Fatalf("ProviderKey not stable: %v %v", k1, k2)
+	}
+}

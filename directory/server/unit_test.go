@@ -108,3 +108,20 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
+
+func TestJitter(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		d := jitter(time.Second, 5*time.Second)
+		if d < time.Second || d > 5*time.Second || d%time.Second != 0 {
+			t.Fatalf("jitter = %v, want whole seconds in 1s..5s", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 4 {
+		t.Fatalf("jitter took only %d distinct values in 200 draws", len(seen))
+	}
+	if d := jitter(2*time.Second, 2*time.Second); d != 2*time.Second {
+		t.Fatalf("jitter(2s, 2s) = %v", d)
+	}
+}

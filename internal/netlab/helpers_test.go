@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -56,12 +57,17 @@ func listenUDP(t *testing.T, h *Host, port int) *net.UDPConn {
 // errNoAnswer is what a probe returns when nothing came back in time.
 var errNoAnswer = errors.New("no answer")
 
+// probes numbers askUDP's datagrams so stale answers are told apart.
+var probes atomic.Int64
+
 // askUDP sends to an echo server from c and returns the source address the
-// server saw. Bounded: 4 tries, 250 ms each.
+// server saw. Answers to earlier probes still queued on c are skipped.
+// Bounded: 4 tries, 250 ms each.
 func askUDP(c *net.UDPConn, to netip.AddrPort) (netip.AddrPort, error) {
 	buf := make([]byte, 512)
+	nonce := fmt.Sprintf("probe-%d", probes.Add(1))
 	for try := 0; try < 4; try++ {
-		if _, err := c.WriteToUDPAddrPort([]byte("hello"), to); err != nil {
+		if _, err := c.WriteToUDPAddrPort([]byte(nonce), to); err != nil {
 			return netip.AddrPort{}, err // e.g. network unreachable
 		}
 		_ = c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
@@ -70,10 +76,11 @@ func askUDP(c *net.UDPConn, to netip.AddrPort) (netip.AddrPort, error) {
 			if err != nil {
 				break // timeout: send again
 			}
-			if from != to {
-				continue // not the server's answer
+			addr, payload, _ := strings.Cut(string(buf[:n]), " "+nonce)
+			if from != to || payload != "" || len(addr) == n {
+				continue // not the answer to this probe
 			}
-			return parseFrom(string(buf[:n]))
+			return parseFrom(addr)
 		}
 	}
 	return netip.AddrPort{}, errNoAnswer

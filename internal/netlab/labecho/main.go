@@ -16,6 +16,9 @@ import (
 // maxDatagram bounds what one read takes; replies do not depend on the payload.
 const maxDatagram = 2048
 
+// maxEcho is how much of a datagram is sent back.
+const maxEcho = 64
+
 func main() {
 	udp := flag.String("udp", "", "comma-separated UDP addresses to answer on, e.g. :7000,:443")
 	tcp := flag.String("tcp", "", "comma-separated TCP addresses to answer on, e.g. :443,:80")
@@ -80,7 +83,7 @@ func serve(ctx context.Context, udpAddrs, tcpAddrs []string) error {
 func echoUDP(pc net.PacketConn) {
 	buf := make([]byte, maxDatagram)
 	for {
-		_, from, err := pc.ReadFrom(buf)
+		n, from, err := pc.ReadFrom(buf)
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
@@ -88,7 +91,9 @@ func echoUDP(pc net.PacketConn) {
 			continue
 		}
 		fmt.Printf("udp %s from %s\n", pc.LocalAddr(), from)
-		_, _ = pc.WriteTo([]byte("from "+from.String()), from)
+		// The answer carries the start of the datagram back, so a
+		// client can tell the answer to each of its probes apart.
+		_, _ = pc.WriteTo(fmt.Appendf(nil, "from %s %s", from, buf[:min(n, maxEcho)]), from)
 	}
 }
 

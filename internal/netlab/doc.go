@@ -64,7 +64,7 @@
 // the same with output captured for the test log and a kill at cleanup;
 // BuildBinary builds a main package once per test process for it. Host.Run
 // runs Go code on a thread inside the namespace (sockets opened there stay
-// there). Host.Kill, SetDown/SetUp and Impair (loss; delay needs sch_netem)
+// there). Host.Kill, SetDown/SetUp and Impair (loss, rate; delay needs sch_netem)
 // make failures. The labecho command answers UDP and TCP with the source
 // address it saw.
 //

@@ -235,3 +235,29 @@ func FuzzPrefixEnd(f *testing.F) {
 		}
 	})
 }
+
+func TestOpenPostgresForms(t *testing.T) {
+	dsn := postgresDSN(t)
+	alias := "postgresql" + strings.TrimPrefix(dsn, "postgres")
+	s := openStore(t, alias)
+	if err := s.CreateUser(context.Background(), user("x")); err != nil {
+		t.Fatalf("CreateUser through %s: %v", "postgresql://", err)
+	}
+
+	missing := strings.Replace(dsn, "search_path=peercall_test_", "search_path=no_such_schema_", 1)
+	if missing == dsn {
+		t.Fatalf("test DSN has no search_path to change")
+	}
+	if s, err := Open(context.Background(), missing); err == nil {
+		s.Close()
+		t.Error("Open with a search_path naming no schema succeeded, want an error")
+	} else if !strings.Contains(err.Error(), "search_path") {
+		t.Errorf("Open error %q does not point at search_path", err)
+	}
+}
+
+func TestMigrationsMatch(t *testing.T) {
+	if len(sqliteMigrations) != len(postgresMigrations) || SchemaVersion != len(sqliteMigrations) {
+		t.Errorf("SQLite has %d migrations and PostgreSQL %d (SchemaVersion %d): add each schema change to both", len(sqliteMigrations), len(postgresMigrations), SchemaVersion)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
@@ -96,11 +97,9 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 // migrate brings the schema to SchemaVersion in one transaction holding an
 // advisory lock, so that replicas starting at once migrate exactly once.
 func (s *postgresStore) migrate(ctx context.Context) error {
-	if len(postgresMigrations) != SchemaVersion {
-		panic("store: SQLite and PostgreSQL migrations differ in number")
-	}
+	var schema *string
+	from := -1 // the version migrated from, when a migration ran
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var schema *string
 		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 			return err
 		}
@@ -132,12 +131,18 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 			}
 		}
 		if version < len(postgresMigrations) {
-			_, err = tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(postgresMigrations))
+			if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(postgresMigrations)); err != nil {
+				return err
+			}
+			from = version
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: migrate PostgreSQL schema at %s: %w", s.where, err)
+	}
+	if from >= 0 {
+		slog.Info("store: migrated PostgreSQL schema", "server", s.where, "schema", *schema, "from", from, "to", len(postgresMigrations))
 	}
 	return nil
 }

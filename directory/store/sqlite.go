@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -291,6 +292,7 @@ func (s *sqliteStore) migrate(ctx context.Context) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit schema migration of %s: %w", s.path, sqliteHint(err))
 	}
+	slog.Info("store: migrated SQLite schema", "path", s.path, "from", version, "to", len(sqliteMigrations))
 	return nil
 }
 

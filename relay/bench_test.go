@@ -227,8 +227,8 @@ func (e *benchEndpoint) close() {
 }
 
 type benchStream struct {
-	from *benchEndpoint
-	to   net.Addr // the receiver's relayed address
+	from   *benchEndpoint
+	to     net.Addr // the receiver's relayed address
 	sent   int
 	failed int
 	err    error

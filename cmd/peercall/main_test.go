@@ -91,6 +91,17 @@ func TestCLIAgainstRealDirectory(t *testing.T) {
 	wrongKeyHome := t.TempDir()
 	otherKey, _ := crypto.GenerateKey()
 	dirKey := crypto.EncodePublicKey(dir.key)
+	// unreachableHome is configured for a directory on a port nobody
+	// listens on.
+	unreachableHome := t.TempDir()
+	if h, err := node.OpenHome(unreachableHome); err != nil {
+		t.Fatal(err)
+	} else if err := h.SaveConfig(node.Config{
+		Directory: node.DirectoryConfig{URL: "https://127.0.0.1:1", Key: dirKey},
+		Network:   node.DefaultConfig().Network,
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	steps := []struct {
 		name       string
@@ -296,6 +307,16 @@ func TestCLIAgainstRealDirectory(t *testing.T) {
 			name: "unreachable directory",
 			args: []string{"--home", t.TempDir(), "init", "--directory", "https://127.0.0.1:1"}, wantCode: 1,
 			wantStderr: []string{"not reachable", "--directory-key"},
+		},
+		{
+			name: "users --json when the directory is gone: exit 1, JSON error",
+			args: []string{"--home", unreachableHome, "users", "al", "--json"}, wantCode: 1,
+			check: func(t *testing.T, r result) {
+				var je jsonError
+				if err := json.Unmarshal([]byte(r.stdout), &je); err != nil || je.Error != "unavailable" || !strings.Contains(je.Message, "not reachable") {
+					t.Errorf("JSON = %q (%v), want error \"unavailable\" saying the directory is not reachable", r.stdout, err)
+				}
+			},
 		},
 		{
 			name: "plain http to a remote host refused",

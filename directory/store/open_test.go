@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ func TestMain(m *testing.M) {
 		runWriterHelper(dsn) // the child process of TestKilledWriterKeepsAcknowledged
 		return
 	}
+	// Schema migrations are logged; tests and benchmarks make hundreds.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	// The stores start goroutines only inside database/sql and pgxpool;
 	// Close must stop them all.
 	goleak.VerifyTestMain(m)

@@ -50,13 +50,20 @@ type NetworkConfig struct {
 	// Restricted makes the node place calls through relays only (TCP/TLS
 	// 443) and never relay for others.
 	Restricted bool `toml:"restricted"`
+	// Bootstrap are libp2p multiaddrs with a /p2p/ peer ID
+	// ("/ip4/192.0.2.7/tcp/7070/p2p/12D3KooW...") dialled to join the DHT,
+	// besides the directory's /v1/bootstrap and the host cache.
+	Bootstrap []string `toml:"bootstrap"`
+	// DHTMode is auto, client or server (default server; see
+	// DefaultDHTMode).
+	DHTMode string `toml:"dht_mode"`
 }
 
 // DefaultConfig returns the settings a node uses when config.toml leaves
 // them out.
 func DefaultConfig() Config {
 	return Config{
-		Network: NetworkConfig{Listen: []string{DefaultListen}},
+		Network: NetworkConfig{Listen: []string{DefaultListen}, DHTMode: string(DefaultDHTMode)},
 	}
 }
 
@@ -83,6 +90,9 @@ func (c Config) Validate() error {
 		if err := checkListenAddr(a); err != nil {
 			return fmt.Errorf("network.listen: %w", err)
 		}
+	}
+	if err := c.Network.validateDHT(); err != nil {
+		return err
 	}
 	for _, r := range c.Network.ReachableRanges {
 		if _, err := netip.ParsePrefix(r); err != nil {

@@ -1,0 +1,441 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// ControlSocket is the home file of the node's control socket (mode 0600).
+const ControlSocket = "node.sock"
+
+// MaxControlMessage bounds one control request or response line.
+const MaxControlMessage = 64 << 10
+
+// Control operations.
+const (
+	OpStatus = "status"
+	OpCall   = "call"
+	OpHangup = "hangup"
+	OpAnswer = "answer"
+	OpReject = "reject"
+	OpCalls  = "calls"
+)
+
+// ControlRequest is one request on the control socket: a JSON object on
+// one line. Fields an operation does not use must be empty.
+type ControlRequest struct {
+	Op string `json:"op"`
+	// Name is the user to call (call).
+	Name string `json:"name,omitempty"`
+	// CallID names a call (hangup, answer, reject); empty means the only
+	// call.
+	CallID string `json:"call_id,omitempty"`
+	// DurationMs hangs the call up after this long (call; 0: until the
+	// client disconnects).
+	DurationMs int64 `json:"duration_ms,omitempty"`
+	// AudioIn and AudioOut are device specs (call), file paths absolute.
+	AudioIn  string `json:"audio_in,omitempty"`
+	AudioOut string `json:"audio_out,omitempty"`
+}
+
+// ControlResponse is one line the node answers. A call request gets event
+// lines ("ringing", "connected") and then a final line; every other request
+// gets the final line only. Done marks the final line; Error (a code) and
+// Message are set when the request failed.
+type ControlResponse struct {
+	Done    bool        `json:"done"`
+	Event   string      `json:"event,omitempty"`
+	Call    *CallInfo   `json:"call,omitempty"`
+	Error   string      `json:"error,omitempty"`
+	Message string      `json:"message,omitempty"`
+	Status  *Status     `json:"status,omitempty"`
+	Calls   []CallInfo  `json:"calls,omitempty"`
+	Result  *CallResult `json:"result,omitempty"`
+}
+
+// Control error codes (ControlResponse.Error).
+const (
+	CodeUnknownUser = "unknown_user"
+	CodeOffline     = "offline"
+	CodeRejected    = "rejected"
+	CodeBusy        = "busy"
+	CodeNoAnswer    = "no_answer"
+	CodeAuth        = "auth"
+	CodeBadRequest  = "bad_request"
+	CodeNoSuchCall  = "no_such_call"
+	CodeFailed      = "failed"
+)
+
+// ErrBadControlRequest wraps every DecodeControlRequest error.
+var ErrBadControlRequest = errors.New("bad control request")
+
+// DecodeControlRequest decodes one request strictly: at most
+// MaxControlMessage bytes, one JSON object, no unknown fields, a known
+// operation with exactly the fields it uses.
+func DecodeControlRequest(data []byte) (ControlRequest, error) {
+	var req ControlRequest
+	if len(data) > MaxControlMessage {
+		return req, fmt.Errorf("%w: %d bytes, limit %d", ErrBadControlRequest, len(data), MaxControlMessage)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return ControlRequest{}, fmt.Errorf("%w: %w", ErrBadControlRequest, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return ControlRequest{}, fmt.Errorf("%w: data after the JSON object", ErrBadControlRequest)
+	}
+	if err := req.validate(); err != nil {
+		return ControlRequest{}, fmt.Errorf("%w: %w", ErrBadControlRequest, err)
+	}
+	return req, nil
+}
+
+// validate checks the fields against the operation.
+func (r ControlRequest) validate() error {
+	const maxField = 4096
+	for _, f := range []string{r.Name, r.CallID, r.AudioIn, r.AudioOut} {
+		if len(f) > maxField {
+			return fmt.Errorf("a field is longer than %d bytes", maxField)
+		}
+	}
+	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != ""
+	switch r.Op {
+	case OpStatus, OpCalls:
+		if callFields || r.CallID != "" {
+			return fmt.Errorf("op %q takes no arguments", r.Op)
+		}
+	case OpCall:
+		if r.Name == "" {
+			return errors.New("op \"call\" needs a name")
+		}
+		if r.CallID != "" {
+			return errors.New("op \"call\" takes no call_id")
+		}
+		if r.DurationMs < 0 || r.DurationMs > int64(7*24*time.Hour/time.Millisecond) {
+			return fmt.Errorf("duration_ms %d is outside 0..one week", r.DurationMs)
+		}
+	case OpHangup, OpAnswer, OpReject:
+		if callFields {
+			return fmt.Errorf("op %q takes only call_id", r.Op)
+		}
+	case "":
+		return errors.New("op is missing")
+	default:
+		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls", r.Op)
+	}
+	return nil
+}
+
+// ErrorCode is the control error code of err.
+func ErrorCode(err error) string {
+	switch {
+	case errors.Is(err, ErrUnknownUser):
+		return CodeUnknownUser
+	case errors.Is(err, ErrUserOffline):
+		return CodeOffline
+	case errors.Is(err, ErrRejected):
+		return CodeRejected
+	case errors.Is(err, ErrBusy):
+		return CodeBusy
+	case errors.Is(err, ErrNoAnswer):
+		return CodeNoAnswer
+	case errors.Is(err, ErrCertificate):
+		return CodeAuth
+	case errors.Is(err, ErrBadControlRequest):
+		return CodeBadRequest
+	case errors.Is(err, ErrNoSuchCall):
+		return CodeNoSuchCall
+	}
+	return CodeFailed
+}
+
+// controlError is an error received from a node, carrying its code.
+type controlError struct {
+	code, msg string
+}
+
+func (e *controlError) Error() string { return e.msg }
+
+// Unwrap maps the code back to the node's sentinel, so errors.Is works
+// across the socket.
+func (e *controlError) Unwrap() error {
+	switch e.code {
+	case CodeUnknownUser:
+		return ErrUnknownUser
+	case CodeOffline:
+		return ErrUserOffline
+	case CodeRejected:
+		return ErrRejected
+	case CodeBusy:
+		return ErrBusy
+	case CodeNoAnswer:
+		return ErrNoAnswer
+	case CodeAuth:
+		return ErrCertificate
+	case CodeBadRequest:
+		return ErrBadControlRequest
+	case CodeNoSuchCall:
+		return ErrNoSuchCall
+	}
+	return ErrCallFailed
+}
+
+// controlServer serves the control socket.
+type controlServer struct {
+	n     *Node
+	ln    net.Listener
+	path  string
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// startControl listens on the home's control socket. The home lock is
+// held, so a socket file left there is stale and removed.
+func startControl(n *Node) (*controlServer, error) {
+	path := n.home.Path(ControlSocket)
+	_ = os.Remove(path)
+	// The socket is created under a umask that leaves it 0600.
+	ln, err := listenUnix0600(path)
+	if err != nil {
+		return nil, fmt.Errorf("open control socket %s: %w", path, err)
+	}
+	s := &controlServer{n: n, ln: ln, path: path, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+func listenUnix0600(path string) (net.Listener, error) {
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+func (s *controlServer) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.conns == nil {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serve(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+// close stops accepting, ends the requests going on and waits for them.
+func (s *controlServer) close() error {
+	err := s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+	s.wg.Wait()
+	_ = os.Remove(s.path)
+	return err
+}
+
+// serve answers one request on c.
+func (s *controlServer) serve(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := readLine(bufio.NewReaderSize(c, 4096), MaxControlMessage)
+	_ = c.SetReadDeadline(time.Time{})
+	var mu sync.Mutex
+	send := func(r ControlResponse) {
+		mu.Lock()
+		defer mu.Unlock()
+		data, _ := json.Marshal(r)
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, _ = c.Write(append(data, '\n'))
+	}
+	fail := func(err error) {
+		send(ControlResponse{Done: true, Error: ErrorCode(err), Message: err.Error()})
+	}
+	if err != nil {
+		fail(fmt.Errorf("%w: %w", ErrBadControlRequest, err))
+		return
+	}
+	req, err := DecodeControlRequest(line)
+	if err != nil {
+		fail(err)
+		return
+	}
+	n := s.n
+	switch req.Op {
+	case OpStatus:
+		st := n.Status()
+		send(ControlResponse{Done: true, Status: &st})
+	case OpCalls:
+		send(ControlResponse{Done: true, Calls: n.Calls()})
+	case OpAnswer, OpReject, OpHangup:
+		var err error
+		switch req.Op {
+		case OpAnswer:
+			err = n.Answer(req.CallID)
+		case OpReject:
+			err = n.Reject(req.CallID)
+		default:
+			hctx, cancel := context.WithTimeout(n.ctx, hangupTimeout)
+			err = n.Hangup(hctx, req.CallID)
+			cancel()
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		send(ControlResponse{Done: true})
+	case OpCall:
+		// The call lasts as long as the client stays connected: a client
+		// that goes away (Ctrl-C) hangs the call up.
+		ctx, cancel := context.WithCancel(n.ctx)
+		defer cancel()
+		go func() {
+			_, _ = io.Copy(io.Discard, c)
+			cancel()
+		}()
+		opts := CallOptions{
+			Duration: time.Duration(req.DurationMs) * time.Millisecond,
+			AudioIn:  req.AudioIn, AudioOut: req.AudioOut,
+			OnEvent: func(ev CallEvent) {
+				if ev.Kind == "ended" {
+					return
+				}
+				ci := ev.Call
+				send(ControlResponse{Event: ev.Kind, Call: &ci})
+			},
+		}
+		res, err := n.Call(ctx, req.Name, opts)
+		if err != nil {
+			send(ControlResponse{Done: true, Error: ErrorCode(err), Message: err.Error(), Result: res})
+			return
+		}
+		send(ControlResponse{Done: true, Result: res})
+	}
+}
+
+// readLine reads one newline-terminated line of at most limit bytes.
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > limit+1 {
+			return nil, fmt.Errorf("line longer than %d bytes", limit)
+		}
+		if err == nil {
+			return bytes.TrimRight(line, "\r\n"), nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			return line, nil
+		}
+		return nil, err
+	}
+}
+
+// ErrNoNode is returned by Dial when no node runs on the home.
+var ErrNoNode = errors.New("no peercall node is running on this home")
+
+// ControlClient talks to a running node over its control socket.
+type ControlClient struct {
+	path string
+}
+
+// DialControl returns a client of the node running on home, or an error
+// wrapping ErrNoNode.
+func DialControl(home *Home) (*ControlClient, error) {
+	path := home.Path(ControlSocket)
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s: %v); start one with `peercall run`", ErrNoNode, path, err)
+	}
+	c.Close()
+	return &ControlClient{path: path}, nil
+}
+
+// Do sends req and returns the final response; event lines go to onEvent
+// (may be nil). An error response is returned as an error that matches the
+// node's sentinel errors (errors.Is(err, ErrRejected), …), together with
+// the response. Cancelling ctx closes the connection, which hangs up a call.
+func (cc *ControlClient) Do(ctx context.Context, req ControlRequest, onEvent func(ControlResponse)) (*ControlResponse, error) {
+	if err := req.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadControlRequest, err)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", cc.path)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s: %v)", ErrNoNode, cc.path, err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write(append(data, '\n')); err != nil {
+		return nil, fmt.Errorf("send to the node: %w", err)
+	}
+	br := bufio.NewReaderSize(c, 4096)
+	for {
+		line, err := readLine(br, MaxControlMessage)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("read the node's answer: %w (did the node stop?)", err)
+		}
+		var resp ControlResponse
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&resp); err != nil {
+			return nil, fmt.Errorf("the node's answer does not decode: %w", err)
+		}
+		if !resp.Done {
+			if onEvent != nil {
+				onEvent(resp)
+			}
+			continue
+		}
+		if resp.Error != "" {
+			return &resp, &controlError{code: resp.Error, msg: resp.Message}
+		}
+		return &resp, nil
+	}
+}

@@ -1,0 +1,79 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/internal/callharness"
+	"github.com/peercall/peercall/node"
+)
+
+// TestControlSocket drives a node through its control socket as the CLI
+// does: status, a call by name with its events, the socket's mode, and a
+// second node on the same home refused.
+func TestControlSocket(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	aliceU, bobU := nw.User("alice"), nw.User("bob")
+	aliceA := &callharness.Audio{Send: callharness.Speech("alice", 1)}
+	bobA := &callharness.Audio{Send: callharness.Speech("bob", 1)}
+	o := callharness.NodeOptions()
+	o.Audio = aliceA.Opener()
+	alice := nw.Start(aliceU, o)
+	o = callharness.NodeOptions()
+	o.Audio, o.AutoAnswer = bobA.Opener(), true
+	nw.Start(bobU, o)
+	callharness.WaitPresence(t, alice)
+
+	st, err := os.Stat(aliceU.Home.Path(node.ControlSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
+		t.Errorf("control socket mode %v, want a socket with 0600", st.Mode())
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cc, err := node.DialControl(aliceU.Home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cc.Do(ctx, node.ControlRequest{Op: node.OpStatus}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := resp.Status
+	if s == nil || s.Username != "alice" || s.PeerID != alice.PeerID().String() || s.Role != "client" || s.RoleReason == "" {
+		t.Fatalf("status %+v", s)
+	}
+
+	var events []string
+	resp, err = cc.Do(ctx, node.ControlRequest{Op: node.OpCall, Name: "bob", DurationMs: 1500},
+		func(r node.ControlResponse) { events = append(events, r.Event) })
+	if err != nil {
+		t.Fatalf("call through the socket: %v", err)
+	}
+	if resp.Result == nil || !resp.Result.Connected || resp.Result.Summary.Peer != "bob" || resp.Result.Summary.PacketsReceived == 0 {
+		t.Fatalf("call result %+v", resp.Result)
+	}
+	if len(events) != 2 || events[0] != "ringing" || events[1] != "connected" {
+		t.Errorf("events %v, want [ringing connected]", events)
+	}
+
+	_, err = cc.Do(ctx, node.ControlRequest{Op: node.OpCall, Name: "nobody"}, nil)
+	if !errors.Is(err, node.ErrUnknownUser) {
+		t.Errorf("call nobody through the socket: %v, want ErrUnknownUser across the socket", err)
+	}
+	_, err = cc.Do(ctx, node.ControlRequest{Op: node.OpHangup}, nil)
+	if !errors.Is(err, node.ErrNoSuchCall) {
+		t.Errorf("hang up with no call: %v, want ErrNoSuchCall", err)
+	}
+
+	_, err = node.New(ctx, aliceU.Home, callharness.NodeOptions())
+	if !errors.Is(err, node.ErrNodeRunning) {
+		t.Errorf("second node on alice's home: %v, want ErrNodeRunning", err)
+	}
+}

@@ -1,0 +1,120 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/libp2p/go-libp2p"
+	ic "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// ErrPortInUse is wrapped when the configured libp2p port is taken (another
+// program, or another node on another home).
+var ErrPortInUse = errors.New("libp2p port is in use")
+
+// listenMultiaddrs turns host:port listen settings into a TCP and a QUIC
+// multiaddr each. With anyPort the ports are replaced by 0 (any free port).
+func listenMultiaddrs(listen []string, anyPort bool) ([]ma.Multiaddr, error) {
+	var out []ma.Multiaddr
+	for _, a := range listen {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("listen address %q is not host:port: %w", a, err)
+		}
+		if anyPort {
+			port = "0"
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return nil, fmt.Errorf("listen address %q: port must be 0..65535", a)
+		}
+		ipProto, ipText := "ip4", "0.0.0.0"
+		if host != "" {
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return nil, fmt.Errorf("listen address %q: host must be an IP address: %w", a, err)
+			}
+			ip = ip.Unmap()
+			ipText = ip.String()
+			if ip.Is6() {
+				ipProto = "ip6"
+			}
+		}
+		for _, s := range []string{
+			fmt.Sprintf("/%s/%s/tcp/%s", ipProto, ipText, port),
+			fmt.Sprintf("/%s/%s/udp/%s/quic-v1", ipProto, ipText, port),
+		} {
+			m, err := ma.NewMultiaddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("listen address %q: %w", a, err)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// listenIPs returns the listen hosts when every one is a specific address
+// (say 127.0.0.1), so that ICE gathers candidates on the same interfaces as
+// libp2p; nil (every interface) when any is unspecified.
+func listenIPs(listen []string) []string {
+	var ips []string
+	for _, a := range listen {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			return nil
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || ip.IsUnspecified() {
+			return nil
+		}
+		ips = append(ips, ip.Unmap().String())
+	}
+	return ips
+}
+
+// newHost starts the node's libp2p host: TCP and QUIC on every listen
+// address, Noise security, the identity key as peer ID. Circuit relay is off
+// until package relay wires it in. When a configured port is taken and
+// freePortFallback is set, it listens on free ports instead.
+func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (host.Host, error) {
+	priv, err := ic.UnmarshalEd25519PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("identity key: %w", err)
+	}
+	start := func(anyPort bool) (host.Host, error) {
+		addrs, err := listenMultiaddrs(listen, anyPort)
+		if err != nil {
+			return nil, err
+		}
+		return libp2p.New(
+			libp2p.Identity(priv),
+			libp2p.ListenAddrs(addrs...),
+			libp2p.Transport(tcp.NewTCPTransport),
+			libp2p.Transport(quic.NewTransport),
+			libp2p.Security(noise.ID, noise.New),
+			libp2p.DisableRelay(),
+			libp2p.DisableMetrics(),
+		)
+	}
+	h, err := start(false)
+	if err == nil {
+		return h, nil
+	}
+	if !freePortFallback {
+		return nil, fmt.Errorf("%w: listen on %v: %w; stop what uses the port or set network.listen (or --listen) to another", ErrPortInUse, listen, err)
+	}
+	h, err2 := start(true)
+	if err2 != nil {
+		return nil, fmt.Errorf("listen on %v: %w (and on free ports: %w)", listen, err, err2)
+	}
+	return h, nil
+}

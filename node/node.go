@@ -1,0 +1,469 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/media"
+	"github.com/peercall/peercall/signalling"
+)
+
+// ErrCertificate is wrapped when the node has no usable certificate (never
+// logged in, expired, or issued for another identity key); the CLI maps it to
+// exit code 6.
+var ErrCertificate = errors.New("no valid certificate")
+
+// certRenewMargin: a certificate that expires sooner gets a warning asking
+// for `peercall login`.
+const certRenewMargin = 24 * time.Hour
+
+// ICEServerSource supplies the ICE (STUN/TURN) servers of each call. The
+// relay package plugs in here: it asks a super-node for short-lived TURN
+// credentials over /peercall/relay/1. Nil means host candidates only.
+type ICEServerSource interface {
+	ICEServers(ctx context.Context, callee peer.ID) ([]webrtc.ICEServer, error)
+}
+
+// AudioOpener opens the devices of one call. The default opens the specs of
+// Options (or of the call) with audio.OpenSource/OpenSink, paced.
+type AudioOpener func(ctx context.Context, c CallInfo) (audio.Source, audio.Sink, error)
+
+// Options tune a node beyond config.toml. The zero value is a node on the
+// configured listen addresses with the default sound card.
+type Options struct {
+	// Listen overrides network.listen (`run --listen`).
+	Listen []string
+	// FreePortFallback listens on free ports when the configured ones are
+	// taken (`call` with no running node).
+	FreePortFallback bool
+	// AutoAnswer accepts every incoming call that passes the certificate
+	// check (`run --auto-answer`).
+	AutoAnswer bool
+	// AudioIn and AudioOut are the devices of calls (default: "default").
+	AudioIn, AudioOut string
+	// Audio, when set, opens each call's devices instead (tests).
+	Audio AudioOpener
+	// Media is the base media configuration of every call (ports, bitrate,
+	// ListenIPs). ListenIPs defaults to the listen hosts when all are
+	// specific addresses.
+	Media media.Config
+	// ICEServers supplies STUN/TURN servers per call (nil: none).
+	ICEServers ICEServerSource
+	// RingTimeout ends unanswered calls (default 30 s).
+	RingTimeout time.Duration
+	// PresenceTTL, PresenceRetry: see PresenceConfig (tests shorten them).
+	PresenceTTL, PresenceRetry time.Duration
+	// PresenceShutdown bounds the tombstone's publication at Close
+	// (default 10 s).
+	PresenceShutdown time.Duration
+	// LookupTimeout bounds the DHT part of a lookup (default 5 s) before
+	// the directory is asked.
+	LookupTimeout time.Duration
+	// DirectoryOptions are the base options of the directory client.
+	DirectoryOptions directory.ClientOptions
+	// OnCall receives the progress of every call, incoming and outgoing
+	// (`run` prints it).
+	OnCall func(CallEvent)
+	// NoControl skips the control socket (a node used only in-process).
+	NoControl bool
+	// Logger receives the node's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Node is one running peercall client: the libp2p host, the DHT with this
+// user's presence, the call manager and the control socket.
+type Node struct {
+	home    *Home
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	key     ed25519.PrivateKey
+	dirKey  ed25519.PublicKey
+	user    string
+	host    host.Host
+	dht     *DHT
+	dir     *directory.Client // nil without a directory URL
+	cache   *HostCache
+	sig     *signalling.Manager
+	lock    *homeLock
+	control *controlServer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	presenceCancel context.CancelFunc
+	presenceDone   chan struct{}
+	presenceMu     sync.Mutex
+	presenceOK     bool
+	presenceErr    error
+	presenceCh     chan struct{} // closed at the first successful publication
+
+	calls callTable
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New starts a node on home: it takes the home's lock, checks the saved
+// certificate, starts the libp2p host and the DHT, joins the network through
+// the bootstrap peers (config, directory, host cache), publishes presence and
+// opens the control socket. ctx bounds the start only.
+func New(ctx context.Context, home *Home, opts Options) (*Node, error) {
+	cfg, err := home.Config()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RingTimeout == 0 {
+		opts.RingTimeout = 30 * time.Second
+	}
+	if opts.LookupTimeout == 0 {
+		opts.LookupTimeout = 5 * time.Second
+	}
+	if len(opts.Listen) > 0 {
+		for _, a := range opts.Listen {
+			if err := checkListenAddr(a); err != nil {
+				return nil, fmt.Errorf("--listen: %w", err)
+			}
+		}
+		cfg.Network.Listen = opts.Listen
+	}
+	if opts.Media.ListenIPs == nil {
+		opts.Media.ListenIPs = listenIPs(cfg.Network.Listen)
+	}
+	if cfg.Directory.Key == "" {
+		return nil, fmt.Errorf("no directory is configured in %s; run `peercall init --directory URL` first", home.Dir())
+	}
+	n := &Node{home: home, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now,
+		presenceCh: make(chan struct{}), presenceDone: make(chan struct{})}
+	n.calls.init()
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if err := n.start(ctx); err != nil {
+		n.cancel()
+		_ = n.shutdown()
+		return nil, err
+	}
+	n.log.Info("node started", "user", n.user, "peer", n.host.ID(), "addrs", n.host.Addrs())
+	return n, nil
+}
+
+// start brings the node's parts up in order; New shuts down what started
+// when it fails.
+func (n *Node) start(ctx context.Context) (err error) {
+	cfg, opts, home := n.cfg, n.opts, n.home
+	if n.dirKey, err = crypto.ParsePublicKey(cfg.Directory.Key); err != nil {
+		return fmt.Errorf("directory.key: %w; run `peercall init` again", err)
+	}
+	if !opts.NoControl {
+		if n.lock, err = lockHome(home); err != nil {
+			return err
+		}
+	}
+	if n.key, _, err = home.IdentityKey(); err != nil {
+		return err
+	}
+	cert, err := n.loadCertificate()
+	if err != nil {
+		return err
+	}
+	n.user = cert.Username
+	if cfg.Directory.URL != "" {
+		dopts := opts.DirectoryOptions
+		dopts.DirectoryKey = n.dirKey
+		dopts.Logger = n.log
+		if n.dir, err = directory.NewClient(cfg.Directory.URL, dopts); err != nil {
+			return fmt.Errorf("directory.url: %w", err)
+		}
+	}
+	var cerr error
+	n.cache, cerr = OpenHostCache(home.Path(HostCacheFile))
+	if cerr != nil {
+		n.log.Warn("host cache unusable", "err", cerr)
+	}
+	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback); err != nil {
+		return err
+	}
+	n.watchConnections()
+	boot := n.bootstrapPeers(ctx)
+	n.dht, err = NewDHT(ctx, n.host, DHTConfig{
+		DirectoryKey:   n.dirKey,
+		Mode:           DHTMode(cfg.Network.DHTMode),
+		BootstrapPeers: boot,
+	})
+	if err != nil {
+		return err
+	}
+	n.connectBootstrap(ctx, boot)
+	n.sig, err = signalling.New(signalling.Config{
+		LocalPeer:        n.host.ID().String(),
+		MaxCalls:         1,
+		RingTimeout:      opts.RingTimeout,
+		Dial:             n.dialSignal,
+		CertificateCheck: n.checkCertificate,
+		Logger:           n.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start call manager: %w", err)
+	}
+	n.host.SetStreamHandler(signalling.ProtocolID, n.handleSignalStream)
+	n.wg.Add(1)
+	go n.incomingLoop()
+	n.startPresence()
+	if !opts.NoControl {
+		if n.control, err = startControl(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadCertificate reads the saved certificate and checks it is the
+// directory's, for this node's key, and unexpired.
+func (n *Node) loadCertificate() (*crypto.Certificate, error) {
+	cert, err := n.home.Certificate()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
+	}
+	now := n.now()
+	if err := cert.VerifyPeer(n.dirKey, n.key.Public().(ed25519.PublicKey), now); err != nil {
+		return nil, fmt.Errorf("%w: the saved certificate of %q cannot be used: %w; run `peercall login %s` to get a new one",
+			ErrCertificate, cert.Username, err, cert.Username)
+	}
+	if cert.Expires.Sub(now) < certRenewMargin {
+		n.log.Warn("certificate expires soon; run `peercall login` to renew it", "user", cert.Username, "expires", cert.Expires)
+	}
+	return cert, nil
+}
+
+// currentCertificate is the certificate source of presence and INVITEs: it
+// rereads the home so that a renewal by `peercall login` is picked up.
+func (n *Node) currentCertificate() (*crypto.Certificate, error) {
+	return n.loadCertificate()
+}
+
+// startPresence runs RunPresence until Close.
+func (n *Node) startPresence() {
+	pctx, cancel := context.WithCancel(context.Background())
+	n.presenceCancel = cancel
+	cfg := PresenceConfig{
+		Certificate: n.currentCertificate,
+		TTL:         n.opts.PresenceTTL,
+		Retry:       n.opts.PresenceRetry,
+		Shutdown:    n.opts.PresenceShutdown,
+		Logger:      n.log,
+		Now:         n.now,
+		OnPublish: func(p *Presence, err error) {
+			n.presenceMu.Lock()
+			defer n.presenceMu.Unlock()
+			n.presenceErr = err
+			if err == nil && p != nil && !p.Withdrawn && !n.presenceOK {
+				n.presenceOK = true
+				close(n.presenceCh)
+			}
+		},
+	}
+	if cfg.Retry != 0 && cfg.TTL == 0 {
+		cfg.TTL = DefaultPresenceTTL
+	}
+	if cfg.Retry != 0 {
+		cfg.Republish = min(DefaultPresenceRepublish, cfg.TTL/3)
+	}
+	go func() {
+		defer close(n.presenceDone)
+		if err := RunPresence(pctx, n.dht, cfg); err != nil {
+			n.log.Warn("presence withdrawal failed; lookups may show this user online until the record expires", "err", err)
+		}
+	}()
+}
+
+// PresencePublished is closed once the node's presence record has been
+// stored in the DHT.
+func (n *Node) PresencePublished() <-chan struct{} { return n.presenceCh }
+
+// PresenceError returns the outcome of the latest presence publication.
+func (n *Node) PresenceError() error {
+	n.presenceMu.Lock()
+	defer n.presenceMu.Unlock()
+	return n.presenceErr
+}
+
+// watchConnections records connected peers in the host cache.
+func (n *Node) watchConnections() {
+	n.host.Network().Notify(&network.NotifyBundle{
+		ConnectedF: func(_ network.Network, c network.Conn) {
+			n.cache.Seen(c.RemotePeer(), nil, n.now())
+		},
+	})
+	sub, err := n.host.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		n.log.Warn("cannot watch identified peers; the host cache will lack addresses", "err", err)
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer sub.Close()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case ev, ok := <-sub.Out():
+				if !ok {
+					return
+				}
+				e := ev.(event.EvtPeerIdentificationCompleted)
+				if addrs := publicOrListenAddrs(e.ListenAddrs); len(addrs) > 0 {
+					n.cache.Seen(e.Peer, addrs, n.now())
+				}
+			}
+		}
+	}()
+}
+
+// publicOrListenAddrs drops circuit addresses (relay state is not worth
+// caching) and keeps the rest.
+func publicOrListenAddrs(addrs []ma.Multiaddr) []ma.Multiaddr {
+	var out []ma.Multiaddr
+	for _, a := range addrs {
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// Username returns the user this node is logged in as.
+func (n *Node) Username() string { return n.user }
+
+// PeerID returns the node's libp2p peer ID.
+func (n *Node) PeerID() peer.ID { return n.host.ID() }
+
+// Addrs returns the node's libp2p addresses.
+func (n *Node) Addrs() []ma.Multiaddr { return n.host.Addrs() }
+
+// AddrInfo returns the node's peer ID and addresses (to bootstrap others).
+func (n *Node) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}
+}
+
+// Home returns the node's home.
+func (n *Node) Home() *Home { return n.home }
+
+// Close hangs up every call, withdraws presence (a tombstone), stops the
+// DHT and the host, saves the host cache, removes the control socket and
+// waits for every goroutine the node started.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown() })
+	return n.closeErr
+}
+
+func (n *Node) shutdown() error {
+	var errs []error
+	if n.control != nil {
+		errs = append(errs, n.control.close())
+	}
+	if n.host != nil {
+		n.host.RemoveStreamHandler(signalling.ProtocolID)
+	}
+	if n.sig != nil {
+		errs = append(errs, n.sig.Close())
+	}
+	n.cancel()
+	n.wg.Wait()
+	if n.presenceCancel != nil {
+		n.presenceCancel()
+		<-n.presenceDone
+	}
+	if n.dht != nil {
+		errs = append(errs, n.dht.Close())
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
+	}
+	if n.cache != nil {
+		if err := n.cache.Save(); err != nil {
+			n.log.Warn("save host cache", "err", err)
+		}
+	}
+	if n.dir != nil {
+		errs = append(errs, n.dir.Close())
+	}
+	if n.lock != nil {
+		errs = append(errs, n.lock.release())
+	}
+	return errors.Join(errs...)
+}
+
+// dialSignal opens a signalling stream to p.
+func (n *Node) dialSignal(ctx context.Context, p string) (io.ReadWriteCloser, error) {
+	id, err := peer.Decode(p)
+	if err != nil {
+		return nil, fmt.Errorf("peer ID %q: %w", p, err)
+	}
+	s, err := n.host.NewStream(ctx, id, signalling.ProtocolID)
+	if err != nil {
+		return nil, fmt.Errorf("open %s to %s: %w", signalling.ProtocolID, id, err)
+	}
+	return s, nil
+}
+
+// handleSignalStream serves an incoming signalling stream.
+func (n *Node) handleSignalStream(s network.Stream) {
+	remote := s.Conn().RemotePeer()
+	if err := n.sig.HandleStream(n.ctx, remote.String(), s); err != nil {
+		n.log.Info("incoming call refused", "peer", remote, "err", err)
+	}
+}
+
+// checkCertificate is the signalling certificate check: the INVITE's
+// certificate must be the directory's and name remotePeer, the stream's
+// Noise-authenticated peer.
+func (n *Node) checkCertificate(remotePeer string, raw []byte) (string, error) {
+	id, err := peer.Decode(remotePeer)
+	if err != nil {
+		return "", fmt.Errorf("remote peer ID %q: %w", remotePeer, err)
+	}
+	pub, err := id.ExtractPublicKey()
+	if err != nil {
+		return "", fmt.Errorf("remote peer %s: %w", id, err)
+	}
+	rawPub, err := ed25519Raw(pub)
+	if err != nil {
+		return "", fmt.Errorf("remote peer %s: %w", id, err)
+	}
+	cert, err := crypto.ParseCertificate(raw)
+	if err != nil {
+		return "", err
+	}
+	if err := cert.VerifyPeer(n.dirKey, rawPub, n.now()); err != nil {
+		return "", fmt.Errorf("certificate of %q presented by %s: %w", cert.Username, id, err)
+	}
+	n.cache.Remember(id, cert, n.now())
+	return cert.Username, nil
+}

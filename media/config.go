@@ -65,6 +65,10 @@ type Config struct {
 	// packet and drops it when it returns true: a seeded loss shim at the
 	// RTP writer.
 	lossHook func(seq uint16) bool
+	// playoutTicks, when set (tests only), replaces the playout clock:
+	// each receive plays one frame. A test steps sender and receiver in
+	// lock-step with it so that two runs see identical timing.
+	playoutTicks <-chan struct{}
 }
 
 // withDefaults returns cfg with its zero fields set to their defaults.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +32,10 @@ type sliceSource struct {
 	frames    int
 	// onFrame, when set, is called with each frame's capture time.
 	onFrame func(i int, at time.Time)
+	// maxLate is the worst lateness of a paced wake-up (machine load), ns.
+	maxLate atomic.Int64
+	// ended is set once Read has returned io.EOF.
+	ended atomic.Bool
 }
 
 var errDeviceGone = errors.New("device unplugged")
@@ -39,6 +45,7 @@ func (s *sliceSource) Read(ctx context.Context, frame []int16) error {
 		return errDeviceGone
 	}
 	if s.pos+len(frame) > len(s.samples) {
+		s.ended.Store(true)
 		return io.EOF
 	}
 	if s.interval > 0 {
@@ -52,6 +59,9 @@ func (s *sliceSource) Read(ctx context.Context, frame []int16) error {
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
+		}
+		if late := int64(time.Since(s.next)); late > s.maxLate.Load() {
+			s.maxLate.Store(late)
 		}
 	}
 	copy(frame, s.samples[s.pos:])
@@ -135,7 +145,7 @@ func negotiate(ctx context.Context, a, b *Session) error {
 
 // startBoth starts both sessions concurrently (each waits for the
 // connection).
-func startBoth(ctx context.Context, a, b *Session, srcA, srcB *sliceSource, sinkA, sinkB *sliceSink) error {
+func startBoth(ctx context.Context, a, b *Session, srcA, srcB audio.Source, sinkA, sinkB audio.Sink) error {
 	var g errgroup.Group
 	g.Go(func() error { return a.Start(ctx, srcA, sinkA) })
 	g.Go(func() error { return b.Start(ctx, srcB, sinkB) })
@@ -146,14 +156,14 @@ func startBoth(ctx context.Context, a, b *Session, srcA, srcB *sliceSource, sink
 const segmentSeconds = 0.5
 
 // segmentSimilarity compares sent and heard piece by piece: each 0.5 s
-// segment of sent is found in heard at its own best lag (up to 1 s after
-// its position) with testaudio.Similarity, and the scores of the segments
-// that carry speech are averaged (weighted by their energy). An adaptive
-// jitter buffer legitimately stretches time when it underruns (on this
-// shared 2-core machine the scheduler alone causes that), which shifts
-// everything after by a frame; a single lag over the whole call would
-// score that adaptation as corruption, while per-segment lags measure
-// what a listener hears. It also returns the lag of the first segment.
+// segment of sent that carries speech is found in heard at its own best
+// lag (up to 1 s after its position) with testaudio.Similarity, and the
+// median score is returned. An adaptive jitter buffer legitimately
+// stretches time when it underruns (on this shared 2-core machine the
+// scheduler alone causes that under load), which shifts everything after
+// by a frame; a single lag over the whole call would score that adaptation
+// as corruption, and the median ignores the few segments that hold a
+// stretch. It also returns the lag of the first segment.
 func segmentSimilarity(sent, heard []int16) (float64, int) {
 	seg := int(segmentSeconds * audio.SampleRate)
 	var total float64
@@ -161,7 +171,7 @@ func segmentSimilarity(sent, heard []int16) (float64, int) {
 		total += float64(v) * float64(v)
 	}
 	meanEnergy := total / float64(len(sent)) * float64(seg)
-	var sum, weight float64
+	var scores []float64
 	firstLag := -1
 	for off := 0; off+seg <= len(sent); off += seg {
 		var e float64
@@ -175,11 +185,11 @@ func segmentSimilarity(sent, heard []int16) (float64, int) {
 		if firstLag < 0 {
 			firstLag = lag
 		}
-		sum += sim * e
-		weight += e
+		scores = append(scores, sim)
 	}
-	if weight == 0 {
+	if len(scores) == 0 {
 		return 0, 0
 	}
-	return sum / weight, firstLag
+	slices.Sort(scores)
+	return scores[len(scores)/2], firstLag
 }

@@ -34,6 +34,11 @@ const (
 	// one packet above is enough.
 	jbShrinkEvery = 50
 	jbShrinkLong  = 500
+	// jbFastExcess: when the spare depth exceeds the target by more than
+	// this (a burst after a stalled sender), one packet in jbFastEvery
+	// plays is dropped until it is back in range.
+	jbFastExcess = 6
+	jbFastEvery  = 5
 	// jbLossMemory is how many pulls after a loss the buffer keeps one
 	// extra frame so the next loss can be rebuilt by FEC (5 s at 20 ms).
 	jbLossMemory = 250
@@ -247,9 +252,9 @@ func (jb *jitterBuffer) shrink(spare int64) bool {
 	jb.windowN++
 	jb.longN++
 	target := int64(jb.targetLocked())
-	drop := false
+	drop := spare > target+jbFastExcess && jb.windowN%jbFastEvery == 0
 	if jb.windowN >= jbShrinkEvery {
-		drop = jb.windowMin > target+1
+		drop = drop || jb.windowMin > target+1
 		jb.windowN, jb.windowMin = 0, 1<<30
 	}
 	if jb.longN >= jbShrinkLong {

@@ -164,9 +164,9 @@ func (s *Session) receiveLoop() {
 		if len(p.Payload) == 0 || len(p.Payload) > maxOpusPacket {
 			continue // padding-only or hostile: nothing to decode
 		}
-		s.packetsReceived.Add(1)
-		s.bytesReceived.Add(uint64(len(p.Payload)))
 		s.jb.push(p.SequenceNumber, p.Timestamp, p.Payload, time.Now())
+		s.bytesReceived.Add(uint64(len(p.Payload)))
+		s.packetsReceived.Add(1) // last: a lock-step test waits on it
 	}
 }
 
@@ -194,6 +194,18 @@ func (s *Session) rtcpLoop() {
 func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 	defer s.wg.Done()
 	pcm := make([]int16, frame)
+	if s.cfg.playoutTicks != nil {
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-s.cfg.playoutTicks:
+			}
+			if !s.playOne(sink, pcm) {
+				return
+			}
+		}
+	}
 	d := s.cfg.FrameDuration
 	next := time.Now().Add(d)
 	timer := time.NewTimer(d)
@@ -205,6 +217,7 @@ func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 		case <-timer.C:
 		}
 		now := time.Now()
+		s.noteSlip(now.Sub(next))
 		if now.Sub(next) > playoutMaxBehind {
 			next = now // stalled for long (suspended?): restart the clock
 		}
@@ -215,6 +228,16 @@ func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 			}
 		}
 		timer.Reset(time.Until(next))
+	}
+}
+
+// noteSlip records how late the playout clock woke up.
+func (s *Session) noteSlip(d time.Duration) {
+	for {
+		old := s.maxSlip.Load()
+		if int64(d) <= old || s.maxSlip.CompareAndSwap(old, int64(d)) {
+			return
+		}
 	}
 }
 

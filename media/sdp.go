@@ -37,7 +37,7 @@ func parseRemoteSDP(s string) (remoteSDP, error) {
 	}
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(s); err != nil {
-		return remoteSDP{}, fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return remoteSDP{}, fmt.Errorf("%w: %v (the peer's client sent a malformed description; it may be incompatible)", ErrBadSDP, err)
 	}
 	var out remoteSDP
 	if fp, ok := d.Attribute("fingerprint"); ok {

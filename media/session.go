@@ -401,4 +401,5 @@ type counters struct {
 	packetsReceived, bytesReceived atomic.Uint64
 	packetsDropped                 atomic.Uint64 // by the test loss shim
 	framesCaptured, framesPlayed   atomic.Uint64
+	maxSlip                        atomic.Int64 // worst playout clock lateness, ns
 }

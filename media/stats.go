@@ -38,6 +38,9 @@ type Stats struct {
 	// then grows by one packet); Shrinks counts packets dropped to bring
 	// the delay back down.
 	Underruns, Shrinks uint64
+	// ClockSlip is the worst lateness of the playout clock's wake-ups: a
+	// machine too busy to play audio on time shows here.
+	ClockSlip time.Duration
 	// PlayoutDelayMs is the jitter buffer's current depth.
 	PlayoutDelayMs float64
 	Route          Route
@@ -96,7 +99,7 @@ func (s *Session) Stats() Stats {
 	st := Stats{
 		PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
 		PacketsReceived: s.packetsReceived.Load(), BytesReceived: s.bytesReceived.Load(),
-		Route: s.Route(),
+		Route: s.Route(), ClockSlip: time.Duration(s.maxSlip.Load()),
 	}
 	s.mu.Lock()
 	jb, pl, startedAt := s.jb, s.player, s.startedAt

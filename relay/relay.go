@@ -43,9 +43,9 @@ type Options struct {
 	// TLSConfig serves TURN over TLS on relay.turn_tls_port; required when
 	// that port is set.
 	TLSConfig *tls.Config
-	// Net opens every UDP socket: the TURN listener and the relay sockets
-	// (nil: the operating system's network). TCP and TLS listeners use the
-	// operating system's network (pion's vnet has no TCP).
+	// Net opens every socket: the TURN listeners and the relay sockets
+	// (nil: the operating system's network). With a Net that has no TCP
+	// (pion's vnet, for in-process NAT tests) the server is UDP-only.
 	Net transport.Net
 	// Secret is the HMAC key of the credentials (nil: 32 random bytes, so
 	// credentials die with the process).
@@ -190,17 +190,21 @@ func (r *Relay) Start(ctx context.Context) error {
 			return fmt.Errorf("relay: start: network: %w", err)
 		}
 	}
-	udp, tcp, err := r.listen(ctx, nw)
+	udp, tcp, err := r.listen(nw)
 	if err != nil {
 		return err
 	}
+	closeAll := func() {
+		udp.Close()
+		if tcp != nil {
+			tcp.Close()
+		}
+	}
 	var tlsLn net.Listener
 	if r.cfg.TURNTLSPort != 0 {
-		var lc net.ListenConfig
-		ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(r.opts.ListenIP.String(), strconv.Itoa(r.cfg.TURNTLSPort)))
+		ln, err := nw.ListenTCP("tcp", &net.TCPAddr{IP: r.opts.ListenIP, Port: r.cfg.TURNTLSPort})
 		if err != nil {
-			udp.Close()
-			tcp.Close()
+			closeAll()
 			return fmt.Errorf("relay: TURN over TLS on TCP port %d: %w (free the port or change relay.turn_tls_port)", r.cfg.TURNTLSPort, err)
 		}
 		tlsLn = tls.NewListener(newTrackingListener(ln), r.opts.TLSConfig)
@@ -216,17 +220,16 @@ func (r *Relay) Start(ctx context.Context) error {
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: udp, RelayAddressGenerator: gen,
 		}},
-		ListenerConfigs: []turn.ListenerConfig{{
-			Listener: tcp, RelayAddressGenerator: gen,
-		}},
+	}
+	if tcp != nil {
+		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: tcp, RelayAddressGenerator: gen})
 	}
 	if tlsLn != nil {
 		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: tlsLn, RelayAddressGenerator: gen})
 	}
 	srv, err := turn.NewServer(sc)
 	if err != nil {
-		udp.Close()
-		tcp.Close()
+		closeAll()
 		if tlsLn != nil {
 			tlsLn.Close()
 		}
@@ -234,7 +237,10 @@ func (r *Relay) Start(ctx context.Context) error {
 	}
 	r.server = srv
 	r.draining = false
-	r.addrs = Addrs{UDP: udp.LocalAddr(), TCP: tcp.Addr()}
+	r.addrs = Addrs{UDP: udp.LocalAddr()}
+	if tcp != nil {
+		r.addrs.TCP = tcp.Addr()
+	}
 	if tlsLn != nil {
 		r.addrs.TLS = tlsLn.Addr()
 	}
@@ -248,25 +254,29 @@ func (r *Relay) Start(ctx context.Context) error {
 	return nil
 }
 
-// listen binds UDP and TCP on relay.turn_port. With port 0 (tests) it picks
-// a free UDP port and binds TCP on the same number, so both share one URL
-// port.
-func (r *Relay) listen(ctx context.Context, nw transport.Net) (net.PacketConn, net.Listener, error) {
-	ip := r.opts.ListenIP.String()
-	var lc net.ListenConfig
+// listen binds UDP and TCP on relay.turn_port through nw. With port 0
+// (tests) it picks a free UDP port and binds TCP on the same number, so
+// both share one URL port. A Net without TCP (pion's vnet) gives a UDP-only
+// server: tcp is nil.
+func (r *Relay) listen(nw transport.Net) (net.PacketConn, net.Listener, error) {
+	ip := r.opts.ListenIP
 	for try := 0; ; try++ {
-		udp, err := nw.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(r.cfg.TURNPort)))
+		udp, err := nw.ListenPacket("udp", net.JoinHostPort(ip.String(), strconv.Itoa(r.cfg.TURNPort)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("relay: TURN on UDP port %d: %w (free the port or change relay.turn_port)", r.cfg.TURNPort, err)
 		}
-		_, port, _ := net.SplitHostPort(udp.LocalAddr().String())
-		tcp, err := lc.Listen(ctx, "tcp", net.JoinHostPort(ip, port))
-		if err == nil {
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := nw.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port})
+		switch {
+		case err == nil:
 			return udp, newTrackingListener(tcp), nil
+		case errors.Is(err, transport.ErrNotSupported):
+			r.log.Info("relay: the injected network has no TCP; serving TURN over UDP only")
+			return udp, nil, nil
 		}
 		udp.Close()
 		if r.cfg.TURNPort != 0 || try == 9 {
-			return nil, nil, fmt.Errorf("relay: TURN on TCP port %s: %w (free the port or change relay.turn_port)", port, err)
+			return nil, nil, fmt.Errorf("relay: TURN on TCP port %d: %w (free the port or change relay.turn_port)", port, err)
 		}
 	}
 }
@@ -288,9 +298,9 @@ func (r *Relay) buildURLs() []string {
 		_, port, _ := net.SplitHostPort(a.String())
 		return net.JoinHostPort(h, port)
 	}
-	urls := []string{
-		"turn:" + hp(host, r.addrs.UDP) + "?transport=udp",
-		"turn:" + hp(host, r.addrs.TCP) + "?transport=tcp",
+	urls := []string{"turn:" + hp(host, r.addrs.UDP) + "?transport=udp"}
+	if r.addrs.TCP != nil {
+		urls = append(urls, "turn:"+hp(host, r.addrs.TCP)+"?transport=tcp")
 	}
 	if r.addrs.TLS != nil {
 		th := r.opts.TLSHost

@@ -54,14 +54,25 @@ func (s *postgresStore) CreateUser(ctx context.Context, u User) error {
 	return fmt.Errorf("store: create user %q: %w", u.Name, err)
 }
 
+// The queries of a user's page.
+const (
+	pgUserQuery = `SELECT name, display, password_hash, created FROM users WHERE name = $1`
+	pgCertQuery = `SELECT serial, username, peer_key, issued, expires, raw FROM certificates
+		WHERE username = $1 AND expires > $2 ORDER BY issued DESC, serial DESC LIMIT $3`
+	pgSightingsQuery = `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+		WHERE username = $1 AND seen >= $2 ORDER BY seen DESC, peer_id LIMIT $3`
+)
+
 func (s *postgresStore) User(ctx context.Context, name string) (User, error) {
 	if !validText(name) {
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
+	return scanUser(name, s.pool.QueryRow(ctx, pgUserQuery, name))
+}
+
+func scanUser(name string, row pgx.Row) (User, error) {
 	var u User
-	err := s.pool.QueryRow(ctx,
-		`SELECT name, display, password_hash, created FROM users WHERE name = $1`, name).
-		Scan(&u.Name, &u.Display, &u.PasswordHash, &u.Created)
+	err := row.Scan(&u.Name, &u.Display, &u.PasswordHash, &u.Created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
@@ -70,6 +81,62 @@ func (s *postgresStore) User(ctx context.Context, name string) (User, error) {
 	}
 	u.Created = u.Created.UTC()
 	return u, nil
+}
+
+func scanCertificate(row pgx.CollectableRow) (Certificate, error) {
+	var c Certificate
+	var serial int64
+	err := row.Scan(&serial, &c.Username, &c.PeerKey, &c.Issued, &c.Expires, &c.Raw)
+	c.Serial, c.Issued, c.Expires = uint64(serial), c.Issued.UTC(), c.Expires.UTC()
+	return c, err
+}
+
+func scanSighting(row pgx.CollectableRow) (Sighting, error) {
+	var sg Sighting
+	err := row.Scan(&sg.Username, &sg.PeerID, &sg.Addrs, &sg.SuperNode, &sg.Seen)
+	if len(sg.Addrs) == 0 {
+		sg.Addrs = nil
+	}
+	sg.Seen = sg.Seen.UTC()
+	return sg, err
+}
+
+// collect reads all rows with scan; no rows gives nil, as SQLite does.
+func collect[T any](rows pgx.Rows, scan pgx.RowToFunc[T]) ([]T, error) {
+	out, err := pgx.CollectRows(rows, scan)
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, err
+}
+
+// UserPage sends the three queries as one pipelined batch: one round trip.
+func (s *postgresStore) UserPage(ctx context.Context, name string, pq PageQuery) (UserPage, error) {
+	if !validText(name) {
+		return UserPage{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
+	var page UserPage
+	var userErr error
+	b := &pgx.Batch{}
+	b.Queue(pgUserQuery, name).QueryRow(func(row pgx.Row) error {
+		page.User, userErr = scanUser(name, row)
+		return nil
+	})
+	b.Queue(pgCertQuery, name, pq.Now, clampLimit(pq.CertLimit)).Query(func(rows pgx.Rows) (err error) {
+		page.Certificates, err = collect(rows, scanCertificate)
+		return err
+	})
+	b.Queue(pgSightingsQuery, name, pq.Since, clampLimit(pq.SightingLimit)).Query(func(rows pgx.Rows) (err error) {
+		page.Sightings, err = collect(rows, scanSighting)
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return UserPage{}, fmt.Errorf("store: read user %q: %w", name, err)
+	}
+	if userErr != nil {
+		return UserPage{}, userErr
+	}
+	return page, nil
 }
 
 func (s *postgresStore) SetPasswordHash(ctx context.Context, name, hash string) error {
@@ -194,25 +261,13 @@ func (s *postgresStore) Certificates(ctx context.Context, username string, now t
 	if limit == 0 || !validText(username) {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx,
-		`SELECT serial, username, peer_key, issued, expires, raw FROM certificates
-		WHERE username = $1 AND expires > $2 ORDER BY issued DESC, serial DESC LIMIT $3`,
-		username, now, limit)
+	rows, err := s.pool.Query(ctx, pgCertQuery, username, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: certificates of %q: %w", username, err)
 	}
-	certs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Certificate, error) {
-		var c Certificate
-		var serial int64
-		err := row.Scan(&serial, &c.Username, &c.PeerKey, &c.Issued, &c.Expires, &c.Raw)
-		c.Serial, c.Issued, c.Expires = uint64(serial), c.Issued.UTC(), c.Expires.UTC()
-		return c, err
-	})
+	certs, err := collect(rows, scanCertificate)
 	if err != nil {
 		return nil, fmt.Errorf("store: certificates of %q: %w", username, err)
-	}
-	if len(certs) == 0 {
-		return nil, nil
 	}
 	return certs, nil
 }
@@ -248,9 +303,7 @@ func (s *postgresStore) Sightings(ctx context.Context, username string, since ti
 	if !validText(username) {
 		return nil, nil
 	}
-	return s.sightings(ctx, fmt.Sprintf("sightings of %q", username),
-		`SELECT username, peer_id, addrs, super_node, seen FROM sightings
-		WHERE username = $1 AND seen >= $2 ORDER BY seen DESC, peer_id LIMIT $3`,
+	return s.sightings(ctx, fmt.Sprintf("sightings of %q", username), pgSightingsQuery,
 		username, since, clampLimit(limit))
 }
 
@@ -272,20 +325,9 @@ func (s *postgresStore) sightings(ctx context.Context, what, query string, args 
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Sighting, error) {
-		var sg Sighting
-		err := row.Scan(&sg.Username, &sg.PeerID, &sg.Addrs, &sg.SuperNode, &sg.Seen)
-		if len(sg.Addrs) == 0 {
-			sg.Addrs = nil
-		}
-		sg.Seen = sg.Seen.UTC()
-		return sg, err
-	})
+	out, err := collect(rows, scanSighting)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
-	}
-	if len(out) == 0 {
-		return nil, nil
 	}
 	return out, nil
 }

@@ -75,17 +75,6 @@ func (s *sqliteStore) query(ctx context.Context, query string, args ...any) (*sq
 	return st.QueryContext(ctx, args...)
 }
 
-// queryRow runs a read that returns at most one row.
-func (s *sqliteStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := s.reads.get(ctx, query)
-	if err != nil {
-		// A Row can carry only a query's error; a closed statement's
-		// QueryRow reports it, so do the query unprepared instead.
-		return s.reader.QueryRowContext(ctx, query, args...)
-	}
-	return st.QueryRowContext(ctx, args...)
-}
-
 func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 	if err := checkUser(u); err != nil {
 		return err
@@ -109,20 +98,65 @@ func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 }
 
 func (s *sqliteStore) User(ctx context.Context, name string) (User, error) {
+	return s.readUser(ctx, s.query, name)
+}
+
+// queryFunc runs a read: on the reader pool, or in a read transaction.
+type queryFunc func(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+
+func (s *sqliteStore) readUser(ctx context.Context, query queryFunc, name string) (User, error) {
 	if !validText(name) {
+		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
+	rows, err := query(ctx, `SELECT name, display, password_hash, created FROM users WHERE name = ?`, name)
+	if err != nil {
+		return User{}, fmt.Errorf("store: look up user %q: %w", name, sqliteHint(err))
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return User{}, fmt.Errorf("store: look up user %q: %w", name, sqliteHint(err))
+		}
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
 	var u User
 	var created int64
-	err := s.queryRow(ctx, `SELECT name, display, password_hash, created FROM users WHERE name = ?`, name).Scan(&u.Name, &u.Display, &u.PasswordHash, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("store: look up user %q: %w", name, sqliteHint(err))
+	if err := rows.Scan(&u.Name, &u.Display, &u.PasswordHash, &created); err != nil {
+		return User{}, fmt.Errorf("store: look up user %q: %w", name, err)
 	}
 	u.Created = fromMicros(created)
 	return u, nil
+}
+
+// UserPage reads the user, certificates and sightings in one read
+// transaction, so they are of one moment.
+func (s *sqliteStore) UserPage(ctx context.Context, name string, pq PageQuery) (UserPage, error) {
+	if !validText(name) {
+		return UserPage{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return UserPage{}, fmt.Errorf("store: read user %q: %w", name, sqliteHint(err))
+	}
+	defer tx.Rollback() // it only read: ending it either way is the same
+	inTx := func(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+		st, err := s.reads.get(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	var page UserPage
+	if page.User, err = s.readUser(ctx, inTx, name); err != nil {
+		return UserPage{}, err
+	}
+	if page.Certificates, err = s.readCertificates(ctx, inTx, name, pq.Now, pq.CertLimit); err != nil {
+		return UserPage{}, err
+	}
+	if page.Sightings, err = s.readSightings(ctx, inTx, name, pq.Since, pq.SightingLimit); err != nil {
+		return UserPage{}, err
+	}
+	return page, nil
 }
 
 func (s *sqliteStore) SetPasswordHash(ctx context.Context, name, hash string) error {
@@ -252,11 +286,15 @@ func (s *sqliteStore) AddCertificate(ctx context.Context, c Certificate) error {
 }
 
 func (s *sqliteStore) Certificates(ctx context.Context, username string, now time.Time, limit int) ([]Certificate, error) {
+	return s.readCertificates(ctx, s.query, username, now, limit)
+}
+
+func (s *sqliteStore) readCertificates(ctx context.Context, query queryFunc, username string, now time.Time, limit int) ([]Certificate, error) {
 	limit = clampLimit(limit)
 	if limit == 0 || !validText(username) {
 		return nil, nil
 	}
-	rows, err := s.query(ctx,
+	rows, err := query(ctx,
 		`SELECT serial, username, peer_key, issued, expires, raw FROM certificates
 		WHERE username = ? AND expires > ? ORDER BY issued DESC, serial DESC LIMIT ?`,
 		username, now.UnixMicro(), limit)
@@ -312,10 +350,14 @@ func (s *sqliteStore) Seen(ctx context.Context, sg Sighting) error {
 }
 
 func (s *sqliteStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
+	return s.readSightings(ctx, s.query, username, since, limit)
+}
+
+func (s *sqliteStore) readSightings(ctx context.Context, query queryFunc, username string, since time.Time, limit int) ([]Sighting, error) {
 	if !validText(username) {
 		return nil, nil
 	}
-	return s.sightings(ctx, fmt.Sprintf("sightings of %q", username),
+	return s.sightings(ctx, query, fmt.Sprintf("sightings of %q", username),
 		`SELECT username, peer_id, addrs, super_node, seen FROM sightings
 		WHERE username = ? AND seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`,
 		username, since.UnixMicro(), clampLimit(limit))
@@ -328,14 +370,14 @@ func (s *sqliteStore) RecentNodes(ctx context.Context, since time.Time, superOnl
 		query = `SELECT username, peer_id, addrs, super_node, seen FROM sightings
 		WHERE super_node = 1 AND seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`
 	}
-	return s.sightings(ctx, "recent nodes", query, since.UnixMicro(), clampLimit(limit))
+	return s.sightings(ctx, s.query, "recent nodes", query, since.UnixMicro(), clampLimit(limit))
 }
 
-func (s *sqliteStore) sightings(ctx context.Context, what, query string, args ...any) ([]Sighting, error) {
+func (s *sqliteStore) sightings(ctx context.Context, run queryFunc, what, query string, args ...any) ([]Sighting, error) {
 	if args[len(args)-1] == 0 {
 		return nil, nil
 	}
-	rows, err := s.query(ctx, query, args...)
+	rows, err := run(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, sqliteHint(err))
 	}

@@ -93,3 +93,29 @@ const MaxLimit = 1000
 type SightingsPruner interface {
 	PruneSightings(ctx context.Context, before time.Time) (int64, error)
 }
+
+// UserPage is what the directory answers about one user: the account, its
+// live certificates and its recent sightings, read together.
+type UserPage struct {
+	User         User
+	Certificates []Certificate
+	Sightings    []Sighting
+}
+
+// PageQuery says which certificates and sightings a UserPage holds: those
+// not expired at Now (at most CertLimit) and those seen since Since (at
+// most SightingLimit), newest first, as Certificates and Sightings return.
+type PageQuery struct {
+	Now           time.Time
+	CertLimit     int
+	Since         time.Time
+	SightingLimit int
+}
+
+// UserPager is implemented by both stores. UserPage returns what User,
+// Certificates and Sightings would, in one read: one SQLite read
+// transaction (one snapshot), one PostgreSQL round trip (a pipelined
+// batch). It returns ErrNotFound for an unknown user.
+type UserPager interface {
+	UserPage(ctx context.Context, name string, q PageQuery) (UserPage, error)
+}

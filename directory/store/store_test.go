@@ -447,6 +447,66 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("UserPageMatchesSeparateReads", func(t *testing.T) {
+		s := fresh(t)
+		pager, ok := s.(UserPager)
+		if !ok {
+			t.Fatalf("%T does not implement UserPager", s)
+		}
+		for _, n := range []string{"pat", "pam"} {
+			if err := s.CreateUser(ctx, user(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+		for i := range 4 {
+			serial, err := s.NextSerial(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := Certificate{Serial: serial, Username: "pat", PeerKey: make([]byte, 32), Issued: at(i), Expires: at(i + 10), Raw: []byte{byte(i)}}
+			if err := s.AddCertificate(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			sg := Sighting{Username: "pat", PeerID: fmt.Sprint("peer", i), Addrs: []string{fmt.Sprint("/ip4/127.0.0.1/tcp/", i+1)}, SuperNode: i%2 == 0, Seen: at(i)}
+			if err := s.Seen(ctx, sg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tests := []struct {
+			name string
+			q    PageQuery
+		}{
+			{"pat", PageQuery{Now: at(9), CertLimit: 10, Since: at(1), SightingLimit: 10}},
+			{"pat", PageQuery{Now: at(11), CertLimit: 10, Since: at(3), SightingLimit: 10}},
+			{"pat", PageQuery{Now: at(0), CertLimit: 2, Since: at(0), SightingLimit: 1}},
+			{"pat", PageQuery{Now: at(20), CertLimit: 10, Since: at(20), SightingLimit: 10}},
+			{"pat", PageQuery{Now: at(0), CertLimit: 0, Since: at(0), SightingLimit: 0}},
+			{"pam", PageQuery{Now: at(0), CertLimit: 10, Since: at(0), SightingLimit: 10}},
+		}
+		for _, tt := range tests {
+			got, err := pager.UserPage(ctx, tt.name, tt.q)
+			if err != nil {
+				t.Fatalf("UserPage(%q, %+v): %v", tt.name, tt.q, err)
+			}
+			var want UserPage
+			want.User, _ = s.User(ctx, tt.name)
+			want.Certificates, _ = s.Certificates(ctx, tt.name, tt.q.Now, tt.q.CertLimit)
+			want.Sightings, _ = s.Sightings(ctx, tt.name, tt.q.Since, tt.q.SightingLimit)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("UserPage(%q, %+v) =\n%+v\nwant\n%+v", tt.name, tt.q, got, want)
+			}
+		}
+		if len(mustPage(t, pager, "pat", tests[0].q).Certificates) != 4 {
+			t.Error("the first case should see all four certificates; the test is wrong")
+		}
+		for _, name := range []string{"nobody", "pa", "\xff"} {
+			if _, err := pager.UserPage(ctx, name, tests[0].q); !errors.Is(err, ErrNotFound) {
+				t.Errorf("UserPage(%q) = %v, want ErrNotFound", name, err)
+			}
+		}
+	})
+
 	t.Run("PruneSightings", func(t *testing.T) {
 		s := fresh(t)
 		if err := s.CreateUser(ctx, user("nora")); err != nil {
@@ -641,4 +701,13 @@ func testStore(t *testing.T, b backend) {
 			t.Errorf("a user created through one store is not visible through another: %v", err)
 		}
 	})
+}
+
+func mustPage(t *testing.T, p UserPager, name string, q PageQuery) UserPage {
+	t.Helper()
+	page, err := p.UserPage(context.Background(), name, q)
+	if err != nil {
+		t.Fatalf("UserPage(%q): %v", name, err)
+	}
+	return page
 }

@@ -467,3 +467,9 @@ func (n *Node) checkCertificate(remotePeer string, raw []byte) (string, error) {
 	n.cache.Remember(id, cert, n.now())
 	return cert.Username, nil
 }
+
+// DHT returns the node's DHT (status, tests).
+func (n *Node) DHT() *DHT { return n.dht }
+
+// Host returns the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }

@@ -5,6 +5,9 @@ import (
 	"embed"
 	"fmt"
 	"math"
+	"math/cmplx"
+
+	"gonum.org/v1/gonum/dsp/fourier"
 
 	"github.com/peercall/peercall/audio"
 )
@@ -50,65 +53,60 @@ const Threshold = 0.5
 // the lag (received delayed by lag samples, 0 <= lag <= maxLag) where it is
 // largest, and that lag. The correlation is taken over the overlap of the two
 // signals and lies in [-1, 1]; 1 means received is sent scaled and delayed.
+// Lags whose overlap is shorter than half the shorter signal (or 0.5 s) are
+// not considered, so a few matching samples at the edge cannot score high.
 //
-// The lag search runs on 8 kHz decimated copies (so 8 s of audio with a
-// 1 s search window costs milliseconds), then refines at the full rate.
+// The correlation at every lag comes from one FFT (gonum), and the energies
+// of each overlap from prefix sums, so 8 s of audio costs tens of
+// milliseconds even under the race detector.
 func Similarity(sent, received []int16, maxLag int) (float64, int) {
-	const dec = 6
-	xs, ys := decimate(sent, dec), decimate(received, dec)
-	best, bestLag := math.Inf(-1), 0
-	for lag := 0; lag <= maxLag/dec; lag++ {
-		if c := ncc(xs, ys, lag); c > best {
-			best, bestLag = c, lag*dec
-		}
-	}
-	xf, yf := toFloat(sent), toFloat(received)
-	best, refined := math.Inf(-1), bestLag
-	for lag := max(0, bestLag-2*dec); lag <= min(maxLag, bestLag+2*dec); lag++ {
-		if c := ncc(xf, yf, lag); c > best {
-			best, refined = c, lag
-		}
-	}
-	if math.IsInf(best, -1) || math.IsNaN(best) {
+	if len(sent) == 0 || len(received) == 0 {
 		return 0, 0
 	}
-	return best, refined
-}
+	n := 1
+	for n < len(sent)+len(received) {
+		n <<= 1
+	}
+	x, y := make([]float64, n), make([]float64, n)
+	for i, v := range sent {
+		x[i] = float64(v)
+	}
+	for i, v := range received {
+		y[i] = float64(v)
+	}
+	fft := fourier.NewFFT(n)
+	cx := fft.Coefficients(nil, x)
+	cy := fft.Coefficients(nil, y)
+	for i := range cx {
+		cy[i] *= cmplx.Conj(cx[i]) // correlation: c[lag] = sum x[i] y[i+lag]
+	}
+	corr := fft.Sequence(nil, cy)
 
-func ncc(x, y []float64, lag int) float64 {
-	n := min(len(x), len(y)-lag)
-	if n <= 0 {
-		return 0
-	}
-	var xy, xx, yy float64
-	for i := 0; i < n; i++ {
-		a, b := x[i], y[i+lag]
-		xy += a * b
-		xx += a * a
-		yy += b * b
-	}
-	if xx == 0 || yy == 0 {
-		return 0
-	}
-	return xy / math.Sqrt(xx*yy)
-}
-
-func decimate(s []int16, k int) []float64 {
-	out := make([]float64, len(s)/k)
-	for i := range out {
-		var sum float64
-		for _, v := range s[i*k : i*k+k] {
-			sum += float64(v)
+	ex := prefixEnergy(sent)
+	ey := prefixEnergy(received)
+	minOverlap := min(len(sent), len(received)) / 2
+	minOverlap = min(minOverlap, audio.SampleRate/2)
+	best, bestLag := 0.0, 0
+	for lag := 0; lag <= maxLag && lag < len(received); lag++ {
+		m := min(len(sent), len(received)-lag)
+		if m < max(minOverlap, 1) {
+			break
 		}
-		out[i] = sum / float64(k)
+		exx, eyy := ex[m], ey[lag+m]-ey[lag]
+		if exx == 0 || eyy == 0 {
+			continue
+		}
+		if c := corr[lag] / float64(n) / math.Sqrt(exx*eyy); c > best {
+			best, bestLag = c, lag
+		}
 	}
-	return out
+	return best, bestLag
 }
 
-func toFloat(s []int16) []float64 {
-	out := make([]float64, len(s))
+func prefixEnergy(s []int16) []float64 {
+	e := make([]float64, len(s)+1)
 	for i, v := range s {
-		out[i] = float64(v)
+		e[i+1] = e[i] + float64(v)*float64(v)
 	}
-	return out
+	return e
 }

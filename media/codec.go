@@ -31,6 +31,7 @@ type encoderConfig struct {
 	FEC           bool
 	DTX           bool
 	LossPercent   int
+	Complexity    int // 0..10
 	// forceSILK restricts the encoder to SILK (used by the test that
 	// decodes our packets with pion/opus).
 	forceSILK bool
@@ -66,6 +67,9 @@ func newEncoder(c encoderConfig) (*encoder, error) {
 		return nil, fmt.Errorf("Opus loss hint %d%%: %w", c.LossPercent, err)
 	}
 	enc.SetDTX(c.DTX)
+	if err := enc.SetComplexity(c.Complexity); err != nil {
+		return nil, fmt.Errorf("Opus complexity %d: %w", c.Complexity, err)
+	}
 	return &encoder{enc: enc, frame: frame, buf: make([]byte, maxOpusPacket)}, nil
 }
 

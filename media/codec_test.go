@@ -37,7 +37,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	sent := speechSeconds("alice", 3, audio.Frame20ms)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			enc, err := newEncoder(encoderConfig{FrameDuration: tc.frame, Bitrate: tc.rate, FEC: true, DTX: tc.dtx, LossPercent: 10})
+			enc, err := newEncoder(encoderConfig{FrameDuration: tc.frame, Bitrate: tc.rate, FEC: true, DTX: tc.dtx, LossPercent: 10, Complexity: DefaultComplexity})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecRejectsBadInput(t *testing.T) {
-	enc, err := newEncoder(encoderConfig{FrameDuration: audio.Frame20ms, Bitrate: DefaultBitrate, FEC: true, LossPercent: 10})
+	enc, err := newEncoder(encoderConfig{FrameDuration: audio.Frame20ms, Bitrate: DefaultBitrate, FEC: true, LossPercent: 10, Complexity: DefaultComplexity})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestCodecRejectsBadInput(t *testing.T) {
 // decodes with FEC recovery (when useFEC) or concealment alone.
 func codecLossRun(t *testing.T, sent []int16, drop []bool, useFEC bool) []int16 {
 	t.Helper()
-	enc, err := newEncoder(encoderConfig{FrameDuration: audio.Frame20ms, Bitrate: DefaultBitrate, FEC: true, LossPercent: 10})
+	enc, err := newEncoder(encoderConfig{FrameDuration: audio.Frame20ms, Bitrate: DefaultBitrate, FEC: true, LossPercent: 10, Complexity: DefaultComplexity})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestPionOpusDecodesOurPackets(t *testing.T) {
 	sent := speechSeconds("alice", 3, audio.Frame20ms)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			enc, err := newEncoder(encoderConfig{FrameDuration: audio.Frame20ms, Bitrate: DefaultBitrate, FEC: true, LossPercent: 10, forceSILK: tc.silk})
+			enc, err := newEncoder(encoderConfig{FrameDuration: audio.Frame20ms, Bitrate: DefaultBitrate, FEC: true, LossPercent: 10, Complexity: DefaultComplexity, forceSILK: tc.silk})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,7 @@ const (
 	MinBitrate                 = 6000   // bit/s, Opus' floor
 	MaxBitrate                 = 128000 // bit/s, far above what speech needs
 	DefaultExpectedLossPercent = 10     // the encoder's loss hint; it sizes the in-band FEC
+	DefaultComplexity          = 5      // Opus encoder complexity: half the CPU of 10 for speech
 )
 
 // Config describes one call's media session. The zero value (after
@@ -54,6 +55,9 @@ type Config struct {
 	// (0 means DefaultExpectedLossPercent). It decides how many bits go
 	// into FEC.
 	ExpectedLossPercent int
+	// Complexity is the Opus encoder's complexity, 1..10 (0 means
+	// DefaultComplexity). Higher costs more CPU for slightly better speech.
+	Complexity int
 	// ListenIPs restricts the addresses ICE gathers host candidates on
 	// (for example ["127.0.0.1"] in tests). Empty means every interface
 	// except loopback.
@@ -82,6 +86,9 @@ func (c Config) withDefaults() Config {
 	if c.ExpectedLossPercent == 0 {
 		c.ExpectedLossPercent = DefaultExpectedLossPercent
 	}
+	if c.Complexity == 0 {
+		c.Complexity = DefaultComplexity
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -98,6 +105,9 @@ func (c Config) validate() error {
 	}
 	if c.ExpectedLossPercent < 0 || c.ExpectedLossPercent > 100 {
 		return fmt.Errorf("media: ExpectedLossPercent %d is out of range: use 0..100", c.ExpectedLossPercent)
+	}
+	if c.Complexity < 1 || c.Complexity > 10 {
+		return fmt.Errorf("media: Complexity %d is out of range: use 1..10", c.Complexity)
 	}
 	if (c.PortMin == 0) != (c.PortMax == 0) || c.PortMin > c.PortMax {
 		return fmt.Errorf("media: UDP port range %d-%d is invalid: set both PortMin and PortMax with PortMin <= PortMax, or neither", c.PortMin, c.PortMax)

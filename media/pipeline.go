@@ -58,7 +58,7 @@ func (s *Session) Start(ctx context.Context, src audio.Source, sink audio.Sink) 
 	frame := audio.SamplesPer(s.cfg.FrameDuration)
 	enc, err := newEncoder(encoderConfig{
 		FrameDuration: s.cfg.FrameDuration, Bitrate: s.cfg.Bitrate,
-		FEC: !s.cfg.DisableFEC, DTX: s.cfg.DTX, LossPercent: s.cfg.ExpectedLossPercent,
+		FEC: !s.cfg.DisableFEC, DTX: s.cfg.DTX, LossPercent: s.cfg.ExpectedLossPercent, Complexity: s.cfg.Complexity,
 	})
 	if err != nil {
 		return err
@@ -165,6 +165,9 @@ func (s *Session) receiveLoop() {
 			continue // padding-only or hostile: nothing to decode
 		}
 		s.jb.push(p.SequenceNumber, p.Timestamp, p.Payload, time.Now())
+		if s.packetsReceived.Load() == 0 {
+			close(s.firstPacket)
+		}
 		s.bytesReceived.Add(uint64(len(p.Payload)))
 		s.packetsReceived.Add(1) // last: a lock-step test waits on it
 	}
@@ -206,9 +209,18 @@ func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 			}
 		}
 	}
+	// Anchor the playout clock's phase on the first packet's arrival: a
+	// tick then comes playoutPhase after each packet is due, instead of at
+	// a random point of the frame, which saves half a frame of delay on
+	// average.
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-s.firstPacket:
+	}
 	d := s.cfg.FrameDuration
-	next := time.Now().Add(d)
-	timer := time.NewTimer(d)
+	next := time.Now().Add(playoutPhase)
+	timer := time.NewTimer(playoutPhase)
 	defer timer.Stop()
 	for {
 		select {
@@ -240,6 +252,10 @@ func (s *Session) noteSlip(d time.Duration) {
 		}
 	}
 }
+
+// playoutPhase is how long after a packet's expected arrival the playout
+// clock ticks: room for the sender's and the network's small jitter.
+const playoutPhase = 3 * time.Millisecond
 
 // playoutMaxBehind is how late the playout clock may fall before it
 // restarts instead of catching up.

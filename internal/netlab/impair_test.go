@@ -96,7 +96,7 @@ func TestImpairDelay(t *testing.T) {
 	}
 	c := listenUDP(t, a, 0)
 	start := time.Now()
-	if _, err := askUDP(c, ap(b.Addr(), 7000)); err != nil {
+	if _, err := askUDP(c, ap(b.Addr(), 7000), answerWait); err != nil {
 		t.Fatal(err)
 	}
 	// A lower bound only: the delay must be there; how fast the rest is

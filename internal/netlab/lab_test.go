@@ -58,9 +58,9 @@ func TestReachability(t *testing.T) {
 				var seen netip.AddrPort
 				var err error
 				if proto == "udp" {
-					seen, err = askUDP(listenUDP(t, tt.from, 0), ap(tt.to, 7000))
+					seen, err = askUDP(listenUDP(t, tt.from, 0), ap(tt.to, 7000), wait(tt.wantSeen.IsValid()))
 				} else {
-					seen, err = askTCP(tt.from, ap(tt.to, 7001))
+					seen, err = askTCP(tt.from, ap(tt.to, 7001), wait(tt.wantSeen.IsValid()))
 				}
 				switch {
 				case !tt.wantSeen.IsValid() && err == nil:

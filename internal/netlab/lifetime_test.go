@@ -114,7 +114,7 @@ func TestKillAndLinkDown(t *testing.T) {
 	p := echo(t, s, []int{7000}, nil)
 
 	c := listenUDP(t, alice, 0)
-	if _, err := askUDP(c, ap(s.Addr(), 7000)); err != nil {
+	if _, err := askUDP(c, ap(s.Addr(), 7000), answerWait); err != nil {
 		t.Fatalf("before any failure: %v", err)
 	}
 
@@ -122,13 +122,13 @@ func TestKillAndLinkDown(t *testing.T) {
 		if err := m.SetDown(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := askUDP(c, ap(s.Addr(), 7000)); err == nil {
+		if _, err := askUDP(c, ap(s.Addr(), 7000), silenceWait); err == nil {
 			t.Errorf("alice reached s with %s's link down", m.Name())
 		}
 		if err := m.SetUp(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := askUDP(c, ap(s.Addr(), 7000)); err != nil {
+		if _, err := askUDP(c, ap(s.Addr(), 7000), answerWait); err != nil {
 			t.Errorf("alice cannot reach s after %s's link came back up: %v", m.Name(), err)
 		}
 	}
@@ -141,7 +141,41 @@ func TestKillAndLinkDown(t *testing.T) {
 	if err := p.Wait(ctx); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("labecho after Kill: %v, want killed", err)
 	}
-	if _, err := askUDP(c, ap(s.Addr(), 7000)); err == nil {
+	if _, err := askUDP(c, ap(s.Addr(), 7000), silenceWait); err == nil {
 		t.Errorf("s still answers after Kill")
+	}
+}
+
+// TestParallelLabs builds two labs with the same machine names at the same
+// time; each must see only its own network.
+func TestParallelLabs(t *testing.T) {
+	for _, name := range []string{"one", "two"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			lab := New(t)
+			inet := lab.Internet()
+			s := lab.Host("s", inet)
+			home := lab.Router("home", inet, ConeNAT)
+			alice := lab.Host("alice", home.LAN())
+
+			// Same names and addresses in both labs: each server must log
+			// its own lab's alice, by StartCmd with a Dir of its own.
+			bin := BuildBinary(t, echoPkg)
+			cmd := s.Command(context.Background(), bin, "-tcp", ":7001", "-for", "1m")
+			cmd.Dir = t.TempDir()
+			p := s.StartCmd(cmd)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if err := p.WaitFor(ctx, "ready"); err != nil {
+				t.Fatal(err)
+			}
+			seen, err := askTCP(alice, ap(s.Addr(), 7001), answerWait)
+			if err != nil || seen.Addr() != home.Addr() {
+				t.Fatalf("alice to s in lab %s: saw %v, %v; want %s", name, seen, err, home.Addr())
+			}
+			if err := p.WaitFor(ctx, "from "+home.Addr().String()); err != nil {
+				t.Errorf("lab %s's server did not log alice's connection: %v", name, err)
+			}
+		})
 	}
 }

@@ -38,7 +38,7 @@ func TestNATMapping(t *testing.T) {
 			local := c.LocalAddr().(*net.UDPAddr).Port
 			var seen []netip.AddrPort
 			for _, to := range []netip.AddrPort{ap(s1.Addr(), 7000), ap(s2.Addr(), 7000), ap(s1.Addr(), 7001)} {
-				got, err := askUDP(c, to)
+				got, err := askUDP(c, to, answerWait)
 				if err != nil {
 					t.Fatalf("alice to %s: %v", to, err)
 				}
@@ -79,7 +79,7 @@ func TestNATFiltering(t *testing.T) {
 			echo(t, s1, []int{7000}, nil)
 
 			c := listenUDP(t, alice, 0)
-			mapped, err := askUDP(c, ap(s1.Addr(), 7000))
+			mapped, err := askUDP(c, ap(s1.Addr(), 7000), answerWait)
 			if err != nil {
 				t.Fatalf("alice to s1: %v", err)
 			}
@@ -99,7 +99,7 @@ func TestNATFiltering(t *testing.T) {
 						t.Fatalf("%s: send to %s: %v", f.name, mapped, err)
 					}
 				}
-				if got := receives(c, ap(f.from.Addr(), f.port), 500*time.Millisecond); got != f.want {
+				if got := receives(c, ap(f.from.Addr(), f.port), wait(f.want)); got != f.want {
 					t.Errorf("%v: %s to alice's mapping %s: received=%v, want %v", kind, f.name, mapped, got, f.want)
 				}
 			}
@@ -138,11 +138,11 @@ func TestHolePunch(t *testing.T) {
 				echo(t, stun, []int{3478}, nil)
 
 				ca, cb := listenUDP(t, alice, 0), listenUDP(t, bob, 0)
-				ma, err := askUDP(ca, ap(stun.Addr(), 3478))
+				ma, err := askUDP(ca, ap(stun.Addr(), 3478), answerWait)
 				if err != nil {
 					t.Fatal(err)
 				}
-				mb, err := askUDP(cb, ap(stun.Addr(), 3478))
+				mb, err := askUDP(cb, ap(stun.Addr(), 3478), answerWait)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -157,8 +157,8 @@ func TestHolePunch(t *testing.T) {
 					cb.WriteToUDPAddrPort([]byte("punch"), ma)
 					time.Sleep(20 * time.Millisecond)
 				}
-				gotA := receives(ca, mb, 300*time.Millisecond)
-				gotB := receives(cb, ma, 300*time.Millisecond)
+				gotA := receives(ca, mb, wait(tt.want))
+				gotB := receives(cb, ma, wait(tt.want))
 				if (gotA && gotB) != tt.want {
 					t.Errorf("behind %v and %v: alice heard bob=%v, bob heard alice=%v; want a hole both ways=%v", tt.a, tt.b, gotA, gotB, tt.want)
 					logConntrack(t, ra, rb)

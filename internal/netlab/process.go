@@ -28,24 +28,39 @@ type Process struct {
 // SIGKILLed at the end of the test if still running; its output goes to
 // t.Log then if the test failed (Output has it at any time).
 func (h *Host) Start(env []string, name string, args ...string) *Process {
+	h.lab.t.Helper()
+	cmd := h.Command(context.Background(), name, args...)
+	cmd.Env = append(cmd.Environ(), env...)
+	return h.StartCmd(cmd)
+}
+
+// StartCmd starts cmd, made by h.Command and set up further by the caller
+// (Dir, Env, Stdin), as Start does. Its Stdout and Stderr must be unset: they
+// go to the Process's buffer.
+func (h *Host) StartCmd(cmd *exec.Cmd) *Process {
 	l := h.lab
 	l.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &Process{host: h, name: name, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = h.Command(ctx, name, args...)
-	p.cmd.Env = append(p.cmd.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		cancel()
+	name := cmd.Path
+	if len(cmd.Args) > 4 && cmd.Args[1] == "netns" && cmd.Args[2] == "exec" {
+		name = cmd.Args[4] // ip netns exec NS NAME ...
+	}
+	if cmd.Stdout != nil || cmd.Stderr != nil {
+		l.t.Fatalf("netlab: start %s on %s: leave Stdout and Stderr unset; read the output with Process.Output", name, h.name)
+	}
+	p := &Process{host: h, cmd: cmd, name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if cmd.WaitDelay == 0 {
+		cmd.WaitDelay = 5 * time.Second
+	}
+	if err := cmd.Start(); err != nil {
 		l.t.Fatalf("netlab: start %s on %s: %v", name, h.name, err)
 	}
 	go func() {
-		p.err = p.cmd.Wait()
+		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	l.t.Cleanup(func() {
-		cancel() // SIGKILL, if it is still running
+		_ = cmd.Process.Kill() // if it is still running
 		<-p.done
 		out := p.out.String()
 		if l.t.Failed() {

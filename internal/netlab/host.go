@@ -49,9 +49,6 @@ func (l *Lab) machine(name string, seg *Segment, ifname string) *Host {
 	if gw := seg.Gateway(); gw.IsValid() {
 		l.mustRun("ip", "-n", h.ns, "route", "add", "default", "via", gw.String())
 	}
-	l.mu.Lock()
-	l.machines = append(l.machines, h)
-	l.mu.Unlock()
 	return h
 }
 

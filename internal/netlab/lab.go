@@ -30,12 +30,11 @@ type Lab struct {
 
 	inetOnce sync.Mutex // serialises the creation of the internet segment
 
-	mu       sync.Mutex
-	names    map[string]bool
-	inet     *Segment
-	lans     int      // LAN segments handed out so far
-	spaces   []string // namespaces created, in order
-	machines []*Host
+	mu     sync.Mutex
+	names  map[string]bool
+	inet   *Segment
+	lans   int      // LAN segments handed out so far
+	spaces []string // namespaces created, in order
 }
 
 // New returns an empty lab for t and registers its teardown with t.Cleanup.

@@ -32,6 +32,7 @@ func TestCleanup(t *testing.T) {
 		t.Skip(msg)
 	}
 	before := namespaces(t)
+	rootBefore := rootState(t)
 	var made []string
 	t.Run("lab", func(t *testing.T) {
 		lab := New(t)
@@ -59,6 +60,31 @@ func TestCleanup(t *testing.T) {
 			t.Errorf("namespace %s is left after the test", ns)
 		}
 	}
+	if got := rootState(t); got != rootBefore {
+		t.Errorf("the root namespace changed:\nbefore:\n%s\nafter:\n%s", rootBefore, got)
+	}
+}
+
+// rootState is what netlab must never touch in the root namespace: its
+// links, routes, forwarding switch and iptables rules.
+func rootState(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range [][]string{
+		{"ip", "-o", "link", "show"},
+		{"ip", "route", "show"},
+		{"sysctl", "net.ipv4.ip_forward"},
+		{"iptables", "-w", "5", "-S"},
+		{"iptables", "-w", "5", "-t", "nat", "-S"},
+		{"iptables", "-w", "5", "-t", "mangle", "-S"},
+	} {
+		out, err := run(c[0], c[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(out + "\n")
+	}
+	return b.String()
 }
 
 // TestSweepStale checks that New's sweep deletes namespaces of dead owners

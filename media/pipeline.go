@@ -69,11 +69,16 @@ func (s *Session) Start(ctx context.Context, src audio.Source, sink audio.Sink) 
 	}
 	jb := newJitterBuffer(s.cfg.FrameDuration, !s.cfg.DisableFEC)
 	s.mu.Lock()
+	if s.closed {
+		// Close ran while we waited: it must not miss our goroutines.
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	s.jb, s.player, s.startedAt = jb, newPlayer(jb, dec, frame), time.Now()
+	s.wg.Add(5) // under mu: Close marks closed under mu before it waits
 	s.mu.Unlock()
 	s.log.Info("call media started", "route", s.Route().String(), "frame", s.cfg.FrameDuration, "bitrate", s.cfg.Bitrate, "fec", !s.cfg.DisableFEC, "dtx", s.cfg.DTX)
 
-	s.wg.Add(5)
 	go s.sendLoop(src, enc, frame)
 	go s.receiveLoop()
 	go s.rtcpLoop()

@@ -139,6 +139,7 @@ func (s *Session) buildPeerConnection() error {
 	}
 
 	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLogs{s.log}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
@@ -249,7 +250,7 @@ func (s *Session) listenICETCP() (ice.TCPMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: ICE-TCP listener on %s: %w (is the port free?)", addr, err)
 	}
-	return webrtc.NewICETCPMux(nil, l, 64), nil
+	return webrtc.NewICETCPMux(pionLogs{s.log}.NewLogger("ice-tcp"), l, 64), nil
 }
 
 // CreateOffer makes the caller's SDP offer. It waits for ICE gathering to

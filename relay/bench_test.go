@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pion/stun/v4"
+	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/turn/v5"
 )
 
@@ -109,20 +111,35 @@ func startBenchPeercall(b *testing.B, calls int) benchTURN {
 	}
 }
 
+// startBenchBare is pion/turn's simple-multithreaded example: one UDP
+// socket per core sharing the port and the same socket buffers (as the
+// relay has), static relay addresses, TURN REST credentials, and nothing
+// else: the difference between the two is the relay's limits, metering
+// and credential checks.
 func startBenchBare(b *testing.B) benchTURN {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	lc := net.ListenConfig{Control: reuseport.Control}
+	conn, err := lc.ListenPacket(context.Background(), "udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
+	gen := &turn.RelayAddressGeneratorStatic{RelayAddress: net.IPv4(127, 0, 0, 1), Address: "127.0.0.1"}
+	pcs := []turn.PacketConnConfig{{PacketConn: conn, RelayAddressGenerator: gen}}
+	for len(pcs) < runtime.GOMAXPROCS(0) {
+		c, err := lc.ListenPacket(context.Background(), "udp4", conn.LocalAddr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		pcs = append(pcs, turn.PacketConnConfig{PacketConn: c, RelayAddressGenerator: gen})
+	}
+	for _, pc := range pcs {
+		setSocketBuffers(pc.PacketConn) // the same socket buffers as the relay's
+	}
 	const secret = "bench-secret"
 	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:         DefaultRealm,
-		AuthHandler:   turn.LongTermTURNRESTAuthHandler(secret, slogFactory{quietLogger()}.NewLogger("turn")),
-		LoggerFactory: slogFactory{quietLogger()},
-		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn:            conn,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.IPv4(127, 0, 0, 1), Address: "127.0.0.1"},
-		}},
+		Realm:             DefaultRealm,
+		AuthHandler:       turn.LongTermTURNRESTAuthHandler(secret, slogFactory{quietLogger()}.NewLogger("turn")),
+		LoggerFactory:     slogFactory{quietLogger()},
+		PacketConnConfigs: pcs,
 	})
 	if err != nil {
 		b.Fatal(err)

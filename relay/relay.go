@@ -306,7 +306,28 @@ func (r *Relay) moreUDP(ctx context.Context, lc transport.ListenConfig, first ne
 		}
 		conns = append(conns, c)
 	}
+	for _, c := range conns {
+		setSocketBuffers(c)
+	}
 	return conns
+}
+
+// turnSocketBuffer is the receive and send buffer asked for on the TURN
+// UDP sockets (Linux doubles it for its bookkeeping and caps it at
+// net.core.rmem_max / wmem_max). A small voice packet takes about 1 KiB of
+// buffer, so the default 208 KiB holds some 200 packets: a few ms at tens
+// of thousands of packets/s, less than a scheduling hiccup. 1 MiB rides
+// out tens of ms; much more would only turn overload into delay, which
+// voice tolerates worse than loss.
+const turnSocketBuffer = 1 << 20
+
+func setSocketBuffers(c net.PacketConn) {
+	if b, ok := c.(interface{ SetReadBuffer(int) error }); ok {
+		_ = b.SetReadBuffer(turnSocketBuffer) // best effort: a smaller buffer still works
+	}
+	if b, ok := c.(interface{ SetWriteBuffer(int) error }); ok {
+		_ = b.SetWriteBuffer(turnSocketBuffer)
+	}
 }
 
 func (r *Relay) innerGenerator(nw transport.Net) turn.RelayAddressGenerator {

@@ -68,6 +68,15 @@
 // make failures. The labecho command answers UDP and TCP with the source
 // address it saw.
 //
+// A scenario with a real binary reads:
+//
+//	bin := netlab.BuildBinary(t, "github.com/peercall/peercall/cmd/peercall-directory")
+//	srv := dir.Start(nil, bin, "--data", t.TempDir(), "--listen", dir.Addr().String()+":7443")
+//	if err := srv.WaitFor(ctx, "listening on"); err != nil {
+//		t.Fatal(err)
+//	}
+//	out, err := alice.Command(ctx, "curl", "-sk", "https://"+dir.Addr().String()+":7443/v1/key").Output()
+//
 // # Lifetime
 //
 // Namespaces are named pcl-<lab id>-<pid>-<name> (segments pcl-<id>-<pid>-sw.<name>);

@@ -42,7 +42,8 @@
 //     is translated only if it matches a conntrack entry, i.e. comes from an
 //     address:port the LAN socket has sent to. An idle UDP entry expires after
 //     nf_conntrack_udp_timeout (30 s), or 120 s (nf_conntrack_udp_timeout_stream)
-//     once it has carried traffic both ways.
+//     once it has carried traffic both ways; the
+//     MappingTimeout option shortens both for a router.
 //   - SymmetricNAT: MASQUERADE --random-fully: every new conntrack entry (every
 //     new destination address:port) gets a fresh random source port. Filtering
 //     as for ConeNAT.

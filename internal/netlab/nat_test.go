@@ -176,3 +176,44 @@ func logConntrack(t *testing.T, routers ...*Router) {
 		t.Logf("conntrack of %s (%v):\n%s", r, err, out)
 	}
 }
+
+// TestMappingTimeout checks MappingTimeout: a server can answer a LAN
+// socket's mapping while it is fresh, and no longer once it has been idle
+// longer than the timeout.
+func TestMappingTimeout(t *testing.T) {
+	lab := New(t)
+	inet := lab.Internet()
+	s := lab.Host("s", inet)
+	nat := lab.Router("nat", inet, ConeNAT, MappingTimeout(2*time.Second))
+	alice := lab.Host("alice", nat.LAN())
+	srv := listenUDP(t, s, 7000)
+
+	tests := []struct {
+		idle time.Duration
+		want bool
+	}{
+		{300 * time.Millisecond, true},
+		{3500 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		c := listenUDP(t, alice, 0)
+		if _, err := c.WriteToUDPAddrPort([]byte("hello"), ap(s.Addr(), 7000)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		_ = srv.SetReadDeadline(time.Now().Add(answerWait))
+		_, mapped, err := srv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("s never heard alice: %v", err)
+		}
+		time.Sleep(tt.idle)
+		for i := 0; i < 3; i++ {
+			if _, err := srv.WriteToUDPAddrPort([]byte("late"), mapped); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := receives(c, ap(s.Addr(), 7000), wait(tt.want)); got != tt.want {
+			t.Errorf("s answered alice's mapping %s after %v idle (timeout 2s): received=%v, want %v", mapped, tt.idle, got, tt.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 )
 
 // NAT is the address translation a Router does between its LAN and WAN. The
@@ -42,6 +43,8 @@ type Router struct {
 	lan     *Segment
 	lanAddr netip.Addr
 	rules   []FirewallRule // nil: no firewall
+
+	udpTimeout time.Duration // 0: the kernel's
 }
 
 // RouterOption changes how Lab.Router builds a router.
@@ -52,6 +55,14 @@ type RouterOption func(*Router)
 // Firewall() with no rules lets nothing out.
 func Firewall(rules ...FirewallRule) RouterOption {
 	return func(r *Router) { r.rules = append([]FirewallRule{}, rules...) }
+}
+
+// MappingTimeout sets how long the router keeps an idle UDP mapping (its
+// conntrack entry) instead of Linux's 30 s (120 s once traffic went both
+// ways), so tests of keep-alives and of mappings expiring run in seconds. It
+// is rounded up to whole seconds.
+func MappingTimeout(d time.Duration) RouterOption {
+	return func(r *Router) { r.udpTimeout = d }
 }
 
 // A FirewallRule lets one kind of LAN-to-WAN flow through a Firewall.
@@ -79,6 +90,9 @@ func (l *Lab) Router(name string, wan *Segment, nat NAT, opts ...RouterOption) *
 	for _, o := range opts {
 		o(r)
 	}
+	if r.udpTimeout < 0 {
+		l.t.Fatalf("netlab: router %q: negative MappingTimeout %v", name, r.udpTimeout)
+	}
 	for _, rule := range r.rules {
 		if (rule.Proto != "tcp" && rule.Proto != "udp") || rule.Port == 0 {
 			l.t.Fatalf("netlab: router %q: firewall rule %v: want AllowOutTCP or AllowOutUDP with a port", name, rule)
@@ -96,6 +110,10 @@ func (l *Lab) Router(name string, wan *Segment, nat NAT, opts ...RouterOption) *
 	r.lanAddr = addr
 	lan.attach(r.ns, "lan", addr, port)
 	l.sysctl(r.ns, "net.ipv4.ip_forward=1")
+	if r.udpTimeout > 0 {
+		sec := strconv.Itoa(int((r.udpTimeout + time.Second - 1) / time.Second))
+		l.sysctl(r.ns, "net.netfilter.nf_conntrack_udp_timeout="+sec, "net.netfilter.nf_conntrack_udp_timeout_stream="+sec)
+	}
 	r.configureFilter()
 
 	wan.join(r.Host)

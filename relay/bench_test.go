@@ -1,14 +1,16 @@
-//go:build unix
+//go:build linux
 
 package relay
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"net"
-	"runtime"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +20,6 @@ import (
 	"time"
 
 	"github.com/pion/stun/v4"
-	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/turn/v5"
 )
 
@@ -57,10 +58,14 @@ func BenchmarkRelayedCalls(b *testing.B) {
 					b.ReportMetric(res.p50ms, "p50-ms")
 					b.ReportMetric(res.p99ms, "p99-ms")
 					b.ReportMetric(res.sentPPS, "sent-pkt/s")
-					b.ReportMetric(res.cpuUsPerPkt, "cpu-us/pkt")
+					b.ReportMetric(res.cpuUsPerPkt, "client-cpu-us/pkt")
+					b.ReportMetric(res.serverUsPerPkt, "server-cpu-us/pkt")
+					if res.serverUsPerPkt > 0 {
+						b.ReportMetric(1e6/(res.serverUsPerPkt*100), "calls/core")
+					}
 					ok := res.lossPct < 1 && res.p99ms < 5
-					b.Logf("%s: %d calls, %d streams x 50 pkt/s for %v: loss %.3f%%, p50 %.2f ms, p99 %.2f ms, %.1f µs CPU/pkt, meets <1%% loss & <5 ms p99: %v",
-						kind, n, 2*n, *benchTraffic, res.lossPct, res.p50ms, res.p99ms, res.cpuUsPerPkt, ok)
+					b.Logf("%s: %d calls, %d streams x 50 pkt/s for %v: loss %.3f%%, p50 %.2f ms, p99 %.2f ms, server %.1f µs CPU/pkt, meets <1%% loss & <5 ms p99: %v",
+						kind, n, 2*n, *benchTraffic, res.lossPct, res.p50ms, res.p99ms, res.serverUsPerPkt, ok)
 				}
 			})
 		}
@@ -69,96 +74,90 @@ func BenchmarkRelayedCalls(b *testing.B) {
 
 type callResult struct {
 	lossPct, p50ms, p99ms, sentPPS float64
-	cpuUsPerPkt                    float64 // process CPU (clients and server) per delivered packet
+	cpuUsPerPkt                    float64 // load generator CPU per delivered packet
+	serverUsPerPkt                 float64 // server process CPU per delivered packet
 }
 
-// benchTURN is the server under test: its UDP address and a way to mint
-// credentials for a user.
+// benchTURN is the server under test, running in a child process: its
+// UDP address, a way to mint credentials, and its CPU time so far.
 type benchTURN struct {
 	addr  string
-	creds func(user string) (string, string)
+	cpu   func() time.Duration
 	close func()
 }
 
-func startBenchPeercall(b *testing.B, calls int) benchTURN {
-	w := newWorld(b)
-	cfg := testConfig()
-	cfg.MaxSessions = 2*calls + 16
-	cfg.MaxSessionsPerUser = 2
-	cfg.MaxKbps = 1_000_000 // far above the offered load: measure the path, not the cap
-	r, err := New(cfg, Options{DirectoryKey: w.dirPub, ListenIP: net.IPv4(127, 0, 0, 1), Logger: quietLogger()})
+func (benchTURN) creds(user string) (string, string) {
+	u, p, err := turn.GenerateLongTermTURNRESTCredentials(benchSecret, user, time.Hour)
+	if err != nil {
+		panic(err) // HMAC cannot fail
+	}
+	return u, p
+}
+
+// startBenchServer re-runs this test binary as the server (see TestMain
+// and benchServerMain).
+func startBenchServer(b *testing.B, kind string, calls int) benchTURN {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "RELAY_BENCH_SERVER="+kind, "RELAY_BENCH_CALLS="+strconv.Itoa(calls))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := r.Start(context.Background()); err != nil {
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
 		b.Fatal(err)
 	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
+	if err != nil || !ok {
+		stdin.Close()
+		cmd.Wait()
+		b.Fatalf("bench server %s did not start: %q, %v", kind, line, err)
+	}
+	pid := cmd.Process.Pid
 	return benchTURN{
-		addr: r.Addrs().UDP.String(),
-		creds: func(user string) (string, string) {
-			cert, key := w.user(b, user)
-			c, err := r.IssueCredentials(cert, key)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return c.Username, c.Password
-		},
+		addr: addr,
+		cpu:  func() time.Duration { return procCPU(pid) },
 		close: func() {
-			if err := r.Close(); err != nil {
-				b.Error(err)
+			stdin.Close()
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Errorf("bench server %s: %v", kind, err)
+				}
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				b.Errorf("bench server %s did not stop in 10 s; killed", kind)
 			}
 		},
 	}
 }
 
-// startBenchBare is pion/turn's simple-multithreaded example: one UDP
-// socket per core sharing the port and the same socket buffers (as the
-// relay has), static relay addresses, TURN REST credentials, and nothing
-// else: the difference between the two is the relay's limits, metering
-// and credential checks.
-func startBenchBare(b *testing.B) benchTURN {
-	lc := net.ListenConfig{Control: reuseport.Control}
-	conn, err := lc.ListenPacket(context.Background(), "udp4", "127.0.0.1:0")
+// procCPU is the user and system CPU time of process pid, from
+// /proc/pid/stat (clock ticks of 10 ms).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		b.Fatal(err)
+		return 0
 	}
-	gen := &turn.RelayAddressGeneratorStatic{RelayAddress: net.IPv4(127, 0, 0, 1), Address: "127.0.0.1"}
-	pcs := []turn.PacketConnConfig{{PacketConn: conn, RelayAddressGenerator: gen}}
-	for len(pcs) < runtime.GOMAXPROCS(0) {
-		c, err := lc.ListenPacket(context.Background(), "udp4", conn.LocalAddr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		pcs = append(pcs, turn.PacketConnConfig{PacketConn: c, RelayAddressGenerator: gen})
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+2:]
 	}
-	for _, pc := range pcs {
-		setSocketBuffers(pc.PacketConn) // the same socket buffers as the relay's
+	f := strings.Fields(s) // f[0] is field 3 (state); utime is field 14, stime 15
+	if len(f) < 13 {
+		return 0
 	}
-	const secret = "bench-secret"
-	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:             DefaultRealm,
-		AuthHandler:       turn.LongTermTURNRESTAuthHandler(secret, slogFactory{quietLogger()}.NewLogger("turn")),
-		LoggerFactory:     slogFactory{quietLogger()},
-		PacketConnConfigs: pcs,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return benchTURN{
-		addr: conn.LocalAddr().String(),
-		creds: func(user string) (string, string) {
-			u, p, err := turn.GenerateLongTermTURNRESTCredentials(secret, user, time.Hour)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return u, p
-		},
-		close: func() {
-			srv.Close()
-			// pion closes allocations from its read loop after Close.
-			time.Sleep(200 * time.Millisecond)
-		},
-	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // benchEndpoint is one side of a call: a UDP socket read by one goroutine
@@ -254,12 +253,7 @@ type benchStream struct {
 
 func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callResult {
 	b.StopTimer()
-	var srv benchTURN
-	if kind == "bare" {
-		srv = startBenchBare(b)
-	} else {
-		srv = startBenchPeercall(b, calls)
-	}
+	srv := startBenchServer(b, kind, calls)
 	defer srv.close()
 	base := time.Now()
 
@@ -320,7 +314,7 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 	// and sends, for every slot that came due, one packet per stream in
 	// that slot, so every stream sends 50 packets/s.
 	const senders = 4
-	cpuBefore := processCPU()
+	cpuBefore, serverBefore := processCPU(), srv.cpu()
 	start := time.Now()
 	var swg sync.WaitGroup
 	for g := 0; g < senders; g++ {
@@ -360,7 +354,7 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 	swg.Wait()
 	elapsed := time.Since(start)
 	time.Sleep(300 * time.Millisecond) // in flight
-	cpu := processCPU() - cpuBefore
+	cpu, serverCPU := processCPU()-cpuBefore, srv.cpu()-serverBefore
 	for _, e := range eps {
 		e.conn.Close()
 	}
@@ -392,6 +386,7 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 	res := callResult{p50ms: pct(0.50), p99ms: pct(0.99), sentPPS: float64(sent) / elapsed.Seconds()}
 	if received > 0 {
 		res.cpuUsPerPkt = float64(cpu.Microseconds()) / float64(received)
+		res.serverUsPerPkt = float64(serverCPU.Microseconds()) / float64(received)
 	}
 	if sent > 0 {
 		res.lossPct = 100 * float64(sent-received) / float64(sent)
@@ -399,8 +394,9 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 	return res
 }
 
-// processCPU is the user and system CPU time this process has used: the
-// machine is shared, so CPU per packet is steadier than wall-clock rates.
+// processCPU is the user and system CPU time this process (the load
+// generator) has used: the machine is shared, so CPU per packet is steadier
+// than wall-clock rates.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {

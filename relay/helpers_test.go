@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if kind := os.Getenv("RELAY_BENCH_SERVER"); kind != "" {
+		os.Exit(benchServerMain(kind)) // a child of BenchmarkRelayedCalls
+	}
 	goleak.VerifyTestMain(m)
 }
 

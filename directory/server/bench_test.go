@@ -98,6 +98,7 @@ func benchStore(b *testing.B) store.Store {
 // users, 64 client goroutines over keep-alive connections to the real
 // handler on a loopback listener. Reports lookups/s.
 func BenchmarkLookup100k64Clients(b *testing.B) {
+	quietDefaultLogger(b)
 	st := benchStore(b)
 	defer st.Close()
 	key, _ := crypto.GenerateKey()
@@ -171,6 +172,7 @@ func BenchmarkLookup100k64Clients(b *testing.B) {
 // is one client, and reports the share of its time spent in argon2id;
 // "parallel8" is eight clients. Reports registrations/s.
 func BenchmarkRegister(b *testing.B) {
+	quietDefaultLogger(b) // store.Open logs its migrations there
 	for _, clients := range []int{1, 8} {
 		name := "serial"
 		if clients > 1 {
@@ -242,6 +244,14 @@ func BenchmarkRegister(b *testing.B) {
 			}
 		})
 	}
+}
+
+// quietDefaultLogger silences slog's default logger for the benchmark, so
+// that log lines do not break up the benchmark's result lines.
+func quietDefaultLogger(b *testing.B) {
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	b.Cleanup(func() { slog.SetDefault(old) })
 }
 
 // cpuTime is the user and system CPU time this process has used.

@@ -57,7 +57,7 @@ func (r *Relay) admit(userID, _ string, _ net.Addr) bool {
 	r.mu.Unlock()
 	if !ok {
 		r.refuse(reason)
-		r.log.Info("relay: allocation refused", "user", userID, "reason", reason)
+		r.log.Debug("relay: allocation refused", "user", userID, "reason", reason)
 	}
 	return ok
 }

@@ -2,14 +2,12 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -35,11 +33,13 @@ type testDir struct {
 
 func newTestDir(t *testing.T, mutate func(*Config)) *testDir {
 	t.Helper()
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "directory.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	return newTestDirOn(t, "sqlite", mutate)
+}
+
+// newTestDirOn is newTestDir on the named backend (see backends).
+func newTestDirOn(t *testing.T, backend string, mutate func(*Config)) *testDir {
+	t.Helper()
+	st := openBackend(t, backend)
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,13 @@ import (
 )
 
 func TestConcurrentRegistrationsOneWinner(t *testing.T) {
-	d := newTestDir(t, func(c *Config) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { testConcurrentRegistrations(t, b) })
+	}
+}
+
+func testConcurrentRegistrations(t *testing.T, backend string) {
+	d := newTestDirOn(t, backend, func(c *Config) {
 		l := DefaultLimits()
 		l.RegistrationsPerAddr = 1000
 		l.MaxHashQueue = 100
@@ -80,7 +86,13 @@ func TestConcurrentRegistrationsOneWinner(t *testing.T) {
 }
 
 func TestNamesAreCaseInsensitiveAndLoginIssuesCertificate(t *testing.T) {
-	d := newTestDir(t, nil)
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { testLoginIssuesCertificate(t, b) })
+	}
+}
+
+func testLoginIssuesCertificate(t *testing.T, backend string) {
+	d := newTestDirOn(t, backend, nil)
 	if a := d.register("Alice", "correct horse"); a.status != http.StatusCreated {
 		t.Fatalf("register Alice: %d %q", a.status, a.body)
 	}

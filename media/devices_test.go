@@ -1,0 +1,66 @@
+package media
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/internal/testaudio"
+)
+
+// TestCallWithAudioDevices runs a real-time call between the audio
+// package's virtual devices: a paced recording as a's microphone and a WAV
+// file as b's speaker, then reads the WAV back and compares it with what
+// was sent (per 0.5 s segment, see segmentSimilarity).
+func TestCallWithAudioDevices(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := pair(t, ctx, loopbackConfig(), loopbackConfig())
+	sent := speechSeconds("alice", 2, audio.Frame20ms)
+	mic := audio.Paced(audio.NewSamplesSource(sent, false), audio.Frame20ms)
+	path := filepath.Join(t.TempDir(), "heard.wav")
+	speaker, err := audio.NewWAVSink(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := startBoth(ctx, a, b, mic, audio.NewSamplesSource(nil, false), audio.NewNull(), speaker); err != nil {
+		t.Fatal(err)
+	}
+	frames := uint64(len(sent) / audio.SamplesPer(audio.Frame20ms))
+	for b.packetsReceived.Load() < frames {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("b received %d of %d packets", b.packetsReceived.Load(), frames)
+		case <-b.Done():
+			t.Fatalf("b ended: %v", b.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the last packets through the jitter buffer
+	st := b.Stats()
+	a.Close()
+	b.Close()
+	if err := speaker.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	heard, info, err := audio.ReadWAV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, lag := segmentSimilarity(sent, heard)
+	t.Logf("WAV of %d samples at %d Hz: similarity %.3f per segment, lag %d; %v", len(heard), info.SampleRate, sim, lag, st)
+	if sim <= testaudio.Threshold {
+		if st.ClockSlip > 100*time.Millisecond {
+			t.Skipf("this machine is too loaded for real-time audio: the playout clock woke up %v late (similarity %.3f)", st.ClockSlip, sim)
+		}
+		t.Errorf("similarity %.3f <= %.2f: the WAV does not hold what was sent", sim, testaudio.Threshold)
+	}
+}

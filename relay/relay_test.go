@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"strconv"
@@ -213,5 +214,33 @@ func TestModeOffOpensNoListener(t *testing.T) {
 	u.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if n, err := u.Read(make([]byte, 1500)); err == nil {
 		t.Fatalf("UDP port %d answered %d bytes with mode off", port, n)
+	}
+}
+
+// TestStatsJSON: the "relay" object of `peercall status --json` carries
+// the keys the CLI contract names.
+func TestStatsJSON(t *testing.T) {
+	w := newWorld(t)
+	r := startRelay(t, w, testConfig(), Options{})
+	b, err := json.Marshal(r.Stats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"sessions", "bytes_relayed", "kbps", "limits", "refused", "dropped"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("status JSON %s lacks %q", b, k)
+		}
+	}
+	limits, _ := m["limits"].(map[string]any)
+	if limits["max_kbps"] != float64(testConfig().MaxKbps) || limits["max_sessions"] != float64(testConfig().MaxSessions) {
+		t.Errorf("limits %v", limits)
+	}
+	refused, _ := m["refused"].(map[string]any)
+	if _, ok := refused["max_sessions"]; !ok {
+		t.Errorf("refused %v lacks a zero max_sessions entry", refused)
 	}
 }

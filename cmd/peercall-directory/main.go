@@ -4,6 +4,7 @@
 //
 //	peercall-directory [--data DIR] [--listen ADDR] [--db URL] [--metrics ADDR]
 //	                   [--tls-cert FILE --tls-key FILE] [--insecure-http]
+//	                   [--trusted-proxy CIDR]...
 //
 // The first start creates DIR/directory.key, the directory's ed25519 signing
 // key, and prints its public key: the key clients pin (peercall init
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -56,6 +58,7 @@ type options struct {
 	data, listen, db, metrics string
 	tlsCert, tlsKey           string
 	insecureHTTP              bool
+	trustedProxies            []netip.Prefix
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -69,6 +72,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "operator TLS certificate `FILE` (PEM) instead of the self-signed one")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "operator TLS key `FILE` (PEM), with --tls-cert")
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "serve plain HTTP (only allowed when --listen is a loopback address; for tests)")
+	fs.Func("trusted-proxy", "`CIDR` of a reverse proxy in front of the directory whose X-Forwarded-For is believed for login throttling (repeatable)", func(v string) error {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return fmt.Errorf("%q is not an address or CIDR such as 10.0.0.0/8: %w", v, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		o.trustedProxies = append(o.trustedProxies, p.Masked())
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -148,7 +163,7 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(server.Config{Store: st, Key: key, Logger: log, Registry: reg})
+	srv, err := server.New(server.Config{Store: st, Key: key, Logger: log, Registry: reg, TrustedProxies: o.trustedProxies})
 	if err != nil {
 		return err
 	}

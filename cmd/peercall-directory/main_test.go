@@ -276,6 +276,7 @@ func TestFlagRefusals(t *testing.T) {
 		{[]string{"--insecure-http", "--listen", "127.0.0.1:0", "--tls-cert", "a", "--tls-key", "b"}, "contradict"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"--trusted-proxy", "not-a-cidr"}, "10.0.0.0/8"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -294,6 +295,20 @@ func TestFlagRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(data); !os.IsNotExist(err) {
 		t.Fatalf("refused start created %s", data)
+	}
+}
+
+func TestTrustedProxyFlag(t *testing.T) {
+	o, err := parseFlags([]string{"--trusted-proxy", "10.1.2.3/8", "--trusted-proxy", "192.0.2.1", "--trusted-proxy", "fd00::/8"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range o.trustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.1/32 fd00::/8" {
+		t.Fatalf("trusted proxies %q", got)
 	}
 }
 

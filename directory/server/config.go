@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -47,6 +48,11 @@ type Config struct {
 	// Limits are the throttling and shedding limits; the zero value means
 	// DefaultLimits().
 	Limits Limits
+	// TrustedProxies are the reverse proxies in front of the directory:
+	// for a request from one of them, throttling counts the client address
+	// it reports in X-Forwarded-For. Empty means the directory faces
+	// clients directly and the header is ignored.
+	TrustedProxies []netip.Prefix
 	// Logger receives the server's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Registry receives the server's metrics and is what /metrics serves;

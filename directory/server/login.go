@@ -46,7 +46,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (int, any, *apiEr
 		return 0, nil, aerr
 	}
 	now := s.now()
-	addr := clientKey(r)
+	addr := clientKey(r, s.cfg.TrustedProxies)
 	ch, wait, which := reserve(now, failCost, s.loginsByName.get(name, now), s.loginsByAddr.get(addr, now))
 	if wait > 0 {
 		limit, msg := "name", fmt.Sprintf("too many failed logins for %q", name)

@@ -73,7 +73,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) (int, any, *ap
 		return 0, nil, aerr
 	}
 	now := s.now()
-	if _, wait, _ := reserve(now, 1, s.registers.get(clientKey(r), now)); wait > 0 {
+	if _, wait, _ := reserve(now, 1, s.registers.get(clientKey(r, s.cfg.TrustedProxies), now)); wait > 0 {
 		s.metrics.throttled.WithLabelValues("register").Inc()
 		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
 			message: fmt.Sprintf("too many registrations from your address (%d per %v); try again in %v",

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,8 +134,10 @@ func (c *charge) settle(cost, reserved int) {
 }
 
 // clientKey is the throttling key of the request's client: its IP address,
-// or its /64 for IPv6 (one host usually holds a whole /64).
-func clientKey(r *http.Request) string {
+// or its /64 for IPv6 (one host usually holds a whole /64). When the peer is
+// one of the trusted proxies, the client is the rightmost address of
+// X-Forwarded-For that is not a trusted proxy itself.
+func clientKey(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -144,9 +147,32 @@ func clientKey(r *http.Request) string {
 		return host
 	}
 	ip = ip.Unmap()
+	if isTrusted(ip, trusted) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a malformed hop: stop at the last proxy we trust
+			}
+			hop = hop.Unmap()
+			ip = hop
+			if !isTrusted(hop, trusted) {
+				break
+			}
+		}
+	}
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.String()
 	}
 	return ip.String()
+}
+
+func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

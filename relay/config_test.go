@@ -228,3 +228,39 @@ func TestCircuitResourcesAndProviderKey(t *testing.T) {
 		t.Fatalf("ProviderKey not stable: %v %v", k1, k2)
 	}
 }
+
+func TestLoadPolicyDefaultPath(t *testing.T) {
+	if _, err := os.Stat(DefaultPolicyPath); err == nil {
+		t.Skipf("%s exists on this machine; the missing-file case cannot be shown here", DefaultPolicyPath)
+	}
+	p, err := LoadPolicy("")
+	if err != nil || p != (AdminPolicy{}) {
+		t.Fatalf("LoadPolicy(\"\") with no %s = %+v, %v; want no policy", DefaultPolicyPath, p, err)
+	}
+}
+
+// FuzzParsePolicy: the policy parser never panics, and an accepted policy
+// only ever tightens the user's limits.
+func FuzzParsePolicy(f *testing.F) {
+	f.Add([]byte("[relay]\nmode = \"off\"\nmax_kbps = 2000\n[network]\nrestricted = true\n"))
+	f.Add([]byte("[relay]\nmax_sessions = 3\nmax_session_duration = \"1h\"\nmin_uptime = \"2h\"\n"))
+	f.Add([]byte("[relay]\nrelay_port_min = 40000\nrelay_port_max = 40999\nmax_cpu_load = 0.5\n"))
+	f.Add([]byte("x = 1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParsePolicy(b)
+		if err != nil {
+			return
+		}
+		u := DefaultConfig()
+		u.Mode = ModeOn
+		c, _ := Effective(u, p)
+		if c.MaxKbps > u.MaxKbps || c.MaxSessions > u.MaxSessions || c.MaxSessionsPerUser > u.MaxSessionsPerUser ||
+			c.MaxSessionDuration > u.MaxSessionDuration || c.CredentialTTL > u.CredentialTTL || c.MaxCPULoad > u.MaxCPULoad ||
+			c.MinUptime < u.MinUptime || c.MinUpstreamKbps < u.MinUpstreamKbps || modeRank(c.Mode) > modeRank(u.Mode) {
+			t.Fatalf("policy %+v loosened the config: %+v", p, c)
+		}
+		if p.Network.Restricted && c.Mode != ModeOff {
+			t.Fatalf("restricted policy left mode %s", c.Mode)
+		}
+	})
+}

@@ -64,3 +64,21 @@ func TestCallWithAudioDevices(t *testing.T) {
 		t.Errorf("similarity %.3f <= %.2f: the WAV does not hold what was sent", sim, testaudio.Threshold)
 	}
 }
+
+// TestUnpacedSourceIsHeldToRealTime: a source that returns at once (a WAV
+// opened without pacing) is sent at real time, not as a flood.
+func TestUnpacedSourceIsHeldToRealTime(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := pair(t, ctx, loopbackConfig(), loopbackConfig())
+	sent := speechSeconds("bob", 1, audio.Frame20ms)
+	if err := startBoth(ctx, a, b, audio.NewSamplesSource(sent, false), audio.NewSamplesSource(nil, false), audio.NewNull(), audio.NewNull()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	// 1 s of audio at real time: after 0.4 s about 20 of 50 frames are out
+	// (plus the 60 ms the sender may run ahead).
+	if n := a.framesCaptured.Load(); n > 30 {
+		t.Errorf("%d frames captured after 0.4 s: the unpaced source was not held to real time", n)
+	}
+}

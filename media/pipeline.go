@@ -19,9 +19,9 @@ const statsInterval = time.Second
 // Start waits (bounded by ctx) until ICE and DTLS are connected, then runs
 // the call's audio until Close: capture from src → Opus → RTP → SRTP, and
 // SRTP → jitter buffer → Opus decode/FEC/PLC → sink. The playout is paced
-// by a ticker of one frame; src must be a clocked source (a live
-// microphone or a paced virtual device). The session does not close src
-// or sink.
+// by the session's own clock of one frame; src should be a clocked source
+// (a live microphone or a paced virtual device): an unpaced one is held
+// back to real time. The session does not close src or sink.
 //
 // When src reports io.EOF the session stops sending and keeps playing what
 // it receives. Any other device error ends the call: Done is closed and Err
@@ -94,7 +94,12 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(opusCodec.PayloadType)}}
 	var seq uint16
 	var ts uint32
+	var start time.Time
 	for n := 0; ; n++ {
+		// (A lock-step test drives both ends by hand: no holding back.)
+		if !start.IsZero() && s.cfg.playoutTicks == nil && !s.waitFrameTime(start.Add(time.Duration(n)*s.cfg.FrameDuration)) {
+			return
+		}
 		if err := src.Read(s.ctx, pcm); err != nil {
 			switch {
 			case s.ctx.Err() != nil:
@@ -104,6 +109,9 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 				s.fail(fmt.Errorf("%w: capture stopped after %d frames: %w (check the microphone or --audio-in)", ErrDevice, n, err))
 			}
 			return
+		}
+		if start.IsZero() {
+			start = time.Now()
 		}
 		s.framesCaptured.Add(1)
 		payload, err := enc.encode(pcm)
@@ -128,6 +136,28 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 			}
 		}
 		ts += uint32(frame)
+	}
+}
+
+// maxAhead is how far ahead of real time the sender lets a source run. A
+// clocked source never gets there; an unpaced one (a WAV file opened
+// without pacing) is held back to real time instead of flooding the peer.
+const maxAhead = 60 * time.Millisecond
+
+// waitFrameTime holds the send loop while frame time due is more than
+// maxAhead away; false when the session ends meanwhile.
+func (s *Session) waitFrameTime(due time.Time) bool {
+	ahead := time.Until(due)
+	if ahead <= maxAhead {
+		return true
+	}
+	t := time.NewTimer(ahead - maxAhead/2)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 

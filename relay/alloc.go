@@ -126,6 +126,7 @@ func (r *Relay) newMeteredConn(conn net.PacketConn, user string) *meteredConn {
 	c.timerMu.Unlock()
 	r.counters.sessionsTotal.Add(1)
 	r.mu.Lock()
+	r.conns[c] = struct{}{}
 	n := r.sessions
 	r.mu.Unlock()
 	r.tracer.SessionOpened(n)
@@ -171,6 +172,9 @@ func (c *meteredConn) Close() error {
 		c.timer.Stop()
 		c.timerMu.Unlock()
 		c.err = c.PacketConn.Close()
+		c.r.mu.Lock()
+		delete(c.r.conns, c)
+		c.r.mu.Unlock()
 		n := c.r.release(c.user)
 		c.r.tracer.SessionClosed(n, time.Since(c.opened))
 	})

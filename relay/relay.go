@@ -94,6 +94,7 @@ type Relay struct {
 	closed   bool
 	sessions int
 	perUser  map[string]int
+	conns    map[*meteredConn]struct{} // open relay sockets
 	kbps     float64
 	stopRate chan struct{}
 	rateDone chan struct{}
@@ -140,6 +141,7 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		now:     opts.Now,
 		limiter: newLimiter(cfg.MaxKbps),
 		perUser: map[string]int{},
+		conns:   map[*meteredConn]struct{}{},
 		counters: counters{
 			refused: newReasonCounters(refusalReasons),
 			dropped: newReasonCounters(dropReasons),
@@ -404,7 +406,18 @@ func (r *Relay) Stop() error {
 	close(stopRate)
 	<-rateDone
 	// pion closes allocations from its read-loop goroutines after the
-	// listeners close; wait for the relay sockets (our sessions) to go.
+	// listeners close. Close every relay socket too (an allocation made
+	// while pion was closing would otherwise outlive the server), then
+	// wait for the sessions to be released.
+	r.mu.Lock()
+	open := make([]*meteredConn, 0, len(r.conns))
+	for c := range r.conns {
+		open = append(open, c)
+	}
+	r.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {

@@ -70,6 +70,7 @@ func TestNATMapping(t *testing.T) {
 func TestNATFiltering(t *testing.T) {
 	for _, kind := range []NAT{ConeNAT, SymmetricNAT} {
 		t.Run(kind.String(), func(t *testing.T) {
+			t.Parallel() // each waits for silence
 			lab := New(t)
 			inet := lab.Internet()
 			s1 := lab.Host("s1", inet)
@@ -128,6 +129,7 @@ func TestHolePunch(t *testing.T) {
 				order = "alice first"
 			}
 			t.Run(fmt.Sprintf("%v-%v %s", tt.a, tt.b, order), func(t *testing.T) {
+				t.Parallel() // each waits for silence
 				lab := New(t)
 				inet := lab.Internet()
 				stun := lab.Host("stun", inet)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,34 @@ func TestPromoterHysteresis(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPromoterLogsChanges: each role change is one log line with its
+// reason; observations that change nothing log nothing.
+func TestPromoterLogsChanges(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	clk := &fakeClock{t: time.Unix(0, 0)}
+	p := NewPromoter(DefaultConfig(), PromoterOptions{PromoteHold: time.Minute, DemoteHold: time.Minute, Now: clk.now, Logger: log})
+	good := goodInputs()
+	off := good
+	off.Mode = ModeOff
+	for _, step := range []struct {
+		after time.Duration
+		in    Inputs
+	}{{0, good}, {30 * time.Second, good}, {31 * time.Second, good}, {time.Second, good}, {time.Second, off}, {time.Second, off}} {
+		clk.t = clk.t.Add(step.after)
+		p.Update(step.in)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log has %d lines, want 2 (promotion, demotion):\n%s", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[0], "to=super-node") || !strings.Contains(lines[0], "publicly reachable") {
+		t.Errorf("promotion line %q", lines[0])
+	}
+	if !strings.Contains(lines[1], "to=client") || !strings.Contains(lines[1], "relay.mode is off") {
+		t.Errorf("demotion line %q", lines[1])
 	}
 }

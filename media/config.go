@@ -35,8 +35,9 @@ type Config struct {
 	// PortMin and PortMax bound the local UDP ports ICE opens (both zero:
 	// any ephemeral port). Both or neither must be set.
 	PortMin, PortMax uint16
-	// ICETCP also gathers passive ICE-TCP host candidates on a listener
-	// bound to each ListenIP (port PortMin when set, else ephemeral).
+	// ICETCP also gathers ICE-TCP host candidates, on one listener bound
+	// to the first ListenIP (all interfaces when none) at port PortMin
+	// when set, else an ephemeral port.
 	ICETCP bool
 	// Net opens every socket (nil: the operating system's network). Tests
 	// pass a pion/transport vnet here to run ICE across simulated NATs.

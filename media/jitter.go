@@ -126,14 +126,14 @@ func (jb *jitterBuffer) push(seq16 uint16, ts uint32, payload []byte, arrival ti
 		jb.newest = seq
 		jb.updateJitter(ts, arrival)
 	}
-	if s := jb.slots[seq%jbSlots]; s.ok && s.seq == seq {
+	if s := jb.slots[slot(seq)]; s.ok && s.seq == seq {
 		jb.duplicates++
 		return
 	}
 	if !jb.started && seq < jb.next {
 		jb.next = seq // reordered before playout began
 	}
-	jb.slots[seq%jbSlots] = jbSlot{seq: seq, ok: true, payload: append([]byte(nil), payload...)}
+	jb.slots[slot(seq)] = jbSlot{seq: seq, ok: true, payload: append([]byte(nil), payload...)}
 	if depth := jb.newest - jb.next; depth >= jbMaxDepth {
 		// Far behind (a long stall): jump so that the target depth remains.
 		to := jb.newest - int64(jb.targetLocked())
@@ -160,9 +160,13 @@ func (jb *jitterBuffer) updateJitter(ts uint32, arrival time.Time) {
 	jb.lastTransit, jb.haveTransit = transit, true
 }
 
+// slot is the ring index of an extended sequence number (which may be
+// negative: a packet older than the first one seen).
+func slot(seq int64) int64 { return (seq%jbSlots + jbSlots) % jbSlots }
+
 // take removes and returns the payload of seq, or nil when absent.
 func (jb *jitterBuffer) take(seq int64) []byte {
-	s := &jb.slots[seq%jbSlots]
+	s := &jb.slots[slot(seq)]
 	if !s.ok || s.seq != seq {
 		return nil
 	}
@@ -172,7 +176,7 @@ func (jb *jitterBuffer) take(seq int64) []byte {
 }
 
 func (jb *jitterBuffer) present(seq int64) bool {
-	s := jb.slots[seq%jbSlots]
+	s := jb.slots[slot(seq)]
 	return s.ok && s.seq == seq
 }
 
@@ -222,7 +226,7 @@ func (jb *jitterBuffer) pull() (pullKind, []byte) {
 			if jb.fec && jb.present(jb.next+1) {
 				jb.stalled = false
 				jb.next++
-				return pullFEC, jb.slots[jb.next%jbSlots].payload
+				return pullFEC, jb.slots[slot(jb.next)].payload
 			}
 			jb.next++
 			if jb.stalled {

@@ -17,10 +17,12 @@ import (
 // A username is normalised with the PRECIS UsernameCaseMapped profile
 // (RFC 8265): full-width characters are folded to their normal width, letters
 // are lower-cased, the result is put in Unicode NFC, and the bidi rule
-// applies. What the profile's IdentifierClass allows is allowed: letters and
-// digits of any script and the printable ASCII symbols ('.', '_', '-', '+',
-// '@', ...). Everything else is refused, in particular spaces of every kind,
-// control characters, and non-ASCII symbols and punctuation such as emoji.
+// applies. Allowed are letters and digits of any script (what the profile's
+// IdentifierClass allows beyond ASCII) and, of the ASCII symbols, only '.',
+// '_' and '-', and a name starts with a letter or digit. Everything else is
+// refused: spaces of every kind, control characters, emoji, and ASCII symbols
+// such as '/', '?', '#', '%', '@' or '+', which would need escaping in URLs
+// and would break the DHT key /peercall/NAME into more segments.
 // The normalised form must be MinUsernameLen to MaxUsernameLen characters
 // (Unicode code points) long and must not be one of the reserved names.
 // "Alice" and "alice" are therefore one name.
@@ -36,7 +38,7 @@ const (
 
 // Sentinel errors of Normalize; test them with errors.Is.
 var (
-	ErrInvalidUsername  = errors.New("invalid username: use 3 to 32 letters, digits or ASCII symbols such as . _ - (no spaces, control characters or emoji)")
+	ErrInvalidUsername  = errors.New("invalid username: use 3 to 32 letters or digits, with '.', '_' or '-' between them (no spaces, other symbols or emoji)")
 	ErrReservedUsername = errors.New("reserved username: names such as admin, root, support, peercall or directory belong to the operators; choose another name")
 )
 
@@ -71,6 +73,11 @@ func Normalize(name string) (string, error) {
 	if again, err := precis.UsernameCaseMapped.String(n); err != nil || again != n {
 		return "", fmt.Errorf("%w: %q does not have a stable normal form", ErrInvalidUsername, name)
 	}
+	for i, r := range n {
+		if r < utf8.RuneSelf && !isASCIIAlnum(r) && (i == 0 || !strings.ContainsRune("._-", r)) {
+			return "", fmt.Errorf("%w: %q contains %q; only '.', '_' and '-' may join letters and digits", ErrInvalidUsername, name, r)
+		}
+	}
 	switch l := utf8.RuneCountInString(n); {
 	case l < MinUsernameLen:
 		return "", fmt.Errorf("%w: %q is %d characters, the minimum is %d", ErrInvalidUsername, name, l, MinUsernameLen)
@@ -81,6 +88,10 @@ func Normalize(name string) (string, error) {
 		return "", fmt.Errorf("%w: %q", ErrReservedUsername, n)
 	}
 	return n, nil
+}
+
+func isASCIIAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }
 
 // Suggestions returns up to n distinct valid, unreserved alternatives to the

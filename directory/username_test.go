@@ -18,7 +18,13 @@ func TestNormalize(t *testing.T) {
 		{"ALICE", "alice", nil},
 		{"ａｌｉｃｅ", "alice", nil}, // full width folds
 		{"bob.smith", "bob.smith", nil},
-		{"bob_smith-2+x@home", "bob_smith-2+x@home", nil},
+		{"bob_smith-2.x", "bob_smith-2.x", nil},
+		{"bob+x", "", ErrInvalidUsername},    // '+' is not allowed
+		{"bob@home", "", ErrInvalidUsername}, // nor '@'
+		{"bob/x", "", ErrInvalidUsername},    // '/' would split the DHT key
+		{"a?b#c", "", ErrInvalidUsername},
+		{".alice", "", ErrInvalidUsername}, // a symbol may not lead
+		{"_alice", "", ErrInvalidUsername},
 		{"Zoë", "zoë", nil},
 		{"Zoe\u0308", "zoë", nil}, // NFC
 		{"Ångström", "ångström", nil},

@@ -500,11 +500,13 @@ func (c *Client) apiError(resp *http.Response, data []byte) error {
 	return e
 }
 
-// decodeStrict decodes exactly one JSON value into out, refusing unknown
-// fields and trailing data.
+// decodeStrict decodes exactly one JSON value into out, refusing wrong types
+// and trailing data. Unknown fields are ignored: the API is versioned by its
+// /v1 prefix, and a directory that adds a field to an answer must not break
+// every client already installed. (The server, which decodes untrusted
+// requests, does refuse unknown fields.)
 func decodeStrict(data []byte, out any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("malformed JSON: %w", err)
 	}

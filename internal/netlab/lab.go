@@ -182,11 +182,22 @@ func (l *Lab) close() {
 	}
 }
 
-// deleteNamespace SIGKILLs every process still in ns, then deletes it.
+// deleteNamespace SIGKILLs every process still in ns, then deletes it,
+// trying a few times: a process just killed, or one starting in another
+// mount namespace, can keep the name busy for a moment.
 func deleteNamespace(ns string) error {
-	killAll(ns)
-	if _, err := run("ip", "netns", "del", ns); err != nil {
-		return fmt.Errorf("delete namespace %s (delete it by hand with `ip netns del %s`): %w", ns, ns, err)
+	var err error
+	for try := 0; try < 5; try++ {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		}
+		killAll(ns)
+		if _, err = run("ip", "netns", "del", ns); err == nil {
+			return nil
+		}
+		if _, statErr := os.Stat(netnsDir + "/" + ns); os.IsNotExist(statErr) {
+			return nil // gone after all
+		}
 	}
-	return nil
+	return fmt.Errorf("delete namespace %s (delete it by hand with `ip netns del %s`): %w", ns, ns, err)
 }

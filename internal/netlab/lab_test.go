@@ -317,3 +317,47 @@ func TestRunGoexit(t *testing.T) {
 		t.Errorf("Run returned %v, want fn's own error", err)
 	}
 }
+
+// TestNestedRouters checks routers behind routers: a home NAT behind a
+// carrier's NAT (double NAT), and a routed department LAN inside a routed
+// campus, whose route must reach the internet through the campus router.
+func TestNestedRouters(t *testing.T) {
+	lab := New(t)
+	inet := lab.Internet()
+	a := lab.Host("a", inet)
+	isp := lab.Router("isp", inet, SymmetricNAT)
+	home := lab.Router("home", isp.LAN(), ConeNAT)
+	dave := lab.Host("dave", home.LAN())
+	campus := lab.Router("campus", inet, NoNAT)
+	dept := lab.Router("dept", campus.LAN(), NoNAT)
+	erin := lab.Host("erin", dept.LAN())
+	for _, h := range []*Host{a, dave, erin} {
+		echo(t, h, nil, []int{7001})
+	}
+
+	tests := []struct {
+		name     string
+		from     *Host
+		to       netip.Addr
+		wantSeen netip.Addr
+	}{
+		{"double NAT to internet shows the outer NAT", dave, a.Addr(), isp.Addr()},
+		{"nested routed LAN to internet", erin, a.Addr(), erin.Addr()},
+		{"internet to nested routed LAN", a, erin.Addr(), a.Addr()},
+		{"nested routed LAN to double NAT's LAN: no route", erin, dave.Addr(), netip.Addr{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			seen, err := askTCP(tt.from, ap(tt.to, 7001), wait(tt.wantSeen.IsValid()))
+			switch {
+			case !tt.wantSeen.IsValid() && err == nil:
+				t.Errorf("%s to %s got through (seen as %s); want it refused", tt.from, tt.to, seen)
+			case tt.wantSeen.IsValid() && err != nil:
+				t.Errorf("%s to %s: %v", tt.from, tt.to, err)
+			case tt.wantSeen.IsValid() && seen.Addr() != tt.wantSeen:
+				t.Errorf("%s to %s: seen as %s, want %s", tt.from, tt.to, seen, tt.wantSeen)
+			}
+		})
+	}
+}

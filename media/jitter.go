@@ -14,13 +14,19 @@ import (
 // not say when a packet should be declared lost (so FEC/PLC cannot be
 // triggered at the right moment), keeps a fixed depth instead of adapting
 // to measured jitter, and does not bound its queue. A voice call needs all
-// four, so this file implements a small buffer that is driven by the
-// playout clock (one pull per packet's worth of audio), declares a packet
-// lost when a later one is already there at its playout time (and then
-// offers the next packet for FEC), grows its delay only by stalling on
-// underruns, and shrinks by at most one frame per second when the spare
-// depth it kept for a whole second exceeds the target derived from the
-// measured interarrival jitter (RFC 3550) and recent losses.
+// four, so this file implements a small buffer that:
+//   - is driven by the playout clock: one pull per packet's worth of audio;
+//   - declares a packet lost when a later one is already there at its
+//     playout time, and then offers the next packet for FEC;
+//   - keeps a target spare depth of one packet on a clean path, more when
+//     the RFC 3550 interarrival jitter says so (2 x jitter), and one more
+//     while losses are recent so that FEC finds the next packet;
+//   - grows only by stalling on an underrun (concealing without consuming
+//     the late packet, which then still plays);
+//   - shrinks slowly: one packet when the spare depth stayed two above the
+//     target for a second, or one above for ten seconds, faster (one packet
+//     in five) only when it is far too deep after a burst;
+//   - holds at most jbSlots packets and skips ahead beyond jbMaxDepth.
 
 const (
 	// jbSlots bounds the packets held (about 1.3 s of 20 ms packets).

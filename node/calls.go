@@ -277,7 +277,14 @@ func (n *Node) Call(ctx context.Context, username string, o CallOptions) (*CallR
 	res := r.run(ctx)
 	n.calls.remove(r, res)
 	r.emit("ended", res)
-	return res, endError(sc.End(), res)
+	err = endError(sc.End(), res)
+	r.mu.Lock()
+	mediaErr := r.mediaErr
+	r.mu.Unlock()
+	if err == nil && !res.Connected && mediaErr != nil && ctx.Err() == nil {
+		err = fmt.Errorf("%w: %s answered, but the audio could not start: %w", ErrCallFailed, res.Summary.Peer, mediaErr)
+	}
+	return res, err
 }
 
 // endError turns an outgoing call's end into the error Call returns.

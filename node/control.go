@@ -439,3 +439,42 @@ func (cc *ControlClient) Do(ctx context.Context, req ControlRequest, onEvent fun
 		return &resp, nil
 	}
 }
+
+// Call places a call through the node (req.Op must be OpCall) and returns
+// its final response. When ctx ends (Ctrl-C) the call is hung up through a
+// second request and Call still returns the call's result; before the node
+// has named the call, ending ctx closes the connection, which cancels it.
+func (cc *ControlClient) Call(ctx context.Context, req ControlRequest, onEvent func(ControlResponse)) (*ControlResponse, error) {
+	if req.Op != OpCall {
+		return nil, fmt.Errorf("%w: ControlClient.Call needs op %q", ErrBadControlRequest, OpCall)
+	}
+	var mu sync.Mutex
+	callID := ""
+	inner, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		id := callID
+		mu.Unlock()
+		if id == "" {
+			cancel()
+			return
+		}
+		hctx, hcancel := context.WithTimeout(inner, hangupTimeout)
+		defer hcancel()
+		if _, err := cc.Do(hctx, ControlRequest{Op: OpHangup, CallID: id}, nil); err != nil {
+			cancel()
+		}
+	})
+	defer stop()
+	return cc.Do(inner, req, func(r ControlResponse) {
+		if r.Call != nil {
+			mu.Lock()
+			callID = r.Call.CallID
+			mu.Unlock()
+		}
+		if onEvent != nil {
+			onEvent(r)
+		}
+	})
+}

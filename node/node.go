@@ -67,7 +67,8 @@ type Options struct {
 	ICEServers ICEServerSource
 	// RingTimeout ends unanswered calls (default 30 s).
 	RingTimeout time.Duration
-	// PresenceTTL, PresenceRetry: see PresenceConfig (tests shorten them).
+	// PresenceTTL and PresenceRetry: see PresenceConfig (defaults 1 h and
+	// 5 s; tests shorten them).
 	PresenceTTL, PresenceRetry time.Duration
 	// PresenceShutdown bounds the tombstone's publication at Close
 	// (default 10 s).
@@ -141,6 +142,11 @@ func New(ctx context.Context, home *Home, opts Options) (*Node, error) {
 	}
 	if opts.RingTimeout == 0 {
 		opts.RingTimeout = 30 * time.Second
+	}
+	if opts.PresenceRetry == 0 {
+		// A node that starts first (nobody to store its record yet)
+		// publishes soon after its first peers arrive.
+		opts.PresenceRetry = 5 * time.Second
 	}
 	if opts.LookupTimeout == 0 {
 		opts.LookupTimeout = 5 * time.Second

@@ -2,8 +2,12 @@
 # The loopback demo (`make demo`, after `make build` put the binaries in
 # bin/): starts a directory on 127.0.0.1, sets up two users, alice and bob,
 # in their own home directories, registers and logs in both, shows what a
-# taken name and a wrong password do, and looks a user up. The directory is
-# stopped and the temporary files removed on exit, whatever happens.
+# taken name and a wrong password do, and looks a user up. Then bob runs his
+# node (answering automatically) and alice calls him by name for 5 s,
+# speaking a recording; bob's node records what it heard to
+# bin/demo/bob-heard.wav. AUDIO=default uses the sound card on both sides
+# instead. Every process is stopped and the temporary files removed on
+# exit, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +25,22 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/peercall-demo.XXXXXX")
 dir_pid=""
+bob_pid=""
+AUDIO=${AUDIO:-}                 # "default": the sound card instead of WAV files
+OUT=${OUT:-$BIN/demo}            # where bob's recording is kept
+BOB_PORT=${BOB_PORT:-$((17000 + RANDOM % 2000))}
+CALL_SECONDS=${CALL_SECONDS:-5}
 
 cleanup() {
 	local status=$?
+	if [ -n "$bob_pid" ] && kill -0 "$bob_pid" 2>/dev/null; then
+		kill -INT "$bob_pid" 2>/dev/null || true
+		wait "$bob_pid" 2>/dev/null || true
+	fi
+	if [ "$status" -ne 0 ] && [ -s "$work/bob-run.out" ]; then
+		echo "--- bob's node:" >&2
+		sed 's/^/    /' "$work/bob-run.out" >&2
+	fi
 	if [ -n "$dir_pid" ] && kill -0 "$dir_pid" 2>/dev/null; then
 		kill "$dir_pid" 2>/dev/null || true
 		wait "$dir_pid" 2>/dev/null || true
@@ -101,6 +118,13 @@ expect 0 pc alice init --directory "$url" --directory-key "$key"
 expect 0 pc bob init --directory "$url"
 grep -qF "$key" "$work/bob/config.toml" || fail "bob pinned another key than the directory's"
 
+# Both nodes listen on loopback: bob on a fixed port (the one his login
+# reports to the directory, which is how alice's node finds the network),
+# alice on any free port.
+sed -i "s/\"0.0.0.0:7070\"/\"127.0.0.1:$BOB_PORT\"/" "$work/bob/config.toml"
+sed -i 's/"0.0.0.0:7070"/"127.0.0.1:0"/' "$work/alice/config.toml"
+grep -q "127.0.0.1:$BOB_PORT" "$work/bob/config.toml" || fail "could not set bob's network.listen"
+
 alice_pw="alice-demo-$RANDOM-$RANDOM"
 bob_pw="bob-demo-$RANDOM-$RANDOM"
 
@@ -121,9 +145,54 @@ expect 6 pc_pw bob "not-bobs-password" login bob --password-stdin
 step "7. bob looks alice up"
 expect 0 pc bob users al
 
-step "Done"
-echo "    a directory, two registered users with certificates in their homes:"
-for u in alice bob; do
-	echo "    $u: $(ls "$work/$u" | tr '\n' ' ')"
+if [ "$AUDIO" = "default" ]; then
+	speech=default
+	heard=default
+	alice_heard=default
+else
+	mkdir -p "$OUT"
+	cp internal/testaudio/testdata/alice.wav "$work/alice-says.wav"
+	speech="wav:$work/alice-says.wav"
+	heard="wav:$OUT/bob-heard.wav"
+	alice_heard="wav:$OUT/alice-heard.wav"
+	rm -f "$OUT/bob-heard.wav" "$OUT/alice-heard.wav"
+fi
+
+step "8. bob runs his node: presence in the DHT, answers calls automatically"
+"$PEERCALL" --home "$work/bob" run --auto-answer --audio-in "${AUDIO:-tone:440}" --audio-out "$heard" >"$work/bob-run.out" 2>&1 &
+bob_pid=$!
+deadline=$((SECONDS + START_TIMEOUT))
+until pc bob status >/dev/null 2>&1; do
+	kill -0 "$bob_pid" 2>/dev/null || { bob_pid=""; fail "bob's node exited (its output follows)"; }
+	[ "$SECONDS" -lt "$deadline" ] || fail "bob's node did not answer \`status\` within ${START_TIMEOUT}s"
+	sleep 0.2
 done
-echo "    (calls between them come with the node; the directory is stopped now)"
+sed 's/^/    /' "$work/bob-run.out"
+expect 0 pc bob status
+
+step "9. alice calls bob by name for ${CALL_SECONDS}s (no node runs for her, so \`call\` starts one)"
+summary=$(pc alice call bob --duration "${CALL_SECONDS}s" --audio-in "$speech" --audio-out "$alice_heard" --json) ||
+	fail "alice's call to bob exited $?"
+printf '%s\n' "$summary" | sed 's/^/    /'
+printf '%s' "$summary" | grep -q '"packets_received": [1-9]' || fail "alice received no audio packets"
+
+step "10. bob's side of the call"
+sleep 0.5
+sed -n '/incoming call\|connected\|ended\|packets\|authentication/p' "$work/bob-run.out" | sed 's/^/    /'
+
+step "11. alice calls a user who does not exist: exit 4"
+expect 4 pc alice call nobody-here --duration 1s --audio-in silence --audio-out null
+
+step "12. bob stops his node; alice's call: exit 4, offline"
+kill -INT "$bob_pid"
+wait "$bob_pid" || fail "bob's node did not stop cleanly"
+bob_pid=""
+expect 4 pc alice call bob --duration 1s --audio-in silence --audio-out null
+
+step "Done"
+if [ "$AUDIO" = "default" ]; then
+	echo "    the call ran on the sound cards"
+else
+	echo "    alice spoke internal/testaudio/testdata/alice.wav; what bob heard is in $OUT/bob-heard.wav"
+	echo "    (bob sent a 440 Hz tone; what alice heard is in $OUT/alice-heard.wav)"
+fi

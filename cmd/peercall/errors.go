@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/node"
 )
 
 // Exit codes (DESIGN.md, CLI contract).
@@ -54,6 +55,12 @@ func exitCode(err error) int {
 		return exitAuthFailed
 	case errors.Is(err, directory.ErrInvalidRequest):
 		return exitUsage
+	case errors.Is(err, node.ErrUnknownUser), errors.Is(err, node.ErrUserOffline):
+		return exitUnknownUser
+	case errors.Is(err, node.ErrRejected), errors.Is(err, node.ErrBusy):
+		return exitRejected
+	case errors.Is(err, node.ErrCertificate):
+		return exitAuthFailed
 	}
 	return exitFailure
 }
@@ -63,6 +70,9 @@ func errorCode(err error) string {
 	var apiErr *directory.APIError
 	if errors.As(err, &apiErr) && apiErr.Code != "" {
 		return apiErr.Code
+	}
+	if code := node.ErrorCode(err); code != node.CodeFailed && code != node.CodeBadRequest {
+		return code // unknown_user, offline, rejected, busy, no_answer, auth, no_such_call
 	}
 	switch exitCode(err) {
 	case exitUsage:

@@ -1,6 +1,6 @@
 // Command peercall is the peercall client: it sets up a home directory,
-// registers and logs in with the directory, looks users up, and (in later
-// versions) runs the node and places calls. See DESIGN.md's CLI contract.
+// registers and logs in with the directory, looks users up, runs the node
+// and places calls by name. See DESIGN.md's CLI contract.
 package main
 
 import (
@@ -32,13 +32,19 @@ type command struct {
 	run      func(ctx context.Context, e *env, args []string) error
 }
 
-// commands is the table of subcommands; later ones (run, call, status,
-// devices) are added here.
+// commands is the table of subcommands.
 var commands = []command{
 	{"init", "--directory URL [--directory-key KEY]", "choose a directory and pin its key", runInit},
 	{"register", "NAME [--password-stdin] [--json]", "create an account (exit 3 when the name is taken)", runRegister},
 	{"login", "NAME [--password-stdin]", "log in and get a certificate for this node's identity key", runLogin},
 	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
+	{"run", "[--relay auto|on|off] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]", "run the node: presence, incoming calls, control socket", runRun},
+	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
+	{"status", "[--json]", "show the running node's user, role and calls", runStatus},
+	{"answer", "[CALL_ID]", "answer the ringing call", runAnswer},
+	{"reject", "[CALL_ID]", "decline the ringing call", runReject},
+	{"hangup", "[CALL_ID]", "hang up a call", runHangup},
+	{"devices", "", "list sound card devices (for pa:NAME)", runDevices},
 }
 
 func findCommand(name string) (command, bool) {
@@ -99,7 +105,7 @@ func usage(w io.Writer) {
 	for _, c := range cs {
 		fmt.Fprintf(w, "  %-9s %s\n  %-9s   %s\n", c.name, c.synopsis, "", c.summary)
 	}
-	fmt.Fprintln(w, "\nexit codes: 0 ok, 1 failure, 2 usage, 3 name taken, 4 user unknown, 6 authentication failed")
+	fmt.Fprintln(w, "\nexit codes: 0 ok, 1 failure, 2 usage, 3 name taken, 4 user unknown or offline, 5 call rejected or busy, 6 authentication failed")
 	fmt.Fprintln(w, "Passwords are read from a prompt, or from stdin with --password-stdin; never from flags.")
 }
 

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/node"
+)
+
+// callShutdown bounds the tombstone of a node run just for one call.
+const callShutdown = 3 * time.Second
+
+// runCall calls a user by name through the running node, or through a node
+// started for the call's length when none runs.
+func runCall(ctx context.Context, e *env, args []string) error {
+	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--json]"
+	fs := newFlagSet(e, "call")
+	duration := fs.Duration("duration", 0, "hang up after this long once connected (0: until Ctrl-C)")
+	in := fs.String("audio-in", "", "microphone: "+audio.SpecForms+" (default: the node's, else default)")
+	out := fs.String("audio-out", "", "speaker: "+audio.SpecForms+" (default: the node's, else default)")
+	asJSON := fs.Bool("json", false, "print the call summary as one JSON object")
+	pos, err := parseArgs(e, fs, args, synopsis)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(fs, pos, 1, synopsis); err != nil {
+		return err
+	}
+	if *duration < 0 {
+		return usageErrorf("call: --duration %v is negative", *duration)
+	}
+	inSpec, err := absSpec(*in)
+	if err != nil {
+		return usageErrorf("call: --audio-in: %v", err)
+	}
+	outSpec, err := absSpec(*out)
+	if err != nil {
+		return usageErrorf("call: --audio-out: %v", err)
+	}
+	home, err := e.openHome()
+	if err != nil {
+		return err
+	}
+	p := &callPrinter{w: e.stdout, quiet: *asJSON}
+	var res *node.CallResult
+	if cc, derr := node.DialControl(home); derr == nil {
+		req := node.ControlRequest{Op: node.OpCall, Name: pos[0], DurationMs: duration.Milliseconds(), AudioIn: inSpec, AudioOut: outSpec}
+		p.line("calling %s through the running node…", pos[0])
+		var resp *node.ControlResponse
+		resp, err = cc.Call(ctx, req, func(r node.ControlResponse) {
+			if r.Call != nil {
+				p.event(r.Event, *r.Call)
+			}
+		})
+		if resp != nil {
+			res = resp.Result
+		}
+	} else {
+		res, err = callWithOwnNode(ctx, e, home, pos[0], node.CallOptions{
+			Duration: *duration, AudioIn: inSpec, AudioOut: outSpec,
+			OnEvent: func(ev node.CallEvent) { p.event(ev.Kind, ev.Call) },
+		}, p)
+	}
+	if err != nil {
+		err = callError(pos[0], err)
+		if *asJSON {
+			return e.printJSONError(err)
+		}
+		return err
+	}
+	if *asJSON {
+		return e.printJSON(res.Summary)
+	}
+	p.summary(res)
+	return nil
+}
+
+// callWithOwnNode starts a node on the home (on free ports if the
+// configured one is taken), places the call and closes the node.
+func callWithOwnNode(ctx context.Context, e *env, home *node.Home, name string, o node.CallOptions, p *callPrinter) (*node.CallResult, error) {
+	p.line("no node runs on %s; starting one for this call…", home.Dir())
+	n, err := node.New(ctx, home, node.Options{
+		FreePortFallback: true,
+		PresenceShutdown: callShutdown,
+		Logger:           e.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := n.Close(); cerr != nil {
+			e.log.Warn("close node", "err", cerr)
+		}
+	}()
+	p.line("calling %s…", name)
+	return n.Call(ctx, name, o)
+}
+
+// callError rewrites lookup and call failures for the user.
+func callError(name string, err error) error {
+	switch {
+	case errors.Is(err, node.ErrUnknownUser):
+		return &userError{msg: fmt.Sprintf("%v\nNo user %q: check the name with `peercall users %s`.", err, name, name), err: err}
+	case errors.Is(err, node.ErrUserOffline):
+		return &userError{msg: fmt.Sprintf("%s is offline: %v", name, err), err: err}
+	case errors.Is(err, node.ErrCertificate):
+		return &userError{msg: fmt.Sprintf("%v", err), err: err}
+	case errors.Is(err, node.ErrNodeRunning):
+		return &userError{msg: fmt.Sprintf("%v", err), err: err}
+	}
+	return err
+}
+
+// absSpec checks an audio spec and makes a wav: path absolute, since the
+// running node has another working directory.
+func absSpec(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	spec, err := audio.ParseSpec(s)
+	if err != nil {
+		return "", err
+	}
+	if spec.Kind == audio.KindWAV && !filepath.IsAbs(spec.Path) {
+		abs, err := filepath.Abs(spec.Path)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", s, err)
+		}
+		spec.Path = abs
+	}
+	return spec.String(), nil
+}
+
+// callPrinter prints a call's progress for humans (nothing with --json).
+type callPrinter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	quiet bool
+}
+
+func (p *callPrinter) line(format string, args ...any) {
+	if p.quiet {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+func (p *callPrinter) event(kind string, c node.CallInfo) {
+	switch kind {
+	case "ringing":
+		p.line("ringing %s…", c.Peer)
+	case "incoming":
+		p.line("incoming call from %s (call %s); answer with `peercall answer`, decline with `peercall reject`", c.Peer, c.CallID)
+	case "connected":
+		p.line("connected to %s (%s route)\nshort authentication string: %s — read it to %s; if theirs differs, someone is in the middle",
+			c.Peer, orDirect(c.Route), c.SAS, c.Peer)
+	}
+}
+
+func orDirect(route string) string {
+	if route == "" {
+		return "direct"
+	}
+	return route
+}
+
+// summary prints the end of a call.
+func (p *callPrinter) summary(res *node.CallResult) {
+	if p.quiet || res == nil {
+		return
+	}
+	s := res.Summary
+	var b strings.Builder
+	fmt.Fprintf(&b, "call with %s ended: %s", s.Peer, res.End)
+	if res.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", res.Detail)
+	}
+	if res.Connected {
+		fmt.Fprintf(&b, "\n  call id %s, route %s, setup %.0f ms, duration %.1f s", s.CallID, s.Route, s.SetupMs, s.DurationS)
+		fmt.Fprintf(&b, "\n  packets sent %d, received %d, loss %.1f %%, jitter %.1f ms, rtt %.1f ms", s.PacketsSent, s.PacketsReceived, 100*s.Loss, s.JitterMs, s.RTTMs)
+		fmt.Fprintf(&b, "\n  short authentication string %s", res.SAS)
+	}
+	p.line("%s", b.String())
+}

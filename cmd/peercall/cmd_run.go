@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/node"
+)
+
+// runRun runs the node until Ctrl-C (SIGINT) or SIGTERM: presence in the
+// DHT, incoming calls (rung, or answered with --auto-answer), and the
+// control socket that call, status, answer and hangup talk to.
+func runRun(ctx context.Context, e *env, args []string) error {
+	const synopsis = "[--relay auto|on|off] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]"
+	fs := newFlagSet(e, "run")
+	relay := fs.String("relay", "auto", "super-node role: auto, on or off (this version never relays; see status)")
+	autoAnswer := fs.Bool("auto-answer", false, "accept every incoming call from a certified user")
+	in := fs.String("audio-in", "default", "microphone: "+audio.SpecForms)
+	out := fs.String("audio-out", "default", "speaker: "+audio.SpecForms)
+	listen := fs.String("listen", "", "libp2p host:port, TCP and QUIC (default network.listen, 0.0.0.0:7070)")
+	pos, err := parseArgs(e, fs, args, synopsis)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
+		return err
+	}
+	switch *relay {
+	case "auto", "on", "off":
+	default:
+		return usageErrorf("run: --relay %q is not one of auto, on, off", *relay)
+	}
+	inSpec, err := absSpec(*in)
+	if err != nil {
+		return usageErrorf("run: --audio-in: %v", err)
+	}
+	outSpec, err := absSpec(*out)
+	if err != nil {
+		return usageErrorf("run: --audio-out: %v", err)
+	}
+	home, err := e.openHome()
+	if err != nil {
+		return err
+	}
+	p := &callPrinter{w: e.stdout}
+	opts := node.Options{
+		AutoAnswer: *autoAnswer,
+		AudioIn:    inSpec,
+		AudioOut:   outSpec,
+		Logger:     e.log,
+		OnCall: func(ev node.CallEvent) {
+			if ev.Kind == "ended" {
+				p.summary(ev.Result)
+				return
+			}
+			p.event(ev.Kind, ev.Call)
+		},
+	}
+	if *listen != "" {
+		opts.Listen = []string{*listen}
+	}
+	n, err := node.New(ctx, home, opts)
+	if err != nil {
+		if errors.Is(err, node.ErrCertificate) || errors.Is(err, node.ErrNodeRunning) {
+			return &userError{msg: err.Error(), err: err}
+		}
+		return err
+	}
+	st := n.Status()
+	p.line("peercall node running as %s (peer %s)", st.Username, st.PeerID)
+	for _, a := range st.Addrs {
+		p.line("  listening on %s", a)
+	}
+	answer := "incoming calls ring; answer with `peercall answer`"
+	if *autoAnswer {
+		answer = "incoming calls are answered automatically"
+	}
+	p.line("role %s (%s); %s; audio in %s, out %s", st.Role, st.RoleReason, answer, orDefault(inSpec), orDefault(outSpec))
+	p.line("control socket %s; press Ctrl-C to stop", home.Path(node.ControlSocket))
+	<-ctx.Done()
+	p.line("stopping: hanging up and signing off…")
+	if err := n.Close(); err != nil {
+		return fmt.Errorf("stop the node: %w", err)
+	}
+	p.line("stopped")
+	return nil
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return s
+}

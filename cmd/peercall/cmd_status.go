@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/node"
+)
+
+// runStatus prints the running node's identity, role and calls.
+func runStatus(ctx context.Context, e *env, args []string) error {
+	const synopsis = "[--json]"
+	fs := newFlagSet(e, "status")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parseArgs(e, fs, args, synopsis)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
+		return err
+	}
+	resp, err := controlDo(ctx, e, node.ControlRequest{Op: node.OpStatus})
+	if err != nil {
+		if *asJSON {
+			return e.printJSONError(err)
+		}
+		return err
+	}
+	st := resp.Status
+	if st == nil {
+		return fmt.Errorf("the node answered without a status")
+	}
+	if st.Calls == nil {
+		st.Calls = []node.CallInfo{}
+	}
+	if *asJSON {
+		return e.printJSON(st)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "user:         %s\npeer id:      %s\n", st.Username, st.PeerID)
+	fmt.Fprintf(w, "role:         %s (%s)\nreachability: %s\npresence:     %s\n", st.Role, st.RoleReason, st.Reachability, st.Presence)
+	for _, a := range st.Addrs {
+		fmt.Fprintf(w, "address:      %s\n", a)
+	}
+	fmt.Fprintf(w, "relay:        %d sessions, %d bytes relayed, %.0f kbit/s\n", st.Relay.Sessions, st.Relay.BytesRelayed, st.Relay.Kbps)
+	if len(st.Calls) == 0 {
+		fmt.Fprintln(w, "calls:        none")
+	}
+	for _, c := range st.Calls {
+		fmt.Fprintf(w, "call:         %s %s %s, %s since %s", c.CallID, c.Direction, c.Peer, c.State, c.Started.Format("15:04:05"))
+		if c.SAS != "" {
+			fmt.Fprintf(w, ", SAS %s", c.SAS)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// controlDo sends one request to the node running on the home.
+func controlDo(ctx context.Context, e *env, req node.ControlRequest) (*node.ControlResponse, error) {
+	home, err := e.openHome()
+	if err != nil {
+		return nil, err
+	}
+	cc, err := node.DialControl(home)
+	if err != nil {
+		return nil, err
+	}
+	return cc.Do(ctx, req, nil)
+}
+
+// runAnswer, runReject and runHangup act on a call of the running node.
+func runAnswer(ctx context.Context, e *env, args []string) error {
+	return callAction(ctx, e, args, "answer", node.OpAnswer, "answered")
+}
+
+func runReject(ctx context.Context, e *env, args []string) error {
+	return callAction(ctx, e, args, "reject", node.OpReject, "rejected")
+}
+
+func runHangup(ctx context.Context, e *env, args []string) error {
+	return callAction(ctx, e, args, "hangup", node.OpHangup, "hung up")
+}
+
+func callAction(ctx context.Context, e *env, args []string, name, op, done string) error {
+	const synopsis = "[CALL_ID]"
+	fs := newFlagSet(e, name)
+	pos, err := parseArgs(e, fs, args, synopsis)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageErrorf("%s takes at most one call id; usage: peercall %s %s", name, name, synopsis)
+	}
+	req := node.ControlRequest{Op: op}
+	if len(pos) == 1 {
+		req.CallID = pos[0]
+	}
+	if _, err := controlDo(ctx, e, req); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, done)
+	return nil
+}
+
+// runDevices lists the sound card devices PortAudio sees.
+func runDevices(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "devices")
+	pos, err := parseArgs(e, fs, args, "")
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(fs, pos, 0, ""); err != nil {
+		return err
+	}
+	devs, err := audio.Devices()
+	if err != nil {
+		return fmt.Errorf("list sound devices: %w; virtual devices (%s) work without a sound card", err, audio.SpecForms)
+	}
+	return audio.FormatDevices(e.stdout, devs)
+}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/internal/testaudio"
@@ -59,6 +61,9 @@ func callCtx(t *testing.T) context.Context {
 // auto-answers, speech goes both ways and each side hears what the other
 // sent; the summary carries the contract's fields.
 func TestCallByName(t *testing.T) {
+	// Registered first, so it runs after the network is closed: the
+	// nodes, their calls and the directory leave no goroutine behind.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	tr := startTrio(t, true)
 	var mu sync.Mutex
 	var events []string
@@ -280,5 +285,26 @@ func answerWhenRinging(t *testing.T, n *node.Node, accept bool) {
 	}
 	if err != nil {
 		t.Errorf("answer %v: %v", accept, err)
+	}
+}
+
+// TestCallNoAnswer: a call nobody answers ends after the ring timeout
+// (30 s by default; 1 s here) with ErrNoAnswer, on both sides.
+func TestCallNoAnswer(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	aliceU, bobU := nw.User("alice"), nw.User("bob")
+	o := callharness.NodeOptions()
+	o.RingTimeout = time.Second
+	o.Audio = (&callharness.Audio{Send: callharness.Speech("alice", 1)}).Opener()
+	alice := nw.Start(aliceU, o)
+	bob := nw.Start(bobU, o) // rings, nobody answers
+	callharness.WaitPresence(t, alice)
+	_, err := alice.Call(callCtx(t), "bob", node.CallOptions{})
+	if !errors.Is(err, node.ErrNoAnswer) {
+		t.Fatalf("call bob who does not answer: %v, want ErrNoAnswer", err)
+	}
+	waitNoCalls(t, bob)
+	if rc := bob.RecentCalls(); len(rc) != 1 || rc[0].End != signalling.EndNoAnswer.String() {
+		t.Errorf("bob's calls %+v, want one ended %q", rc, signalling.EndNoAnswer)
 	}
 }

@@ -63,6 +63,22 @@ func TestControlSocket(t *testing.T) {
 		t.Errorf("events %v, want [ringing connected]", events)
 	}
 
+	// Ctrl-C during a call: the client hangs up and still gets the
+	// summary of a connected call.
+	cctx, interrupt := context.WithCancel(ctx)
+	resp, err = cc.Call(cctx, node.ControlRequest{Op: node.OpCall, Name: "bob"}, func(r node.ControlResponse) {
+		if r.Event == "connected" {
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				interrupt()
+			}()
+		}
+	})
+	interrupt()
+	if err != nil || resp.Result == nil || !resp.Result.Connected || resp.Result.End != "hung up (local)" {
+		t.Fatalf("interrupted call: %+v, %v; want a connected call hung up locally", resp, err)
+	}
+
 	_, err = cc.Do(ctx, node.ControlRequest{Op: node.OpCall, Name: "nobody"}, nil)
 	if !errors.Is(err, node.ErrUnknownUser) {
 		t.Errorf("call nobody through the socket: %v, want ErrUnknownUser across the socket", err)

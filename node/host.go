@@ -95,15 +95,28 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (ho
 		if err != nil {
 			return nil, err
 		}
-		return libp2p.New(
+		h, err := libp2p.New(
 			libp2p.Identity(priv),
 			libp2p.ListenAddrs(addrs...),
-			libp2p.Transport(tcp.NewTCPTransport),
+			// Without SO_REUSEPORT a second node cannot silently share
+			// a port with the first (the kernel would split incoming
+			// connections between them), so a taken port is detected.
+			libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 			libp2p.Transport(quic.NewTransport),
 			libp2p.Security(noise.ID, noise.New),
 			libp2p.DisableRelay(),
 			libp2p.DisableMetrics(),
 		)
+		if err != nil {
+			return nil, err
+		}
+		// libp2p succeeds when any address listens; a node half on its
+		// port (QUIC yes, TCP taken) is not what was configured.
+		if got := h.Network().ListenAddresses(); len(got) < len(addrs) {
+			h.Close()
+			return nil, fmt.Errorf("only %v of %v could listen", got, addrs)
+		}
+		return h, nil
 	}
 	h, err := start(false)
 	if err == nil {

@@ -1,0 +1,72 @@
+package node
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/peercall/peercall/crypto"
+)
+
+// TestHostPortTaken: a configured port that another program holds is an
+// error naming the port, unless free-port fallback is on (`call` with no
+// running node), which listens elsewhere.
+func TestHostPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().String()
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := newHost(key, []string{taken}, false); err == nil {
+		h.Close()
+		t.Fatalf("listened on %s, which is taken", taken)
+	} else if !errors.Is(err, ErrPortInUse) {
+		t.Errorf("error %v, want ErrPortInUse", err)
+	}
+	h, err := newHost(key, []string{taken}, true)
+	if err != nil {
+		t.Fatalf("free-port fallback: %v", err)
+	}
+	defer h.Close()
+	_, port, _ := net.SplitHostPort(taken)
+	for _, a := range h.Addrs() {
+		if p, err := a.ValueForProtocol(6 /* tcp */); err == nil && p == port {
+			t.Errorf("fallback host listens on the taken port: %v", a)
+		}
+		if _, err := strconv.Atoi(port); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(h.Addrs()) < 2 {
+		t.Errorf("fallback host addrs %v, want TCP and QUIC", h.Addrs())
+	}
+}
+
+func TestListenMultiaddrs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"127.0.0.1:7070", []string{"/ip4/127.0.0.1/tcp/7070", "/ip4/127.0.0.1/udp/7070/quic-v1"}},
+		{":7070", []string{"/ip4/0.0.0.0/tcp/7070", "/ip4/0.0.0.0/udp/7070/quic-v1"}},
+		{"[::1]:0", []string{"/ip6/::1/tcp/0", "/ip6/::1/udp/0/quic-v1"}},
+	}
+	for _, tc := range tests {
+		got, err := listenMultiaddrs([]string{tc.in}, false)
+		if err != nil || len(got) != 2 || got[0].String() != tc.want[0] || got[1].String() != tc.want[1] {
+			t.Errorf("%s: got %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	if ips := listenIPs([]string{"127.0.0.1:7070"}); len(ips) != 1 || ips[0] != "127.0.0.1" {
+		t.Errorf("listenIPs of a loopback listener: %v", ips)
+	}
+	if ips := listenIPs([]string{"0.0.0.0:7070"}); ips != nil {
+		t.Errorf("listenIPs of an unspecified listener: %v, want nil (every interface)", ips)
+	}
+}

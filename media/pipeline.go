@@ -179,9 +179,11 @@ func (s *Session) receiveLoop() {
 		defer s.wg.Done()
 		buf := make([]byte, 1500)
 		for {
-			if _, _, err := rt.receiver.Read(buf); err != nil {
+			n, _, err := rt.receiver.Read(buf)
+			if err != nil {
 				return
 			}
+			s.readReports(buf[:n]) // the peer's sender reports carry reports on our stream too
 		}
 	}()
 	if !webrtcOpus(t.Codec()) {
@@ -219,9 +221,11 @@ func (s *Session) rtcpLoop() {
 	defer s.wg.Done()
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := s.sender.Read(buf); err != nil {
+		n, _, err := s.sender.Read(buf)
+		if err != nil {
 			return
 		}
+		s.readReports(buf[:n])
 	}
 }
 

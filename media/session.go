@@ -13,7 +13,6 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/audio"
@@ -68,7 +67,6 @@ type Session struct {
 	closed    bool
 	err       error // why the call ended, when it failed
 	remoteFP  string
-	rtpStats  stats.Getter // pion's RTP/RTCP statistics (RTT, remote loss)
 	remoteSet bool
 
 	done     chan struct{} // closed when the call ended (failure or Close)
@@ -117,23 +115,12 @@ func (s *Session) buildPeerConnection() error {
 	if err := me.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
 		return fmt.Errorf("media: register Opus: %w", err)
 	}
-	// Interceptors: RTCP sender/receiver reports (loss, jitter, RTT) and
-	// pion's stats. No NACK (retransmitted voice arrives too late to play)
-	// and no TWCC (a fixed-rate voice stream needs no congestion probing).
+	// Interceptors: RTCP sender/receiver reports only. No NACK
+	// (retransmitted voice arrives too late to play), no TWCC (a fixed-rate
+	// voice stream needs no congestion probing) and no stats interceptor:
+	// it hands every packet to another goroutine, and the RTT and remote
+	// loss we need are read straight from the peer's reports (rtcp.go).
 	var reg interceptor.Registry
-	// The stats interceptor goes first: the chain wraps writers in order,
-	// so only the first one sees the sender reports the report interceptor
-	// writes (it needs them to compute RTT from the peer's LSR/DLSR).
-	statsF, err := stats.NewInterceptor()
-	if err != nil {
-		return fmt.Errorf("media: stats interceptor: %w", err)
-	}
-	statsF.OnNewPeerConnection(func(_ string, g stats.Getter) {
-		s.mu.Lock()
-		s.rtpStats = g
-		s.mu.Unlock()
-	})
-	reg.Add(statsF)
 	if err := webrtc.ConfigureRTCPReports(&reg); err != nil {
 		return fmt.Errorf("media: RTCP reports: %w", err)
 	}
@@ -408,4 +395,6 @@ type counters struct {
 	packetsDropped                 atomic.Uint64 // by the test loss shim
 	framesCaptured, framesPlayed   atomic.Uint64
 	maxSlip                        atomic.Int64 // worst playout clock lateness, ns
+	rttNs                          atomic.Int64 // last RTT from the peer's reports
+	remoteLost                     atomic.Int64 // cumulative loss of our packets the peer reports
 }

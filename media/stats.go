@@ -119,19 +119,9 @@ func (s *Session) Stats() Stats {
 			st.RecvKbps = float64(st.BytesReceived) * 8 / 1000 / secs
 		}
 	}
-	s.mu.Lock()
-	g := s.rtpStats
-	s.mu.Unlock()
-	if g != nil {
-		if enc := s.sender.GetParameters().Encodings; len(enc) > 0 {
-			if rs := g.Get(uint32(enc[0].SSRC)); rs != nil {
-				ri := rs.RemoteInboundRTPStreamStats
-				st.RTTMs = float64(ri.RoundTripTime) / float64(time.Millisecond)
-				if st.PacketsSent > 0 && ri.PacketsLost > 0 {
-					st.RemoteLossRate = float64(ri.PacketsLost) / float64(st.PacketsSent)
-				}
-			}
-		}
+	st.RTTMs = float64(s.rttNs.Load()) / float64(time.Millisecond)
+	if lost := s.remoteLost.Load(); lost > 0 && st.PacketsSent > 0 {
+		st.RemoteLossRate = float64(lost) / float64(st.PacketsSent)
 	}
 	return st
 }

@@ -126,8 +126,10 @@ func (d *Directory) NewUser(tb testing.TB, name string) *User {
 	return u
 }
 
-// Login logs u in again (a fresh certificate) and saves it in u's home.
-func (u *User) Login(tb testing.TB, d *Directory) *crypto.Certificate {
+// Login logs u in again (a fresh certificate) and saves it in u's home;
+// addrs are the node addresses reported to the directory (its bootstrap
+// list and user lookups).
+func (u *User) Login(tb testing.TB, d *Directory, addrs ...string) *crypto.Certificate {
 	tb.Helper()
 	c := d.client(tb)
 	defer c.Close()
@@ -137,7 +139,7 @@ func (u *User) Login(tb testing.TB, d *Directory) *crypto.Certificate {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cert, _, err := c.Login(ctx, directory.LoginParams{Username: u.Name, Password: Password, Key: key})
+	cert, _, err := c.Login(ctx, directory.LoginParams{Username: u.Name, Password: Password, Key: key, Addrs: addrs})
 	if err != nil {
 		tb.Fatalf("login %s: %v", u.Name, err)
 	}
@@ -230,14 +232,21 @@ func (nw *Network) User(name string) *User { return nw.Dir.NewUser(nw.TB, name) 
 // (or by Stop).
 // When other nodes run, it waits until u's presence is in the DHT.
 func (nw *Network) Start(u *User, opts node.Options) *node.Node {
-	tb := nw.TB
-	tb.Helper()
+	nw.TB.Helper()
 	nw.mu.Lock()
 	var boot []peer.AddrInfo
 	for _, n := range nw.nodes {
 		boot = append(boot, n.AddrInfo())
 	}
 	nw.mu.Unlock()
+	return nw.StartWith(u, opts, boot)
+}
+
+// StartWith is Start with network.bootstrap set to boot (none: the node
+// joins through the directory's list and its host cache only).
+func (nw *Network) StartWith(u *User, opts node.Options, boot []peer.AddrInfo) *node.Node {
+	tb := nw.TB
+	tb.Helper()
 	u.SetBootstrap(tb, boot...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -248,7 +257,7 @@ func (nw *Network) Start(u *User, opts node.Options) *node.Node {
 	nw.mu.Lock()
 	nw.nodes = append(nw.nodes, n)
 	nw.mu.Unlock()
-	if len(boot) > 0 {
+	if len(n.Host().Network().Peers()) > 0 {
 		WaitPresence(tb, n)
 	}
 	return n

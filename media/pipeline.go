@@ -325,12 +325,19 @@ func (s *Session) statsLoop() {
 	defer s.wg.Done()
 	tick := time.NewTicker(statsInterval)
 	defer tick.Stop()
+	lastSent, lastRecv, last := s.bytesSent.Load(), s.bytesReceived.Load(), time.Now()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-tick.C:
 		}
+		sent, recv, now := s.bytesSent.Load(), s.bytesReceived.Load(), time.Now()
+		secs := now.Sub(last).Seconds()
+		s.sendBps.Store(uint64(float64(sent-lastSent) * 8 / secs))
+		s.recvBps.Store(uint64(float64(recv-lastRecv) * 8 / secs))
+		s.ratesSet.Store(true)
+		lastSent, lastRecv, last = sent, recv, now
 		st := s.Stats()
 		s.log.Debug("call stats", "sent", st.PacketsSent, "received", st.PacketsReceived,
 			"loss", st.LossRate, "jitter_ms", st.JitterMs, "rtt_ms", st.RTTMs,

@@ -394,7 +394,9 @@ type counters struct {
 	packetsReceived, bytesReceived atomic.Uint64
 	packetsDropped                 atomic.Uint64 // by the test loss shim
 	framesCaptured, framesPlayed   atomic.Uint64
-	maxSlip                        atomic.Int64 // worst playout clock lateness, ns
-	rttNs                          atomic.Int64 // last RTT from the peer's reports
-	remoteLost                     atomic.Int64 // cumulative loss of our packets the peer reports
+	maxSlip                        atomic.Int64  // worst playout clock lateness, ns
+	rttNs                          atomic.Int64  // last RTT from the peer's reports
+	remoteLost                     atomic.Int64  // cumulative loss of our packets the peer reports
+	sendBps, recvBps               atomic.Uint64 // payload bitrates over the last stats interval
+	ratesSet                       atomic.Bool
 }

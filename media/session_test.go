@@ -46,9 +46,15 @@ func TestCallBothWays(t *testing.T) {
 				}
 			}
 			for _, st := range []Stats{stA, stB} {
-				t.Logf("stats: %v", st)
+				// The encoder's bitrate, measured on the Opus payloads sent
+				// for 3 s of speech: VBR around the 28 kbit/s target.
+				kbps := float64(st.BytesSent) * 8 / 1000 / callSeconds
+				t.Logf("stats: %v; payload %.1f kbit/s", st, kbps)
 				if st.Route.Kind != "direct" || st.PacketsReceived == 0 || st.PacketsSent == 0 || st.PacketsLost != 0 {
 					t.Errorf("stats: want a direct route, packets both ways and no loss, got %v", st)
+				}
+				if kbps < 0.6*DefaultBitrate/1000 || kbps > 1.3*DefaultBitrate/1000 {
+					t.Errorf("payload bitrate %.1f kbit/s is far from the %d bit/s target", kbps, DefaultBitrate)
 				}
 			}
 		})

@@ -27,7 +27,8 @@ type Stats struct {
 	JitterMs float64
 	// RTTMs is the round-trip time from RTCP reports (0 until measured).
 	RTTMs float64
-	// SendKbps and RecvKbps are average Opus payload bitrates.
+	// SendKbps and RecvKbps are Opus payload bitrates over the last
+	// second (the average since Start during the first second).
 	SendKbps, RecvKbps float64
 	// FECRecovered frames were rebuilt from the next packet's FEC;
 	// Concealed frames were invented by PLC (losses and underruns).
@@ -114,7 +115,10 @@ func (s *Session) Stats() Stats {
 		st.JitterMs = float64(j.jitter) / float64(time.Millisecond)
 		st.PlayoutDelayMs = float64(j.depth) * float64(s.cfg.FrameDuration) / float64(time.Millisecond)
 		st.FECRecovered, st.Concealed = pl.fecRecovered.Load(), pl.concealed.Load()
-		if secs := st.Duration.Seconds(); secs > 0 {
+		if s.ratesSet.Load() {
+			st.SendKbps = float64(s.sendBps.Load()) / 1000
+			st.RecvKbps = float64(s.recvBps.Load()) / 1000
+		} else if secs := st.Duration.Seconds(); secs > 0 {
 			st.SendKbps = float64(st.BytesSent) * 8 / 1000 / secs
 			st.RecvKbps = float64(st.BytesReceived) * 8 / 1000 / secs
 		}

@@ -50,7 +50,10 @@ type Config struct {
 	// DisableFEC turns Opus in-band forward error correction off (it is on
 	// by default: a lost packet is rebuilt from the next one).
 	DisableFEC bool
-	// DTX lets the encoder send tiny packets during silence.
+	// DTX lets the encoder send tiny packets during silence: 1-byte
+	// packets every frame and a comfort-noise update every 400 ms. They are
+	// still sent (the jitter buffer keys on sequence numbers), so DTX saves
+	// bits, not packets.
 	DTX bool
 	// ExpectedLossPercent is the loss hint given to the encoder, 0..100
 	// (0 means DefaultExpectedLossPercent). It decides how many bits go

@@ -17,8 +17,10 @@ import (
 	"github.com/peercall/peercall/internal/testaudio"
 )
 
-// The audio package's virtual devices are written in parallel with this
-// package; until they land these tiny in-test devices stand in for them.
+// These tiny in-test devices stand beside the audio package's virtual
+// devices (used in devices_test.go) because the tests need what a real
+// device does not offer: failure after N frames, a hook per frame with its
+// wall-clock time (mouth-to-ear), and a record of clock lateness.
 
 // sliceSource plays samples as a microphone, one frame per tick of
 // interval (0: unpaced). After the samples it returns io.EOF, or errAfter

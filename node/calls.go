@@ -412,6 +412,14 @@ func (r *callRun) startMedia(ctx context.Context) error {
 	r.src, r.sink = src, sink
 	sctx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
 	defer cancel()
+	// A call that ends meanwhile (the peer hung up) stops the wait.
+	go func() {
+		select {
+		case <-r.sc.Done():
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
 	if err := r.sess.Start(sctx, src, sink); err != nil {
 		r.setMediaErr(err)
 		return err

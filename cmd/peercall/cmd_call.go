@@ -140,9 +140,10 @@ func absSpec(s string) (string, error) {
 
 // callPrinter prints a call's progress for humans (nothing with --json).
 type callPrinter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	quiet bool
+	mu         sync.Mutex
+	w          io.Writer
+	quiet      bool
+	autoAnswer bool // run --auto-answer
 }
 
 func (p *callPrinter) line(format string, args ...any) {
@@ -159,6 +160,10 @@ func (p *callPrinter) event(kind string, c node.CallInfo) {
 	case "ringing":
 		p.line("ringing %s…", c.Peer)
 	case "incoming":
+		if p.autoAnswer {
+			p.line("incoming call from %s (call %s), answering", c.Peer, c.CallID)
+			return
+		}
 		p.line("incoming call from %s (call %s); answer with `peercall answer`, decline with `peercall reject`", c.Peer, c.CallID)
 	case "connected":
 		p.line("connected to %s (%s route)\nshort authentication string: %s — read it to %s; if theirs differs, someone is in the middle",

@@ -44,7 +44,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &callPrinter{w: e.stdout}
+	p := &callPrinter{w: e.stdout, autoAnswer: *autoAnswer}
 	opts := node.Options{
 		AutoAnswer: *autoAnswer,
 		AudioIn:    inSpec,

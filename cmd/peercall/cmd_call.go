@@ -69,6 +69,9 @@ func runCall(ctx context.Context, e *env, args []string) error {
 		}, p)
 	}
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = &userError{msg: fmt.Sprintf("call to %s cancelled before it rang", pos[0]), err: err}
+		}
 		err = callError(pos[0], err)
 		if *asJSON {
 			return e.printJSONError(err)

@@ -139,7 +139,8 @@ func (jb *jitterBuffer) push(seq16 uint16, ts uint32, payload []byte, arrival ti
 	if !jb.started && seq < jb.next {
 		jb.next = seq // reordered before playout began
 	}
-	jb.slots[slot(seq)] = jbSlot{seq: seq, ok: true, payload: append([]byte(nil), payload...)}
+	sl := &jb.slots[slot(seq)]
+	sl.seq, sl.ok, sl.payload = seq, true, append(sl.payload[:0], payload...) // reuses the slot's buffer
 	if depth := jb.newest - jb.next; depth >= jbMaxDepth {
 		// Far behind (a long stall): jump so that the target depth remains.
 		to := jb.newest - int64(jb.targetLocked())
@@ -176,9 +177,8 @@ func (jb *jitterBuffer) take(seq int64) []byte {
 	if !s.ok || s.seq != seq {
 		return nil
 	}
-	p := s.payload
-	*s = jbSlot{}
-	return p
+	s.ok = false // the slot keeps its buffer for the next packet
+	return s.payload
 }
 
 func (jb *jitterBuffer) present(seq int64) bool {
@@ -200,10 +200,17 @@ func (jb *jitterBuffer) targetLocked() int {
 }
 
 // pull decides what plays for the next packet's worth of audio. For
-// pullPlay, pullFEC and pullDrop it returns the payload to decode.
-func (jb *jitterBuffer) pull() (pullKind, []byte) {
+// pullPlay, pullFEC and pullDrop it copies the payload to decode into dst
+// (which must hold maxOpusPacket bytes) and returns it: the slot's buffer
+// is reused by the next push.
+func (jb *jitterBuffer) pull(dst []byte) (pullKind, []byte) {
 	jb.mu.Lock()
 	defer jb.mu.Unlock()
+	k, p := jb.pullLocked()
+	return k, dst[:copy(dst, p)]
+}
+
+func (jb *jitterBuffer) pullLocked() (pullKind, []byte) {
 	if !jb.have {
 		return pullNone, nil
 	}

@@ -108,7 +108,7 @@ func TestJitterBuffer(t *testing.T) {
 					jb.push(seq, uint32(seq)*960, []byte{byte(seq)}, now)
 				}
 				now = now.Add(20 * time.Millisecond)
-				if got, _ := jb.pull(); got != ev.want {
+				if got, _ := jb.pull(make([]byte, maxOpusPacket)); got != ev.want {
 					t.Fatalf("step %d: pull = %d, want %d", i, got, ev.want)
 				}
 			}
@@ -128,7 +128,7 @@ func TestJitterBufferAdapts(t *testing.T) {
 	now := time.Unix(0, 0)
 	seq := uint16(0)
 	pull := func() { // as the player does: a dropped packet is followed by the next
-		for k, _ := jb.pull(); k == pullDrop; k, _ = jb.pull() {
+		for k, _ := jb.pull(make([]byte, maxOpusPacket)); k == pullDrop; k, _ = jb.pull(make([]byte, maxOpusPacket)) {
 		}
 	}
 	send := func(jitter time.Duration) {

@@ -190,16 +190,21 @@ func (s *Session) receiveLoop() {
 		s.fail(fmt.Errorf("%w: peer sends %s", ErrNoOpus, t.Codec().MimeType))
 		return
 	}
+	// One buffer and one packet for the whole call (ReadRTP would allocate
+	// both for every packet); the jitter buffer copies the payload.
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	p := &pkt
 	for {
-		p, _, err := t.ReadRTP()
+		n, _, err := t.Read(buf)
 		if err != nil {
 			if s.ctx.Err() == nil && !errors.Is(err, io.EOF) {
 				s.log.Debug("receive ended", "err", err)
 			}
 			return
 		}
-		if len(p.Payload) == 0 || len(p.Payload) > maxOpusPacket {
-			continue // padding-only or hostile: nothing to decode
+		if err := p.Unmarshal(buf[:n]); err != nil || len(p.Payload) == 0 || len(p.Payload) > maxOpusPacket {
+			continue // malformed, padding-only or oversized: nothing to decode
 		}
 		s.jb.push(p.SequenceNumber, p.Timestamp, p.Payload, time.Now())
 		if s.packetsReceived.Load() == 0 {

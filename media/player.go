@@ -12,6 +12,7 @@ type player struct {
 	dec  *decoder
 	fifo []int16 // decoded samples not yet played (bounded: < frame + one packet)
 	buf  []int16
+	pkt  []byte // the payload being decoded
 
 	fecRecovered atomic.Uint64
 	concealed    atomic.Uint64
@@ -19,14 +20,14 @@ type player struct {
 }
 
 func newPlayer(jb *jitterBuffer, dec *decoder, frame int) *player {
-	return &player{jb: jb, dec: dec, fifo: make([]int16, 0, frame+maxPacketSamples), buf: make([]int16, maxPacketSamples)}
+	return &player{jb: jb, dec: dec, fifo: make([]int16, 0, frame+maxPacketSamples), buf: make([]int16, maxPacketSamples), pkt: make([]byte, maxOpusPacket)}
 }
 
 // fill writes the next frame into frame. It returns false (and writes
 // nothing) until the first packet has arrived.
 func (p *player) fill(frame []int16) (bool, error) {
 	for len(p.fifo) < len(frame) {
-		kind, payload := p.jb.pull()
+		kind, payload := p.jb.pull(p.pkt)
 		var n int
 		var err error
 		switch kind {

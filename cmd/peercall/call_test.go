@@ -156,6 +156,40 @@ func TestCLICalls(t *testing.T) {
 			!strings.Contains(r.stdout, "short authentication string") {
 			t.Fatalf("call through the node: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 		}
+		// carol calls alice; alice answers and hangs up from the CLI.
+		type outcome struct {
+			res *node.CallResult
+			err error
+		}
+		done := make(chan outcome, 1)
+		go func() {
+			res, err := carol.Call(t.Context(), "alice", node.CallOptions{})
+			done <- outcome{res, err}
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for len(alice.Calls()) == 0 || alice.Calls()[0].State != "ringing" {
+			if time.Now().After(deadline) {
+				t.Fatal("carol's call did not ring at alice's")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if r := runHome(t, aliceU.Home, "answer"); r.code != exitOK {
+			t.Fatalf("answer: exit %d, %s", r.code, r.stderr)
+		}
+		for len(alice.Calls()) == 0 || alice.Calls()[0].State != "active" {
+			if time.Now().After(deadline) {
+				t.Fatal("the answered call did not become active")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if r := runHome(t, aliceU.Home, "hangup"); r.code != exitOK {
+			t.Fatalf("hangup: exit %d, %s", r.code, r.stderr)
+		}
+		got := <-done
+		if got.err != nil || !got.res.Connected || got.res.End != "hung up (remote)" {
+			t.Errorf("carol's call: %+v, %v; want connected and hung up by alice", got.res, got.err)
+		}
+
 		nw.Stop(alice)
 		r = runHome(t, aliceU.Home, "status")
 		if r.code != exitFailure || !strings.Contains(r.stderr, "peercall run") {

@@ -308,3 +308,45 @@ func TestCallNoAnswer(t *testing.T) {
 		t.Errorf("bob's calls %+v, want one ended %q", rc, signalling.EndNoAnswer)
 	}
 }
+
+// TestCallICERestart renews the path of an active call from the caller's
+// side: the callee answers the new offer and audio keeps arriving after.
+func TestCallICERestart(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	aliceU, bobU := nw.User("alice"), nw.User("bob")
+	aliceA := &callharness.Audio{Send: callharness.Speech("alice", 8)}
+	o := callharness.NodeOptions()
+	o.Audio = aliceA.Opener()
+	alice := nw.Start(aliceU, o)
+	o = callharness.NodeOptions()
+	o.AutoAnswer = true
+	o.Audio = (&callharness.Audio{Send: callharness.Speech("bob", 8)}).Opener()
+	nw.Start(bobU, o)
+	callharness.WaitPresence(t, alice)
+	ctx, hangup := context.WithCancel(callCtx(t))
+	done := make(chan error, 1)
+	go func() {
+		_, err := alice.Call(ctx, "bob", node.CallOptions{})
+		done <- err
+	}()
+	c := waitActive(t, alice)
+	if err := alice.RestartICE(ctx, c.CallID); err != nil {
+		t.Fatalf("restart ICE: %v", err)
+	}
+	received := func() uint64 {
+		for _, c := range alice.Calls() {
+			return c.PacketsReceived
+		}
+		return 0
+	}
+	time.Sleep(300 * time.Millisecond)
+	before := received()
+	time.Sleep(700 * time.Millisecond)
+	if after := received(); after-before < 10 {
+		t.Errorf("after the ICE restart alice received %d packets in 0.7 s, want audio to keep flowing (about 35)", after-before)
+	}
+	hangup()
+	if err := <-done; err != nil {
+		t.Fatalf("call: %v", err)
+	}
+}

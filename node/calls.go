@@ -75,6 +75,9 @@ type CallInfo struct {
 	Started   time.Time `json:"started"`
 	SAS       string    `json:"sas,omitempty"`
 	Route     string    `json:"route,omitempty"`
+	// PacketsSent and PacketsReceived count audio packets so far.
+	PacketsSent     uint64 `json:"packets_sent,omitempty"`
+	PacketsReceived uint64 `json:"packets_received,omitempty"`
 }
 
 // CallEvent is a step of a call, given to CallOptions.OnEvent and
@@ -128,7 +131,9 @@ func (r *callRun) info() CallInfo {
 	ci := CallInfo{CallID: r.sc.ID().String(), Peer: r.peerName, PeerID: r.peerID.String(), Direction: dir,
 		State: r.state, Started: r.started, SAS: r.sas}
 	if r.sess != nil && !r.connectedAt.IsZero() {
-		ci.Route = r.sess.Route().Kind
+		st := r.sess.Stats()
+		ci.Route = st.Route.Kind
+		ci.PacketsSent, ci.PacketsReceived = st.PacketsSent, st.PacketsReceived
 	}
 	return ci
 }
@@ -370,10 +375,22 @@ func (r *callRun) run(ctx context.Context) *CallResult {
 					timer = time.NewTimer(r.opts.Duration)
 					durC = timer.C
 				}
-			case signalling.EventICERestart, signalling.EventICERestartAnswer:
-				// Not yet wired: the path is kept; a lost path ends the
-				// call through the media timeout.
-				r.n.log.Info("ICE restart from the peer ignored", "call", sc.ID())
+			case signalling.EventICERestart:
+				// The peer's network changed: answer its new offer with
+				// fresh candidates (the DTLS session is kept).
+				actx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
+				answer, err := r.sess.Accept(actx, ev.SDP)
+				if err == nil {
+					err = sc.AnswerICERestart(actx, answer)
+				}
+				cancel()
+				if err != nil {
+					r.n.log.Warn("answer ICE restart", "call", sc.ID(), "err", err)
+				}
+			case signalling.EventICERestartAnswer:
+				if err := r.sess.SetAnswer(ev.SDP); err != nil {
+					r.n.log.Warn("apply ICE restart answer", "call", sc.ID(), "err", err)
+				}
 			case signalling.EventEnded:
 			}
 		case <-ctxDone:
@@ -660,4 +677,26 @@ func (n *Node) Hangup(ctx context.Context, id string) error {
 		}
 	}
 	return r.sc.Hangup(ctx, "")
+}
+
+// RestartICE renews the network path of the active call id ("" for the
+// only call) after a network change: a new offer with fresh ICE
+// credentials and candidates goes to the peer, whose answer is applied when
+// it arrives. The DTLS session, and so the SAS, stay the same.
+func (n *Node) RestartICE(ctx context.Context, id string) error {
+	r, err := n.calls.find(id)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	sess, active := r.sess, r.state == "active"
+	r.mu.Unlock()
+	if !active || sess == nil {
+		return fmt.Errorf("call %s is not active; only an active call's path can be renewed", r.sc.ID())
+	}
+	offer, err := sess.RestartICEOffer(ctx)
+	if err != nil {
+		return err
+	}
+	return r.sc.RestartICE(ctx, offer)
 }

@@ -157,11 +157,13 @@ func TestCallFailures(t *testing.T) {
 	})
 	t.Run("caller cancels while ringing", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
-		go func() {
-			waitRinging(t, tr.bob)
-			cancel()
-		}()
-		res, err := tr.alice.Call(cctx, "bob", node.CallOptions{})
+		defer cancel()
+		// Cancel once alice hears bob's phone ring (RINGING arrived).
+		res, err := tr.alice.Call(cctx, "bob", node.CallOptions{OnEvent: func(ev node.CallEvent) {
+			if ev.Kind == "ringing" {
+				cancel()
+			}
+		}})
 		if err != nil {
 			t.Fatalf("cancelled call: %v", err)
 		}

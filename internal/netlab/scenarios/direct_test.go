@@ -1,0 +1,22 @@
+package scenarios
+
+import "testing"
+
+// TestDirect is scenario 1: alice and bob both on the open internet
+// segment; alice calls bob and the call goes direct, with each side
+// hearing the other's speech.
+func TestDirect(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 1)
+	bob := w.user("bob", w.lab.Host("bob", w.inet), nil)
+	alice := w.user("alice", w.lab.Host("alice", w.inet), nil)
+	bob.run("bob")
+
+	c := alice.call(bob, "alice", false)
+	if c.Route != "direct" || c.RelayPeerID != "" {
+		t.Errorf("route %q via %q; want direct with no relay", c.Route, c.RelayPeerID)
+	}
+	checkHeard(t, "bob", bob.heard, "alice")
+	checkHeard(t, "alice", c.heard, "bob")
+	w.report("direct", c)
+}

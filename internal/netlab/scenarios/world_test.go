@@ -1,0 +1,323 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/internal/callharness"
+	"github.com/peercall/peercall/internal/netlab"
+	"github.com/peercall/peercall/internal/testaudio"
+	"github.com/peercall/peercall/node"
+)
+
+const (
+	peercallPkg  = "github.com/peercall/peercall/cmd/peercall"
+	directoryPkg = "github.com/peercall/peercall/cmd/peercall-directory"
+
+	// password is every lab user's password (piped with --password-stdin).
+	password = "correct horse battery staple"
+	// directoryPort is the directory's HTTPS port (DESIGN.md's 7443).
+	directoryPort = 7443
+	// callDuration is how long each scenario's call lasts once connected.
+	callDuration = 3 * time.Second
+	// startWait bounds the start of a process (directory, node) and each
+	// CLI command but `call`.
+	startWait = 30 * time.Second
+	// callWait bounds one `peercall call`: lookup, setup, the call and the
+	// node's shutdown, on a loaded 2-core machine.
+	callWait = 60 * time.Second
+)
+
+// speechPath is the absolute path of a testaudio recording ("alice" or
+// "bob"), for wav: specs (processes run in other directories).
+func speechPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "testaudio", "testdata", name+".wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("speech recording %s: %v", name, err)
+	}
+	return p
+}
+
+// world is one lab with a running directory on the internet segment and
+// the peercall binaries built.
+type world struct {
+	t        *testing.T
+	lab      *netlab.Lab
+	inet     *netlab.Segment
+	bin      string // peercall
+	dirHost  *netlab.Host
+	dir      *netlab.Process
+	dirURL   string
+	dirKey   string
+	started  time.Time
+	scenario int
+}
+
+// newWorld builds the lab's internet, starts peercall-directory on a host
+// called "directory" there and returns the world. It skips the test when
+// netlab cannot run (not root).
+func newWorld(t *testing.T, scenario int) *world {
+	t.Helper()
+	lab := netlab.New(t)
+	w := &world{t: t, lab: lab, inet: lab.Internet(), started: time.Now(), scenario: scenario}
+	w.bin = netlab.BuildBinary(t, peercallPkg)
+	dirBin := netlab.BuildBinary(t, directoryPkg)
+	w.dirHost = lab.Host("directory", w.inet)
+	listen := fmt.Sprintf("%s:%d", w.dirHost.Addr(), directoryPort)
+	w.dir = w.dirHost.Start(nil, dirBin, "--data", t.TempDir(), "--listen", listen)
+	ctx, cancel := context.WithTimeout(t.Context(), startWait)
+	defer cancel()
+	if err := w.dir.WaitFor(ctx, "listening on"); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(w.dir.Output(), "\n") {
+		if k, ok := strings.CutPrefix(line, "directory key: "); ok {
+			w.dirKey = strings.TrimSpace(k)
+		}
+	}
+	if w.dirKey == "" {
+		t.Fatalf("peercall-directory printed no \"directory key:\" line:\n%s", w.dir.Output())
+	}
+	w.dirURL = "https://" + listen
+	return w
+}
+
+// user is one account with its own home directory, used from one host.
+type user struct {
+	w    *world
+	name string
+	host *netlab.Host
+	home string
+	node *netlab.Process // the running node (run), if started
+	// heard is the WAV file the running node records incoming calls to.
+	heard string
+}
+
+// user creates name's home on host h, pins the directory (init), applies
+// network (nil: the defaults) to config.toml, registers and logs in.
+func (w *world) user(name string, h *netlab.Host, network func(*node.NetworkConfig)) *user {
+	t := w.t
+	t.Helper()
+	u := &user{w: w, name: name, host: h, home: filepath.Join(t.TempDir(), name)}
+	if err := os.MkdirAll(u.home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), startWait)
+	defer cancel()
+	u.must(ctx, "", "init", "--directory", w.dirURL, "--directory-key", w.dirKey)
+	if network != nil {
+		home, err := node.OpenHome(u.home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := home.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		network(&cfg.Network)
+		if err := home.SaveConfig(cfg); err != nil {
+			t.Fatalf("save %s's config: %v", name, err)
+		}
+	}
+	u.must(ctx, password+"\n", "register", name, "--password-stdin")
+	u.must(ctx, password+"\n", "login", name, "--password-stdin")
+	return u
+}
+
+// cliResult is one finished peercall command.
+type cliResult struct {
+	code           int
+	stdout, stderr string
+	wall           time.Duration
+}
+
+// cli runs peercall --home HOME args... on the user's host with stdin.
+func (u *user) cli(ctx context.Context, stdin string, args ...string) (cliResult, error) {
+	cmd := u.host.Command(ctx, u.w.bin, append([]string{"--home", u.home}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	err := cmd.Run()
+	r := cliResult{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(), wall: time.Since(start)}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		err = nil // the exit code says it
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return r, err
+}
+
+// must runs a peercall command that has to succeed.
+func (u *user) must(ctx context.Context, stdin string, args ...string) cliResult {
+	u.w.t.Helper()
+	r, err := u.cli(ctx, stdin, args...)
+	if err != nil || r.code != 0 {
+		u.w.t.Fatalf("%s on %s: peercall %s: exit %d, %v\nstdout: %s\nstderr: %s", u.name, u.host, strings.Join(args, " "), r.code, err, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// run starts `peercall run --auto-answer` for the user, answering with
+// the speech recording `says` and recording what it hears to u.heard, with
+// extra flags; it returns once the node listens on its control socket.
+func (u *user) run(says string, extra ...string) *netlab.Process {
+	t := u.w.t
+	t.Helper()
+	u.heard = filepath.Join(t.TempDir(), u.name+"-heard.wav")
+	args := append([]string{"--home", u.home, "-v", "run", "--auto-answer",
+		"--audio-in", "wav:" + speechPath(t, says), "--audio-out", "wav:" + u.heard}, extra...)
+	u.node = u.host.Start(nil, u.w.bin, args...)
+	ctx, cancel := context.WithTimeout(t.Context(), startWait)
+	defer cancel()
+	if err := u.node.WaitFor(ctx, "control socket"); err != nil {
+		t.Fatal(err)
+	}
+	return u.node
+}
+
+// summary is `call --json`'s object (DESIGN.md's CLI contract).
+type summary struct {
+	CallID          string  `json:"call_id"`
+	Peer            string  `json:"peer"`
+	Route           string  `json:"route"`
+	RelayPeerID     string  `json:"relay_peer_id"`
+	SetupMs         float64 `json:"setup_ms"`
+	DurationS       float64 `json:"duration_s"`
+	PacketsSent     uint64  `json:"packets_sent"`
+	PacketsReceived uint64  `json:"packets_received"`
+	Loss            float64 `json:"loss"`
+	JitterMs        float64 `json:"jitter_ms"`
+	RTTMs           float64 `json:"rtt_ms"`
+}
+
+// call is one finished `peercall call NAME --json`.
+type call struct {
+	cliResult
+	summary
+	heard string // what the caller recorded
+}
+
+// call runs `peercall call callee --duration 3s --audio-in wav:SAYS
+// --audio-out wav:FILE --json` and decodes the summary; a failed call is a
+// test failure unless the caller checks code itself (allowFail).
+func (u *user) call(callee *user, says string, allowFail bool, extra ...string) call {
+	t := u.w.t
+	t.Helper()
+	c := call{heard: filepath.Join(t.TempDir(), u.name+"-call-heard.wav")}
+	ctx, cancel := context.WithTimeout(t.Context(), callWait)
+	defer cancel()
+	args := append([]string{"call", callee.name, "--duration", callDuration.String(),
+		"--audio-in", "wav:" + speechPath(t, says), "--audio-out", "wav:" + c.heard, "--json"}, extra...)
+	r, err := u.cli(ctx, "", args...)
+	c.cliResult = r
+	if err != nil {
+		t.Fatalf("%s calls %s: %v\nstdout: %s\nstderr: %s", u.name, callee.name, err, r.stdout, r.stderr)
+	}
+	if r.code != 0 {
+		if !allowFail {
+			t.Fatalf("%s calls %s: exit %d\nstdout: %s\nstderr: %s", u.name, callee.name, r.code, r.stdout, r.stderr)
+		}
+		return c
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &c.summary); err != nil {
+		t.Fatalf("%s calls %s: stdout is not one JSON summary: %v\n%s", u.name, callee.name, err, r.stdout)
+	}
+	t.Logf("%s called %s: route %s relay %q setup %.0f ms, %d packets sent, %d received, loss %.3f, rtt %.1f ms, wall %.1f s",
+		u.name, callee.name, c.Route, c.RelayPeerID, c.SetupMs, c.PacketsSent, c.PacketsReceived, c.Loss, c.RTTMs, r.wall.Seconds())
+	return c
+}
+
+// status runs `peercall status --json` against the user's running node.
+func (u *user) status() node.Status {
+	t := u.w.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), startWait)
+	defer cancel()
+	r := u.must(ctx, "", "status", "--json")
+	var st node.Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("%s: status --json printed %q: %v", u.name, r.stdout, err)
+	}
+	return st
+}
+
+// waitStatus polls the user's status until ok accepts it or d passes.
+func (u *user) waitStatus(d time.Duration, what string, ok func(node.Status) bool) node.Status {
+	t := u.w.t
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st := u.status()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's node: %s not reached within %v; last status %+v", u.name, what, d, st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// speechSent is the part of a recording a call of callDuration sends (the
+// last half second left out: the hang-up may cut it).
+func speechSent(name string) []int16 {
+	s := testaudio.MustSpeech(name)
+	n := int((callDuration - 500*time.Millisecond).Seconds() * audio.SampleRate)
+	return s[:min(n, len(s))]
+}
+
+// checkHeard fails the test unless the WAV at path holds the speech
+// recording `said`: testaudio.Similarity per half-second segment
+// (callharness.SegmentSimilarity, which tolerates the jitter buffer's
+// stretching) above testaudio.Threshold. It returns the similarity.
+func checkHeard(t *testing.T, who, path, said string) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Errorf("%s recorded nothing: %v", who, err)
+		return 0
+	}
+	defer f.Close()
+	heard, _, err := audio.ReadWAV(f)
+	if err != nil {
+		t.Errorf("%s's recording %s: %v", who, path, err)
+		return 0
+	}
+	sim := callharness.SegmentSimilarity(speechSent(said), heard)
+	t.Logf("%s heard %.2f s; similarity with %s's speech %.3f (threshold %.2f)", who, float64(len(heard))/audio.SampleRate, said, sim, testaudio.Threshold)
+	if sim <= testaudio.Threshold {
+		t.Errorf("%s heard audio with similarity %.3f <= %.2f to what %s sent: the audio did not arrive intact", who, sim, testaudio.Threshold, said)
+	}
+	return sim
+}
+
+// report logs the scenario's parseable result line.
+func (w *world) report(name string, c call) {
+	w.t.Logf("SCENARIO n=%d name=%s route=%s relay_peer_id=%s setup_ms=%.0f call_wall_s=%.1f wall_s=%.1f",
+		w.scenario, name, orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, c.wall.Seconds(), time.Since(w.started).Seconds())
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

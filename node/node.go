@@ -237,8 +237,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return fmt.Errorf("start call manager: %w", err)
 	}
 	n.host.SetStreamHandler(signalling.ProtocolID, n.handleSignalStream)
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.incomingLoop()
+	go n.saveHostCache()
 	n.startPresence()
 	if !opts.NoControl {
 		if n.control, err = startControl(n); err != nil {
@@ -305,6 +306,28 @@ func (n *Node) startPresence() {
 			n.log.Warn("presence withdrawal failed; lookups may show this user online until the record expires", "err", err)
 		}
 	}()
+}
+
+// hostCacheSaveInterval is how often the host cache is written while the
+// node runs (and at Close), so a node that is killed keeps most of it.
+const hostCacheSaveInterval = 5 * time.Minute
+
+// saveHostCache writes the host cache now (after the start's bootstrap)
+// and every hostCacheSaveInterval until Close.
+func (n *Node) saveHostCache() {
+	defer n.wg.Done()
+	t := time.NewTicker(hostCacheSaveInterval)
+	defer t.Stop()
+	for {
+		if err := n.cache.Save(); err != nil {
+			n.log.Warn("save host cache", "err", err)
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // PresencePublished is closed once the node's presence record has been

@@ -321,3 +321,9 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// waitPublished waits until the user's node has its presence in the DHT.
+func (u *user) waitPublished() node.Status {
+	u.w.t.Helper()
+	return u.waitStatus(startWait, "presence published", func(st node.Status) bool { return st.Presence == "published" })
+}

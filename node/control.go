@@ -323,9 +323,16 @@ func (s *controlServer) serve(c net.Conn) {
 		// that goes away (Ctrl-C) hangs the call up.
 		ctx, cancel := context.WithCancel(n.ctx)
 		defer cancel()
+		readerDone := make(chan struct{})
 		go func() {
+			defer close(readerDone)
 			_, _ = io.Copy(io.Discard, c)
 			cancel()
+		}()
+		// After the final line, closing c ends the reader; wait for it.
+		defer func() {
+			c.Close()
+			<-readerDone
 		}()
 		opts := CallOptions{
 			Duration: time.Duration(req.DurationMs) * time.Millisecond,
@@ -452,7 +459,9 @@ func (cc *ControlClient) Call(ctx context.Context, req ControlRequest, onEvent f
 	callID := ""
 	inner, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	hungUp := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		defer close(hungUp)
 		mu.Lock()
 		id := callID
 		mu.Unlock()
@@ -466,7 +475,11 @@ func (cc *ControlClient) Call(ctx context.Context, req ControlRequest, onEvent f
 			cancel()
 		}
 	})
-	defer stop()
+	defer func() {
+		if !stop() {
+			<-hungUp // the hangup request is running: wait for it
+		}
+	}()
 	return cc.Do(inner, req, func(r ControlResponse) {
 		if r.Call != nil {
 			mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
 )
@@ -15,6 +17,9 @@ import (
 // does: status, a call by name with its events, the socket's mode, and a
 // second node on the same home refused.
 func TestControlSocket(t *testing.T) {
+	// Runs after the network is closed: requests, calls and the socket
+	// server leave no goroutine behind.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	nw := callharness.NewNetwork(t)
 	aliceU, bobU := nw.User("alice"), nw.User("bob")
 	aliceA := &callharness.Audio{Send: callharness.Speech("alice", 1)}

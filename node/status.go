@@ -49,6 +49,9 @@ func (n *Node) Status() Status {
 	}
 	if err := n.PresenceError(); err != nil {
 		st.Presence = "failing: " + err.Error()
+		if len(n.host.Network().Peers()) == 0 {
+			st.Presence = "waiting for a first peer to store it (none connected yet)"
+		}
 	}
 	return st
 }

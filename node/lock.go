@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // LockFile is the home file a running node holds locked (flock), with its
@@ -26,7 +25,7 @@ func lockHome(h *Home) (*homeLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		buf := make([]byte, 32)
 		n, _ := f.ReadAt(buf, 0)
 		f.Close()

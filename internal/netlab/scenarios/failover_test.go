@@ -1,0 +1,204 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/internal/netlab"
+	"github.com/peercall/peercall/internal/testaudio"
+)
+
+// Scenario 5's timings.
+const (
+	// failoverCall is the length of the call whose relay is killed.
+	failoverCall = 12 * time.Second
+	// killAfter is how long after the call is active its relay dies.
+	killAfter = 2 * time.Second
+	// failoverBound is the bound on moving to another super-node.
+	failoverBound = 5 * time.Second
+)
+
+// TestRelayKilled is scenario 5: the super-node relaying a call between two
+// users behind symmetric NATs loses power mid-call. With a second
+// super-node the call moves to it (ICE restart) and the speech sent from
+// failoverBound after the kill on is heard; with none the call ends on both
+// sides with a reason.
+func TestRelayKilled(t *testing.T) {
+	t.Parallel()
+	t.Run("another super-node takes over", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, 5)
+		supers := []*user{w.superNode("super1", nil), w.superNode("super2", nil)}
+		bob := w.natClient("bob", netlab.SymmetricNAT, "bob")
+		alice := w.natClient("alice", netlab.SymmetricNAT, "alice")
+		ids := map[string]*user{}
+		for _, s := range supers {
+			ids[s.waitSuperNode().PeerID] = s
+		}
+		bob.waitCircuit()
+		bob.waitPublished()
+
+		long := longSpeech(t)
+		ctx, cancel := context.WithTimeout(t.Context(), callWait+failoverCall)
+		defer cancel()
+		heard := filepath.Join(t.TempDir(), "alice-call-heard.wav")
+		ac := alice.callAsync(ctx, bob, failoverCall, long.path, heard, "--json")
+		active := alice.waitActive(30 * time.Second)
+		connectedAt := time.Now()
+		time.Sleep(killAfter)
+		victim := busiest(t, supers)
+		killedAt := time.Now()
+		if victim.host.Kill() == 0 {
+			t.Fatalf("no process to kill on %s", victim.host)
+		}
+		t.Logf("killed %s (relaying the call %s) %.1f s into it", victim.name, active.CallID, killedAt.Sub(connectedAt).Seconds())
+
+		r, err := ac.wait()
+		if err != nil || r.code != 0 {
+			t.Fatalf("the call did not survive its relay's death: exit %d, %v\nstdout: %s\nstderr: %s", r.code, err, r.stdout, r.stderr)
+		}
+		var c call
+		c.cliResult = r
+		if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &c.summary); err != nil {
+			t.Fatalf("stdout is not one JSON summary: %v\n%s", err, r.stdout)
+		}
+		survivor := ids[c.RelayPeerID]
+		if c.Route != "relay" || survivor == nil || survivor == victim {
+			t.Errorf("route %q via %q after the kill; want relay via the surviving super-node", c.Route, c.RelayPeerID)
+		}
+		// The source is paced from the moment the call is active, so what
+		// alice says failoverBound after the kill is at this offset.
+		from := killedAt.Sub(connectedAt) + failoverBound
+		checkHeardPart(t, "bob", bob.heard, long.samples, from, failoverCall-time.Second)
+		w.report("relay-killed-failover", c)
+	})
+
+	t.Run("no other super-node", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, 5)
+		super := w.superNode("super", nil)
+		bob := w.natClient("bob", netlab.SymmetricNAT, "bob")
+		alice := w.natClient("alice", netlab.SymmetricNAT, "alice")
+		super.waitSuperNode()
+		bob.waitCircuit()
+		bob.waitPublished()
+
+		const long = 60 * time.Second
+		ctx, cancel := context.WithTimeout(t.Context(), callWait+long)
+		defer cancel()
+		heard := filepath.Join(t.TempDir(), "alice-call-heard.wav")
+		ac := alice.callAsync(ctx, bob, long, speechPath(t, "alice"), heard)
+		alice.waitActive(30 * time.Second)
+		time.Sleep(killAfter)
+		killedAt := time.Now()
+		super.host.Kill()
+
+		r, err := ac.wait()
+		ended := time.Since(killedAt)
+		if err != nil {
+			t.Fatalf("the call did not end after its only relay died: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+		}
+		aliceReason := endReason(r.stdout + r.stderr)
+		bobCtx, bobCancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer bobCancel()
+		if err := bob.node.WaitFor(bobCtx, "call with alice ended"); err != nil {
+			t.Fatalf("bob's node did not report the end of the call: %v", err)
+		}
+		bobReason := endReason(bob.node.Output())
+		t.Logf("the call ended %.1f s after the kill; alice: %q; bob: %q", ended.Seconds(), aliceReason, bobReason)
+		for who, reason := range map[string]string{"alice": aliceReason, "bob": bobReason} {
+			if reason == "" || strings.Contains(reason, "hung up") || strings.Contains(reason, "hangup") {
+				t.Errorf("%s's end of the call gives no reason naming the lost relay: %q", who, reason)
+			}
+		}
+		if ended > long/2 {
+			t.Errorf("the call ran on %v after its only relay died", ended)
+		}
+		w.t.Logf("SCENARIO n=5 name=relay-killed-alone route=relay ended_after_kill_s=%.1f wall_s=%.1f", ended.Seconds(), time.Since(w.started).Seconds())
+	})
+}
+
+// busiest is the super-node relaying the most sessions now (the call's).
+func busiest(t *testing.T, supers []*user) *user {
+	t.Helper()
+	var best *user
+	most := 0
+	for _, s := range supers {
+		if n := s.relaySessions(); n > most {
+			best, most = s, n
+		}
+	}
+	if best == nil {
+		t.Fatal("no super-node reports a relayed session during the call")
+	}
+	return best
+}
+
+// endReason is what follows "ended: " in the last call summary line of out.
+func endReason(out string) string {
+	i := strings.LastIndex(out, " ended: ")
+	if i < 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(out[i+len(" ended: "):], "\n")
+	return strings.TrimSpace(line)
+}
+
+// speechFile is a speech recording written to a WAV file.
+type speechFile struct {
+	path    string
+	samples []int16
+}
+
+// longSpeech is alice's recording followed by bob's (16 s), for calls
+// longer than either.
+func longSpeech(t *testing.T) speechFile {
+	t.Helper()
+	s := append(testaudio.MustSpeech("alice"), testaudio.MustSpeech("bob")...)
+	p := filepath.Join(t.TempDir(), "long-speech.wav")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audio.WriteWAV(f, audio.WAVInfo{SampleRate: audio.SampleRate, Channels: 1}, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return speechFile{path: p, samples: s}
+}
+
+// checkHeardPart fails the test unless the part of sent between from and
+// to (offsets into it) is found anywhere in the WAV at path with
+// testaudio.Similarity above testaudio.Threshold.
+func checkHeardPart(t *testing.T, who, path string, sent []int16, from, to time.Duration) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Errorf("%s recorded nothing: %v", who, err)
+		return
+	}
+	defer f.Close()
+	heard, _, err := audio.ReadWAV(f)
+	if err != nil {
+		t.Errorf("%s's recording %s: %v", who, path, err)
+		return
+	}
+	i, j := int(from.Seconds()*audio.SampleRate), int(to.Seconds()*audio.SampleRate)
+	j = min(j, len(sent))
+	if i >= j {
+		t.Fatalf("nothing to compare: %v..%v of %d samples", from, to, len(sent))
+	}
+	sim, lag := testaudio.Similarity(sent[i:j], heard, len(heard))
+	t.Logf("%s heard the speech sent %.1f..%.1f s into the call with similarity %.3f at %.2f s of the recording", who, from.Seconds(), to.Seconds(), sim, float64(lag)/audio.SampleRate)
+	if sim <= testaudio.Threshold {
+		t.Errorf("%s did not hear what was sent %.1f..%.1f s into the call (similarity %.3f <= %.2f)", who, from.Seconds(), to.Seconds(), sim, testaudio.Threshold)
+	}
+}

@@ -1,0 +1,163 @@
+package scenarios
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/peercall/peercall/internal/netlab"
+	"github.com/peercall/peercall/node"
+)
+
+// Waits of the super-node scenarios (the machine has 2 cores and runs
+// several labs at once).
+const (
+	// promoteWait bounds a `run --relay on` node's promotion: dial-back
+	// reachability through a connected peer, then TURN and circuit relay.
+	promoteWait = 45 * time.Second
+	// reserveWait bounds a NATed node's circuit relay reservation.
+	reserveWait = 45 * time.Second
+)
+
+// labRanges is network.reachable_ranges for every node of a relay
+// scenario: the internet segment counts as public (libp2p calls
+// 198.18.0.0/15 "not public"); the LANs behind the routers do not.
+func (w *world) labRanges() settings {
+	return settings{"network": {"reachable_ranges": []string{w.inet.Prefix().String()}}}
+}
+
+// superNode registers name on a new internet host and runs its node with
+// `--relay on` and the lab's reachable ranges, plus relay settings
+// (config.toml's [relay]; nil: the defaults). Call waitSuperNode once
+// other nodes are connected (reachability is proven by their dial-back).
+func (w *world) superNode(name string, relay map[string]any) *user {
+	w.t.Helper()
+	set := w.labRanges()
+	if relay != nil {
+		set["relay"] = relay
+	}
+	u := w.user(name, w.lab.Host(name, w.inet), set)
+	u.run("bob", "--relay", "on")
+	return u
+}
+
+// waitSuperNode waits until the user's node says it is a super-node. When
+// the node gives a reason that names a piece peercall lacks, the test
+// skips saying so.
+func (u *user) waitSuperNode() node.Status {
+	t := u.w.t
+	t.Helper()
+	deadline := time.Now().Add(promoteWait)
+	for {
+		st := u.status()
+		if st.Role == "super-node" {
+			return st
+		}
+		if strings.Contains(st.RoleReason, "does not relay for others yet") {
+			t.Skipf("needs the super-node wired into the node (node.RelayManager started by node.New, `run --relay on` passed to it, Status.Role from it): %s's status still says role %q (%s)", u.name, st.Role, st.RoleReason)
+		}
+		if hold, ok := holdLeft(st.RoleReason); ok && hold > time.Until(deadline) {
+			t.Skipf("needs a promotion within seconds in the lab (`run --relay on` still waits relay.DefaultPromoteHold, 5 min; a config setting or flag for RelayOptions.PromoteHold and Interval, or `on` promoting at once): %s's status says %q", u.name, st.RoleReason)
+		}
+		if time.Now().After(deadline) {
+			switch {
+			case strings.Contains(st.RoleReason, "if it holds"):
+				t.Skipf("needs a promotion within seconds in the lab (`run --relay on` waits relay.DefaultPromoteHold, 5 min; a config setting or flag for RelayOptions.PromoteHold/Interval, or `on` promoting at once): %s's status says %q", u.name, st.RoleReason)
+			}
+			t.Fatalf("%s did not become a super-node within %v: role %q (%s), reachability %q", u.name, promoteWait, st.Role, st.RoleReason, st.Reachability)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// waitCircuit waits until the user's node (behind a NAT) lists a circuit
+// relay address, i.e. holds a reservation at a super-node through which
+// others reach it; without one the test skips naming the missing piece.
+func (u *user) waitCircuit() node.Status {
+	t := u.w.t
+	t.Helper()
+	deadline := time.Now().Add(reserveWait)
+	for {
+		st := u.status()
+		for _, a := range st.Addrs {
+			if strings.Contains(a, "/p2p-circuit") {
+				return st
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Skipf("needs circuit relay v2 reservations for nodes behind NAT (libp2p relay client / AutoRelay fed with the super-nodes the relay client finds, and /p2p-circuit addresses in Status.Addrs and the presence record): %s behind %s lists only %v after %v", u.name, u.host, st.Addrs, reserveWait)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// relaySessions is the number of TURN sessions the super-node relays now.
+func (u *user) relaySessions() int { return u.status().Relay.Sessions }
+
+// asyncCall is a `peercall call` running in the background.
+type asyncCall struct {
+	done chan struct{}
+	res  cliResult
+	err  error
+}
+
+// callAsync starts `peercall call callee --duration d --audio-in wav:SAYS
+// --audio-out wav:HEARD args...` and returns at once; wait for it with
+// wait.
+func (u *user) callAsync(ctx context.Context, callee *user, d time.Duration, says, heard string, args ...string) *asyncCall {
+	a := &asyncCall{done: make(chan struct{})}
+	full := append([]string{"call", callee.name, "--duration", d.String(), "--audio-in", "wav:" + says, "--audio-out", "wav:" + heard}, args...)
+	go func() {
+		defer close(a.done)
+		a.res, a.err = u.cli(ctx, "", full...)
+	}()
+	return a
+}
+
+// wait returns the finished call's result.
+func (a *asyncCall) wait() (cliResult, error) {
+	<-a.done
+	return a.res, a.err
+}
+
+// waitActive waits until the user's running node has an active call.
+func (u *user) waitActive(d time.Duration) node.CallInfo {
+	t := u.w.t
+	t.Helper()
+	var c node.CallInfo
+	u.waitStatus(d, "an active call", func(st node.Status) bool {
+		for _, ci := range st.Calls {
+			if ci.State == "active" {
+				c = ci
+				return true
+			}
+		}
+		return false
+	})
+	return c
+}
+
+// natClient registers name on a host behind a new router of kind nat and
+// starts its node (auto-answer, saying `says`).
+func (w *world) natClient(name string, nat netlab.NAT, says string, opts ...netlab.RouterOption) *user {
+	w.t.Helper()
+	r := w.lab.Router(name+"-net", w.inet, nat, opts...)
+	u := w.user(name, w.lab.Host(name, r.LAN()), w.labRanges())
+	u.run(says)
+	return u
+}
+
+// holdLeft reads the promoter's remaining hold from a role reason such as
+// "...; becoming super-node in 4m48s if it holds (...)".
+func holdLeft(reason string) (time.Duration, bool) {
+	_, rest, ok := strings.Cut(reason, "becoming super-node in ")
+	if !ok {
+		return 0, false
+	}
+	d, _, ok := strings.Cut(rest, " ")
+	if !ok {
+		return 0, false
+	}
+	hold, err := time.ParseDuration(d)
+	return hold, err == nil
+}

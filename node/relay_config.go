@@ -41,6 +41,9 @@ const (
 	DefaultProvideInterval      = 10 * time.Minute
 	DefaultRelayRefresh         = 2 * time.Minute
 	DefaultDrainTimeout         = 30 * time.Second
+	// unprovenRetry is the longest wait between dial-back attempts while
+	// reachability is unproven and the node may relay.
+	unprovenRetry = 5 * time.Second
 	// relayCredentialTimeout bounds a /peercall/relay/1 exchange, both sides.
 	relayCredentialTimeout = 10 * time.Second
 )
@@ -65,7 +68,8 @@ type RelayOptions struct {
 	// again (default 10 min; an unproven one is retried every Interval).
 	ReachabilityInterval time.Duration
 	// PromoteHold and DemoteHold are the promoter's hysteresis (defaults
-	// relay.DefaultPromoteHold and relay.DefaultDemoteHold).
+	// relay.DefaultPromoteHold and relay.DefaultDemoteHold; with relay.mode
+	// on, promotion follows the first successful dial-back at once).
 	PromoteHold, DemoteHold time.Duration
 	// ProvideInterval is how often a super-node re-provides the relay key
 	// (default 10 min).
@@ -88,7 +92,6 @@ func (o RelayOptions) withDefaults() RelayOptions {
 	}
 	def(&o.Interval, DefaultRelayInterval)
 	def(&o.ReachabilityInterval, DefaultReachabilityInterval)
-	def(&o.PromoteHold, relay.DefaultPromoteHold)
 	def(&o.DemoteHold, relay.DefaultDemoteHold)
 	def(&o.ProvideInterval, DefaultProvideInterval)
 	def(&o.Refresh, DefaultRelayRefresh)

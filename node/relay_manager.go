@@ -139,7 +139,14 @@ func newRelayManager(d relayDeps, cfg RelayConfig, opts RelayOptions) (*RelayMan
 		"reachable_ranges", d.network.ReachableRanges, "upstream_kbps", cfg.UpstreamKbps,
 		"min_uptime", m.cfg.MinUptime, "min_upstream_kbps", m.cfg.MinUpstreamKbps, "max_cpu_load", m.cfg.MaxCPULoad,
 		"max_kbps", m.cfg.MaxKbps, "max_sessions", m.cfg.MaxSessions, "turn_port", m.cfg.TURNPort)
-	m.promoter = relay.NewPromoter(m.cfg, relay.PromoterOptions{PromoteHold: opts.PromoteHold, DemoteHold: opts.DemoteHold, Logger: m.log})
+	if m.opts.PromoteHold <= 0 {
+		m.opts.PromoteHold = relay.DefaultPromoteHold
+		if m.cfg.Mode == relay.ModeOn {
+			// "on" asks for no observation period: the dial-back is the proof.
+			m.opts.PromoteHold = time.Nanosecond
+		}
+	}
+	m.promoter = relay.NewPromoter(m.cfg, relay.PromoterOptions{PromoteHold: m.opts.PromoteHold, DemoteHold: m.opts.DemoteHold, Logger: m.log})
 	m.reg = opts.Registry
 	if m.reg == nil {
 		m.reg = prometheus.NewRegistry()
@@ -203,16 +210,27 @@ func (m *RelayManager) MetricsAddr() string {
 // run is the promotion loop.
 func (m *RelayManager) run() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.opts.Interval)
-	defer t.Stop()
 	for {
 		m.step(m.ctx)
+		t := time.NewTimer(m.nextStep())
 		select {
 		case <-m.ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// nextStep is Interval, or at most unprovenRetry while the node may relay
+// but has not proved its reachability yet.
+func (m *RelayManager) nextStep() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cfg.Mode != relay.ModeOff && !m.reach.Reachable {
+		return min(m.opts.Interval, unprovenRetry)
+	}
+	return m.opts.Interval
 }
 
 // step gathers one observation, updates the role and acts on a change.
@@ -247,15 +265,19 @@ func (m *RelayManager) step(ctx context.Context) {
 	}
 }
 
-// checkReachability re-proves reachability when due: every Interval while
-// unproven, every ReachabilityInterval once proven.
+// checkReachability re-proves reachability when due: every Interval (at
+// most unprovenRetry when the node may relay) while unproven, every
+// ReachabilityInterval once proven.
 func (m *RelayManager) checkReachability(ctx context.Context) dialbackResult {
 	m.mu.Lock()
 	cur, at := m.reach, m.reachAt
 	m.mu.Unlock()
 	every := m.opts.Interval
-	if cur.Reachable {
+	switch {
+	case cur.Reachable:
 		every = m.opts.ReachabilityInterval
+	case m.cfg.Mode != relay.ModeOff:
+		every = min(every, unprovenRetry)
 	}
 	if !at.IsZero() && time.Since(at) < every {
 		return cur

@@ -97,6 +97,9 @@ type CallOptions struct {
 	AudioIn, AudioOut string
 	// OnEvent receives the call's progress.
 	OnEvent func(CallEvent)
+	// ForceRelay sends the media through a super-node's TURN relay only
+	// (ICE transport policy relay; `call --force-relay`).
+	ForceRelay bool
 }
 
 // callRun is one call going on.
@@ -109,6 +112,7 @@ type callRun struct {
 	outgoing bool
 	peerName string
 	peerID   peer.ID
+	relayID  peer.ID // the super-node whose TURN credentials the call holds
 	started  time.Time
 	opts     CallOptions
 	answerCh chan bool // incoming: true to accept, false to reject
@@ -223,10 +227,15 @@ func (n *Node) RecentCalls() []CallResult {
 	return append([]CallResult(nil), n.calls.recent...)
 }
 
-// mediaConfig is the media configuration of a call to or from p.
-func (n *Node) mediaConfig(ctx context.Context, p peer.ID) media.Config {
+// mediaConfig is the media configuration of a call to or from p, and the
+// super-node that gave its TURN credentials (see relayMedia).
+func (n *Node) mediaConfig(ctx context.Context, p peer.ID, forceRelay bool) (media.Config, peer.ID, error) {
 	cfg := n.opts.Media
 	cfg.Logger = n.log
+	if n.opts.ICEServers == nil {
+		relayID, err := n.relayMedia(ctx, p, forceRelay, &cfg)
+		return cfg, relayID, err
+	}
 	if n.opts.ICEServers != nil {
 		servers, err := n.opts.ICEServers.ICEServers(ctx, p)
 		if err != nil {
@@ -235,7 +244,8 @@ func (n *Node) mediaConfig(ctx context.Context, p peer.ID) media.Config {
 			cfg.ICEServers = servers
 		}
 	}
-	return cfg
+	cfg.RelayOnly = cfg.RelayOnly || forceRelay
+	return cfg, "", nil
 }
 
 // Call calls username and blocks until the call ends: it looks the user up
@@ -260,7 +270,11 @@ func (n *Node) Call(ctx context.Context, username string, o CallOptions) (*CallR
 	if err != nil {
 		return nil, err
 	}
-	sess, err := media.New(ctx, n.mediaConfig(ctx, info.PeerID))
+	mcfg, relayID, err := n.mediaConfig(ctx, info.PeerID, o.ForceRelay)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCallFailed, err)
+	}
+	sess, err := media.New(ctx, mcfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: set up media: %w", ErrCallFailed, err)
 	}
@@ -277,7 +291,7 @@ func (n *Node) Call(ctx context.Context, username string, o CallOptions) (*CallR
 		return nil, fmt.Errorf("%w: call %s: %w", ErrUserOffline, info.Username, err)
 	}
 	r := &callRun{n: n, sc: sc, sess: sess, outgoing: true, peerName: info.Username, peerID: info.PeerID,
-		started: start, opts: o, state: "inviting"}
+		relayID: relayID, started: start, opts: o, state: "inviting"}
 	n.calls.add(r)
 	res := r.run(ctx)
 	n.calls.remove(r, res)
@@ -495,6 +509,7 @@ func (r *callRun) result() *CallResult {
 			route = "direct"
 		}
 		res.Summary.Route = route
+		res.Summary.RelayPeerID = relayPeerID(st.Route, r.relayID)
 		res.Summary.SetupMs = roundTo(float64(r.setup.Microseconds())/1000, 1)
 		res.Summary.DurationS = roundTo(st.Duration.Seconds(), 2)
 		res.Summary.PacketsSent = st.PacketsSent
@@ -613,7 +628,12 @@ func (r *callRun) waitAnswer() bool {
 func (r *callRun) accept() *CallResult {
 	n := r.n
 	ctx := n.ctx
-	sess, err := media.New(ctx, n.mediaConfig(ctx, r.peerID))
+	mcfg, relayID, err := n.mediaConfig(ctx, r.peerID, false)
+	var sess *media.Session
+	if err == nil {
+		r.relayID = relayID
+		sess, err = media.New(ctx, mcfg)
+	}
 	if err != nil {
 		r.setMediaErr(err)
 		hctx, cancel := context.WithTimeout(ctx, hangupTimeout)

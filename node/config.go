@@ -30,6 +30,8 @@ const maxConfigBytes = 1 << 20
 type Config struct {
 	Directory DirectoryConfig `toml:"directory"`
 	Network   NetworkConfig   `toml:"network"`
+	// Relay is [relay] (nil: DefaultRelayConfig).
+	Relay *RelayConfig `toml:"relay,omitempty"`
 }
 
 // DirectoryConfig says which directory the node uses and pins its key.
@@ -64,6 +66,7 @@ type NetworkConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Network: NetworkConfig{Listen: []string{DefaultListen}, DHTMode: string(DefaultDHTMode)},
+		Relay:   new(DefaultRelayConfig()),
 	}
 }
 
@@ -93,6 +96,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Network.validateDHT(); err != nil {
 		return err
+	}
+	if c.Relay != nil {
+		if err := c.Relay.Validate(); err != nil {
+			return err
+		}
 	}
 	for _, r := range c.Network.ReachableRanges {
 		if _, err := netip.ParsePrefix(r); err != nil {

@@ -45,6 +45,8 @@ type ControlRequest struct {
 	// AudioIn and AudioOut are device specs (call), file paths absolute.
 	AudioIn  string `json:"audio_in,omitempty"`
 	AudioOut string `json:"audio_out,omitempty"`
+	// ForceRelay sends the call's media through a super-node (call).
+	ForceRelay bool `json:"force_relay,omitempty"`
 }
 
 // ControlResponse is one line the node answers. A call request gets event
@@ -108,7 +110,7 @@ func (r ControlRequest) validate() error {
 			return fmt.Errorf("a field is longer than %d bytes", maxField)
 		}
 	}
-	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != ""
+	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay
 	switch r.Op {
 	case OpStatus, OpCalls:
 		if callFields || r.CallID != "" {
@@ -337,6 +339,7 @@ func (s *controlServer) serve(c net.Conn) {
 		opts := CallOptions{
 			Duration: time.Duration(req.DurationMs) * time.Millisecond,
 			AudioIn:  req.AudioIn, AudioOut: req.AudioOut,
+			ForceRelay: req.ForceRelay,
 			OnEvent: func(ev CallEvent) {
 				if ev.Kind == "ended" {
 					return

@@ -63,8 +63,12 @@ type Options struct {
 	// ListenIPs). ListenIPs defaults to the listen hosts when all are
 	// specific addresses.
 	Media media.Config
-	// ICEServers supplies STUN/TURN servers per call (nil: none).
+	// ICEServers supplies STUN/TURN servers per call (nil: the relay
+	// manager's super-nodes).
 	ICEServers ICEServerSource
+	// Relay tunes the relay manager (`run --relay`, `--policy`,
+	// `--metrics`; tests shorten its timings).
+	Relay RelayOptions
 	// RingTimeout ends unanswered calls (default 30 s).
 	RingTimeout time.Duration
 	// PresenceTTL and PresenceRetry: see PresenceConfig (defaults 1 h and
@@ -107,6 +111,7 @@ type Node struct {
 	sig     *signalling.Manager
 	lock    *homeLock
 	control *controlServer
+	relay   *RelayManager
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -240,6 +245,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 	n.wg.Add(2)
 	go n.incomingLoop()
 	go n.saveHostCache()
+	if err := n.startRelay(); err != nil {
+		return err
+	}
 	n.startPresence()
 	if !opts.NoControl {
 		if n.control, err = startControl(n); err != nil {
@@ -423,6 +431,9 @@ func (n *Node) shutdown() error {
 	if n.sig != nil {
 		errs = append(errs, n.sig.Close())
 	}
+	if n.relay != nil {
+		errs = append(errs, n.relay.Close())
+	}
 	n.cancel()
 	n.wg.Wait()
 	if n.presenceCancel != nil {
@@ -499,6 +510,9 @@ func (n *Node) checkCertificate(remotePeer string, raw []byte) (string, error) {
 
 // DHT returns the node's DHT (status, tests).
 func (n *Node) DHT() *DHT { return n.dht }
+
+// Relay returns the node's relay manager (super-node role, relay client).
+func (n *Node) Relay() *RelayManager { return n.relay }
 
 // Host returns the node's libp2p host.
 func (n *Node) Host() host.Host { return n.host }

@@ -13,8 +13,8 @@ type Status struct {
 	Presence     string      `json:"presence"`
 }
 
-// RelayStatus is the super-node part of Status. It stays zero until the
-// relay package lands.
+// RelayStatus is the super-node part of Status (RelayManager.Status):
+// zero counters until the node first becomes a super-node.
 type RelayStatus struct {
 	Sessions     int         `json:"sessions"`
 	BytesRelayed uint64      `json:"bytes_relayed"`
@@ -37,6 +37,9 @@ func (n *Node) Status() Status {
 		RoleReason:   "this version does not relay for others yet (no super-node support)",
 		Reachability: "unknown",
 		Calls:        n.Calls(),
+	}
+	if n.relay != nil {
+		st.Role, st.RoleReason, st.Reachability, st.Relay = n.relay.Status()
 	}
 	for _, a := range n.host.Addrs() {
 		st.Addrs = append(st.Addrs, a.String())

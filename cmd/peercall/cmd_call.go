@@ -12,6 +12,7 @@ import (
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/relay"
 )
 
 // callShutdown bounds the tombstone of a node run just for one call.
@@ -20,12 +21,13 @@ const callShutdown = 3 * time.Second
 // runCall calls a user by name through the running node, or through a node
 // started for the call's length when none runs.
 func runCall(ctx context.Context, e *env, args []string) error {
-	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--json]"
+	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--json]"
 	fs := newFlagSet(e, "call")
 	duration := fs.Duration("duration", 0, "hang up after this long once connected (0: until Ctrl-C)")
 	in := fs.String("audio-in", "", "microphone: "+audio.SpecForms+" (default: the node's, else default)")
 	out := fs.String("audio-out", "", "speaker: "+audio.SpecForms+" (default: the node's, else default)")
 	asJSON := fs.Bool("json", false, "print the call summary as one JSON object")
+	forceRelay := fs.Bool("force-relay", false, "send the audio through a super-node's TURN relay only (ICE transport policy relay)")
 	pos, err := parseArgs(e, fs, args, synopsis)
 	if err != nil {
 		return err
@@ -51,7 +53,8 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	p := &callPrinter{w: e.stdout, quiet: *asJSON}
 	var res *node.CallResult
 	if cc, derr := node.DialControl(home); derr == nil {
-		req := node.ControlRequest{Op: node.OpCall, Name: pos[0], DurationMs: duration.Milliseconds(), AudioIn: inSpec, AudioOut: outSpec}
+		req := node.ControlRequest{Op: node.OpCall, Name: pos[0], DurationMs: duration.Milliseconds(), AudioIn: inSpec, AudioOut: outSpec,
+			ForceRelay: *forceRelay}
 		p.line("calling %s through the running node…", pos[0])
 		var resp *node.ControlResponse
 		resp, err = cc.Call(ctx, req, func(r node.ControlResponse) {
@@ -64,7 +67,7 @@ func runCall(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		res, err = callWithOwnNode(ctx, e, home, pos[0], node.CallOptions{
-			Duration: *duration, AudioIn: inSpec, AudioOut: outSpec,
+			Duration: *duration, AudioIn: inSpec, AudioOut: outSpec, ForceRelay: *forceRelay,
 			OnEvent: func(ev node.CallEvent) { p.event(ev.Kind, ev.Call) },
 		}, p)
 	}
@@ -93,6 +96,8 @@ func callWithOwnNode(ctx context.Context, e *env, home *node.Home, name string, 
 		FreePortFallback: true,
 		PresenceShutdown: callShutdown,
 		Logger:           e.log,
+		// A node run for one call never relays for others.
+		Relay: node.RelayOptions{Mode: relay.ModeOff},
 	})
 	if err != nil {
 		return nil, err

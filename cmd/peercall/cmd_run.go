@@ -7,15 +7,18 @@ import (
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/relay"
 )
 
 // runRun runs the node until Ctrl-C (SIGINT) or SIGTERM: presence in the
 // DHT, incoming calls (rung, or answered with --auto-answer), and the
 // control socket that call, status, answer and hangup talk to.
 func runRun(ctx context.Context, e *env, args []string) error {
-	const synopsis = "[--relay auto|on|off] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]"
+	const synopsis = "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]"
 	fs := newFlagSet(e, "run")
-	relay := fs.String("relay", "auto", "super-node role: auto, on or off (this version never relays; see status)")
+	relayMode := fs.String("relay", "", "super-node role: auto (relay when well connected), on (whenever reachable) or off (never); default relay.mode of config.toml, else auto")
+	policy := fs.String("policy", relay.DefaultPolicyPath, "administrator's policy file, which caps or overrides relay settings (a missing file is no policy)")
+	metrics := fs.String("metrics", "", "serve Prometheus metrics on this host:port at /metrics (default: none)")
 	autoAnswer := fs.Bool("auto-answer", false, "accept every incoming call from a certified user")
 	in := fs.String("audio-in", "default", "microphone: "+audio.SpecForms)
 	out := fs.String("audio-out", "default", "speaker: "+audio.SpecForms)
@@ -27,10 +30,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
 		return err
 	}
-	switch *relay {
-	case "auto", "on", "off":
+	switch *relayMode {
+	case "", "auto", "on", "off":
 	default:
-		return usageErrorf("run: --relay %q is not one of auto, on, off", *relay)
+		return usageErrorf("run: --relay %q is not one of auto, on, off", *relayMode)
 	}
 	inSpec, err := absSpec(*in)
 	if err != nil {
@@ -50,6 +53,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		AudioIn:    inSpec,
 		AudioOut:   outSpec,
 		Logger:     e.log,
+		Relay:      node.RelayOptions{Mode: relay.Mode(*relayMode), PolicyPath: *policy, MetricsAddr: *metrics},
 		OnCall: func(ev node.CallEvent) {
 			if ev.Kind == "ended" {
 				p.summary(ev.Result)

@@ -37,7 +37,10 @@ const (
 	startWait = 30 * time.Second
 	// callWait bounds one `peercall call`: lookup, setup, the call and the
 	// node's shutdown, on a loaded 2-core machine.
-	callWait = 60 * time.Second
+	callWait = 90 * time.Second
+	// slowSetup is the call setup time above which the caller's log is
+	// shown, to tell why.
+	slowSetup = 10 * time.Second
 )
 
 // speechPath is the absolute path of a testaudio recording ("alice" or
@@ -264,7 +267,7 @@ func (u *user) call(callee *user, says string, allowFail bool, extra ...string) 
 	c := call{heard: filepath.Join(t.TempDir(), u.name+"-call-heard.wav")}
 	ctx, cancel := context.WithTimeout(t.Context(), callWait)
 	defer cancel()
-	args := append([]string{"call", callee.name, "--duration", callDuration.String(),
+	args := append([]string{"-v", "call", callee.name, "--duration", callDuration.String(),
 		"--audio-in", "wav:" + speechPath(t, says), "--audio-out", "wav:" + c.heard, "--json"}, extra...)
 	r, err := u.cli(ctx, "", args...)
 	c.cliResult = r
@@ -279,6 +282,9 @@ func (u *user) call(callee *user, says string, allowFail bool, extra ...string) 
 	}
 	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &c.summary); err != nil {
 		t.Fatalf("%s calls %s: stdout is not one JSON summary: %v\n%s", u.name, callee.name, err, r.stdout)
+	}
+	if c.SetupMs > slowSetup.Seconds()*1000 {
+		t.Logf("%s's call to %s took %.1f s to set up; its log:\n%s", u.name, callee.name, c.SetupMs/1000, r.stderr)
 	}
 	t.Logf("%s called %s: route %s relay %q setup %.0f ms, %d packets sent, %d received, loss %.3f, rtt %.1f ms, wall %.1f s",
 		u.name, callee.name, c.Route, c.RelayPeerID, c.SetupMs, c.PacketsSent, c.PacketsReceived, c.Loss, c.RTTMs, r.wall.Seconds())

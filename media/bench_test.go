@@ -151,17 +151,27 @@ func BenchmarkCallCPU(b *testing.B) {
 		srcA := &sliceSource{samples: speechSeconds("alice", benchCallSeconds, audio.Frame20ms), interval: audio.Frame20ms}
 		srcB := &sliceSource{samples: speechSeconds("bob", benchCallSeconds, audio.Frame20ms), interval: audio.Frame20ms}
 		cpu0, wall0 := cpuTime(b), time.Now()
-		if err := startBoth(ctx, a, bs, srcA, srcB, &sliceSink{}, &sliceSink{}); err != nil {
+		sinkA, sinkB := &sliceSink{discard: true}, &sliceSink{discard: true}
+		if err := startBoth(ctx, a, bs, srcA, srcB, sinkA, sinkB); err != nil {
 			b.Fatal(err)
 		}
-		for (!srcA.ended.Load() || !srcB.ended.Load()) && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
+		// Wait without a polling loop: the harness must not add wake-ups
+		// of its own to what is measured.
+		for _, src := range []*sliceSource{srcA, srcB} {
+			select {
+			case <-src.done():
+			case <-ctx.Done():
+				b.Fatal("the call did not end in time")
+			}
 		}
 		cpu, wall := cpuTime(b)-cpu0, time.Since(wall0)
 		a.Close()
 		bs.Close()
 		cancel()
 		share += 100 * cpu.Seconds() / wall.Seconds() / 2
+		if sinkA.frames == 0 || sinkB.frames == 0 {
+			b.Fatalf("a side played nothing (%d and %d frames): the call measured no audio", sinkA.frames, sinkB.frames)
+		}
 		b.Logf("CPU %v over %v for two endpoints", cpu, wall)
 	}
 	b.ReportMetric(share/float64(b.N), "%core/call")

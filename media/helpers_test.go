@@ -38,6 +38,16 @@ type sliceSource struct {
 	maxLate atomic.Int64
 	// ended is set once Read has returned io.EOF.
 	ended atomic.Bool
+	// endC (see done) is closed at the same time, so that a benchmark
+	// can wait for the end without a polling loop of its own.
+	endInit sync.Once
+	endC    chan struct{}
+}
+
+// done is closed once Read has returned io.EOF.
+func (s *sliceSource) done() <-chan struct{} {
+	s.endInit.Do(func() { s.endC = make(chan struct{}) })
+	return s.endC
 }
 
 var errDeviceGone = errors.New("device unplugged")
@@ -47,7 +57,10 @@ func (s *sliceSource) Read(ctx context.Context, frame []int16) error {
 		return errDeviceGone
 	}
 	if s.pos+len(frame) > len(s.samples) {
-		s.ended.Store(true)
+		if !s.ended.Swap(true) {
+			s.done()
+			close(s.endC)
+		}
 		return io.EOF
 	}
 	if s.interval > 0 {
@@ -78,12 +91,15 @@ func (s *sliceSource) Read(ctx context.Context, frame []int16) error {
 func (s *sliceSource) Close() error { return nil }
 
 // sliceSink records what it is given (unpaced: the session's playout
-// clock paces it). It fails after failAfter frames when set.
+// clock paces it). It fails after failAfter frames when set. With discard
+// set it only counts frames, as a null device does (the CPU benchmark must
+// not measure a growing recording).
 type sliceSink struct {
 	mu        sync.Mutex
 	samples   []int16
 	frames    int
 	failAfter int
+	discard   bool
 	onFrame   func(frame []int16, at time.Time)
 }
 
@@ -96,7 +112,9 @@ func (s *sliceSink) Write(ctx context.Context, frame []int16) error {
 	if s.onFrame != nil {
 		s.onFrame(frame, time.Now())
 	}
-	s.samples = append(s.samples, frame...)
+	if !s.discard {
+		s.samples = append(s.samples, frame...)
+	}
 	s.frames++
 	return nil
 }

@@ -80,7 +80,8 @@ type RelayOptions struct {
 	// DrainTimeout bounds the wait for relayed calls at demotion and
 	// shutdown (default 30 s).
 	DrainTimeout time.Duration
-	// CPULoad, when set, replaces /proc/loadavg (tests).
+	// CPULoad, when set, replaces the busy fraction of all cores read from
+	// /proc/stat (tests).
 	CPULoad func() float64
 }
 
@@ -97,7 +98,7 @@ func (o RelayOptions) withDefaults() RelayOptions {
 	def(&o.Refresh, DefaultRelayRefresh)
 	def(&o.DrainTimeout, DefaultDrainTimeout)
 	if o.CPULoad == nil {
-		o.CPULoad = cpuLoad
+		o.CPULoad = (&cpuSampler{}).load
 	}
 	return o
 }

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +80,8 @@ type RelayManager struct {
 	reachState  Reachability
 	reachAt     time.Time
 	lastProvide time.Time
+	decision    relay.Decision // the latest Update's answer
+	pending     bool           // the inputs ask for the other role, held back by hysteresis
 	closed      bool
 }
 
@@ -227,7 +226,15 @@ func (m *RelayManager) run() {
 func (m *RelayManager) nextStep() time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cfg.Mode != relay.ModeOff && !m.reach.Reachable {
+	switch {
+	case m.pending:
+		// A role change waits out its hold: look again when it is over.
+		hold := m.opts.PromoteHold
+		if m.promoted {
+			hold = m.opts.DemoteHold
+		}
+		return min(m.opts.Interval, unprovenRetry, max(hold, 10*time.Millisecond))
+	case m.cfg.Mode != relay.ModeOff && !m.reach.Reachable:
 		return min(m.opts.Interval, unprovenRetry)
 	}
 	return m.opts.Interval
@@ -236,7 +243,7 @@ func (m *RelayManager) nextStep() time.Duration {
 // step gathers one observation, updates the role and acts on a change.
 func (m *RelayManager) step(ctx context.Context) {
 	reach := m.checkReachability(ctx)
-	d := m.promoter.Update(relay.Inputs{
+	in := relay.Inputs{
 		Mode:         m.cfg.Mode,
 		PolicyAllows: m.policy.Relay.Mode != relay.ModeOff,
 		Restricted:   m.restricted,
@@ -244,7 +251,11 @@ func (m *RelayManager) step(ctx context.Context) {
 		Uptime:       time.Since(m.started),
 		UpstreamKbps: m.user.UpstreamKbps,
 		CPULoad:      m.opts.CPULoad(),
-	})
+	}
+	d := m.promoter.Update(in)
+	m.mu.Lock()
+	m.decision, m.pending = d, relay.Decide(m.cfg, in).Role != d.Role
+	m.mu.Unlock()
 	if ctx.Err() != nil {
 		return
 	}
@@ -465,6 +476,9 @@ func refuseCredentials(s network.Stream, code relay.Code, msg string) error {
 func (m *RelayManager) Status() (role, reason, reachability string, rs RelayStatus) {
 	d := m.promoter.Current()
 	m.mu.Lock()
+	if m.decision.Role == d.Role {
+		d = m.decision // its reason says what is pending
+	}
 	startErr, r, reach := m.startErr, m.relay, m.reachState
 	promoted := m.promoted
 	m.mu.Unlock()
@@ -560,23 +574,4 @@ func (m *RelayManager) closeEmitter() {
 	if m.reachEm != nil {
 		_ = m.reachEm.Close()
 	}
-}
-
-// cpuLoad is the one-minute load average over the number of CPUs, capped
-// at 1 (0 when /proc/loadavg is unreadable: unknown load does not block
-// promotion, the other conditions still apply).
-func cpuLoad() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	l, err := strconv.ParseFloat(f[0], 64)
-	if err != nil || l < 0 {
-		return 0
-	}
-	return min(l/float64(runtime.NumCPU()), 1)
 }

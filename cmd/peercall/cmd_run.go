@@ -53,7 +53,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		AudioIn:    inSpec,
 		AudioOut:   outSpec,
 		Logger:     e.log,
-		Relay:      node.RelayOptions{Mode: relay.Mode(*relayMode), PolicyPath: *policy, MetricsAddr: *metrics},
+		Relay:      node.RelayOptions{Mode: relay.Mode(*relayMode), PolicyPath: *policy, MetricsAddr: *metrics, CPULoad: cpuLoadHook},
 		OnCall: func(ev node.CallEvent) {
 			if ev.Kind == "ended" {
 				p.summary(ev.Result)

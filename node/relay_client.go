@@ -266,13 +266,14 @@ func (m *RelayManager) measure(ctx context.Context, ai peer.AddrInfo) (time.Dura
 // long that takes (within ctx).
 func (m *RelayManager) PickRelay(ctx context.Context, callee peer.ID, need bool) (RelayChoice, error) {
 	cands := m.client.candidates(ctx, need)
+	if len(cands) == 0 {
+		return RelayChoice{}, fmt.Errorf("%w: no super-node found in the DHT (none is online, or this node has no DHT peers yet)", ErrNoRelay)
+	}
+	// The callee relaying its own call works, but a third party is kinder
+	// to the callee's uplink: the callee goes last.
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].ID != callee && cands[j].ID == callee })
 	var why []string
 	for _, c := range cands {
-		if c.ID == callee && len(cands) > 1 {
-			// The callee relaying its own call works, but a third party
-			// is kinder to the callee's uplink; it stays a last resort.
-			continue
-		}
 		creds, err := m.requestCredentials(ctx, c.ID)
 		if err == nil {
 			return RelayChoice{Servers: []webrtc.ICEServer{creds.ICEServer()}, Relay: c.ID, RTT: c.RTT}, nil
@@ -285,20 +286,6 @@ func (m *RelayManager) PickRelay(ctx context.Context, callee peer.ID, need bool)
 		if ctx.Err() != nil {
 			break
 		}
-	}
-	if len(cands) > 1 && len(why) == len(cands)-1 {
-		for _, c := range cands {
-			if c.ID == callee {
-				if creds, err := m.requestCredentials(ctx, c.ID); err == nil {
-					return RelayChoice{Servers: []webrtc.ICEServer{creds.ICEServer()}, Relay: c.ID, RTT: c.RTT}, nil
-				} else {
-					why = append(why, fmt.Sprintf("%s: %v", shortID(c.ID), err))
-				}
-			}
-		}
-	}
-	if len(cands) == 0 {
-		return RelayChoice{}, fmt.Errorf("%w: no super-node found in the DHT (none is online, or this node has no DHT peers yet)", ErrNoRelay)
 	}
 	return RelayChoice{}, fmt.Errorf("%w: %s", ErrNoRelay, joinMax(why, 4))
 }

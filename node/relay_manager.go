@@ -250,7 +250,9 @@ func (m *RelayManager) step(ctx context.Context) {
 		Reachable:    reach.Reachable,
 		Uptime:       time.Since(m.started),
 		UpstreamKbps: m.user.UpstreamKbps,
-		CPULoad:      m.opts.CPULoad(),
+		// Capped below 1 so that relay.max_cpu_load = 1 turns the check
+		// off, even on a machine others keep saturated.
+		CPULoad: min(m.opts.CPULoad(), 0.999),
 	}
 	d := m.promoter.Update(in)
 	m.mu.Lock()

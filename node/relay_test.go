@@ -19,8 +19,10 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	circuitclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
 	"github.com/peercall/peercall/internal/callharness"
@@ -552,5 +554,40 @@ func TestRelayCaps(t *testing.T) {
 		if rs := n.m.RelayStats(); rs.Dropped[relay.DroppedBandwidth] != 0 {
 			t.Errorf("%s dropped %d packets", n.u.Name, rs.Dropped[relay.DroppedBandwidth])
 		}
+	}
+}
+
+// TestRelayCircuit: a node that no dial-back proves reachable (bob: 127/8
+// is not in his reachable_ranges) holds a circuit relay reservation at the
+// super-node and lists the circuit address; a stranger reaches bob
+// through that address alone, over a limited (relayed) connection.
+func TestRelayCircuit(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	sam := startRelayNode(t, nw, relaySpec{name: "sam", cfg: superNode(10), ranges: loopbackRange})
+	bob := startRelayNode(t, nw, relaySpec{name: "bob", cfg: clientNode()})
+	waitFor(t, 20*time.Second, "sam is not a super-node", sam.m.Promoted)
+	var circuit ma.Multiaddr
+	waitFor(t, 20*time.Second, "bob lists no circuit address", func() bool {
+		for _, a := range bob.n.Status().Addrs {
+			if strings.Contains(a, "/p2p/"+sam.n.PeerID().String()+"/p2p-circuit") {
+				circuit = ma.StringCast(a)
+				return true
+			}
+		}
+		return false
+	})
+	stranger, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	ctx, cancel := context.WithTimeout(network.WithAllowLimitedConn(context.Background(), "test"), 15*time.Second)
+	defer cancel()
+	if err := stranger.Connect(ctx, peer.AddrInfo{ID: bob.n.PeerID(), Addrs: []ma.Multiaddr{circuit}}); err != nil {
+		t.Fatalf("connect to bob through %s: %v", circuit, err)
+	}
+	conns := stranger.Network().ConnsToPeer(bob.n.PeerID())
+	if len(conns) == 0 || !conns[0].Stat().Limited {
+		t.Fatalf("connections to bob %v: want one limited (relayed) connection", conns)
 	}
 }

@@ -82,9 +82,10 @@ func listenIPs(listen []string) []string {
 }
 
 // newHost starts the node's libp2p host: TCP and QUIC on every listen
-// address, Noise security, the identity key as peer ID. Circuit relay is off
-// until package relay wires it in. When a configured port is taken and
-// freePortFallback is set, it listens on free ports instead.
+// address, Noise security, the identity key as peer ID, and the circuit
+// relay v2 client transport (a node behind a NAT is reached through its
+// super-node's circuit: relay_circuit.go). When a configured port is taken
+// and freePortFallback is set, it listens on free ports instead.
 func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (host.Host, error) {
 	priv, err := ic.UnmarshalEd25519PrivateKey(key)
 	if err != nil {
@@ -104,7 +105,7 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (ho
 			libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 			libp2p.Transport(quic.NewTransport),
 			libp2p.Security(noise.ID, noise.New),
-			libp2p.DisableRelay(),
+			libp2p.EnableRelay(),
 			libp2p.DisableMetrics(),
 		)
 		if err != nil {
@@ -112,7 +113,7 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (ho
 		}
 		// libp2p succeeds when any address listens; a node half on its
 		// port (QUIC yes, TCP taken) is not what was configured.
-		if got := h.Network().ListenAddresses(); len(got) < len(addrs) {
+		if got := directAddrs(h.Network().ListenAddresses()); len(got) < len(addrs) {
 			h.Close()
 			return nil, fmt.Errorf("only %v of %v could listen", got, addrs)
 		}

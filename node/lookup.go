@@ -178,10 +178,15 @@ func (n *Node) connect(ctx context.Context, info *PeerInfo) error {
 	if len(info.Addrs) > 0 {
 		n.host.Peerstore().AddAddrs(info.PeerID, info.Addrs, peerstore.TempAddrTTL)
 	}
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	if err := n.host.Connect(ctx, peer.AddrInfo{ID: info.PeerID}); err != nil {
-		return fmt.Errorf("%w: %s (peer %s, found in the %s) does not answer: %w", ErrUserOffline, info.Username, info.PeerID, info.Source, err)
+	if err := n.host.Connect(dctx, peer.AddrInfo{ID: info.PeerID}); err != nil {
+		// Behind a NAT, the peer is reached through a super-node.
+		rctx, rcancel := context.WithTimeout(ctx, dialTimeout)
+		defer rcancel()
+		if rerr := n.connectViaRelays(rctx, info.PeerID); rerr != nil {
+			return fmt.Errorf("%w: %s (peer %s, found in the %s) does not answer: %w (nor through a super-node: %v)", ErrUserOffline, info.Username, info.PeerID, info.Source, err, rerr)
+		}
 	}
 	n.cache.Remember(info.PeerID, info.Certificate, n.now())
 	return nil

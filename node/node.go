@@ -287,6 +287,7 @@ func (n *Node) startPresence() {
 	n.presenceCancel = cancel
 	cfg := PresenceConfig{
 		Certificate: n.currentCertificate,
+		Addrs:       n.presenceAddrs,
 		TTL:         n.opts.PresenceTTL,
 		Retry:       n.opts.PresenceRetry,
 		Shutdown:    n.opts.PresenceShutdown,
@@ -466,7 +467,9 @@ func (n *Node) dialSignal(ctx context.Context, p string) (io.ReadWriteCloser, er
 	if err != nil {
 		return nil, fmt.Errorf("peer ID %q: %w", p, err)
 	}
-	s, err := n.host.NewStream(ctx, id, signalling.ProtocolID)
+	// A callee behind a NAT answers over its super-node's circuit: a
+	// limited connection, enough for signalling.
+	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "signalling"), id, signalling.ProtocolID)
 	if err != nil {
 		return nil, fmt.Errorf("open %s to %s: %w", signalling.ProtocolID, id, err)
 	}

@@ -41,7 +41,7 @@ func (n *Node) Status() Status {
 	if n.relay != nil {
 		st.Role, st.RoleReason, st.Reachability, st.Relay = n.relay.Status()
 	}
-	for _, a := range n.host.Addrs() {
+	for _, a := range n.presenceAddrs() {
 		st.Addrs = append(st.Addrs, a.String())
 	}
 	select {

@@ -537,8 +537,11 @@ func (m *RelayManager) Promoted() bool {
 	return m.promoted
 }
 
+// closeDrain bounds the wait for relayed calls at shutdown.
+const closeDrain = 5 * time.Second
+
 // Close demotes the node (draining relayed calls for at most
-// DrainTimeout), stops the loops, the dial-back service and the metrics
+// DrainTimeout, and 5 s), stops the loops, the dial-back service and the metrics
 // server, and waits for every goroutine it started.
 func (m *RelayManager) Close() error {
 	m.mu.Lock()
@@ -560,7 +563,8 @@ func (m *RelayManager) Close() error {
 		errs = append(errs, cr.Close())
 	}
 	if r != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.DrainTimeout)
+		// Shutting down (Ctrl-C) waits for relayed calls briefly only.
+		ctx, cancel := context.WithTimeout(context.Background(), min(m.opts.DrainTimeout, closeDrain))
 		if err := r.Drain(ctx); err != nil {
 			errs = append(errs, err)
 		}

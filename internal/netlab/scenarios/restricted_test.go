@@ -49,6 +49,10 @@ func TestFirewall443(t *testing.T) {
 	set["network"]["restricted"] = true
 	carol := w.user("carol", w.lab.Host("carol", corp.LAN()), set)
 	carol.run("alice", "--relay", "auto")
+	// dave, beside carol without network.restricted, is for detection.
+	dave := w.user("dave", w.lab.Host("dave", corp.LAN()), w.labRanges())
+	dave.run("bob", "--relay", "auto")
+	daveStarted := time.Now()
 	sst := super.waitSuperNode()
 	carol.waitPublished()
 	bob.waitPublished()
@@ -80,9 +84,7 @@ func TestFirewall443(t *testing.T) {
 
 	t.Run("detected", func(t *testing.T) {
 		w.t = t
-		dave := w.user("dave", w.lab.Host("dave", corp.LAN()), w.labRanges())
-		dave.run("bob", "--relay", "auto")
-		st := dave.waitRestricted()
+		st := dave.waitRestricted(daveStarted)
 		if st.Role != "client" {
 			t.Errorf("dave's node is a %q behind a 443-only firewall; want client", st.Role)
 		}
@@ -95,19 +97,19 @@ func isRestricted(st node.Status) bool {
 }
 
 // waitRestricted waits until the user's status says the node is
-// restricted (reachability or role reason); without that the test skips
-// naming the missing piece.
-func (u *user) waitRestricted() node.Status {
+// restricted (reachability or role reason), at most restrictedWait after
+// its node started; without that the test skips naming the missing piece.
+func (u *user) waitRestricted(started time.Time) node.Status {
 	t := u.w.t
 	t.Helper()
-	deadline := time.Now().Add(restrictedWait)
+	deadline := started.Add(restrictedWait)
 	for {
 		st := u.status()
 		if isRestricted(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Skipf("needs restricted-mode detection in node (a node that reaches nothing but TCP 443 sets itself restricted, as network.restricted = true does, and `status` says so): %s behind a 443-only firewall, without network.restricted, reports reachability %q, role %q (%s) after %v", u.name, st.Reachability, st.Role, st.RoleReason, restrictedWait)
+			t.Skipf("needs restricted-mode detection in node (a node that reaches nothing but TCP 443 sets itself restricted, as network.restricted = true does, and `status` says so): %s behind a 443-only firewall, without network.restricted, reports reachability %q, role %q (%s) %v after it started", u.name, st.Reachability, st.Role, st.RoleReason, time.Since(started).Round(time.Second))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

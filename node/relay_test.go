@@ -591,3 +591,30 @@ func TestRelayCircuit(t *testing.T) {
 		t.Fatalf("connections to bob %v: want one limited (relayed) connection", conns)
 	}
 }
+
+// TestRelayGone: when a super-node goes away, its clients look the relays
+// up again (backoff, jittered) and their next call's credentials come
+// from the one still running.
+func TestRelayGone(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	s1 := startRelayNode(t, nw, relaySpec{name: "sam", cfg: superNode(10), ranges: loopbackRange})
+	s2 := startRelayNode(t, nw, relaySpec{name: "sue", cfg: superNode(10), ranges: loopbackRange})
+	alice := startRelayNode(t, nw, relaySpec{name: "alice", cfg: clientNode()})
+	waitFor(t, 20*time.Second, "sam and sue are not super-nodes", func() bool { return s1.m.Promoted() && s2.m.Promoted() })
+	waitSuperNodes(t, alice, 2)
+	gone, stays := s1, s2
+	if alice.m.SuperNodes()[0].Relay == s2.n.PeerID() {
+		gone, stays = s2, s1 // take the fastest away
+	}
+	nw.Stop(gone.n)
+	waitFor(t, 20*time.Second, "alice still lists the stopped super-node", func() bool {
+		l := alice.m.SuperNodes()
+		return len(l) == 1 && l[0].Relay == stays.n.PeerID()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	ch, err := alice.m.PickRelay(ctx, "", true)
+	if err != nil || ch.Relay != stays.n.PeerID() {
+		t.Fatalf("alice's relay after %s stopped: %s, %v; want %s", gone.u.Name, ch.Relay, err, stays.u.Name)
+	}
+}

@@ -74,7 +74,7 @@ var loopbackRange = []string{"127.0.0.0/8"}
 
 // testRelayOptions make promotion and lookups quick: a decision every
 // 100 ms, no hysteresis, super-node lookups every 2 s, no CPU load.
-func testRelayOptions(t *testing.T, cfg node.RelayConfig, policy string) node.RelayOptions {
+func testRelayOptions(t testing.TB, cfg node.RelayConfig, policy string) node.RelayOptions {
 	path := filepath.Join(t.TempDir(), "policy.toml") // absent: no policy
 	if policy != "" {
 		if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
@@ -92,7 +92,7 @@ func testRelayOptions(t *testing.T, cfg node.RelayConfig, policy string) node.Re
 
 // startRelayNode registers spec.name and starts its node, bootstrapped to
 // the nodes already running.
-func startRelayNode(t *testing.T, nw *callharness.Network, spec relaySpec) *relayNode {
+func startRelayNode(t testing.TB, nw *callharness.Network, spec relaySpec) *relayNode {
 	t.Helper()
 	u := nw.User(spec.name)
 	if spec.ranges != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/relay"
 )
 
@@ -266,6 +267,9 @@ func (m *RelayManager) measure(ctx context.Context, ai peer.AddrInfo) (time.Dura
 // long that takes (within ctx).
 func (m *RelayManager) PickRelay(ctx context.Context, callee peer.ID, need bool) (RelayChoice, error) {
 	cands := m.client.candidates(ctx, need)
+	if m.Promoted() {
+		cands = append(cands, relayCandidate{ID: m.h.ID()}) // its own TURN, last
+	}
 	if len(cands) == 0 {
 		return RelayChoice{}, fmt.Errorf("%w: no super-node found in the DHT (none is online, or this node has no DHT peers yet)", ErrNoRelay)
 	}
@@ -301,6 +305,9 @@ func (m *RelayManager) requestCredentials(ctx context.Context, id peer.ID) (rela
 	cert, err := m.cert()
 	if err != nil {
 		return relay.Credentials{}, err
+	}
+	if id == m.h.ID() {
+		return m.ownCredentials(cert)
 	}
 	ctx, cancel := context.WithTimeout(ctx, relayCredentialTimeout)
 	defer cancel()
@@ -341,4 +348,19 @@ func writeCredentialFrame(w io.Writer, body []byte) error {
 	}
 	_, err := w.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(body))), body...))
 	return err
+}
+
+// ownCredentials are a super-node's credentials for its own TURN server.
+func (m *RelayManager) ownCredentials(cert *crypto.Certificate) (relay.Credentials, error) {
+	m.mu.Lock()
+	r := m.relay
+	m.mu.Unlock()
+	if r == nil || !m.Promoted() {
+		return relay.Credentials{}, relay.ErrNotRunning
+	}
+	raw, err := ed25519Raw(m.h.Peerstore().PubKey(m.h.ID()))
+	if err != nil {
+		return relay.Credentials{}, err
+	}
+	return r.IssueCredentials(cert, raw)
 }

@@ -380,6 +380,10 @@ func TestRelayCredentialsNeedCertificate(t *testing.T) {
 	if rs := sam.m.RelayStats(); rs.Refused[relay.RefusedCertificatePeer] != 1 || rs.Refused[relay.RefusedCertificate] != 1 || rs.CredentialsIssued != 1 {
 		t.Errorf("sam counted refusals %v and %d issues; want one certificate_peer, one certificate_invalid, one issued", rs.Refused, rs.CredentialsIssued)
 	}
+	// A super-node with no other super-node around relays its own calls.
+	if ch, err := sam.m.PickRelay(ctx, "", true); err != nil || ch.Relay != sam.n.PeerID() || len(ch.Servers) == 0 {
+		t.Errorf("sam's own relay: %+v, %v; want its own TURN server", ch, err)
+	}
 }
 
 // TestRelayDemotion: a super-node whose CPU load rises above

@@ -32,6 +32,9 @@ const (
 	dialbackConcurrency = 2
 	// dialbackPeers is how many peers one reachability check asks.
 	dialbackPeers = 3
+	// dialbackTries is how many of a request's addresses are dialled at
+	// most (each up to dialbackDialTimeout, within the stream's deadline).
+	dialbackTries = 2
 )
 
 // Reachability is what a node knows about being reachable from others.
@@ -219,6 +222,9 @@ func (s *dialbackService) serve(st network.Stream) dialbackResponse {
 		ip, ok := ipOf(a)
 		if !isTCPAddr(a) || !ok || ip != from {
 			continue
+		}
+		if eligible == dialbackTries {
+			break
 		}
 		eligible++
 		ctx, cancel := context.WithTimeout(context.Background(), dialbackDialTimeout)

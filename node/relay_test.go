@@ -483,14 +483,18 @@ func TestRelayOptOut(t *testing.T) {
 		}
 	}
 	// Provider records: only sam advertises itself.
-	provs, err := alice.n.DHT().FindProviders(ctx, relay.ProviderKey())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ids []peer.ID
-	for _, p := range provs {
-		ids = append(ids, p.ID)
-	}
+	waitFor(t, 10*time.Second, "sam's provider record is not found", func() bool {
+		provs, err := alice.n.DHT().FindProviders(ctx, relay.ProviderKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = ids[:0]
+		for _, p := range provs {
+			ids = append(ids, p.ID)
+		}
+		return len(ids) > 0
+	})
 	if len(ids) != 1 || ids[0] != sam.n.PeerID() {
 		t.Errorf("providers of the super-node key: %v; want only sam %s", ids, sam.n.PeerID())
 	}

@@ -77,6 +77,7 @@ type command struct {
 	kind   cmdKind
 	sdp    string
 	detail string
+	lost   bool // cmdHangup: the media path was lost (ReasonRelayLost)
 	reply  chan error
 }
 
@@ -173,6 +174,17 @@ func (c *Call) Cancel(ctx context.Context) error {
 // ended call it does nothing and returns nil.
 func (c *Call) Hangup(ctx context.Context, detail string) error {
 	err := c.do(ctx, command{kind: cmdHangup, detail: detail})
+	if errors.Is(err, ErrCallEnded) {
+		return nil
+	}
+	return err
+}
+
+// HangupRelayLost ends an active call because its media path (a relay)
+// was lost and could not be replaced: both sides end with EndRelayLost and
+// detail, which should name what was lost.
+func (c *Call) HangupRelayLost(ctx context.Context, detail string) error {
+	err := c.do(ctx, command{kind: cmdHangup, detail: detail, lost: true})
 	if errors.Is(err, ErrCallEnded) {
 		return nil
 	}
@@ -440,6 +452,10 @@ func (c *Call) handleCommand(cmd command) error {
 		case StateRinging:
 			c.finish(EndRejected, cmd.detail, c.endMessage(s, ReasonDeclined, cmd.detail))
 		default:
+			if cmd.lost {
+				c.finish(EndRelayLost, cmd.detail, c.endMessage(s, ReasonRelayLost, cmd.detail))
+				break
+			}
 			c.finish(EndHangupLocal, cmd.detail, c.endMessage(s, ReasonNormal, cmd.detail))
 		}
 	case cmdRestartICE:

@@ -502,3 +502,38 @@ func async(f func() error) <-chan error {
 	go func() { ch <- f() }()
 	return ch
 }
+
+// TestHangupRelayLost: a side that lost the media path (its relay) and
+// could not replace it ends the call with EndRelayLost, and so does the
+// peer, with the same detail, whichever side ends it.
+func TestHangupRelayLost(t *testing.T) {
+	for _, ender := range []string{"alice", "bob"} {
+		t.Run(ender, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLab(t, pipeTransport, nil)
+				defer l.close()
+				caller, callee := l.call("alice", "bob")
+				if err := callee.Accept(ctx, "answer"); err != nil {
+					t.Fatal(err)
+				}
+				expectEvent(t, caller, EventAccepted)
+				local, remote := caller, callee
+				if ender == "bob" {
+					local, remote = callee, caller
+				}
+				const detail = "super-node 12D3KooW stopped answering and no other super-node is available"
+				if err := local.HangupRelayLost(ctx, detail); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range []*Call{local, remote} {
+					if ev := expectEnd(t, c, EndRelayLost); ev.Detail != detail {
+						t.Fatalf("detail %q, want %q", ev.Detail, detail)
+					}
+				}
+				if got := EndRelayLost.String(); got != "relay lost" {
+					t.Fatalf("EndRelayLost reads %q", got)
+				}
+			})
+		})
+	}
+}

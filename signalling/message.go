@@ -80,6 +80,7 @@ const (
 	ReasonMediaFailed    Reason = 6 // media was not established in time
 	ReasonProtocolError  Reason = 7 // the peer broke the protocol
 	ReasonShutdown       Reason = 8 // the node is shutting down
+	ReasonRelayLost      Reason = 9 // the media path (a relay) was lost and could not be replaced
 )
 
 var reasonNames = [...]string{
@@ -92,9 +93,10 @@ var reasonNames = [...]string{
 	ReasonMediaFailed:    "media failed",
 	ReasonProtocolError:  "protocol error",
 	ReasonShutdown:       "shutdown",
+	ReasonRelayLost:      "relay lost",
 }
 
-func (r Reason) valid() bool { return r <= ReasonShutdown }
+func (r Reason) valid() bool { return r <= ReasonRelayLost }
 
 func (r Reason) String() string {
 	if r.valid() {

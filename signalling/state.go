@@ -49,6 +49,7 @@ const (
 	EndGlare                                // both called each other; the other call won
 	EndCertificateRejected                  // the callee refused the caller's certificate
 	EndShutdown                             // the local or remote node shut down
+	EndRelayLost                            // the media path (a super-node relay) was lost and not replaced
 )
 
 var endNames = [...]string{
@@ -65,6 +66,7 @@ var endNames = [...]string{
 	EndGlare:               "superseded by simultaneous call",
 	EndCertificateRejected: "certificate rejected",
 	EndShutdown:            "shut down",
+	EndRelayLost:           "relay lost",
 }
 
 func (r EndReason) String() string {
@@ -90,6 +92,8 @@ func endFromRemote(m Message) EndReason {
 		return EndProtocolError
 	case ReasonShutdown:
 		return EndShutdown
+	case ReasonRelayLost:
+		return EndRelayLost
 	}
 	switch m.Type {
 	case TypeReject:

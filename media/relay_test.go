@@ -17,6 +17,15 @@ import (
 // super-node's relay) and returns its URL and credentials.
 func startTURN(t *testing.T) webrtc.ICEServer {
 	t.Helper()
+	ice, stop := startStoppableTURN(t)
+	t.Cleanup(stop)
+	return ice
+}
+
+// startStoppableTURN is startTURN with a stop function: the relay dies
+// (its socket closes) when the test says so.
+func startStoppableTURN(t *testing.T) (webrtc.ICEServer, func()) {
+	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -36,11 +45,10 @@ func startTURN(t *testing.T) webrtc.ICEServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = srv.Close() })
 	return webrtc.ICEServer{
 		URLs:     []string{fmt.Sprintf("turn:%s?transport=udp", pc.LocalAddr())},
 		Username: user, Credential: pass,
-	}
+	}, func() { _ = srv.Close() }
 }
 
 // TestCallThroughTURN: with the relay-only policy both sessions send

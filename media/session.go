@@ -57,8 +57,9 @@ type Session struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	connected   chan struct{} // closed once ICE+DTLS are up
-	firstPacket chan struct{} // closed when the first RTP packet arrived
+	pathEvents  chan PathEvent // ICE path lost / restored, for the call's owner
+	connected   chan struct{}  // closed once ICE+DTLS are up
+	firstPacket chan struct{}  // closed when the first RTP packet arrived
 	connOnce    sync.Once
 	remoteTrack chan remoteTrack
 
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		connected:   make(chan struct{}),
 		firstPacket: make(chan struct{}),
 		remoteTrack: make(chan remoteTrack, 1),
+		pathEvents:  make(chan PathEvent, pathEventBuffer),
 		done:        make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -128,6 +130,10 @@ func (s *Session) buildPeerConnection() error {
 	var se webrtc.SettingEngine
 	se.LoggerFactory = pionLogs{s.log}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Notice a dead path within seconds (pion's defaults are 5 s to
+	// disconnected and 25 s to failed), so that a call whose relay died can
+	// move to another before the user gives up.
+	se.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepaliveInterval)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}
@@ -204,6 +210,7 @@ func (s *Session) buildPeerConnection() error {
 		default: // a second audio track: ignore it
 		}
 	})
+	pc.OnICEConnectionStateChange(s.onICEState)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		s.log.Debug("connection state", "state", st.String())
 		switch st {
@@ -259,6 +266,9 @@ func (s *Session) Accept(ctx context.Context, offerSDP string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s.mu.Lock()
+	renegotiate := s.remoteSet // a re-offer: an ICE restart
+	s.mu.Unlock()
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -266,6 +276,9 @@ func (s *Session) Accept(ctx context.Context, offerSDP string) (string, error) {
 	answer, err := s.pc.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("media: create answer: %w", err)
+	}
+	if renegotiate {
+		return s.setLocalAndGatherFor(ctx, answer, RestartGatherWait)
 	}
 	return s.setLocalAndGather(ctx, answer)
 }
@@ -290,16 +303,32 @@ func (s *Session) RestartICEOffer(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("media: create ICE restart offer: %w", err)
 	}
-	return s.setLocalAndGather(ctx, offer)
+	return s.setLocalAndGatherFor(ctx, offer, RestartGatherWait)
 }
 
 func (s *Session) setLocalAndGather(ctx context.Context, d webrtc.SessionDescription) (string, error) {
+	return s.setLocalAndGatherFor(ctx, d, 0)
+}
+
+// setLocalAndGatherFor sets d and waits for ICE gathering to complete, or
+// at most maxWait when it is not 0: a restart must not wait for a dead
+// TURN server's allocation to time out, and takes the candidates gathered
+// so far.
+func (s *Session) setLocalAndGatherFor(ctx context.Context, d webrtc.SessionDescription, maxWait time.Duration) (string, error) {
 	gathered := webrtc.GatheringCompletePromise(s.pc)
 	if err := s.pc.SetLocalDescription(d); err != nil {
 		return "", fmt.Errorf("media: set local description: %w", err)
 	}
+	var bound <-chan time.Time
+	if maxWait > 0 {
+		t := time.NewTimer(maxWait)
+		defer t.Stop()
+		bound = t.C
+	}
 	select {
 	case <-gathered:
+	case <-bound:
+		s.log.Info("ICE gathering not complete; sending the candidates gathered so far", "waited", maxWait)
 	case <-ctx.Done():
 		return "", fmt.Errorf("media: gathering ICE candidates: %w", ctx.Err())
 	case <-s.ctx.Done():

@@ -18,6 +18,9 @@ const (
 	// RestartGatherWait bounds candidate gathering in an ICE restart (offer
 	// or answer): a dead TURN server is not waited for.
 	RestartGatherWait = 1500 * time.Millisecond
+	// RelayOnlyAcceptanceWait is how long a relay-only session's ICE
+	// waits before nominating a working pair.
+	RelayOnlyAcceptanceWait = 200 * time.Millisecond
 )
 
 // pathEventBuffer is how many path events wait for a slow reader; older

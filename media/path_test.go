@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,13 +70,19 @@ func TestRelayFailover(t *testing.T) {
 	if err := a.SetICEServers([]webrtc.ICEServer{turn2}); err != nil {
 		t.Fatal(err)
 	}
+	t0 := time.Now()
 	offer, err := a.RestartICEOffer(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t1 := time.Now()
 	answer, err := b.Accept(ctx, offer)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("restart offer in %v, answer in %v", t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	if !strings.Contains(offer, "typ relay") {
+		t.Errorf("the restart offer carries no relay candidate:\n%s", offer)
 	}
 	if err := a.SetAnswer(answer); err != nil {
 		t.Fatal(err)

@@ -134,6 +134,15 @@ func (s *Session) buildPeerConnection() error {
 	// disconnected and 25 s to failed), so that a call whose relay died can
 	// move to another before the user gives up.
 	se.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepaliveInterval)
+	if cfg.RelayOnly {
+		// Every local candidate is a relay: pion's waits before
+		// nominating a relay (2 s), peer-reflexive (1 s) or
+		// server-reflexive (0.5 s) pair only delay the call (and a
+		// failover's ICE restart) without a better path to wait for.
+		se.SetRelayAcceptanceMinWait(RelayOnlyAcceptanceWait)
+		se.SetPrflxAcceptanceMinWait(RelayOnlyAcceptanceWait)
+		se.SetSrflxAcceptanceMinWait(RelayOnlyAcceptanceWait)
+	}
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}

@@ -48,6 +48,9 @@ type CallSummary struct {
 	Loss            float64 `json:"loss"`
 	JitterMs        float64 `json:"jitter_ms"`
 	RTTMs           float64 `json:"rtt_ms"`
+	// EndReason is how the call ended ("hung up (local)", "relay lost", …)
+	// and why, when a reason was given: an additive field.
+	EndReason string `json:"end_reason,omitempty"`
 }
 
 // CallResult is how a call ended: the summary plus what the human output
@@ -123,6 +126,8 @@ type callRun struct {
 	connectedAt time.Time
 	setup       time.Duration
 	mediaErr    error
+	route       string // the route ICE chose ("direct", "relay"), kept across a path loss
+	failovers   int    // paths recovered after a loss
 }
 
 func (r *callRun) info() CallInfo {
@@ -336,6 +341,7 @@ func (r *callRun) run(ctx context.Context) *CallResult {
 	sc := r.sc
 	var durC <-chan time.Time
 	var mediaDone <-chan struct{}
+	var pathC <-chan media.PathEvent
 	ctxDone := ctx.Done()
 	hungUp := false
 	hangup := func(detail string) {
@@ -349,11 +355,39 @@ func (r *callRun) run(ctx context.Context) *CallResult {
 			r.n.log.Debug("hang up", "err", err)
 		}
 	}
+	// A relayed call whose path is lost moves to another super-node
+	// (call_failover.go); the caller drives it, in a goroutine run owns.
+	var fo *failover
+	var giveUpC <-chan time.Time
+	recovered := make(chan failoverResult, 1)
+	rctx, rcancel := context.WithCancel(ctx)
+	var rwg sync.WaitGroup
+	defer func() {
+		rcancel()
+		rwg.Wait()
+		if fo != nil {
+			fo.timer.Stop()
+		}
+	}()
+	relayLost := func() {
+		if hungUp {
+			return
+		}
+		hungUp = true
+		detail := relayLostDetail(fo, r.n.host.ID())
+		r.n.log.Warn("call ends: its relay was lost", "call", sc.ID(), "detail", detail)
+		hctx, cancel := context.WithTimeout(context.Background(), hangupTimeout)
+		defer cancel()
+		if err := sc.HangupRelayLost(hctx, detail); err != nil {
+			r.n.log.Debug("hang up", "err", err)
+		}
+	}
 	if !r.outgoing {
 		if err := r.startMedia(ctx); err != nil {
 			hangup("media: " + err.Error())
 		} else {
 			mediaDone = r.sess.Done()
+			pathC = pathEvents(r.sess)
 		}
 	}
 	var timer *time.Timer
@@ -385,6 +419,7 @@ func (r *callRun) run(ctx context.Context) *CallResult {
 					continue
 				}
 				mediaDone = r.sess.Done()
+				pathC = pathEvents(r.sess)
 				if r.opts.Duration > 0 {
 					timer = time.NewTimer(r.opts.Duration)
 					durC = timer.C
@@ -393,6 +428,13 @@ func (r *callRun) run(ctx context.Context) *CallResult {
 				// The peer's network changed: answer its new offer with
 				// fresh candidates (the DTLS session is kept).
 				actx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
+				if fo != nil && fo.dead != "" {
+					// Our own relay died too: take another's before
+					// gathering the answer's candidates.
+					if _, err := r.nextRelay(actx, fo.dead, false); err != nil {
+						r.n.log.Info("no other super-node for our side of the call", "call", sc.ID(), "err", err)
+					}
+				}
 				answer, err := r.sess.Accept(actx, ev.SDP)
 				if err == nil {
 					err = sc.AnswerICERestart(actx, answer)
@@ -413,9 +455,34 @@ func (r *callRun) run(ctx context.Context) *CallResult {
 		case <-durC:
 			durC = nil
 			hangup("")
+		case pe := <-pathC:
+			fo = r.onPath(rctx, pe, fo, recovered, &rwg)
+			if fo != nil {
+				giveUpC = fo.timer.C
+			} else {
+				giveUpC = nil
+			}
+		case res := <-recovered:
+			if fo != nil {
+				fo.why = res.noRelay
+				if res.deadGone {
+					relayLost()
+					continue
+				}
+				if res.err != nil {
+					r.n.log.Warn("restart ICE after the path was lost", "call", sc.ID(), "err", res.err)
+				}
+			}
+		case <-giveUpC:
+			giveUpC = nil
+			relayLost()
 		case <-mediaDone:
 			mediaDone = nil
 			r.setMediaErr(r.sess.Err())
+			if fo != nil {
+				relayLost()
+				continue
+			}
 			hangup("media ended")
 		}
 	}
@@ -456,6 +523,7 @@ func (r *callRun) startMedia(ctx context.Context) error {
 		return err
 	}
 	_ = r.sc.MediaConnected(ctx)
+	r.noteRoute()
 	sas := crypto.ShortAuthString([]byte(r.sess.LocalFingerprint()), []byte(r.sess.RemoteFingerprint()))
 	r.mu.Lock()
 	r.connectedAt = time.Now()
@@ -502,6 +570,10 @@ func (r *callRun) result() *CallResult {
 	}
 	if r.mediaErr != nil && res.Detail == "" {
 		res.Detail = r.mediaErr.Error()
+	}
+	res.Summary.EndReason = res.End
+	if res.Detail != "" {
+		res.Summary.EndReason += ": " + res.Detail
 	}
 	if res.Connected {
 		route := st.Route.Kind

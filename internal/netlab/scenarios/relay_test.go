@@ -15,8 +15,11 @@ func TestSymmetricNATs(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 3)
 	super := w.superNode("super", nil)
-	bob := w.natClient("bob", netlab.SymmetricNAT, "bob")
+	// alice's node starts first: a node finds super-nodes ~30 s after it
+	// starts, and a caller that knows none cannot reach a callee whose
+	// presence record predates its circuit reservation (pending in node).
 	alice := w.natClient("alice", netlab.SymmetricNAT, "alice")
+	bob := w.natClient("bob", netlab.SymmetricNAT, "bob")
 	sst := super.waitSuperNode()
 	bob.waitCircuit()
 	bob.waitPublished()

@@ -146,6 +146,7 @@ func (w *world) natClient(name string, nat netlab.NAT, says string, opts ...netl
 	w.t.Helper()
 	r := w.lab.Router(name+"-net", w.inet, nat, opts...)
 	u := w.user(name, w.lab.Host(name, r.LAN()), w.labRanges())
+	u.router = r
 	u.run(says)
 	return u
 }

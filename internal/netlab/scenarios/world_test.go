@@ -113,8 +113,10 @@ type user struct {
 	w    *world
 	name string
 	host *netlab.Host
-	home string
-	node *netlab.Process // the running node (run), if started
+	// router is the NAT the user is behind (natClient), else nil.
+	router *netlab.Router
+	home   string
+	node   *netlab.Process // the running node (run), if started
 	// heard is the WAV file the running node records incoming calls to.
 	heard string
 }
@@ -284,7 +286,11 @@ func (u *user) call(callee *user, says string, allowFail bool, extra ...string) 
 		t.Fatalf("%s calls %s: stdout is not one JSON summary: %v\n%s", u.name, callee.name, err, r.stdout)
 	}
 	if c.SetupMs > slowSetup.Seconds()*1000 {
-		t.Logf("%s's call to %s took %.1f s to set up; its log:\n%s", u.name, callee.name, c.SetupMs/1000, r.stderr)
+		log := r.stderr
+		if u.node != nil { // the call went through the running node
+			log = tail(u.node.Output(), 30)
+		}
+		t.Logf("%s's call to %s took %.1f s to set up; the log (debug lines left out):\n%s", u.name, callee.name, c.SetupMs/1000, log)
 	}
 	t.Logf("%s called %s: route %s relay %q setup %.0f ms, %d packets sent, %d received, loss %.3f, rtt %.1f ms, wall %.1f s",
 		u.name, callee.name, c.Route, c.RelayPeerID, c.SetupMs, c.PacketsSent, c.PacketsReceived, c.Loss, c.RTTMs, r.wall.Seconds())
@@ -372,4 +378,15 @@ func orDash(s string) string {
 func (u *user) waitPublished() node.Status {
 	u.w.t.Helper()
 	return u.waitStatus(startWait, "presence published", func(st node.Status) bool { return st.Presence == "published" })
+}
+
+// tail is the last n lines of out that are not debug logs.
+func tail(out string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.Contains(l, "level=DEBUG") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }

@@ -45,6 +45,9 @@ const (
 	ReachabilityUnknown Reachability = "unknown"
 	ReachabilityPublic  Reachability = "public"
 	ReachabilityPrivate Reachability = "private"
+	// ReachabilityRestricted: only TCP 443 gets out (network.restricted,
+	// or proven by probes); the node relays for nobody.
+	ReachabilityRestricted Reachability = "restricted"
 )
 
 // addrRanges decides which addresses count as publicly reachable: public

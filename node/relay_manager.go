@@ -53,7 +53,8 @@ type RelayManager struct {
 	cfg        relay.Config // effective
 	reasons    []string
 	policy     relay.AdminPolicy
-	restricted bool
+	restricted bool                // network.restricted (config or policy)
+	detect     *restrictedDetector // nil when configured restricted
 	ranges     addrRanges
 	listenIP   net.IP // nil: all interfaces
 	dhtAuto    bool
@@ -95,6 +96,9 @@ type relayDeps struct {
 	network NetworkConfig
 	log     *slog.Logger
 	calls   func() int // calls going on, for metrics
+	// directoryURL is directory.url, an address restricted-network
+	// detection probes.
+	directoryURL string
 }
 
 func newRelayManager(d relayDeps, cfg RelayConfig, opts RelayOptions) (*RelayManager, error) {
@@ -170,6 +174,11 @@ func newRelayManager(d relayDeps, cfg RelayConfig, opts RelayOptions) (*RelayMan
 	}
 	m.dialback = newDialbackService(m.h, m.log)
 	m.client = newRelayClient(m)
+	if !m.restricted {
+		m.detect = newHostDetector(m.h, d.directoryURL, m.ranges, m.log)
+		m.wg.Add(1)
+		go m.detect.run(m.ctx, &m.wg)
+	}
 	m.wg.Add(2)
 	go m.run()
 	go m.client.run(m.ctx, &m.wg)
@@ -192,9 +201,22 @@ func (m *RelayManager) Config() relay.Config { return m.cfg }
 // PolicyReasons are the lines saying what the admin policy changed.
 func (m *RelayManager) PolicyReasons() []string { return append([]string(nil), m.reasons...) }
 
-// Restricted reports network.restricted (config or policy): the node never
-// relays and places its own calls through relays only.
-func (m *RelayManager) Restricted() bool { return m.restricted }
+// Restricted reports network.restricted (config or policy), or a proven
+// firewall that lets out only TCP 443: the node never relays and places
+// its own calls through relays only.
+func (m *RelayManager) Restricted() bool {
+	r, _ := m.restrictedState()
+	return r
+}
+
+// restrictedState says whether the node is restricted and, when detection
+// (not the config) says so, why.
+func (m *RelayManager) restrictedState() (bool, string) {
+	if m.restricted || m.detect == nil {
+		return m.restricted, ""
+	}
+	return m.detect.state()
+}
 
 // Registry is the Prometheus registry of the relay and node metrics.
 func (m *RelayManager) Registry() *prometheus.Registry { return m.reg }
@@ -247,7 +269,7 @@ func (m *RelayManager) step(ctx context.Context) {
 	in := relay.Inputs{
 		Mode:         m.cfg.Mode,
 		PolicyAllows: m.policy.Relay.Mode != relay.ModeOff,
-		Restricted:   m.restricted,
+		Restricted:   m.Restricted(),
 		Reachable:    reach.Reachable,
 		Uptime:       time.Since(m.started),
 		UpstreamKbps: m.user.UpstreamKbps,
@@ -498,6 +520,12 @@ func (m *RelayManager) Status() (role, reason, reachability string, rs RelayStat
 	}
 	if len(m.reasons) > 0 && m.cfg.Mode == relay.ModeOff {
 		reason += " (" + strings.Join(m.reasons, "; ") + ")"
+	}
+	if restricted, why := m.restrictedState(); restricted {
+		reach = ReachabilityRestricted
+		if why != "" && !promoted {
+			reason = why
+		}
 	}
 	rs.Limits = RelayLimits{MaxSessions: m.cfg.MaxSessions, MaxKbps: float64(m.cfg.MaxKbps)}
 	if r != nil {

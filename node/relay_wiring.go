@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/media"
 )
@@ -16,6 +17,7 @@ func (n *Node) startRelay() (err error) {
 	n.relay, err = newRelayManager(relayDeps{
 		host: n.host, dht: n.dht, dirKey: n.dirKey, cert: n.currentCertificate,
 		network: n.cfg.Network, log: n.log, calls: func() int { return len(n.Calls()) },
+		directoryURL: n.cfg.Directory.URL,
 	}, n.relayConfig(), n.opts.Relay)
 	return err
 }
@@ -39,16 +41,21 @@ func (n *Node) relayMedia(ctx context.Context, p peer.ID, forceRelay bool, cfg *
 		}
 		return "", nil
 	}
-	force := forceRelay || n.relay.Restricted()
+	restricted := n.relay.Restricted()
+	force := forceRelay || restricted
 	ch, err := n.relay.PickRelay(ctx, p, force)
 	if err != nil {
 		if force {
-			return "", fmt.Errorf("the call must go through a relay (--force-relay or network.restricted): %w", err)
+			return "", fmt.Errorf("the call must go through a relay (--force-relay, or a restricted network): %w", err)
 		}
 		n.log.Info("no relay (TURN) for this call; trying direct paths only", "err", err)
 		return "", nil
 	}
-	cfg.ICEServers = append(cfg.ICEServers, ch.Servers...)
+	servers := ch.Servers
+	if f := tcpTURNOnly(servers); restricted && len(f) > 0 {
+		servers = f
+	}
+	cfg.ICEServers = append(cfg.ICEServers, servers...)
 	cfg.RelayOnly = cfg.RelayOnly || force
 	return ch.Relay, nil
 }
@@ -61,4 +68,25 @@ func relayPeerID(rt media.Route, relayID peer.ID) string {
 		return relayID.String()
 	}
 	return ""
+}
+
+// tcpTURNOnly drops TURN-over-UDP URLs: behind a firewall that lets out
+// only TCP 443 their allocations can only time out, and ICE gathering
+// would wait for them before the TCP/TLS ones count. A server left with no
+// URL is dropped.
+func tcpTURNOnly(servers []webrtc.ICEServer) []webrtc.ICEServer {
+	var out []webrtc.ICEServer
+	for _, s := range servers {
+		var urls []string
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turns:") || strings.Contains(u, "transport=tcp") {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) > 0 {
+			s.URLs = urls
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -24,6 +24,9 @@ const (
 	// failoverPingTimeout bounds the libp2p ping that tells a dead
 	// super-node from a blip when no other super-node is available.
 	failoverPingTimeout = time.Second
+	// calleePingTimeout bounds the callee's check of its own super-node
+	// before it answers the caller's restart: a live one answers at once.
+	calleePingTimeout = 500 * time.Millisecond
 	// calleeGiveUpExtra lets the caller, who drives the recovery and
 	// knows why it failed, end the call first.
 	calleeGiveUpExtra = 2 * time.Second
@@ -107,7 +110,7 @@ func (r *callRun) recoverPath(ctx context.Context, dead peer.ID) failoverResult 
 	if dead != "" {
 		if _, err := r.nextRelay(ctx, dead, true); err != nil {
 			res.noRelay = err.Error()
-			if !r.answersPing(ctx, dead) {
+			if !r.answersPing(ctx, dead, failoverPingTimeout) {
 				res.deadGone = true
 				return res // no relay left: run's loop ends the call
 			}
@@ -127,11 +130,11 @@ func (r *callRun) recoverPath(ctx context.Context, dead peer.ID) failoverResult 
 }
 
 // answersPing says whether super-node p answers a libp2p ping in time.
-func (r *callRun) answersPing(ctx context.Context, p peer.ID) bool {
+func (r *callRun) answersPing(ctx context.Context, p peer.ID, timeout time.Duration) bool {
 	if p == r.n.host.ID() {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(ctx, failoverPingTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	select {
 	case res := <-ping.Ping(ctx, r.n.host, p):

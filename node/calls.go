@@ -428,9 +428,10 @@ func (r *callRun) run(ctx context.Context) *CallResult {
 				// The peer's network changed: answer its new offer with
 				// fresh candidates (the DTLS session is kept).
 				actx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
-				if fo != nil && fo.dead != "" {
-					// Our own relay died too: take another's before
-					// gathering the answer's candidates.
+				if fo != nil && fo.dead != "" && !r.answersPing(actx, fo.dead, calleePingTimeout) {
+					// Our own relay died too (not only the caller's):
+					// take another's before gathering the answer's
+					// candidates.
 					if _, err := r.nextRelay(actx, fo.dead, false); err != nil {
 						r.n.log.Info("no other super-node for our side of the call", "call", sc.ID(), "err", err)
 					}

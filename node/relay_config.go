@@ -83,6 +83,9 @@ type RelayOptions struct {
 	// CPULoad, when set, replaces the busy fraction of all cores read from
 	// /proc/stat (tests).
 	CPULoad func() float64
+	// restricted, when set, replaces the restricted-network detector's
+	// targets and probe (package tests: a fake firewall).
+	restricted *restrictedDetector
 }
 
 func (o RelayOptions) withDefaults() RelayOptions {

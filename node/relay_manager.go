@@ -176,6 +176,9 @@ func newRelayManager(d relayDeps, cfg RelayConfig, opts RelayOptions) (*RelayMan
 	m.client = newRelayClient(m)
 	if !m.restricted {
 		m.detect = newHostDetector(m.h, d.directoryURL, m.ranges, m.log)
+		if f := opts.restricted; f != nil {
+			m.detect.targets, m.detect.probe, m.detect.known = f.targets, f.probe, f.known
+		}
 		m.wg.Add(1)
 		go m.detect.run(m.ctx, &m.wg)
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 	"github.com/libp2p/go-libp2p"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/relay"
 )
 
 func res(kind probeKind, addr string, ok bool) probeResult {
@@ -260,5 +263,59 @@ func TestTCPTURNOnly(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("tcpTURNOnly = %+v; want %+v", got, want)
+	}
+}
+
+// TestRelayManagerRestricted: a relay manager on a real host (relay.mode
+// on) whose detector sees a fake 443-only firewall says restricted in its
+// status, stays a client, makes calls relay-only, and clears it once UDP
+// gets out again.
+func TestRelayManagerRestricted(t *testing.T) {
+	h := loopbackHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dirKey, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDHT(ctx, h, DHTConfig{DirectoryKey: dirKey, Mode: DHTModeServer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fw := &fakeFirewall{}
+	fw.set(probeTCP443)
+	targets := []probeTarget{{probeTCP443, "192.0.2.1:443"}, {probeTCPOther, "192.0.2.1:7070"}, {probeUDP, "192.0.2.1:7070"}}
+	cfg := DefaultRelayConfig()
+	cfg.Mode = relay.ModeOn
+	cfg.MaxCPULoad = 1
+	m, err := newRelayManager(relayDeps{
+		host: h, dht: d, dirKey: dirKey, network: NetworkConfig{ReachableRanges: []string{"127.0.0.0/8"}},
+		log: slog.New(slog.DiscardHandler), calls: func() int { return 0 },
+	}, cfg, RelayOptions{Interval: 50 * time.Millisecond, restricted: &restrictedDetector{
+		known: func() []probeResult { return nil }, targets: func() []probeTarget { return targets }, probe: fw.probe,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !m.Restricted() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not restricted %v after start behind a 443-only firewall", 10*time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a few promotion steps
+	role, reason, reach, _ := m.Status()
+	if role != "client" || reach != string(ReachabilityRestricted) || !strings.Contains(reason, "only TCP 443") {
+		t.Fatalf("status: role %q (%s), reachability %q; want a restricted client saying why", role, reason, reach)
+	}
+	fw.set(probeTCP443, probeUDP)
+	if v := m.detect.check(ctx); v != verdictOpen || m.Restricted() {
+		t.Fatalf("UDP gets out again: verdict %d, restricted %t; want open, not restricted", v, m.Restricted())
+	}
+	if _, _, reach, _ := m.Status(); reach == string(ReachabilityRestricted) {
+		t.Fatalf("reachability still %q once UDP gets out", reach)
 	}
 }

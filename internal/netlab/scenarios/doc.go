@@ -1,12 +1,29 @@
 // Package scenarios runs whole peercall deployments in the network lab
 // (internal/netlab): a real peercall-directory and real peercall processes
 // on hosts behind cone and symmetric NATs and a firewall that lets only TCP
-// 443 out. Each scenario places a call with `peercall call --json`, checks
-// that the callee recorded the speech the caller sent (testaudio), and logs
-// one parseable line per scenario:
+// 443 out. Each scenario places calls with `peercall call --json`, checks
+// that each side recorded the speech the other sent (testaudio), and logs
+// one parseable line per call:
 //
-//	SCENARIO n=1 name=direct route=direct relay_peer_id= setup_ms=412 wall_s=9.8
+//	SCENARIO n=1 name=direct route=direct relay_peer_id=- setup_ms=19 call_wall_s=3.1 wall_s=14.7
 //
-// The tests need root, as netlab does, and skip with netlab's message
-// otherwise. The package holds only tests and this comment.
+// (setup_ms is the summary's; call_wall_s is the `call` command's run time;
+// wall_s is the time since the scenario's lab was built.)
+//
+//	1 TestDirect          both on the internet: direct
+//	2 TestConeNAT         callee behind a cone NAT: direct through it
+//	2 TestConeNATs        both behind cone NATs: hole punched (STUN and
+//	                      signalling from a super-node), direct
+//	3 TestSymmetricNATs   both behind symmetric NATs: relayed by the
+//	                      super-node; TestForcedRelay: call --force-relay
+//	4 TestFirewall443     behind a firewall passing only TCP 443: calls in
+//	                      and out through TURN on 443; restricted, client
+//	5 TestRelayKilled     the relaying super-node dies: the call moves to
+//	                      another, or ends with "relay lost" on both sides
+//	6 TestDirectoryDown   directory dead: DHT, host cache, cached certificates
+//
+// Checks waiting on a piece peercall lacks skip saying what it is;
+// PEERCALL_LAB_PENDING=1 runs them anyway. The tests need root, as netlab
+// does, and skip with netlab's message otherwise. The package holds only
+// tests and this comment.
 package scenarios

@@ -390,3 +390,46 @@ func tail(out string, n int) string {
 	}
 	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }
+
+// pendingEnv runs the scenarios that wait on a missing piece anyway.
+const pendingEnv = "PEERCALL_LAB_PENDING"
+
+// pending skips t, saying what it needs, unless $PEERCALL_LAB_PENDING is
+// set (to see how far the scenario gets while the piece is being built).
+func pending(t *testing.T, need string) {
+	t.Helper()
+	if os.Getenv(pendingEnv) == "" {
+		t.Skipf("%s (set %s=1 to run it anyway)", need, pendingEnv)
+	}
+}
+
+// audioGap polls the user's status from since on, for patience or until
+// its call is no longer active, and returns the longest time its active
+// call went without new audio packets (a stall still going on at the end
+// counts to the end). Its resolution is the time a `status` takes, tens
+// to hundreds of milliseconds.
+func (u *user) audioGap(since time.Time, patience time.Duration) time.Duration {
+	received := func() (uint64, bool) {
+		for _, c := range u.status().Calls {
+			if c.State == "active" {
+				return c.PacketsReceived, true
+			}
+		}
+		return 0, false
+	}
+	last, _ := received()
+	lastAt, gap := since, time.Duration(0)
+	for time.Since(since) < patience {
+		time.Sleep(50 * time.Millisecond)
+		n, active := received()
+		now := time.Now()
+		if !active {
+			break
+		}
+		if n != last {
+			gap = max(gap, now.Sub(lastAt))
+			last, lastAt = n, now
+		}
+	}
+	return max(gap, time.Since(lastAt)-time.Second) // a trailing stall, less polling slack
+}

@@ -193,6 +193,9 @@ func TestCallFailures(t *testing.T) {
 		}
 	})
 	t.Run("busy", func(t *testing.T) {
+		// The last subtest's hangup may still be ending on either side.
+		waitNoCalls(t, tr.alice)
+		waitNoCalls(t, tr.bob)
 		// carol auto-answers bob's call; alice then finds bob busy.
 		done := make(chan error, 1)
 		bctx, cancel := context.WithCancel(ctx)

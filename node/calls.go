@@ -118,7 +118,8 @@ type callRun struct {
 	relayID  peer.ID // the super-node whose TURN credentials the call holds
 	started  time.Time
 	opts     CallOptions
-	answerCh chan bool // incoming: true to accept, false to reject
+	answerCh chan bool     // incoming: true to accept, false to reject
+	ended    chan struct{} // closed once the call has left the call table
 
 	mu          sync.Mutex
 	state       string
@@ -296,10 +297,11 @@ func (n *Node) Call(ctx context.Context, username string, o CallOptions) (*CallR
 		return nil, fmt.Errorf("%w: call %s: %w", ErrUserOffline, info.Username, err)
 	}
 	r := &callRun{n: n, sc: sc, sess: sess, outgoing: true, peerName: info.Username, peerID: info.PeerID,
-		relayID: relayID, started: start, opts: o, state: "inviting"}
+		relayID: relayID, started: start, opts: o, state: "inviting", ended: make(chan struct{})}
 	n.calls.add(r)
 	res := r.run(ctx)
 	n.calls.remove(r, res)
+	close(r.ended)
 	r.emit("ended", res)
 	err = endError(sc.End(), res)
 	r.mu.Lock()
@@ -659,7 +661,7 @@ func (n *Node) incomingLoop() {
 func (n *Node) runIncoming(sc *signalling.Call) {
 	id, _ := peer.Decode(sc.RemotePeer())
 	r := &callRun{n: n, sc: sc, peerName: sc.RemoteUsername(), peerID: id, started: time.Now(),
-		state: "ringing", answerCh: make(chan bool, 1)}
+		state: "ringing", answerCh: make(chan bool, 1), ended: make(chan struct{})}
 	n.calls.add(r)
 	r.emit("incoming", nil)
 	accept := n.opts.AutoAnswer
@@ -677,6 +679,7 @@ func (n *Node) runIncoming(sc *signalling.Call) {
 		res = r.result()
 	}
 	n.calls.remove(r, res)
+	close(r.ended)
 	r.emit("ended", res)
 }
 
@@ -769,7 +772,21 @@ func (n *Node) Hangup(ctx context.Context, id string) error {
 		default:
 		}
 	}
-	return r.sc.Hangup(ctx, "")
+	if err := r.sc.Hangup(ctx, ""); err != nil {
+		return err
+	}
+	// Return once the call has ended here too, so that a call placed right
+	// after a hangup does not find the old one still holding the line.
+	wait := time.NewTimer(hangupTimeout)
+	defer wait.Stop()
+	select {
+	case <-r.ended:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("hung up call %s, but it had not ended yet: %w", r.sc.ID(), ctx.Err())
+	case <-wait.C:
+		return fmt.Errorf("hung up call %s, but it had not ended after %v; check `peercall status`", r.sc.ID(), hangupTimeout)
+	}
 }
 
 // RestartICE renews the network path of the active call id ("" for the

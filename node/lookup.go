@@ -63,7 +63,15 @@ func (n *Node) Lookup(ctx context.Context, username string) (*PeerInfo, error) {
 		return nil, ctx.Err()
 	}
 	n.log.Debug("DHT lookup failed; asking the directory", "user", name, "err", derr)
-	info, rerr := n.lookupDirectory(ctx, name)
+	rctx := ctx
+	if _, _, _, cached := n.cache.Certificate(name); cached {
+		// With a certificate to fall back on, a directory that is down must
+		// not hold the call up for its full timeout and retries.
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, cachedDirectoryTimeout)
+		defer cancel()
+	}
+	info, rerr := n.lookupDirectory(rctx, name)
 	if rerr == nil || errors.Is(rerr, ErrUnknownUser) || errors.Is(rerr, ErrUserOffline) {
 		return info, rerr
 	}
@@ -112,6 +120,10 @@ func (n *Node) lookupDHT(ctx context.Context, name string) (*Presence, error) {
 	}
 	return p, nil
 }
+
+// cachedDirectoryTimeout bounds the directory fallback of a lookup when a
+// certificate cached from an earlier call can answer instead.
+const cachedDirectoryTimeout = 3 * time.Second
 
 // lookupDirectory asks the directory for name's certificates and nodes.
 func (n *Node) lookupDirectory(ctx context.Context, name string) (*PeerInfo, error) {

@@ -223,7 +223,10 @@ func FuzzPrefixEnd(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, prefix, name string) {
 		if !utf8.ValidString(prefix) || !utf8.ValidString(name) {
-			t.Skip()
+			// The property holds for valid UTF-8 only; SearchUsers
+			// answers invalid prefixes with no users before it gets here
+			// (tested in the store suite).
+			return
 		}
 		end, ok := prefixEnd(prefix)
 		inRange := name >= prefix && (!ok || name < end)

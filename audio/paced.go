@@ -55,7 +55,7 @@ func (s *schedule) wait(ctx context.Context) error {
 // frames passed to Read must hold SamplesPer(d) samples. A Paced source is
 // for one reader at a time.
 func Paced(src Source, d time.Duration) Source {
-	return &pacedSource{src: src, sched: schedule{d: d}}
+	return &pacedSource{src: src, pacer: pacer{sched: schedule{d: d}}}
 }
 
 // PacedSink returns dst clocked at one frame of duration d per period: the
@@ -63,16 +63,19 @@ func Paced(src Source, d time.Duration) Source {
 // plays one frame per period would accept them. A PacedSink is for one
 // writer at a time.
 func PacedSink(dst Sink, d time.Duration) Sink {
-	return &pacedSink{dst: dst, sched: schedule{d: d}}
+	return &pacedSink{dst: dst, pacer: pacer{sched: schedule{d: d}}}
 }
 
-type pacedSource struct {
-	src   Source
+// pacer holds one device's schedule: each frame waits for its due time,
+// one caller at a time.
+type pacer struct {
 	mu    sync.Mutex
 	sched schedule
 }
 
-func (p *pacedSource) Read(ctx context.Context, frame []int16) error {
+// pace checks frame's length, waits for its due time, then runs io (the
+// device's Read or Write) with the schedule held.
+func (p *pacer) pace(ctx context.Context, frame []int16, io func() error) error {
 	if err := checkFrame(frame, p.sched.d); err != nil {
 		return err
 	}
@@ -81,27 +84,27 @@ func (p *pacedSource) Read(ctx context.Context, frame []int16) error {
 	if err := p.sched.wait(ctx); err != nil {
 		return err
 	}
-	return p.src.Read(ctx, frame)
+	return io()
+}
+
+type pacedSource struct {
+	src Source
+	pacer
+}
+
+func (p *pacedSource) Read(ctx context.Context, frame []int16) error {
+	return p.pace(ctx, frame, func() error { return p.src.Read(ctx, frame) })
 }
 
 func (p *pacedSource) Close() error { return p.src.Close() }
 
 type pacedSink struct {
-	dst   Sink
-	mu    sync.Mutex
-	sched schedule
+	dst Sink
+	pacer
 }
 
 func (p *pacedSink) Write(ctx context.Context, frame []int16) error {
-	if err := checkFrame(frame, p.sched.d); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.sched.wait(ctx); err != nil {
-		return err
-	}
-	return p.dst.Write(ctx, frame)
+	return p.pace(ctx, frame, func() error { return p.dst.Write(ctx, frame) })
 }
 
 func (p *pacedSink) Close() error { return p.dst.Close() }

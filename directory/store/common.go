@@ -54,6 +54,19 @@ func validText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
+// takenStart begins a Taken answer: every name asked about maps to false,
+// and valid lists the ones a store could hold, the only ones worth a query.
+func takenStart(names []string) (taken map[string]bool, valid []string) {
+	taken = make(map[string]bool, len(names))
+	for _, n := range names {
+		taken[n] = false
+		if validText(n) {
+			valid = append(valid, n)
+		}
+	}
+	return taken, valid
+}
+
 // searchArgs makes SearchUsers' arguments safe for both stores: ok is
 // false when no stored name can start with prefix, and an after that is not
 // valid text loses its invalid bytes (it is only a position).

@@ -160,17 +160,7 @@ func (s *postgresStore) SetPasswordHash(ctx context.Context, name, hash string) 
 }
 
 func (s *postgresStore) Taken(ctx context.Context, names []string) (map[string]bool, error) {
-	taken := make(map[string]bool, len(names))
-	if len(names) == 0 {
-		return taken, nil
-	}
-	var valid []string
-	for _, n := range names {
-		taken[n] = false
-		if validText(n) {
-			valid = append(valid, n)
-		}
-	}
+	taken, valid := takenStart(names)
 	if len(valid) == 0 {
 		return taken, nil
 	}

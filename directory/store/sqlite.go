@@ -169,17 +169,7 @@ func (s *sqliteStore) SetPasswordHash(ctx context.Context, name, hash string) er
 }
 
 func (s *sqliteStore) Taken(ctx context.Context, names []string) (map[string]bool, error) {
-	taken := make(map[string]bool, len(names))
-	if len(names) == 0 {
-		return taken, nil
-	}
-	var valid []string
-	for _, n := range names {
-		taken[n] = false
-		if validText(n) {
-			valid = append(valid, n)
-		}
-	}
+	taken, valid := takenStart(names)
 	if len(valid) == 0 {
 		return taken, nil
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"github.com/peercall/peercall/internal/pgtest"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -159,7 +160,7 @@ func TestSQLiteRefusesForeignFiles(t *testing.T) {
 }
 
 func TestPostgresRefusesNewerSchema(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.SchemaDSN(t)
 	s := openStore(t, dsn).(*postgresStore)
 	if _, err := s.pool.Exec(context.Background(), `UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
@@ -243,7 +244,7 @@ func FuzzPrefixEnd(f *testing.F) {
 }
 
 func TestOpenPostgresForms(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.SchemaDSN(t)
 	alias := "postgresql" + strings.TrimPrefix(dsn, "postgres")
 	s := openStore(t, alias)
 	if err := s.CreateUser(context.Background(), user("x")); err != nil {

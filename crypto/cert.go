@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/peercall/peercall/internal/wire"
 )
 
 // CertificateVersion is the only certificate format version this package
@@ -180,28 +183,20 @@ func ParseCertificate(b []byte) (*Certificate, error) {
 	if len(b) > MaxCertificateSize {
 		return nil, fmt.Errorf("parse certificate: %d bytes, limit %d: %w", len(b), MaxCertificateSize, ErrCertificateMalformed)
 	}
-	r := certReader{b: b}
-	if magic := r.next(len(certMagic)); string(magic) != string(certMagic[:]) {
-		return nil, fmt.Errorf("parse certificate: does not start with %q (is it a peercall certificate?): %w", certMagic[:], ErrCertificateMalformed)
+	r := wire.NewReader(b, ErrCertificateMalformed)
+	r.Expect(certMagic[:], "a peercall certificate")
+	c := &Certificate{Version: r.Uint8()}
+	if r.Err() == nil && c.Version != CertificateVersion {
+		return nil, fmt.Errorf("parse certificate: version %d, this program understands %d; upgrade peercall: %w", c.Version, CertificateVersion, ErrCertificateVersion)
 	}
-	c := &Certificate{}
-	if v := r.next(1); v != nil {
-		c.Version = v[0]
-		if c.Version != CertificateVersion {
-			return nil, fmt.Errorf("parse certificate: version %d, this program understands %d; upgrade peercall: %w", c.Version, CertificateVersion, ErrCertificateVersion)
-		}
-	}
-	c.Username = string(r.short())
-	c.PeerKey = ed25519.PublicKey(r.short())
-	c.Issued = time.Unix(int64(r.uint64()), 0).UTC()
-	c.Expires = time.Unix(int64(r.uint64()), 0).UTC()
-	c.Serial = r.uint64()
-	c.Signature = r.short()
-	if r.truncated {
-		return nil, fmt.Errorf("parse certificate: truncated after %d of %d bytes: %w", r.off, len(b), ErrCertificateMalformed)
-	}
-	if r.off != len(b) {
-		return nil, fmt.Errorf("parse certificate: %d trailing bytes: %w", len(b)-r.off, ErrCertificateMalformed)
+	c.Username = string(r.Bytes8(0, 255, "username"))
+	c.PeerKey = ed25519.PublicKey(bytes.Clone(r.Bytes8(0, 255, "peer key")))
+	c.Issued = time.Unix(int64(r.Uint64()), 0).UTC()
+	c.Expires = time.Unix(int64(r.Uint64()), 0).UTC()
+	c.Serial = r.Uint64()
+	c.Signature = bytes.Clone(r.Bytes8(0, 255, "signature"))
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("parse certificate: %w", err)
 	}
 	// Range-check the raw times before checkFields reads them through time.Time.
 	if err := c.checkFields(); err != nil {
@@ -214,45 +209,6 @@ func ParseCertificate(b []byte) (*Certificate, error) {
 		return nil, fmt.Errorf("parse certificate: not the canonical encoding: %w", ErrCertificateMalformed)
 	}
 	return c, nil
-}
-
-// certReader reads fields from b; once any read runs past the end, truncated
-// is set and every later read returns zero values.
-type certReader struct {
-	b         []byte
-	off       int
-	truncated bool
-}
-
-func (r *certReader) next(n int) []byte {
-	if r.truncated || len(r.b)-r.off < n {
-		r.truncated = true
-		return nil
-	}
-	v := r.b[r.off : r.off+n]
-	r.off += n
-	return v
-}
-
-// short reads a 1-byte length and that many bytes, copied.
-func (r *certReader) short() []byte {
-	n := r.next(1)
-	if n == nil {
-		return nil
-	}
-	v := r.next(int(n[0]))
-	if v == nil {
-		return nil
-	}
-	return append([]byte(nil), v...)
-}
-
-func (r *certReader) uint64() uint64 {
-	v := r.next(8)
-	if v == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
 }
 
 // Verify checks that directoryKey signed c, that c's version is supported,

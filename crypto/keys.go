@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/peercall/peercall/internal/atomicfile"
 )
 
 // PublicKeyPrefix starts every encoded public key.
@@ -58,7 +60,7 @@ func SaveKey(path string, key ed25519.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("save key %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("save key %s: %w", path, err)
 	}
 	return nil
@@ -153,7 +155,7 @@ func LoadOrCreateKey(path string) (key ed25519.PrivateKey, created bool, err err
 	if err != nil {
 		return nil, false, err
 	}
-	switch err := createFileAtomic(path, data, 0o600); {
+	switch err := atomicfile.CreateFile(path, data, 0o600); {
 	case err == nil:
 		return key, true, nil
 	case errors.Is(err, fs.ErrExist):

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/peercall/peercall/internal/atomicfile"
 )
 
 // Keystore names the files of one node's identity inside Dir: the identity
@@ -34,7 +36,7 @@ func (k Keystore) Identity() (key ed25519.PrivateKey, created bool, err error) {
 
 // SaveCertificate stores c (Marshal form) atomically, mode 0600.
 func (k Keystore) SaveCertificate(c *Certificate) error {
-	if err := writeFileAtomic(k.CertificatePath(), c.Marshal(), 0o600); err != nil {
+	if err := atomicfile.WriteFile(k.CertificatePath(), c.Marshal(), 0o600); err != nil {
 		return fmt.Errorf("save certificate %s: %w", k.CertificatePath(), err)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
@@ -128,7 +130,7 @@ func (s *Session) buildPeerConnection() error {
 	}
 
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLogs{s.log}
+	se.LoggerFactory = pionlog.New(s.log, pionlog.Session)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// Notice a dead path within seconds (pion's defaults are 5 s to
 	// disconnected and 25 s to failed), so that a call whose relay died can
@@ -253,7 +255,7 @@ func (s *Session) listenICETCP() (ice.TCPMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: ICE-TCP listener on %s: %w (is the port free?)", addr, err)
 	}
-	return webrtc.NewICETCPMux(pionLogs{s.log}.NewLogger("ice-tcp"), l, 64), nil
+	return webrtc.NewICETCPMux(pionlog.New(s.log, pionlog.Session).NewLogger("ice-tcp"), l, 64), nil
 }
 
 // CreateOffer makes the caller's SDP offer. It waits for ICE gathering to

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
 )
@@ -216,7 +218,7 @@ func newBenchEndpoint(b *testing.B, srv benchTURN, user string, base time.Time) 
 	u, p := srv.creds(user)
 	client, err := turn.NewClient(&turn.ClientConfig{
 		TURNServerAddr: srv.addr, Conn: conn, Username: u, Password: p,
-		LoggerFactory: slogFactory{quietLogger()},
+		LoggerFactory: pionlog.New(quietLogger(), pionlog.Server),
 	})
 	if err != nil {
 		conn.Close()

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/turn/v5"
 )
@@ -86,8 +88,8 @@ func startBareTURN() (*turn.Server, string, error) {
 	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:             DefaultRealm,
-		AuthHandler:       turn.LongTermTURNRESTAuthHandler(benchSecret, slogFactory{quietLogger()}.NewLogger("turn")),
-		LoggerFactory:     slogFactory{quietLogger()},
+		AuthHandler:       turn.LongTermTURNRESTAuthHandler(benchSecret, pionlog.New(quietLogger(), pionlog.Server).NewLogger("turn")),
+		LoggerFactory:     pionlog.New(quietLogger(), pionlog.Server),
 		PacketConnConfigs: pcs,
 	})
 	if err != nil {

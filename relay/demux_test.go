@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -59,8 +61,8 @@ func TestDemux(t *testing.T) {
 	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         DefaultRealm,
-		AuthHandler:   turn.LongTermTURNRESTAuthHandler(secret, slogFactory{quietLogger()}.NewLogger("turn")),
-		LoggerFactory: slogFactory{quietLogger()},
+		AuthHandler:   turn.LongTermTURNRESTAuthHandler(secret, pionlog.New(quietLogger(), pionlog.Server).NewLogger("turn")),
+		LoggerFactory: pionlog.New(quietLogger(), pionlog.Server),
 		ListenerConfigs: []turn.ListenerConfig{
 			{Listener: turnTCP, RelayAddressGenerator: gen()},
 			{Listener: turnTLS, RelayAddressGenerator: gen()},
@@ -90,7 +92,7 @@ func TestDemux(t *testing.T) {
 			stunConn := turn.NewSTUNConn(conn)
 			client, err := turn.NewClient(&turn.ClientConfig{
 				TURNServerAddr: conn.RemoteAddr().String(), Conn: stunConn, Realm: DefaultRealm,
-				Username: user, Password: pass, LoggerFactory: slogFactory{quietLogger()},
+				Username: user, Password: pass, LoggerFactory: pionlog.New(quietLogger(), pionlog.Server),
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/pion/turn/v5"
 	"go.uber.org/goleak"
 
@@ -130,7 +132,7 @@ func allocate(t testing.TB, r *Relay, username, password string) (*allocation, e
 		Username:       username,
 		Password:       password,
 		RTO:            100 * time.Millisecond,
-		LoggerFactory:  slogFactory{quietLogger()},
+		LoggerFactory:  pionlog.New(quietLogger(), pionlog.Server),
 	})
 	if err != nil {
 		conn.Close()

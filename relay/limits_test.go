@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/pion/turn/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -197,7 +199,7 @@ func TestTURNOverTCPAndTLS(t *testing.T) {
 			stunConn := turn.NewSTUNConn(conn)
 			client, err := turn.NewClient(&turn.ClientConfig{
 				TURNServerAddr: conn.RemoteAddr().String(), Conn: stunConn,
-				Username: c.Username, Password: c.Password, LoggerFactory: slogFactory{quietLogger()},
+				Username: c.Username, Password: c.Password, LoggerFactory: pionlog.New(quietLogger(), pionlog.Server),
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
@@ -8,9 +9,9 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/internal/wire"
 )
 
 // ProtocolID is the libp2p protocol on which a super-node hands out TURN
@@ -94,31 +95,21 @@ func (e *RemoteError) Is(target error) bool {
 	return (e.Code == CodeCertificate && target == ErrCertificate) || (e.Code == CodeNotRunning && target == ErrNotRunning)
 }
 
-// writeFrame writes a 2-byte length and the body.
+// writeFrame and readFrame are /peercall/relay/1's framing: a 2-byte
+// length and a body of 1..MaxMessageSize bytes.
 func writeFrame(w io.Writer, body []byte) error {
-	if len(body) > MaxMessageSize {
-		return fmt.Errorf("relay credentials message of %d bytes exceeds %d", len(body), MaxMessageSize)
+	if err := wire.WriteFrame(w, body, MaxMessageSize); err != nil {
+		return fmt.Errorf("relay credentials message: %w", err)
 	}
-	b := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(body)), uint16(len(body)))
-	_, err := w.Write(append(b, body...))
-	return err
+	return nil
 }
 
-// readFrame reads one length-prefixed body of at most MaxMessageSize bytes.
 func readFrame(r io.Reader) ([]byte, error) {
-	var hdr [2]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	b, err := wire.ReadFrame(r, MaxMessageSize, ErrMalformed)
+	if err != nil {
 		return nil, fmt.Errorf("read relay credentials frame: %w", err)
 	}
-	n := int(binary.BigEndian.Uint16(hdr[:]))
-	if n == 0 || n > MaxMessageSize {
-		return nil, fmt.Errorf("frame length %d outside 1..%d: %w", n, MaxMessageSize, ErrMalformed)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("read relay credentials frame: %w", err)
-	}
-	return body, nil
+	return b, nil
 }
 
 // Marshal encodes the request body (without the frame length).
@@ -135,12 +126,12 @@ func (q CredentialRequest) Marshal() ([]byte, error) {
 // UnmarshalCredentialRequest decodes a request body strictly: every field
 // in range and no trailing bytes.
 func UnmarshalCredentialRequest(b []byte) (CredentialRequest, error) {
-	d := decoder{b: b}
+	d := wire.NewReader(b, ErrMalformed)
 	var q CredentialRequest
-	d.header(typeRequest)
-	copy(q.Nonce[:], d.next(NonceSize))
-	q.Certificate = append([]byte(nil), d.bytes16(1, crypto.MaxCertificateSize, "certificate")...)
-	if err := d.finish(); err != nil {
+	d.Header(wireVersion, typeRequest)
+	copy(q.Nonce[:], d.Bytes(NonceSize))
+	q.Certificate = bytes.Clone(d.Bytes16(1, crypto.MaxCertificateSize, "certificate"))
+	if err := d.Finish(); err != nil {
 		return CredentialRequest{}, err
 	}
 	return q, nil
@@ -191,141 +182,51 @@ func (p CredentialResponse) Marshal() ([]byte, error) {
 
 // UnmarshalCredentialResponse decodes a response body strictly.
 func UnmarshalCredentialResponse(b []byte) (CredentialResponse, error) {
-	d := decoder{b: b}
+	d := wire.NewReader(b, ErrMalformed)
 	var p CredentialResponse
-	d.header(typeResponse)
-	copy(p.Nonce[:], d.next(NonceSize))
-	code := d.next(1)
-	if d.err == nil {
-		p.Code = Code(code[0])
-		if p.Code > CodeInternal {
-			d.fail("unknown code %d", p.Code)
+	d.Header(wireVersion, typeResponse)
+	copy(p.Nonce[:], d.Bytes(NonceSize))
+	p.Code = Code(d.Uint8())
+	if d.Err() == nil && p.Code > CodeInternal {
+		d.Failf("unknown code %d", p.Code)
+	}
+	if d.Err() == nil && p.Code != CodeOK {
+		p.Message = d.Text(d.Bytes16(0, maxMessage, "message"), "message")
+		if err := d.Finish(); err != nil {
+			return CredentialResponse{}, err
 		}
+		return p, nil
 	}
-	if d.err == nil && p.Code != CodeOK {
-		p.Message = d.text(d.bytes16(0, maxMessage, "message"), "message")
-		return p, d.finish()
+	secs := int64(d.Uint64())
+	if d.Err() == nil && (secs < 0 || secs > 253402300799) {
+		d.Failf("expiry %d outside years 1970..9999", secs)
 	}
-	exp := d.next(8)
-	if d.err == nil {
-		secs := int64(binary.BigEndian.Uint64(exp))
-		if secs < 0 || secs > 253402300799 {
-			d.fail("expiry %d outside years 1970..9999", secs)
-		}
-		p.Credentials.Expires = time.Unix(secs, 0).UTC()
+	p.Credentials.Expires = time.Unix(secs, 0).UTC()
+	p.Credentials.Username = d.Text(d.Bytes8(1, 255, "username"), "username")
+	p.Credentials.Password = d.Text(d.Bytes8(1, 255, "password"), "password")
+	n := int(d.Uint8())
+	if d.Err() == nil && (n < 1 || n > maxURLs) {
+		d.Failf("%d URLs, want 1..%d", n, maxURLs)
 	}
-	p.Credentials.Username = d.text(d.bytes8(1, 255, "username"), "username")
-	p.Credentials.Password = d.text(d.bytes8(1, 255, "password"), "password")
-	var n int
-	if c := d.next(1); d.err == nil {
-		n = int(c[0])
-		if n < 1 || n > maxURLs {
-			d.fail("%d URLs, want 1..%d", n, maxURLs)
-		}
-	}
-	for i := 0; i < n && d.err == nil; i++ {
-		u := d.text(d.bytes16(1, maxURLLen, "URL"), "URL")
-		if d.err == nil && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-			d.fail("URL %q is not turn: or turns:", u)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		u := d.Text(d.Bytes16(1, maxURLLen, "URL"), "URL")
+		if d.Err() == nil && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			d.Failf("URL %q is not turn: or turns:", u)
 		}
 		p.Credentials.URLs = append(p.Credentials.URLs, u)
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return CredentialResponse{}, err
 	}
 	return p, nil
 }
 
-// decoder reads fields and remembers the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, a ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrMalformed)
-	}
-}
-
-func (d *decoder) next(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.fail("truncated: need %d more bytes, have %d", n, len(d.b))
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) header(typ byte) {
-	h := d.next(2)
-	if d.err != nil {
-		return
-	}
-	if h[0] != wireVersion {
-		d.fail("version %d, want %d", h[0], wireVersion)
-	} else if h[1] != typ {
-		d.fail("message type %d, want %d", h[1], typ)
-	}
-}
-
-func (d *decoder) bytes8(min, max int, what string) []byte {
-	l := d.next(1)
-	if d.err != nil {
-		return nil
-	}
-	return d.sized(int(l[0]), min, max, what)
-}
-
-func (d *decoder) bytes16(min, max int, what string) []byte {
-	l := d.next(2)
-	if d.err != nil {
-		return nil
-	}
-	return d.sized(int(binary.BigEndian.Uint16(l)), min, max, what)
-}
-
-func (d *decoder) sized(n, min, max int, what string) []byte {
-	if n < min || n > max {
-		d.fail("%s of %d bytes, want %d..%d", what, n, min, max)
-		return nil
-	}
-	return d.next(n)
-}
-
-func (d *decoder) text(b []byte, what string) string {
-	if d.err != nil {
-		return ""
-	}
-	if !utf8.Valid(b) {
-		d.fail("%s is not UTF-8", what)
-		return ""
-	}
-	for _, c := range b {
-		if c < 0x20 || c == 0x7f {
-			d.fail("%s contains control byte %#x", what, c)
-			return ""
-		}
-	}
-	return string(b)
-}
-
-func (d *decoder) finish() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	return d.err
-}
-
 // ServeCredentials answers one credential request on rw, a stream from the
 // peer whose authenticated identity key is remote (the node passes the
 // libp2p stream's remote public key). The certificate must name that key.
-// The caller sets the stream's deadline and closes it. The returned error
-// is for logging: the peer has already been told.
+// A relay at relay.max_sessions refuses at once with CodeNotRunning. The
+// caller sets the stream's deadline and closes it. The returned error is
+// for logging: the peer has already been told.
 func (r *Relay) ServeCredentials(rw io.ReadWriter, remote ed25519.PublicKey) error {
 	body, err := readFrame(rw)
 	if err != nil {
@@ -342,7 +243,15 @@ func (r *Relay) ServeCredentials(rw io.ReadWriter, remote ed25519.PublicKey) err
 		resp.Code, resp.Message = CodeCertificate, err.Error()
 		return errors.Join(err, r.respond(rw, resp))
 	}
-	creds, err := r.IssueCredentials(cert, remote)
+	var creds Credentials
+	if n := r.Stats().Sessions; n >= r.cfg.MaxSessions {
+		// At the session cap the asker is told at once, so that it moves
+		// to its next super-node instead of failing its TURN allocation.
+		r.refuse(RefusedMaxSessions)
+		err = fmt.Errorf("%w: at its session limit (relay.max_sessions %d): ask another super-node", ErrNotRunning, r.cfg.MaxSessions)
+	} else {
+		creds, err = r.IssueCredentials(cert, remote)
+	}
 	switch {
 	case err == nil:
 		resp.Credentials = creds

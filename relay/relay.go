@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/transport/v5/stdnet"
@@ -228,7 +230,7 @@ func (r *Relay) Start(ctx context.Context) error {
 		AuthHandler:   r.authenticate,
 		QuotaHandler:  r.admit,
 		EventHandler:  turn.EventHandler{OnAuth: r.onAuth},
-		LoggerFactory: slogFactory{r.log},
+		LoggerFactory: pionlog.New(r.log, pionlog.Server),
 	}
 	for _, u := range udps {
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: u, RelayAddressGenerator: gen})

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/internal/pionlog"
+
 	"github.com/pion/stun/v4"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/turn/v5"
@@ -17,7 +19,7 @@ import (
 // NAT, every socket of the relay opened through Options.Net. The client
 // reaches the peer only through its allocation.
 func TestRelayOnVirtualNetwork(t *testing.T) {
-	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "198.18.0.0/24", LoggerFactory: slogFactory{quietLogger()}})
+	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "198.18.0.0/24", LoggerFactory: pionlog.New(quietLogger(), pionlog.Server)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestRelayOnVirtualNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	home, err := vnet.NewRouter(&vnet.RouterConfig{
-		StaticIPs: []string{"198.18.0.30"}, CIDR: "192.168.1.0/24", LoggerFactory: slogFactory{quietLogger()},
+		StaticIPs: []string{"198.18.0.30"}, CIDR: "192.168.1.0/24", LoggerFactory: pionlog.New(quietLogger(), pionlog.Server),
 		NATType: &vnet.NATType{MappingBehavior: vnet.EndpointAddrPortDependent, FilteringBehavior: vnet.EndpointAddrPortDependent},
 	})
 	if err != nil {
@@ -82,7 +84,7 @@ func TestRelayOnVirtualNetwork(t *testing.T) {
 	}
 	client, err := turn.NewClient(&turn.ClientConfig{
 		TURNServerAddr: "198.18.0.10:3478", Conn: conn, Net: clientNet,
-		Username: creds.Username, Password: creds.Password, LoggerFactory: slogFactory{quietLogger()},
+		Username: creds.Username, Password: creds.Password, LoggerFactory: pionlog.New(quietLogger(), pionlog.Server),
 	})
 	if err != nil {
 		t.Fatal(err)

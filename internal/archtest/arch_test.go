@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,47 @@ var layer = map[string]int{
 	"crypto": 1, "audio": 1,
 }
 
+// sharedHelpers are the internal/ packages product code may import: small
+// helpers every layer uses (one strict wire reader and framer, one atomic
+// file write, one pion-to-slog adapter). They import no project package
+// themselves (TestSharedHelpersImportNothing). Every other internal/ package
+// is a test harness.
+var sharedHelpers = map[string]bool{
+	"internal/wire":       true,
+	"internal/atomicfile": true,
+	"internal/pionlog":    true,
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSharedHelpersImportNothing(t *testing.T) {
+	found := map[string]bool{}
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, module+"/")
+		if !sharedHelpers[rel] {
+			continue
+		}
+		found[rel] = true
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, module+"/") {
+				t.Errorf("shared helper %s imports %s: helpers sit below every layer and import no project package", p.ImportPath, imp)
+			}
+		}
+	}
+	for h := range sharedHelpers {
+		if !found[h] {
+			t.Errorf("shared helper %s is listed but does not exist", h)
+		}
+	}
+}
+
 func top(importPath string) string {
 	rest := strings.TrimPrefix(importPath, module+"/")
 	top, _, _ := strings.Cut(rest, "/")
@@ -95,7 +137,9 @@ func TestImportsPointDown(t *testing.T) {
 			}
 			to := top(imp)
 			if to == "internal" {
-				t.Errorf("%s imports %s: internal/ holds test harnesses, for tests only", p.ImportPath, imp)
+				if !sharedHelpers[strings.TrimPrefix(imp, module+"/")] {
+					t.Errorf("%s imports %s: internal/ holds test harnesses, for tests only (shared helpers for product code: %v)", p.ImportPath, imp, sortedKeys(sharedHelpers))
+				}
 				continue
 			}
 			if to == from {

@@ -90,7 +90,7 @@ func TestCallPaths(t *testing.T) {
 			if sim <= testaudio.Threshold {
 				t.Errorf("similarity %.3f <= %.2f", sim, testaudio.Threshold)
 			}
-			if st.Route.Kind != "direct" || !strings.Contains(st.Route.Local, tc.wantLocal) {
+			if st.Route.Kind != RouteDirect || !strings.Contains(st.Route.Local, tc.wantLocal) {
 				t.Errorf("route %v, want direct with local %q", st.Route, tc.wantLocal)
 			}
 			if tc.portMin != 0 {

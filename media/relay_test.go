@@ -66,7 +66,7 @@ func TestCallThroughTURN(t *testing.T) {
 	if sim <= testaudio.Threshold {
 		t.Errorf("similarity %.3f <= %.2f through the relay", sim, testaudio.Threshold)
 	}
-	if st.Route.Kind != "relay" || !strings.HasPrefix(st.Route.RelayAddr, "127.0.0.1:") || !strings.Contains(st.Route.Local, "relay") {
+	if st.Route.Kind != RouteRelay || !strings.HasPrefix(st.Route.RelayAddr, "127.0.0.1:") || !st.Route.LocalRelay() {
 		t.Errorf("route %v, want relay via 127.0.0.1", st.Route)
 	}
 }

@@ -51,7 +51,7 @@ func TestCallBothWays(t *testing.T) {
 				// for 3 s of speech: VBR around the 28 kbit/s target.
 				kbps := float64(st.BytesSent) * 8 / 1000 / callSeconds
 				t.Logf("stats: %v; payload %.1f kbit/s", st, kbps)
-				if st.Route.Kind != "direct" || st.PacketsReceived == 0 || st.PacketsSent == 0 || st.PacketsLost != 0 {
+				if st.Route.Kind != RouteDirect || st.PacketsReceived == 0 || st.PacketsSent == 0 || st.PacketsLost != 0 {
 					t.Errorf("stats: want a direct route, packets both ways and no loss, got %v", st)
 				}
 				if kbps < 0.6*DefaultBitrate/1000 || kbps > 1.3*DefaultBitrate/1000 {
@@ -102,7 +102,7 @@ func TestCallRealTime(t *testing.T) {
 	starved := probe.Stop() > testutil.StarvedAfter
 	for _, st := range []Stats{stA, stB} {
 		t.Logf("stats: %v", st)
-		if st.Route.Kind != "direct" || st.PacketsReceived == 0 || st.PacketsSent == 0 {
+		if st.Route.Kind != RouteDirect || st.PacketsReceived == 0 || st.PacketsSent == 0 {
 			t.Errorf("stats: want a direct route and packets both ways, got %v", st)
 		}
 		if st.PacketsLost != 0 && !starved {

@@ -47,22 +47,43 @@ type Stats struct {
 	Route          Route
 }
 
+// RouteKind says how a call's media travels.
+type RouteKind string
+
+// Route kinds, spelt as in `call --json`'s route.
+const (
+	// RouteNone: ICE has selected no pair yet.
+	RouteNone RouteKind = ""
+	// RouteDirect: host, server-reflexive or peer-reflexive candidates at
+	// both ends (hole-punched through NATs, or plain).
+	RouteDirect RouteKind = "direct"
+	// RouteRelay: either end uses a TURN relay candidate.
+	RouteRelay RouteKind = "relay"
+)
+
 // Route is the path ICE chose.
 type Route struct {
-	// Kind is "direct", "relay" (either end uses a TURN relay candidate),
-	// or "" before ICE selected a pair.
-	Kind string
+	Kind RouteKind
+	// LocalType and RemoteType are the selected pair's candidate types.
+	LocalType, RemoteType webrtc.ICECandidateType
 	// Local and Remote are "address:port type" ("127.0.0.1:50000 host").
 	Local, Remote string
-	// RelayAddr is the TURN relay address:port, when Kind is "relay".
+	// RelayAddr is the TURN relay address:port, when Kind is RouteRelay.
 	RelayAddr string
 }
 
+// LocalRelay reports whether this end's candidate is a TURN relay (this
+// side's super-node carries the call), as opposed to the peer's.
+func (r Route) LocalRelay() bool { return r.LocalType == webrtc.ICECandidateTypeRelay }
+
+// RemoteRelay reports whether the peer's candidate is a TURN relay.
+func (r Route) RemoteRelay() bool { return r.RemoteType == webrtc.ICECandidateTypeRelay }
+
 func (r Route) String() string {
-	if r.Kind == "" {
+	if r.Kind == RouteNone {
 		return "none"
 	}
-	s := r.Kind + " " + r.Local + " <-> " + r.Remote
+	s := string(r.Kind) + " " + r.Local + " <-> " + r.Remote
 	if r.RelayAddr != "" {
 		s += " via " + r.RelayAddr
 	}
@@ -75,12 +96,13 @@ func (s *Session) Route() Route {
 	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
 		return Route{}
 	}
-	r := Route{Kind: "direct", Local: candString(pair.Local), Remote: candString(pair.Remote)}
+	r := Route{Kind: RouteDirect, LocalType: pair.Local.Typ, RemoteType: pair.Remote.Typ,
+		Local: candString(pair.Local), Remote: candString(pair.Remote)}
 	switch {
-	case pair.Local.Typ == webrtc.ICECandidateTypeRelay:
-		r.Kind, r.RelayAddr = "relay", hostPort(pair.Local.Address, pair.Local.Port)
-	case pair.Remote.Typ == webrtc.ICECandidateTypeRelay:
-		r.Kind, r.RelayAddr = "relay", hostPort(pair.Remote.Address, pair.Remote.Port)
+	case r.LocalRelay():
+		r.Kind, r.RelayAddr = RouteRelay, hostPort(pair.Local.Address, pair.Local.Port)
+	case r.RemoteRelay():
+		r.Kind, r.RelayAddr = RouteRelay, hostPort(pair.Remote.Address, pair.Remote.Port)
 	}
 	return r
 }

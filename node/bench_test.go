@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/callharness"
-	"github.com/peercall/peercall/node"
 )
 
 // BenchmarkCallSetup measures call setup on loopback as a user sees it:
@@ -21,7 +21,7 @@ func BenchmarkCallSetup(b *testing.B) {
 	aliceU, bobU := nw.User("alice"), nw.User("bob")
 	firstFrames := make(chan *callharness.Recorder, 1)
 	o := callharness.NodeOptions()
-	o.Audio = func(context.Context, node.CallInfo) (audio.Source, audio.Sink, error) {
+	o.Audio = func(context.Context, call.Info) (audio.Source, audio.Sink, error) {
 		rec := callharness.NewRecorder()
 		firstFrames <- rec
 		return audio.Paced(audio.NewSilence(), audio.Frame20ms), rec, nil
@@ -41,7 +41,7 @@ func BenchmarkCallSetup(b *testing.B) {
 		start := time.Now()
 		done := make(chan error, 1)
 		go func() {
-			_, err := alice.Call(ctx, "bob", node.CallOptions{})
+			_, err := alice.Call(ctx, "bob", call.Options{})
 			done <- err
 		}()
 		var rec *callharness.Recorder

@@ -7,6 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peercall/peercall/home"
 )
 
 // Bootstrap bounds.
@@ -26,7 +28,7 @@ const (
 // left out.
 func (n *Node) bootstrapPeers(ctx context.Context) []peer.AddrInfo {
 	var all []peer.AddrInfo
-	cfgPeers, err := parseBootstrapAddrs(n.cfg.Network.Bootstrap)
+	cfgPeers, err := home.ParseBootstrap(n.cfg.Network.Bootstrap)
 	if err != nil { // Validate has checked them
 		n.log.Warn("network.bootstrap", "err", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/internal/testaudio"
 	"github.com/peercall/peercall/node"
@@ -163,7 +164,7 @@ func TestRelayLostCall(t *testing.T) {
 	if len(rc) == 0 {
 		t.Fatal("bob remembers no call")
 	}
-	for who, res := range map[string]node.CallResult{"alice": *c.res, "bob": rc[len(rc)-1]} {
+	for who, res := range map[string]call.Result{"alice": *c.res, "bob": rc[len(rc)-1]} {
 		t.Logf("%s: %s (%s); end_reason %q", who, res.End, res.Detail, res.Summary.EndReason)
 		if res.End != "relay lost" || !strings.Contains(res.Detail, samID) || !strings.Contains(res.Detail, "no other super-node") || !strings.Contains(res.Summary.EndReason, "relay lost") {
 			t.Errorf("%s's call ended with %q (%s); want relay lost naming super-node %s", who, res.End, res.Detail, samID)

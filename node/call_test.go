@@ -10,9 +10,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/internal/testaudio"
 	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/presence"
 	"github.com/peercall/peercall/signalling"
 )
 
@@ -66,17 +68,17 @@ func TestCallByName(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	tr := startTrio(t, true)
 	var mu sync.Mutex
-	var events []string
+	var events []call.EventKind
 	ctx, hangup := context.WithCancel(callCtx(t))
 	type outcome struct {
-		res *node.CallResult
+		res *call.Result
 		err error
 	}
 	done := make(chan outcome, 1)
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		res, err := tr.alice.Call(ctx, "Bob", node.CallOptions{OnEvent: func(ev node.CallEvent) {
+		res, err := tr.alice.Call(ctx, "Bob", call.Options{OnEvent: func(ev call.Event) {
 			mu.Lock()
 			events = append(events, ev.Kind)
 			mu.Unlock()
@@ -106,7 +108,7 @@ func TestCallByName(t *testing.T) {
 	if len(res.SAS) != 7 {
 		t.Errorf("SAS %q is not \"123 456\"", res.SAS)
 	}
-	if want := []string{"ringing", "connected"}; len(events) < 2 || events[0] != want[0] || events[1] != want[1] {
+	if want := []call.EventKind{call.EventRinging, call.EventConnected}; len(events) < 2 || events[0] != want[0] || events[1] != want[1] {
 		t.Errorf("events %v, want ringing then connected first", events)
 	}
 	for _, c := range []struct {
@@ -143,15 +145,15 @@ func TestCallFailures(t *testing.T) {
 	ctx := callCtx(t)
 
 	t.Run("unknown user", func(t *testing.T) {
-		_, err := tr.alice.Call(ctx, "nobody", node.CallOptions{})
-		if !errors.Is(err, node.ErrUnknownUser) {
+		_, err := tr.alice.Call(ctx, "nobody", call.Options{})
+		if !errors.Is(err, presence.ErrUnknownUser) {
 			t.Fatalf("call nobody: %v, want ErrUnknownUser", err)
 		}
 	})
 	t.Run("rejected", func(t *testing.T) {
 		go answerWhenRinging(t, tr.bob, false)
-		_, err := tr.alice.Call(ctx, "bob", node.CallOptions{})
-		if !errors.Is(err, node.ErrRejected) {
+		_, err := tr.alice.Call(ctx, "bob", call.Options{})
+		if !errors.Is(err, call.ErrRejected) {
 			t.Fatalf("call bob who rejects: %v, want ErrRejected", err)
 		}
 	})
@@ -159,7 +161,7 @@ func TestCallFailures(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		// Cancel once alice hears bob's phone ring (RINGING arrived).
-		res, err := tr.alice.Call(cctx, "bob", node.CallOptions{OnEvent: func(ev node.CallEvent) {
+		res, err := tr.alice.Call(cctx, "bob", call.Options{OnEvent: func(ev call.Event) {
 			if ev.Kind == "ringing" {
 				cancel()
 			}
@@ -184,7 +186,7 @@ func TestCallFailures(t *testing.T) {
 				t.Errorf("bob hangs up: %v", err)
 			}
 		}()
-		res, err := tr.alice.Call(ctx, "bob", node.CallOptions{Duration: 20 * time.Second})
+		res, err := tr.alice.Call(ctx, "bob", call.Options{Duration: 20 * time.Second})
 		if err != nil {
 			t.Fatalf("call bob who hangs up: %v", err)
 		}
@@ -201,12 +203,12 @@ func TestCallFailures(t *testing.T) {
 		bctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go func() {
-			_, err := tr.bob.Call(bctx, "carol", node.CallOptions{})
+			_, err := tr.bob.Call(bctx, "carol", call.Options{})
 			done <- err
 		}()
 		waitActive(t, tr.bob)
-		_, err := tr.alice.Call(ctx, "bob", node.CallOptions{})
-		if !errors.Is(err, node.ErrBusy) {
+		_, err := tr.alice.Call(ctx, "bob", call.Options{})
+		if !errors.Is(err, call.ErrBusy) {
 			t.Errorf("call bob in a call with carol: %v, want ErrBusy", err)
 		}
 		cancel()
@@ -216,11 +218,11 @@ func TestCallFailures(t *testing.T) {
 	})
 	t.Run("offline", func(t *testing.T) {
 		tr.nw.Stop(tr.carol)
-		_, err := tr.alice.Call(ctx, "carol", node.CallOptions{})
-		if !errors.Is(err, node.ErrUserOffline) {
+		_, err := tr.alice.Call(ctx, "carol", call.Options{})
+		if !errors.Is(err, presence.ErrUserOffline) {
 			t.Fatalf("call carol whose node closed: %v, want ErrUserOffline", err)
 		}
-		if !errors.Is(err, node.ErrPresenceWithdrawn) {
+		if !errors.Is(err, presence.ErrWithdrawn) {
 			t.Errorf("call carol: %v, want the tombstone's ErrPresenceWithdrawn", err)
 		}
 	})
@@ -245,7 +247,7 @@ func waitHeard(t *testing.T, done <-chan struct{}, a *callharness.Audio, n int) 
 }
 
 // waitCall polls n until cond holds for one of its calls (10 s at most).
-func waitCall(t *testing.T, n *node.Node, what string, cond func(node.CallInfo) bool) node.CallInfo {
+func waitCall(t *testing.T, n *node.Node, what string, cond func(call.Info) bool) call.Info {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -257,15 +259,15 @@ func waitCall(t *testing.T, n *node.Node, what string, cond func(node.CallInfo) 
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Errorf("%s: no call %s after 10s", n.Username(), what)
-	return node.CallInfo{}
+	return call.Info{}
 }
 
-func waitRinging(t *testing.T, n *node.Node) node.CallInfo {
-	return waitCall(t, n, "ringing", func(c node.CallInfo) bool { return c.Direction == "incoming" && c.State == "ringing" })
+func waitRinging(t *testing.T, n *node.Node) call.Info {
+	return waitCall(t, n, "ringing", func(c call.Info) bool { return c.Direction == "incoming" && c.State == "ringing" })
 }
 
-func waitActive(t *testing.T, n *node.Node) node.CallInfo {
-	return waitCall(t, n, "active", func(c node.CallInfo) bool { return c.State == "active" })
+func waitActive(t *testing.T, n *node.Node) call.Info {
+	return waitCall(t, n, "active", func(c call.Info) bool { return c.State == "active" })
 }
 
 func waitNoCalls(t *testing.T, n *node.Node) {
@@ -304,8 +306,8 @@ func TestCallNoAnswer(t *testing.T) {
 	alice := nw.Start(aliceU, o)
 	bob := nw.Start(bobU, o) // rings, nobody answers
 	callharness.WaitPresence(t, alice)
-	_, err := alice.Call(callCtx(t), "bob", node.CallOptions{})
-	if !errors.Is(err, node.ErrNoAnswer) {
+	_, err := alice.Call(callCtx(t), "bob", call.Options{})
+	if !errors.Is(err, call.ErrNoAnswer) {
 		t.Fatalf("call bob who does not answer: %v, want ErrNoAnswer", err)
 	}
 	waitNoCalls(t, bob)
@@ -331,7 +333,7 @@ func TestCallICERestart(t *testing.T) {
 	ctx, hangup := context.WithCancel(callCtx(t))
 	done := make(chan error, 1)
 	go func() {
-		_, err := alice.Call(ctx, "bob", node.CallOptions{})
+		_, err := alice.Call(ctx, "bob", call.Options{})
 		done <- err
 	}()
 	c := waitActive(t, alice)

@@ -9,8 +9,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/control"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/presence"
 )
 
 // TestControlSocket drives a node through its control socket as the CLI
@@ -32,7 +36,7 @@ func TestControlSocket(t *testing.T) {
 	nw.Start(bobU, o)
 	callharness.WaitPresence(t, alice)
 
-	st, err := os.Stat(aliceU.Home.Path(node.ControlSocket))
+	st, err := os.Stat(aliceU.Home.Path(home.ControlSocket))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +46,11 @@ func TestControlSocket(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cc, err := node.DialControl(aliceU.Home)
+	cc, err := control.Dial(aliceU.Home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := cc.Do(ctx, node.ControlRequest{Op: node.OpStatus}, nil)
+	resp, err := cc.Do(ctx, control.Request{Op: control.OpStatus}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,24 +59,24 @@ func TestControlSocket(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 
-	var events []string
-	resp, err = cc.Do(ctx, node.ControlRequest{Op: node.OpCall, Name: "bob", DurationMs: 1500},
-		func(r node.ControlResponse) { events = append(events, r.Event) })
+	var events []call.EventKind
+	resp, err = cc.Do(ctx, control.Request{Op: control.OpCall, Name: "bob", DurationMs: 1500},
+		func(r control.Response) { events = append(events, r.Event) })
 	if err != nil {
 		t.Fatalf("call through the socket: %v", err)
 	}
 	if resp.Result == nil || !resp.Result.Connected || resp.Result.Summary.Peer != "bob" || resp.Result.Summary.PacketsReceived == 0 {
 		t.Fatalf("call result %+v", resp.Result)
 	}
-	if len(events) != 2 || events[0] != "ringing" || events[1] != "connected" {
+	if len(events) != 2 || events[0] != call.EventRinging || events[1] != call.EventConnected {
 		t.Errorf("events %v, want [ringing connected]", events)
 	}
 
 	// Ctrl-C during a call: the client hangs up and still gets the
 	// summary of a connected call.
 	cctx, interrupt := context.WithCancel(ctx)
-	resp, err = cc.Call(cctx, node.ControlRequest{Op: node.OpCall, Name: "bob"}, func(r node.ControlResponse) {
-		if r.Event == "connected" {
+	resp, err = cc.Call(cctx, control.Request{Op: control.OpCall, Name: "bob"}, func(r control.Response) {
+		if r.Event == call.EventConnected {
 			go func() {
 				time.Sleep(300 * time.Millisecond)
 				interrupt()
@@ -84,17 +88,17 @@ func TestControlSocket(t *testing.T) {
 		t.Fatalf("interrupted call: %+v, %v; want a connected call hung up locally", resp, err)
 	}
 
-	_, err = cc.Do(ctx, node.ControlRequest{Op: node.OpCall, Name: "nobody"}, nil)
-	if !errors.Is(err, node.ErrUnknownUser) {
+	_, err = cc.Do(ctx, control.Request{Op: control.OpCall, Name: "nobody"}, nil)
+	if !errors.Is(err, presence.ErrUnknownUser) {
 		t.Errorf("call nobody through the socket: %v, want ErrUnknownUser across the socket", err)
 	}
-	_, err = cc.Do(ctx, node.ControlRequest{Op: node.OpHangup}, nil)
-	if !errors.Is(err, node.ErrNoSuchCall) {
+	_, err = cc.Do(ctx, control.Request{Op: control.OpHangup}, nil)
+	if !errors.Is(err, call.ErrNoSuchCall) {
 		t.Errorf("hang up with no call: %v, want ErrNoSuchCall", err)
 	}
 
 	_, err = node.New(ctx, aliceU.Home, callharness.NodeOptions())
-	if !errors.Is(err, node.ErrNodeRunning) {
+	if !errors.Is(err, home.ErrNodeRunning) {
 		t.Errorf("second node on alice's home: %v, want ErrNodeRunning", err)
 	}
 }

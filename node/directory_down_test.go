@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
 )
@@ -31,7 +32,7 @@ func TestCallWithDirectoryDown(t *testing.T) {
 
 	call := func(n *node.Node) {
 		t.Helper()
-		res, err := n.Call(ctx, "bob", node.CallOptions{Duration: 300 * time.Millisecond})
+		res, err := n.Call(ctx, "bob", call.Options{Duration: 300 * time.Millisecond})
 		if err != nil || !res.Connected || res.Summary.PacketsReceived == 0 {
 			t.Fatalf("%s calls bob: %+v, %v", n.Username(), res, err)
 		}

@@ -62,25 +62,6 @@ func listenMultiaddrs(listen []string, anyPort bool) ([]ma.Multiaddr, error) {
 	return out, nil
 }
 
-// listenIPs returns the listen hosts when every one is a specific address
-// (say 127.0.0.1), so that ICE gathers candidates on the same interfaces as
-// libp2p; nil (every interface) when any is unspecified.
-func listenIPs(listen []string) []string {
-	var ips []string
-	for _, a := range listen {
-		host, _, err := net.SplitHostPort(a)
-		if err != nil || host == "" {
-			return nil
-		}
-		ip, err := netip.ParseAddr(host)
-		if err != nil || ip.IsUnspecified() {
-			return nil
-		}
-		ips = append(ips, ip.Unmap().String())
-	}
-	return ips
-}
-
 // newHost starts the node's libp2p host: TCP and QUIC on every listen
 // address, Noise security, the identity key as peer ID, and the circuit
 // relay v2 client transport (a node behind a NAT is reached through its

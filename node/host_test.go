@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/home"
 )
 
 // TestHostPortTaken: a configured port that another program holds is an
@@ -63,10 +64,10 @@ func TestListenMultiaddrs(t *testing.T) {
 			t.Errorf("%s: got %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	if ips := listenIPs([]string{"127.0.0.1:7070"}); len(ips) != 1 || ips[0] != "127.0.0.1" {
-		t.Errorf("listenIPs of a loopback listener: %v", ips)
+	if ips := home.ListenIPs([]string{"127.0.0.1:7070"}); len(ips) != 1 || ips[0] != "127.0.0.1" {
+		t.Errorf("ListenIPs of a loopback listener: %v", ips)
 	}
-	if ips := listenIPs([]string{"0.0.0.0:7070"}); ips != nil {
-		t.Errorf("listenIPs of an unspecified listener: %v, want nil (every interface)", ips)
+	if ips := home.ListenIPs([]string{"0.0.0.0:7070"}); ips != nil {
+		t.Errorf("ListenIPs of an unspecified listener: %v, want nil (every interface)", ips)
 	}
 }

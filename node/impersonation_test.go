@@ -9,8 +9,10 @@ import (
 	ic "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/record"
 
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/presence"
 	"github.com/peercall/peercall/signalling"
 )
 
@@ -45,13 +47,13 @@ func TestImpersonation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := node.PresenceKey("bob")
+	key := presence.Key("bob")
 
 	t.Run("presence with bob's certificate", func(t *testing.T) {
-		p := &node.Presence{Certificate: bobCert, PeerID: mallory.PeerID(), Seq: uint64(time.Now().UnixNano()),
+		p := &presence.Record{Certificate: bobCert, PeerID: mallory.PeerID(), Seq: uint64(time.Now().UnixNano()),
 			Expires: time.Now().Add(time.Hour).Truncate(time.Second), Addrs: mallory.Addrs()}
-		err := node.PublishPresence(ctx, mallory.DHT(), p)
-		if !errors.Is(err, node.ErrPresenceCertKeyMismatch) {
+		err := presence.Publish(ctx, mallory.DHT(), p)
+		if !errors.Is(err, presence.ErrCertKeyMismatch) {
 			t.Fatalf("mallory publishes presence for bob: %v, want ErrPresenceCertKeyMismatch", err)
 		}
 		env, err := record.Seal(p, mpriv)
@@ -60,7 +62,7 @@ func TestImpersonation(t *testing.T) {
 		}
 		val, _ := env.Marshal()
 		// What every honest node runs on a value it is asked to store.
-		if err := alice.DHT().Validator().Validate(key, val); !errors.Is(err, node.ErrPresenceCertKeyMismatch) {
+		if err := alice.DHT().Validator().Validate(key, val); !errors.Is(err, presence.ErrCertKeyMismatch) {
 			t.Errorf("alice's validator on mallory's record: %v, want ErrPresenceCertKeyMismatch", err)
 		}
 		if err := mallory.DHT().IpfsDHT.PutValue(ctx, key, val); err == nil {
@@ -79,7 +81,7 @@ func TestImpersonation(t *testing.T) {
 		}
 		// The verbatim copy names bob's peer: replaying it leads to bob.
 		// Re-signed by mallory, as hers or as bob's, it is refused.
-		for _, forged := range []*node.Presence{
+		for _, forged := range []*presence.Record{
 			{Certificate: p.Certificate, PeerID: mallory.PeerID(), Seq: p.Seq + 1, Expires: p.Expires, Addrs: mallory.Addrs()},
 			{Certificate: p.Certificate, PeerID: p.PeerID, Seq: p.Seq + 1, Expires: p.Expires, Addrs: mallory.Addrs()},
 		} {
@@ -89,7 +91,7 @@ func TestImpersonation(t *testing.T) {
 			}
 			fv, _ := env.Marshal()
 			err = alice.DHT().Validator().Validate(key, fv)
-			if !errors.Is(err, node.ErrPresenceCertKeyMismatch) {
+			if !errors.Is(err, presence.ErrCertKeyMismatch) {
 				t.Errorf("replayed record with peer %s: %v, want ErrPresenceCertKeyMismatch", forged.PeerID, err)
 			}
 		}
@@ -124,7 +126,7 @@ func TestImpersonation(t *testing.T) {
 		if err != nil || info.PeerID != bob.PeerID() {
 			t.Fatalf("lookup bob: %+v, %v; want bob's peer %s", info, err, bob.PeerID())
 		}
-		res, err := alice.Call(ctx, "bob", node.CallOptions{Duration: 300 * time.Millisecond})
+		res, err := alice.Call(ctx, "bob", call.Options{Duration: 300 * time.Millisecond})
 		if err != nil || !res.Connected {
 			t.Fatalf("call bob: %+v, %v", res, err)
 		}

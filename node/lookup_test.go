@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/callharness"
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/presence"
 )
 
 // TestLookupFallbacks: bob's presence never reaches the DHT (his node
@@ -41,8 +42,8 @@ func TestLookupFallbacks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	for _, want := range []string{"directory", "cache"} {
-		if want == "cache" {
+	for _, want := range []presence.Source{presence.SourceDirectory, presence.SourceCache} {
+		if want == presence.SourceCache {
 			nw.Dir.Stop()
 		}
 		info, err := alice.Lookup(ctx, "bob")
@@ -52,7 +53,7 @@ func TestLookupFallbacks(t *testing.T) {
 		if info.Source != want || info.PeerID != bob.PeerID() {
 			t.Errorf("lookup bob: source %q peer %s, want source %q peer %s", info.Source, info.PeerID, want, bob.PeerID())
 		}
-		res, err := alice.Call(ctx, "bob", node.CallOptions{Duration: 300 * time.Millisecond})
+		res, err := alice.Call(ctx, "bob", call.Options{Duration: 300 * time.Millisecond})
 		if err != nil || !res.Connected {
 			t.Fatalf("call bob found in the %s: %+v, %v", want, res, err)
 		}

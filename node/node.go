@@ -16,33 +16,26 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/media"
+	"github.com/peercall/peercall/presence"
+	"github.com/peercall/peercall/reach"
 	"github.com/peercall/peercall/signalling"
+	"github.com/peercall/peercall/supernode"
 )
-
-// ErrCertificate is wrapped when the node has no usable certificate (never
-// logged in, expired, or issued for another identity key); the CLI maps it to
-// exit code 6.
-var ErrCertificate = errors.New("no valid certificate")
 
 // certRenewMargin: a certificate that expires sooner gets a warning asking
 // for `peercall login`.
 const certRenewMargin = 24 * time.Hour
 
-// ICEServerSource supplies the ICE (STUN/TURN) servers of each call. The
-// relay package plugs in here: it asks a super-node for short-lived TURN
-// credentials over /peercall/relay/1. Nil means host candidates only.
-type ICEServerSource interface {
-	ICEServers(ctx context.Context, callee peer.ID) ([]webrtc.ICEServer, error)
-}
-
-// AudioOpener opens the devices of one call. The default opens the specs of
-// Options (or of the call) with audio.OpenSource/OpenSink, paced.
-type AudioOpener func(ctx context.Context, c CallInfo) (audio.Source, audio.Sink, error)
+// The call manager uses the super-node client for TURN and failover.
+var _ call.Relays = (*supernode.Manager)(nil)
 
 // Options tune a node beyond config.toml. The zero value is a node on the
 // configured listen addresses with the default sound card.
@@ -58,20 +51,23 @@ type Options struct {
 	// AudioIn and AudioOut are the devices of calls (default: "default").
 	AudioIn, AudioOut string
 	// Audio, when set, opens each call's devices instead (tests).
-	Audio AudioOpener
+	Audio call.AudioOpener
 	// Media is the base media configuration of every call (ports, bitrate,
 	// ListenIPs). ListenIPs defaults to the listen hosts when all are
 	// specific addresses.
 	Media media.Config
-	// ICEServers supplies STUN/TURN servers per call (nil: the relay
-	// manager's super-nodes).
-	ICEServers ICEServerSource
-	// Relay tunes the relay manager (`run --relay`, `--policy`,
-	// `--metrics`; tests shorten its timings).
-	Relay RelayOptions
+	// ICEServers, when set, supplies STUN/TURN servers per call instead of
+	// the super-nodes (tests).
+	ICEServers func(ctx context.Context, callee peer.ID) ([]webrtc.ICEServer, error)
+	// Relay tunes the super-node manager (`run --relay`, `--policy`;
+	// tests shorten its timings).
+	Relay supernode.Options
+	// MetricsAddr serves Prometheus metrics on host:port at /metrics
+	// (`run --metrics`; "" = none).
+	MetricsAddr string
 	// RingTimeout ends unanswered calls (default 30 s).
 	RingTimeout time.Duration
-	// PresenceTTL and PresenceRetry: see PresenceConfig (defaults 1 h and
+	// PresenceTTL and PresenceRetry: see presence.Config (defaults 1 h and
 	// 5 s; tests shorten them).
 	PresenceTTL, PresenceRetry time.Duration
 	// PresenceShutdown bounds the tombstone's publication at Close
@@ -84,8 +80,9 @@ type Options struct {
 	DirectoryOptions directory.ClientOptions
 	// OnCall receives the progress of every call, incoming and outgoing
 	// (`run` prints it).
-	OnCall func(CallEvent)
-	// NoControl skips the control socket (a node used only in-process).
+	OnCall func(call.Event)
+	// NoControl skips the home lock and the control socket (a node used
+	// only in-process).
 	NoControl bool
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
@@ -93,11 +90,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Node is one running peercall client: the libp2p host, the DHT with this
-// user's presence, the call manager and the control socket.
+// Node is one running peercall peer: it composes the libp2p host, the DHT
+// with this user's presence, the super-node manager, the call manager and
+// the control socket, and owns their lifetimes.
 type Node struct {
-	home    *Home
-	cfg     Config
+	home    *home.Home
+	cfg     home.Config
 	opts    Options
 	log     *slog.Logger
 	now     func() time.Time
@@ -105,13 +103,18 @@ type Node struct {
 	dirKey  ed25519.PublicKey
 	user    string
 	host    host.Host
-	dht     *DHT
+	dht     *presence.DHT
 	dir     *directory.Client // nil without a directory URL
-	cache   *HostCache
+	cache   *presence.HostCache
+	resolve *presence.Resolver
 	sig     *signalling.Manager
-	lock    *homeLock
-	control *controlServer
-	relay   *RelayManager
+	calls   *call.Manager
+	lock    *home.Lock
+	control *control.Server
+	relay   *supernode.Manager
+	reg     *prometheus.Registry
+	metrics *metricsServer
+	started time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -124,18 +127,17 @@ type Node struct {
 	presenceErr    error
 	presenceCh     chan struct{} // closed at the first successful publication
 
-	calls callTable
-
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// New starts a node on home: it takes the home's lock, checks the saved
+// New starts a node on h: it takes the home's lock, checks the saved
 // certificate, starts the libp2p host and the DHT, joins the network through
-// the bootstrap peers (config, directory, host cache), publishes presence and
-// opens the control socket. ctx bounds the start only.
-func New(ctx context.Context, home *Home, opts Options) (*Node, error) {
-	cfg, err := home.Config()
+// the bootstrap peers (config, directory, host cache), starts the super-node
+// manager and the call manager, publishes presence and opens the control
+// socket. ctx bounds the start only.
+func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
+	cfg, err := h.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -153,26 +155,22 @@ func New(ctx context.Context, home *Home, opts Options) (*Node, error) {
 		// publishes soon after its first peers arrive.
 		opts.PresenceRetry = 5 * time.Second
 	}
-	if opts.LookupTimeout == 0 {
-		opts.LookupTimeout = 5 * time.Second
-	}
 	if len(opts.Listen) > 0 {
 		for _, a := range opts.Listen {
-			if err := checkListenAddr(a); err != nil {
+			if err := home.CheckListenAddr(a); err != nil {
 				return nil, fmt.Errorf("--listen: %w", err)
 			}
 		}
 		cfg.Network.Listen = opts.Listen
 	}
 	if opts.Media.ListenIPs == nil {
-		opts.Media.ListenIPs = listenIPs(cfg.Network.Listen)
+		opts.Media.ListenIPs = home.ListenIPs(cfg.Network.Listen)
 	}
 	if cfg.Directory.Key == "" {
-		return nil, fmt.Errorf("no directory is configured in %s; run `peercall init --directory URL` first", home.Dir())
+		return nil, fmt.Errorf("no directory is configured in %s; run `peercall init --directory URL` first", h.Dir())
 	}
-	n := &Node{home: home, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now,
+	n := &Node{home: h, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now, started: time.Now(),
 		presenceCh: make(chan struct{}), presenceDone: make(chan struct{})}
-	n.calls.init()
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.start(ctx); err != nil {
 		n.cancel()
@@ -186,21 +184,24 @@ func New(ctx context.Context, home *Home, opts Options) (*Node, error) {
 // start brings the node's parts up in order; New shuts down what started
 // when it fails.
 func (n *Node) start(ctx context.Context) (err error) {
-	cfg, opts, home := n.cfg, n.opts, n.home
+	cfg, opts, h := n.cfg, n.opts, n.home
 	if n.dirKey, err = crypto.ParsePublicKey(cfg.Directory.Key); err != nil {
 		return fmt.Errorf("directory.key: %w; run `peercall init` again", err)
 	}
 	if !opts.NoControl {
-		if n.lock, err = lockHome(home); err != nil {
+		if n.lock, err = h.Lock(); err != nil {
 			return err
 		}
 	}
-	if n.key, _, err = home.IdentityKey(); err != nil {
+	if n.key, _, err = h.IdentityKey(); err != nil {
 		return err
 	}
-	cert, err := n.loadCertificate()
+	cert, err := n.currentCertificate()
 	if err != nil {
 		return err
+	}
+	if cert.Expires.Sub(n.now()) < certRenewMargin {
+		n.log.Warn("certificate expires soon; run `peercall login` to renew it", "user", cert.Username, "expires", cert.Expires)
 	}
 	n.user = cert.Username
 	if cfg.Directory.URL != "" {
@@ -212,7 +213,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 		}
 	}
 	var cerr error
-	n.cache, cerr = OpenHostCache(home.Path(HostCacheFile))
+	n.cache, cerr = presence.OpenHostCache(h.Path(home.HostCacheFile))
 	if cerr != nil {
 		n.log.Warn("host cache unusable", "err", cerr)
 	}
@@ -221,71 +222,92 @@ func (n *Node) start(ctx context.Context) (err error) {
 	}
 	n.watchConnections()
 	boot := n.bootstrapPeers(ctx)
-	n.dht, err = NewDHT(ctx, n.host, DHTConfig{
+	n.dht, err = presence.NewDHT(ctx, n.host, presence.DHTConfig{
 		DirectoryKey:   n.dirKey,
-		Mode:           DHTMode(cfg.Network.DHTMode),
+		Mode:           presence.DHTMode(cfg.Network.DHTMode),
 		BootstrapPeers: boot,
 	})
 	if err != nil {
 		return err
 	}
-	n.connectBootstrap(ctx, boot)
-	n.sig, err = signalling.New(signalling.Config{
-		LocalPeer:        n.host.ID().String(),
-		MaxCalls:         1,
-		RingTimeout:      opts.RingTimeout,
-		Dial:             n.dialSignal,
-		CertificateCheck: n.checkCertificate,
-		Logger:           n.log,
-	})
-	if err != nil {
-		return fmt.Errorf("start call manager: %w", err)
+	n.resolve = &presence.Resolver{DHT: n.dht, Cache: n.cache, DirectoryKey: n.dirKey,
+		Timeout: opts.LookupTimeout, Logger: n.log, Now: n.now}
+	if n.dir != nil {
+		n.resolve.Directory = n.dir
 	}
-	n.host.SetStreamHandler(signalling.ProtocolID, n.handleSignalStream)
-	n.wg.Add(2)
-	go n.incomingLoop()
-	go n.saveHostCache()
+	n.connectBootstrap(ctx, boot)
+	n.newRegistry()
 	if err := n.startRelay(); err != nil {
 		return err
 	}
+	if err := n.startCalls(); err != nil {
+		return err
+	}
+	n.wg.Add(1)
+	go n.saveHostCache()
 	n.startPresence()
+	if err := n.serveMetrics(); err != nil {
+		return err
+	}
 	if !opts.NoControl {
-		if n.control, err = startControl(n); err != nil {
+		if n.control, err = control.Serve(h.Path(home.ControlSocket), n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// loadCertificate reads the saved certificate and checks it is the
-// directory's, for this node's key, and unexpired.
-func (n *Node) loadCertificate() (*crypto.Certificate, error) {
-	cert, err := n.home.Certificate()
+// startRelay starts the super-node manager with config.toml's [relay] and
+// Options.Relay.
+func (n *Node) startRelay() (err error) {
+	ro := n.opts.Relay
+	ro.Registry = n.reg
+	n.relay, err = supernode.New(supernode.Deps{
+		Host: n.host, Routing: n.dht, DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
+		Network: n.cfg.Network, Logger: n.log, DirectoryURL: n.cfg.Directory.URL,
+	}, n.cfg.RelaySection(), ro)
+	return err
+}
+
+// startCalls starts signalling and the call manager.
+func (n *Node) startCalls() (err error) {
+	n.sig, err = signalling.New(signalling.Config{
+		LocalPeer:        n.host.ID().String(),
+		MaxCalls:         1,
+		RingTimeout:      n.opts.RingTimeout,
+		Dial:             n.dialSignal,
+		CertificateCheck: n.checkCertificate,
+		Logger:           n.log,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
+		return fmt.Errorf("start call signalling: %w", err)
 	}
-	now := n.now()
-	if err := cert.VerifyPeer(n.dirKey, n.key.Public().(ed25519.PublicKey), now); err != nil {
-		return nil, fmt.Errorf("%w: the saved certificate of %q cannot be used: %w; run `peercall login %s` to get a new one",
-			ErrCertificate, cert.Username, err, cert.Username)
+	cc := call.Config{
+		Signalling: n.sig, Self: n.host.ID(), Resolve: n.reachPeer, Certificate: n.currentCertificate,
+		Media: n.opts.Media, ICEServers: n.opts.ICEServers, AudioIn: n.opts.AudioIn, AudioOut: n.opts.AudioOut,
+		Audio: n.opts.Audio, AutoAnswer: n.opts.AutoAnswer, OnCall: n.opts.OnCall, Logger: n.log,
 	}
-	if cert.Expires.Sub(now) < certRenewMargin {
-		n.log.Warn("certificate expires soon; run `peercall login` to renew it", "user", cert.Username, "expires", cert.Expires)
+	if n.relay != nil {
+		cc.Relays = n.relay
 	}
-	return cert, nil
+	if n.calls, err = call.New(cc); err != nil {
+		return err
+	}
+	n.host.SetStreamHandler(signalling.ProtocolID, n.handleSignalStream)
+	return nil
 }
 
-// currentCertificate is the certificate source of presence and INVITEs: it
-// rereads the home so that a renewal by `peercall login` is picked up.
+// currentCertificate is the certificate of presence and INVITEs: it
+// rereads the home, so that a renewal by `peercall login` is picked up.
 func (n *Node) currentCertificate() (*crypto.Certificate, error) {
-	return n.loadCertificate()
+	return n.home.ValidCertificate(n.dirKey, n.key, n.now())
 }
 
-// startPresence runs RunPresence until Close.
+// startPresence runs presence.Run until Close.
 func (n *Node) startPresence() {
 	pctx, cancel := context.WithCancel(context.Background())
 	n.presenceCancel = cancel
-	cfg := PresenceConfig{
+	cfg := presence.Config{
 		Certificate: n.currentCertificate,
 		Addrs:       n.presenceAddrs,
 		TTL:         n.opts.PresenceTTL,
@@ -293,7 +315,7 @@ func (n *Node) startPresence() {
 		Shutdown:    n.opts.PresenceShutdown,
 		Logger:      n.log,
 		Now:         n.now,
-		OnPublish: func(p *Presence, err error) {
+		OnPublish: func(p *presence.Record, err error) {
 			n.presenceMu.Lock()
 			defer n.presenceMu.Unlock()
 			n.presenceErr = err
@@ -304,17 +326,27 @@ func (n *Node) startPresence() {
 		},
 	}
 	if cfg.Retry != 0 && cfg.TTL == 0 {
-		cfg.TTL = DefaultPresenceTTL
+		cfg.TTL = presence.DefaultTTL
 	}
 	if cfg.Retry != 0 {
-		cfg.Republish = min(DefaultPresenceRepublish, cfg.TTL/3)
+		cfg.Republish = min(presence.DefaultRepublish, cfg.TTL/3)
 	}
 	go func() {
 		defer close(n.presenceDone)
-		if err := RunPresence(pctx, n.dht, cfg); err != nil {
+		if err := presence.Run(pctx, n.dht, cfg); err != nil {
 			n.log.Warn("presence withdrawal failed; lookups may show this user online until the record expires", "err", err)
 		}
 	}()
+}
+
+// presenceAddrs are the addresses a presence record announces: the host's
+// and the circuit addresses of a reservation at a super-node.
+func (n *Node) presenceAddrs() []ma.Multiaddr {
+	addrs := n.host.Addrs()
+	if n.relay != nil {
+		addrs = append(addrs, n.relay.CircuitAddrs()...)
+	}
+	return addrs
 }
 
 // hostCacheSaveInterval is how often the host cache is written while the
@@ -375,7 +407,7 @@ func (n *Node) watchConnections() {
 					return
 				}
 				e := ev.(event.EvtPeerIdentificationCompleted)
-				if addrs := publicOrListenAddrs(e.ListenAddrs); len(addrs) > 0 {
+				if addrs := directAddrs(e.ListenAddrs); len(addrs) > 0 {
 					n.cache.Seen(e.Peer, addrs, n.now())
 				}
 			}
@@ -383,15 +415,14 @@ func (n *Node) watchConnections() {
 	}()
 }
 
-// publicOrListenAddrs drops circuit addresses (relay state is not worth
-// caching) and keeps the rest.
-func publicOrListenAddrs(addrs []ma.Multiaddr) []ma.Multiaddr {
+// directAddrs drops circuit addresses (relay state, not worth caching or
+// binding) and keeps the rest.
+func directAddrs(addrs []ma.Multiaddr) []ma.Multiaddr {
 	var out []ma.Multiaddr
 	for _, a := range addrs {
-		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
-			continue
+		if !reach.IsCircuit(a) {
+			out = append(out, a)
 		}
-		out = append(out, a)
 	}
 	return out
 }
@@ -411,7 +442,16 @@ func (n *Node) AddrInfo() peer.AddrInfo {
 }
 
 // Home returns the node's home.
-func (n *Node) Home() *Home { return n.home }
+func (n *Node) Home() *home.Home { return n.home }
+
+// DHT returns the node's DHT (status, tests).
+func (n *Node) DHT() *presence.DHT { return n.dht }
+
+// Relay returns the node's super-node manager (role, relay client).
+func (n *Node) Relay() *supernode.Manager { return n.relay }
+
+// Host returns the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
 
 // Close hangs up every call, withdraws presence (a tombstone), stops the
 // DHT and the host, saves the host cache, removes the control socket and
@@ -424,7 +464,7 @@ func (n *Node) Close() error {
 func (n *Node) shutdown() error {
 	var errs []error
 	if n.control != nil {
-		errs = append(errs, n.control.close())
+		errs = append(errs, n.control.Close())
 	}
 	if n.host != nil {
 		n.host.RemoveStreamHandler(signalling.ProtocolID)
@@ -432,8 +472,14 @@ func (n *Node) shutdown() error {
 	if n.sig != nil {
 		errs = append(errs, n.sig.Close())
 	}
+	if n.calls != nil {
+		errs = append(errs, n.calls.Close())
+	}
 	if n.relay != nil {
 		errs = append(errs, n.relay.Close())
+	}
+	if n.metrics != nil {
+		errs = append(errs, n.metrics.close())
 	}
 	n.cancel()
 	n.wg.Wait()
@@ -456,7 +502,7 @@ func (n *Node) shutdown() error {
 		errs = append(errs, n.dir.Close())
 	}
 	if n.lock != nil {
-		errs = append(errs, n.lock.release())
+		errs = append(errs, n.lock.Release())
 	}
 	return errors.Join(errs...)
 }
@@ -492,30 +538,13 @@ func (n *Node) checkCertificate(remotePeer string, raw []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("remote peer ID %q: %w", remotePeer, err)
 	}
-	pub, err := id.ExtractPublicKey()
-	if err != nil {
-		return "", fmt.Errorf("remote peer %s: %w", id, err)
-	}
-	rawPub, err := ed25519Raw(pub)
-	if err != nil {
-		return "", fmt.Errorf("remote peer %s: %w", id, err)
-	}
 	cert, err := crypto.ParseCertificate(raw)
 	if err != nil {
 		return "", err
 	}
-	if err := cert.VerifyPeer(n.dirKey, rawPub, n.now()); err != nil {
+	if err := n.resolve.Verify(cert, id); err != nil {
 		return "", fmt.Errorf("certificate of %q presented by %s: %w", cert.Username, id, err)
 	}
 	n.cache.Remember(id, cert, n.now())
 	return cert.Username, nil
 }
-
-// DHT returns the node's DHT (status, tests).
-func (n *Node) DHT() *DHT { return n.dht }
-
-// Relay returns the node's relay manager (super-node role, relay client).
-func (n *Node) Relay() *RelayManager { return n.relay }
-
-// Host returns the node's libp2p host.
-func (n *Node) Host() host.Host { return n.host }

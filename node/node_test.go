@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
 )
@@ -26,13 +27,13 @@ func TestNodeNeedsCertificate(t *testing.T) {
 			return o
 		}},
 		{"never logged in", func(u *callharness.User) node.Options {
-			if err := os.Remove(u.Home.Path(node.CertificateFile)); err != nil {
+			if err := os.Remove(u.Home.Path(home.CertificateFile)); err != nil {
 				t.Fatal(err)
 			}
 			return callharness.NodeOptions()
 		}},
 		{"issued for another key", func(u *callharness.User) node.Options {
-			if err := os.Remove(u.Home.Path(node.IdentityKeyFile)); err != nil {
+			if err := os.Remove(u.Home.Path(home.IdentityKeyFile)); err != nil {
 				t.Fatal(err)
 			}
 			return callharness.NodeOptions()
@@ -48,11 +49,11 @@ func TestNodeNeedsCertificate(t *testing.T) {
 				n.Close()
 				t.Fatal("the node started")
 			}
-			if !errors.Is(err, node.ErrCertificate) || !strings.Contains(err.Error(), "peercall login") {
+			if !errors.Is(err, home.ErrCertificate) || !strings.Contains(err.Error(), "peercall login") {
 				t.Fatalf("error %v, want ErrCertificate telling to run `peercall login`", err)
 			}
 			// The failed start left the home unlocked and without a socket.
-			if _, err := os.Stat(u.Home.Path(node.ControlSocket)); !os.IsNotExist(err) {
+			if _, err := os.Stat(u.Home.Path(home.ControlSocket)); !os.IsNotExist(err) {
 				t.Errorf("control socket left behind: %v", err)
 			}
 		})

@@ -25,16 +25,20 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/control"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/internal/testaudio"
 	"github.com/peercall/peercall/node"
 	"github.com/peercall/peercall/relay"
+	"github.com/peercall/peercall/supernode"
 )
 
 // relayNode is a node of a relay test with its relay manager and audio.
 type relayNode struct {
 	n *node.Node
-	m *node.RelayManager
+	m *supernode.Manager
 	a *callharness.Audio
 	u *callharness.User
 }
@@ -42,7 +46,7 @@ type relayNode struct {
 // relaySpec describes one node of a relay test.
 type relaySpec struct {
 	name       string
-	cfg        node.RelayConfig // [relay]
+	cfg        home.RelayConfig // [relay]
 	ranges     []string         // network.reachable_ranges
 	policy     string           // admin policy file contents ("" = none)
 	autoAnswer bool
@@ -52,8 +56,8 @@ type relaySpec struct {
 
 // superNode is relay on, uptime and bandwidth conditions met, TURN on free
 // loopback ports, with maxSessions sessions.
-func superNode(maxSessions int) node.RelayConfig {
-	c := node.DefaultRelayConfig()
+func superNode(maxSessions int) home.RelayConfig {
+	c := home.DefaultRelayConfig()
 	c.Mode = relay.ModeOn
 	c.TURNPort, c.RelayPortMin, c.RelayPortMax = 0, 0, 0
 	c.MinUptime = 0
@@ -64,8 +68,8 @@ func superNode(maxSessions int) node.RelayConfig {
 
 // clientNode is the default [relay] (mode auto: 30 minutes of uptime
 // keep it a client in a test) on free ports.
-func clientNode() node.RelayConfig {
-	c := node.DefaultRelayConfig()
+func clientNode() home.RelayConfig {
+	c := home.DefaultRelayConfig()
 	c.TURNPort, c.RelayPortMin, c.RelayPortMax = 0, 0, 0
 	return c
 }
@@ -74,14 +78,14 @@ var loopbackRange = []string{"127.0.0.0/8"}
 
 // testRelayOptions make promotion and lookups quick: a decision every
 // 100 ms, no hysteresis, super-node lookups every 2 s, no CPU load.
-func testRelayOptions(t testing.TB, cfg node.RelayConfig, policy string) node.RelayOptions {
+func testRelayOptions(t testing.TB, cfg home.RelayConfig, policy string) supernode.Options {
 	path := filepath.Join(t.TempDir(), "policy.toml") // absent: no policy
 	if policy != "" {
 		if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return node.RelayOptions{
+	return supernode.Options{
 		Config: &cfg, PolicyPath: path,
 		Interval: 100 * time.Millisecond, ReachabilityInterval: time.Minute,
 		PromoteHold: time.Millisecond, DemoteHold: time.Millisecond,
@@ -115,7 +119,7 @@ func startRelayNode(t testing.TB, nw *callharness.Network, spec relaySpec) *rela
 	o.AutoAnswer = spec.autoAnswer
 	o.Relay = testRelayOptions(t, spec.cfg, spec.policy)
 	if spec.metrics {
-		o.Relay.MetricsAddr = "127.0.0.1:0"
+		o.MetricsAddr = "127.0.0.1:0"
 	}
 	if spec.cpu != nil {
 		o.Relay.CPULoad = spec.cpu
@@ -149,7 +153,7 @@ func waitSuperNodes(t *testing.T, n *relayNode, want int) {
 type relayedCall struct {
 	done   chan struct{}
 	hangup context.CancelFunc
-	res    *node.CallResult
+	res    *call.Result
 	err    error
 }
 
@@ -158,7 +162,7 @@ func startCall(t *testing.T, from *relayNode, to string, force bool) *relayedCal
 	c := &relayedCall{done: make(chan struct{}), hangup: cancel}
 	go func() {
 		defer close(c.done)
-		c.res, c.err = from.n.Call(ctx, to, node.CallOptions{ForceRelay: force})
+		c.res, c.err = from.n.Call(ctx, to, call.Options{ForceRelay: force})
 	}()
 	return c
 }
@@ -233,14 +237,14 @@ func TestRelayedCall(t *testing.T) {
 		t.Errorf("sam's relay counted %d sessions and %d bytes; alice received %d packets through it", rs.SessionsTotal, rs.BytesRelayed, s.PacketsReceived)
 	}
 	checkStatusJSON(t, sam.n.Status())
-	checkMetrics(t, sam.m.MetricsAddr(), map[string]float64{
+	checkMetrics(t, sam.n.MetricsAddr(), map[string]float64{
 		"peercall_node_super_node": 1, "peercall_node_reachable": 1, "peercall_relay_sessions_total": 1,
 	})
 }
 
 // checkStatusJSON asserts the `status --json` keys of a super-node that
 // relayed a call.
-func checkStatusJSON(t *testing.T, st node.Status) {
+func checkStatusJSON(t *testing.T, st control.Status) {
 	t.Helper()
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -418,7 +422,7 @@ func TestRelayDemotion(t *testing.T) {
 		c.Close()
 		t.Errorf("TURN still answers on %v after demotion", turn)
 	}
-	if ch, err := alice.m.PickRelay(ctx, "", true); !errors.Is(err, node.ErrNoRelay) {
+	if ch, err := alice.m.PickRelay(ctx, "", true); !errors.Is(err, supernode.ErrNoRelay) {
 		t.Errorf("alice asks the demoted node for credentials: %+v, %v; want ErrNoRelay", ch, err)
 	}
 }
@@ -545,8 +549,8 @@ func TestRelayCaps(t *testing.T) {
 		t.Errorf("sessions sam %d, sue %d: want one each (alice's on one, bob's moved to the other)", sessions(s1), sessions(s2))
 	}
 	// carol, relay forced, finds both full.
-	_, err := carol.n.Call(callCtx(t), "sue", node.CallOptions{ForceRelay: true})
-	if !errors.Is(err, node.ErrNoRelay) || !strings.Contains(err.Error(), "session limit") {
+	_, err := carol.n.Call(callCtx(t), "sue", call.Options{ForceRelay: true})
+	if !errors.Is(err, supernode.ErrNoRelay) || !strings.Contains(err.Error(), "session limit") {
 		t.Errorf("carol's relayed call with both super-nodes full: %v; want ErrNoRelay naming the session limit", err)
 	}
 	waitHeard(t, c.done, bob.a, len(alice.a.Send))

@@ -110,9 +110,6 @@ func (c *Call) ID() CallID { return c.id }
 // RemotePeer returns the peer ID of the other side.
 func (c *Call) RemotePeer() string { return c.remote }
 
-// Outgoing reports whether this side placed the call.
-func (c *Call) Outgoing() bool { return c.outgoing }
-
 // Offer returns the caller's SDP offer (incoming calls).
 func (c *Call) Offer() string { return c.offer }
 

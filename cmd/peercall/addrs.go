@@ -6,7 +6,8 @@ import (
 	"net"
 	"net/netip"
 
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/control"
+	"github.com/peercall/peercall/home"
 )
 
 // maxLoginAddrs is the most addresses the directory accepts at login.
@@ -16,13 +17,13 @@ const maxLoginAddrs = 16
 // its bootstrap list and its user lookups: the running node's when one runs
 // on the home, else the configured listen addresses (an unspecified host
 // stands for every non-loopback interface address).
-func loginAddrs(ctx context.Context, home *node.Home) []string {
-	if cc, err := node.DialControl(home); err == nil {
-		if resp, err := cc.Do(ctx, node.ControlRequest{Op: node.OpStatus}, nil); err == nil && resp.Status != nil {
+func loginAddrs(ctx context.Context, hm *home.Home) []string {
+	if cc, err := control.Dial(hm); err == nil {
+		if resp, err := cc.Do(ctx, control.Request{Op: control.OpStatus}, nil); err == nil && resp.Status != nil {
 			return capAddrs(resp.Status.Addrs)
 		}
 	}
-	cfg, err := home.Config()
+	cfg, err := hm.Config()
 	if err != nil {
 		return nil
 	}

@@ -11,19 +11,20 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/internal/testaudio"
-	"github.com/peercall/peercall/node"
 )
 
 // runHome runs peercall in-process on home with args (no stdin).
-func runHome(t *testing.T, home *node.Home, args ...string) result {
+func runHome(t *testing.T, hm *home.Home, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	e := newEnv(strings.NewReader(""), &out, &errb)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	code := run(ctx, e, append([]string{"--home", home.Dir()}, args...))
+	code := run(ctx, e, append([]string{"--home", hm.Dir()}, args...))
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
@@ -158,12 +159,12 @@ func TestCLICalls(t *testing.T) {
 		}
 		// carol calls alice; alice answers and hangs up from the CLI.
 		type outcome struct {
-			res *node.CallResult
+			res *call.Result
 			err error
 		}
 		done := make(chan outcome, 1)
 		go func() {
-			res, err := carol.Call(t.Context(), "alice", node.CallOptions{})
+			res, err := carol.Call(t.Context(), "alice", call.Options{})
 			done <- outcome{res, err}
 		}()
 		deadline := time.Now().Add(20 * time.Second)

@@ -11,8 +11,14 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/control"
+	"github.com/peercall/peercall/home"
+	"github.com/peercall/peercall/media"
 	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/presence"
 	"github.com/peercall/peercall/relay"
+	"github.com/peercall/peercall/supernode"
 )
 
 // callShutdown bounds the tombstone of a node run just for one call.
@@ -46,18 +52,18 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("call: --audio-out: %v", err)
 	}
-	home, err := e.openHome()
+	hm, err := e.openHome()
 	if err != nil {
 		return err
 	}
 	p := &callPrinter{w: e.stdout, quiet: *asJSON}
-	var res *node.CallResult
-	if cc, derr := node.DialControl(home); derr == nil {
-		req := node.ControlRequest{Op: node.OpCall, Name: pos[0], DurationMs: duration.Milliseconds(), AudioIn: inSpec, AudioOut: outSpec,
+	var res *call.Result
+	if cc, derr := control.Dial(hm); derr == nil {
+		req := control.Request{Op: control.OpCall, Name: pos[0], DurationMs: duration.Milliseconds(), AudioIn: inSpec, AudioOut: outSpec,
 			ForceRelay: *forceRelay}
 		p.line("calling %s through the running node…", pos[0])
-		var resp *node.ControlResponse
-		resp, err = cc.Call(ctx, req, func(r node.ControlResponse) {
+		var resp *control.Response
+		resp, err = cc.Call(ctx, req, func(r control.Response) {
 			if r.Call != nil {
 				p.event(r.Event, *r.Call)
 			}
@@ -66,9 +72,9 @@ func runCall(ctx context.Context, e *env, args []string) error {
 			res = resp.Result
 		}
 	} else {
-		res, err = callWithOwnNode(ctx, e, home, pos[0], node.CallOptions{
+		res, err = callWithOwnNode(ctx, e, hm, pos[0], call.Options{
 			Duration: *duration, AudioIn: inSpec, AudioOut: outSpec, ForceRelay: *forceRelay,
-			OnEvent: func(ev node.CallEvent) { p.event(ev.Kind, ev.Call) },
+			OnEvent: func(ev call.Event) { p.event(ev.Kind, ev.Call) },
 		}, p)
 	}
 	if err != nil {
@@ -90,14 +96,14 @@ func runCall(ctx context.Context, e *env, args []string) error {
 
 // callWithOwnNode starts a node on the home (on free ports if the
 // configured one is taken), places the call and closes the node.
-func callWithOwnNode(ctx context.Context, e *env, home *node.Home, name string, o node.CallOptions, p *callPrinter) (*node.CallResult, error) {
-	p.line("no node runs on %s; starting one for this call…", home.Dir())
-	n, err := node.New(ctx, home, node.Options{
+func callWithOwnNode(ctx context.Context, e *env, hm *home.Home, name string, o call.Options, p *callPrinter) (*call.Result, error) {
+	p.line("no node runs on %s; starting one for this call…", hm.Dir())
+	n, err := node.New(ctx, hm, node.Options{
 		FreePortFallback: true,
 		PresenceShutdown: callShutdown,
 		Logger:           e.log,
 		// A node run for one call never relays for others.
-		Relay: node.RelayOptions{Mode: relay.ModeOff},
+		Relay: supernode.Options{Mode: relay.ModeOff},
 	})
 	if err != nil {
 		return nil, err
@@ -114,13 +120,13 @@ func callWithOwnNode(ctx context.Context, e *env, home *node.Home, name string, 
 // callError rewrites lookup and call failures for the user.
 func callError(name string, err error) error {
 	switch {
-	case errors.Is(err, node.ErrUnknownUser):
+	case errors.Is(err, presence.ErrUnknownUser):
 		return &userError{msg: fmt.Sprintf("%v\nNo user %q: check the name with `peercall users %s`.", err, name, name), err: err}
-	case errors.Is(err, node.ErrUserOffline):
+	case errors.Is(err, presence.ErrUserOffline):
 		return &userError{msg: fmt.Sprintf("%s is offline: %v", name, err), err: err}
-	case errors.Is(err, node.ErrCertificate):
+	case errors.Is(err, home.ErrCertificate):
 		return &userError{msg: fmt.Sprintf("%v", err), err: err}
-	case errors.Is(err, node.ErrNodeRunning):
+	case errors.Is(err, home.ErrNodeRunning):
 		return &userError{msg: fmt.Sprintf("%v", err), err: err}
 	}
 	return err
@@ -163,31 +169,31 @@ func (p *callPrinter) line(format string, args ...any) {
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
-func (p *callPrinter) event(kind string, c node.CallInfo) {
+func (p *callPrinter) event(kind call.EventKind, c call.Info) {
 	switch kind {
-	case "ringing":
+	case call.EventRinging:
 		p.line("ringing %s…", c.Peer)
-	case "incoming":
+	case call.EventIncoming:
 		if p.autoAnswer {
 			p.line("incoming call from %s (call %s), answering", c.Peer, c.CallID)
 			return
 		}
 		p.line("incoming call from %s (call %s); answer with `peercall answer`, decline with `peercall reject`", c.Peer, c.CallID)
-	case "connected":
+	case call.EventConnected:
 		p.line("connected to %s (%s route)\nshort authentication string: %s — read it to %s; if theirs differs, someone is in the middle",
 			c.Peer, orDirect(c.Route), c.SAS, c.Peer)
 	}
 }
 
-func orDirect(route string) string {
-	if route == "" {
-		return "direct"
+func orDirect(route media.RouteKind) media.RouteKind {
+	if route == media.RouteNone {
+		return media.RouteDirect
 	}
 	return route
 }
 
 // summary prints the end of a call.
-func (p *callPrinter) summary(res *node.CallResult) {
+func (p *callPrinter) summary(res *call.Result) {
 	if p.quiet || res == nil {
 		return
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/home"
 )
 
 // runInit writes the directory URL and its pinned key into config.toml.
@@ -32,11 +32,11 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	home, err := e.openHome()
+	hm, err := e.openHome()
 	if err != nil {
 		return err
 	}
-	cfg, err := home.Config()
+	cfg, err := hm.Config()
 	if err != nil {
 		return err
 	}
@@ -60,23 +60,23 @@ func runInit(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("the directory at %s presents key %s, but %s is pinned in %s: "+
 				"either this is not the same directory, or its key changed; if the operator confirms the new key, run "+
 				"`peercall init --directory %s --directory-key %s`",
-				base, crypto.EncodePublicKey(key), old, home.Path(node.ConfigFile), base, crypto.EncodePublicKey(key))
+				base, crypto.EncodePublicKey(key), old, hm.Path(home.ConfigFile), base, crypto.EncodePublicKey(key))
 		}
 	} else if key, err = crypto.ParsePublicKey(*keyText); err != nil {
 		return usageErrorf("--directory-key: %v; give the key the directory printed at its first start (ed25519:...)", err)
 	}
 
-	cfg.Directory = node.DirectoryConfig{URL: base.String(), Key: crypto.EncodePublicKey(key)}
-	if err := home.SaveConfig(cfg); err != nil {
+	cfg.Directory = home.DirectoryConfig{URL: base.String(), Key: crypto.EncodePublicKey(key)}
+	if err := hm.SaveConfig(cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "directory:     %s\n", cfg.Directory.URL)
 	fmt.Fprintf(e.stdout, "directory key: %s\n", cfg.Directory.Key)
 	if fetched {
-		fmt.Fprintf(e.stdout, "The key was fetched from the directory (trust on first use) and is now pinned in %s.\n", home.Path(node.ConfigFile))
+		fmt.Fprintf(e.stdout, "The key was fetched from the directory (trust on first use) and is now pinned in %s.\n", hm.Path(home.ConfigFile))
 		fmt.Fprintln(e.stdout, "Compare it with the key the directory's operator published: from now on only a server holding this key is accepted.")
 	} else {
-		fmt.Fprintf(e.stdout, "The key is pinned in %s.\n", home.Path(node.ConfigFile))
+		fmt.Fprintf(e.stdout, "The key is pinned in %s.\n", hm.Path(home.ConfigFile))
 	}
 	fmt.Fprintln(e.stdout, "Next: peercall register NAME (a new account) or peercall login NAME.")
 	return nil

@@ -8,7 +8,7 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/home"
 )
 
 // runLogin logs in with the node's identity key (created on first use) and
@@ -26,12 +26,12 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	}
 	name := pos[0]
 
-	home, client, err := e.directoryClient(ctx)
+	hm, client, err := e.directoryClient(ctx)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	key, created, err := home.IdentityKey()
+	key, created, err := hm.IdentityKey()
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cert, resp, err := client.Login(ctx, directory.LoginParams{Username: name, Password: password, Key: key, Addrs: loginAddrs(ctx, home)})
+	cert, resp, err := client.Login(ctx, directory.LoginParams{Username: name, Password: password, Key: key, Addrs: loginAddrs(ctx, hm)})
 	var apiErr *directory.APIError
 	switch {
 	case errors.Is(err, directory.ErrAuthFailed):
@@ -56,20 +56,20 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	case err != nil:
 		return err
 	}
-	if err := home.SaveCertificate(cert); err != nil {
+	if err := hm.SaveCertificate(cert); err != nil {
 		return err
 	}
-	if err := home.SaveUsername(cert.Username); err != nil {
+	if err := hm.SaveUsername(cert.Username); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(e.stdout, "logged in as %s at %s\n", resp.Username, client.BaseURL())
 	fmt.Fprintf(e.stdout, "peer key:    %s", crypto.EncodePublicKey(cert.PeerKey))
 	if created {
-		fmt.Fprintf(e.stdout, " (new identity key, saved in %s)", home.Path(node.IdentityKeyFile))
+		fmt.Fprintf(e.stdout, " (new identity key, saved in %s)", hm.Path(home.IdentityKeyFile))
 	}
 	fmt.Fprintf(e.stdout, "\ncertificate: serial %d, expires %s (in %s); saved in %s\n",
-		cert.Serial, cert.Expires.UTC().Format(time.RFC3339), humanDuration(time.Until(cert.Expires)), home.Path(node.CertificateFile))
+		cert.Serial, cert.Expires.UTC().Format(time.RFC3339), humanDuration(time.Until(cert.Expires)), hm.Path(home.CertificateFile))
 	return nil
 }
 

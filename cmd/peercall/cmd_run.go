@@ -6,8 +6,11 @@ import (
 	"fmt"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/node"
 	"github.com/peercall/peercall/relay"
+	"github.com/peercall/peercall/supernode"
 )
 
 // runRun runs the node until Ctrl-C (SIGINT) or SIGTERM: presence in the
@@ -43,19 +46,20 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("run: --audio-out: %v", err)
 	}
-	home, err := e.openHome()
+	hm, err := e.openHome()
 	if err != nil {
 		return err
 	}
 	p := &callPrinter{w: e.stdout, autoAnswer: *autoAnswer}
 	opts := node.Options{
-		AutoAnswer: *autoAnswer,
-		AudioIn:    inSpec,
-		AudioOut:   outSpec,
-		Logger:     e.log,
-		Relay:      node.RelayOptions{Mode: relay.Mode(*relayMode), PolicyPath: *policy, MetricsAddr: *metrics, CPULoad: cpuLoadHook},
-		OnCall: func(ev node.CallEvent) {
-			if ev.Kind == "ended" {
+		AutoAnswer:  *autoAnswer,
+		AudioIn:     inSpec,
+		AudioOut:    outSpec,
+		Logger:      e.log,
+		Relay:       supernode.Options{Mode: relay.Mode(*relayMode), PolicyPath: *policy, CPULoad: cpuLoadHook},
+		MetricsAddr: *metrics,
+		OnCall: func(ev call.Event) {
+			if ev.Kind == call.EventEnded {
 				p.summary(ev.Result)
 				return
 			}
@@ -65,9 +69,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		opts.Listen = []string{*listen}
 	}
-	n, err := node.New(ctx, home, opts)
+	n, err := node.New(ctx, hm, opts)
 	if err != nil {
-		if errors.Is(err, node.ErrCertificate) || errors.Is(err, node.ErrNodeRunning) {
+		if errors.Is(err, home.ErrCertificate) || errors.Is(err, home.ErrNodeRunning) {
 			return &userError{msg: err.Error(), err: err}
 		}
 		return err
@@ -82,7 +86,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		answer = "incoming calls are answered automatically"
 	}
 	p.line("role %s (%s); %s; audio in %s, out %s", st.Role, st.RoleReason, answer, orDefault(inSpec), orDefault(outSpec))
-	p.line("control socket %s; press Ctrl-C to stop", home.Path(node.ControlSocket))
+	p.line("control socket %s; press Ctrl-C to stop", hm.Path(home.ControlSocket))
 	<-ctx.Done()
 	p.line("stopping: hanging up and signing off…")
 	if err := n.Close(); err != nil {

@@ -5,7 +5,8 @@ import (
 	"fmt"
 
 	"github.com/peercall/peercall/audio"
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/control"
 )
 
 // runStatus prints the running node's identity, role and calls.
@@ -20,7 +21,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
 		return err
 	}
-	resp, err := controlDo(ctx, e, node.ControlRequest{Op: node.OpStatus})
+	resp, err := controlDo(ctx, e, control.Request{Op: control.OpStatus})
 	if err != nil {
 		if *asJSON {
 			return e.printJSONError(err)
@@ -32,7 +33,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("the node answered without a status")
 	}
 	if st.Calls == nil {
-		st.Calls = []node.CallInfo{}
+		st.Calls = []call.Info{}
 	}
 	if *asJSON {
 		return e.printJSON(st)
@@ -58,12 +59,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 }
 
 // controlDo sends one request to the node running on the home.
-func controlDo(ctx context.Context, e *env, req node.ControlRequest) (*node.ControlResponse, error) {
-	home, err := e.openHome()
+func controlDo(ctx context.Context, e *env, req control.Request) (*control.Response, error) {
+	hm, err := e.openHome()
 	if err != nil {
 		return nil, err
 	}
-	cc, err := node.DialControl(home)
+	cc, err := control.Dial(hm)
 	if err != nil {
 		return nil, err
 	}
@@ -72,15 +73,15 @@ func controlDo(ctx context.Context, e *env, req node.ControlRequest) (*node.Cont
 
 // runAnswer, runReject and runHangup act on a call of the running node.
 func runAnswer(ctx context.Context, e *env, args []string) error {
-	return callAction(ctx, e, args, "answer", node.OpAnswer, "answered")
+	return callAction(ctx, e, args, "answer", control.OpAnswer, "answered")
 }
 
 func runReject(ctx context.Context, e *env, args []string) error {
-	return callAction(ctx, e, args, "reject", node.OpReject, "rejected")
+	return callAction(ctx, e, args, "reject", control.OpReject, "rejected")
 }
 
 func runHangup(ctx context.Context, e *env, args []string) error {
-	return callAction(ctx, e, args, "hangup", node.OpHangup, "hung up")
+	return callAction(ctx, e, args, "hangup", control.OpHangup, "hung up")
 }
 
 func callAction(ctx context.Context, e *env, args []string, name, op, done string) error {
@@ -93,7 +94,7 @@ func callAction(ctx context.Context, e *env, args []string, name, op, done strin
 	if len(pos) > 1 {
 		return usageErrorf("%s takes at most one call id; usage: peercall %s %s", name, name, synopsis)
 	}
-	req := node.ControlRequest{Op: op}
+	req := control.Request{Op: op}
 	if len(pos) == 1 {
 		req.CallID = pos[0]
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/home"
 )
 
 // env is what a command sees of the world: its standard streams, the
@@ -19,7 +19,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
-	home    string // --home; "" means node.DefaultHomeDir
+	home    string // --home; "" means home.DefaultHomeDir
 	verbose bool
 	log     *slog.Logger
 
@@ -39,15 +39,15 @@ func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
 
 // openHome opens the home directory chosen by --home, $PEERCALL_HOME or the
 // default.
-func (e *env) openHome() (*node.Home, error) {
+func (e *env) openHome() (*home.Home, error) {
 	dir := e.home
 	if dir == "" {
 		var err error
-		if dir, err = node.DefaultHomeDir(); err != nil {
+		if dir, err = home.DefaultHomeDir(); err != nil {
 			return nil, err
 		}
 	}
-	return node.OpenHome(dir)
+	return home.OpenHome(dir)
 }
 
 // newClient returns a directory client for url pinned to key (nil for
@@ -61,25 +61,25 @@ func (e *env) newClient(url string, key []byte) (*directory.Client, error) {
 
 // directoryClient opens the home and returns a client of its configured,
 // pinned directory.
-func (e *env) directoryClient(context.Context) (*node.Home, *directory.Client, error) {
-	home, err := e.openHome()
+func (e *env) directoryClient(context.Context) (*home.Home, *directory.Client, error) {
+	hm, err := e.openHome()
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := home.Config()
+	cfg, err := hm.Config()
 	if err != nil {
 		return nil, nil, err
 	}
 	if cfg.Directory.URL == "" {
-		return nil, nil, fmt.Errorf("no directory is configured in %s; run `peercall --home %s init --directory URL` first", home.Dir(), home.Dir())
+		return nil, nil, fmt.Errorf("no directory is configured in %s; run `peercall --home %s init --directory URL` first", hm.Dir(), hm.Dir())
 	}
 	key, err := crypto.ParsePublicKey(cfg.Directory.Key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("directory.key in %s: %w; run `peercall init` again", home.Path(node.ConfigFile), err)
+		return nil, nil, fmt.Errorf("directory.key in %s: %w; run `peercall init` again", hm.Path(home.ConfigFile), err)
 	}
 	c, err := e.newClient(cfg.Directory.URL, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("directory.url in %s: %w", home.Path(node.ConfigFile), err)
+		return nil, nil, fmt.Errorf("directory.url in %s: %w", hm.Path(home.ConfigFile), err)
 	}
-	return home, c, nil
+	return hm, c, nil
 }

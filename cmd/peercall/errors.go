@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/directory"
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/home"
+	"github.com/peercall/peercall/presence"
 )
 
 // Exit codes (DESIGN.md, CLI contract).
@@ -55,11 +58,11 @@ func exitCode(err error) int {
 		return exitAuthFailed
 	case errors.Is(err, directory.ErrInvalidRequest):
 		return exitUsage
-	case errors.Is(err, node.ErrUnknownUser), errors.Is(err, node.ErrUserOffline):
+	case errors.Is(err, presence.ErrUnknownUser), errors.Is(err, presence.ErrUserOffline):
 		return exitUnknownUser
-	case errors.Is(err, node.ErrRejected), errors.Is(err, node.ErrBusy):
+	case errors.Is(err, call.ErrRejected), errors.Is(err, call.ErrBusy):
 		return exitRejected
-	case errors.Is(err, node.ErrCertificate):
+	case errors.Is(err, home.ErrCertificate):
 		return exitAuthFailed
 	}
 	return exitFailure
@@ -71,7 +74,7 @@ func errorCode(err error) string {
 	if errors.As(err, &apiErr) && apiErr.Code != "" {
 		return apiErr.Code
 	}
-	if code := node.ErrorCode(err); code != node.CodeFailed && code != node.CodeBadRequest {
+	if code := control.ErrorCode(err); code != control.CodeFailed && code != control.CodeBadRequest {
 		return code // unknown_user, offline, rejected, busy, no_answer, auth, no_such_call
 	}
 	switch exitCode(err) {

@@ -19,7 +19,7 @@ import (
 	"github.com/peercall/peercall/directory"
 	"github.com/peercall/peercall/directory/server"
 	"github.com/peercall/peercall/directory/store"
-	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/home"
 )
 
 // testDirectory is a real directory server (real SQLite store in a
@@ -94,11 +94,11 @@ func TestCLIAgainstRealDirectory(t *testing.T) {
 	// unreachableHome is configured for a directory on a port nobody
 	// listens on.
 	unreachableHome := t.TempDir()
-	if h, err := node.OpenHome(unreachableHome); err != nil {
+	if h, err := home.OpenHome(unreachableHome); err != nil {
 		t.Fatal(err)
-	} else if err := h.SaveConfig(node.Config{
-		Directory: node.DirectoryConfig{URL: "https://127.0.0.1:1", Key: dirKey},
-		Network:   node.DefaultConfig().Network,
+	} else if err := h.SaveConfig(home.Config{
+		Directory: home.DirectoryConfig{URL: "https://127.0.0.1:1", Key: dirKey},
+		Network:   home.DefaultConfig().Network,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestCLIAgainstRealDirectory(t *testing.T) {
 			args: []string{"--home", alice, "init", "--directory", dir.url}, wantCode: 0,
 			wantStdout: []string{dirKey, "now pinned"},
 			check: func(t *testing.T, r result) {
-				h, _ := node.OpenHome(alice)
+				h, _ := home.OpenHome(alice)
 				cfg, err := h.Config()
 				if err != nil || cfg.Directory.Key != dirKey || cfg.Directory.URL != dir.url {
 					t.Errorf("saved config = %+v, %v", cfg, err)
@@ -178,7 +178,7 @@ func TestCLIAgainstRealDirectory(t *testing.T) {
 			args: []string{"--home", alice, "login", "alice", "--password-stdin"}, stdin: goodPassword + "\n", wantCode: 0,
 			wantStdout: []string{"logged in as alice", "peer key:", "new identity key", "expires"},
 			check: func(t *testing.T, r result) {
-				h, _ := node.OpenHome(alice)
+				h, _ := home.OpenHome(alice)
 				cert, err := h.Certificate()
 				if err != nil {
 					t.Fatal(err)
@@ -287,7 +287,7 @@ func TestCLIAgainstRealDirectory(t *testing.T) {
 			args: []string{"--home", wrongKeyHome, "init", "--directory", dir.url}, wantCode: 1,
 			wantStderr: []string{"is pinned", "--directory-key " + dirKey},
 			check: func(t *testing.T, r result) {
-				h, _ := node.OpenHome(wrongKeyHome)
+				h, _ := home.OpenHome(wrongKeyHome)
 				cfg, _ := h.Config()
 				if cfg.Directory.Key == dirKey {
 					t.Error("the pinned key was replaced by the fetched one")
@@ -395,15 +395,15 @@ func TestReadLine(t *testing.T) {
 }
 
 func TestDefaultHomeFromEnvironment(t *testing.T) {
-	home := filepath.Join(t.TempDir(), "from-env")
-	t.Setenv(node.HomeEnv, home)
+	hm := filepath.Join(t.TempDir(), "from-env")
+	t.Setenv(home.HomeEnv, hm)
 	dir := startDirectory(t)
 	if r := runCLI(t, "", "init", "--directory", dir.url); r.code != 0 {
 		t.Fatalf("init: %d %s", r.code, r.stderr)
 	}
-	st, err := os.Stat(filepath.Join(home, node.ConfigFile))
+	st, err := os.Stat(filepath.Join(hm, home.ConfigFile))
 	if err != nil {
-		t.Fatalf("init did not write %s: %v", node.ConfigFile, err)
+		t.Fatalf("init did not write %s: %v", home.ConfigFile, err)
 	}
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("config mode %v, want 0600", st.Mode().Perm())

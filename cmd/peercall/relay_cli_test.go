@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
-	"github.com/peercall/peercall/node"
 )
 
 // TestCLIRelay runs a super-node with `peercall run --relay on --metrics
@@ -34,7 +35,7 @@ func TestCLIRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := node.DefaultRelayConfig()
+	rc := home.DefaultRelayConfig()
 	rc.TURNPort, rc.RelayPortMin, rc.RelayPortMax = 0, 0, 0
 	cfg.Relay = &rc
 	cfg.Network.ReachableRanges = []string{"127.0.0.0/8"}
@@ -106,7 +107,7 @@ func TestCLIRelay(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("call --force-relay: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
-	var sum node.CallSummary
+	var sum call.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
 		t.Fatalf("call --json output %q: %v", r.stdout, err)
 	}

@@ -1,9 +1,12 @@
 package archtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -63,12 +66,15 @@ func TestEveryPackageHasDoc(t *testing.T) {
 	}
 }
 
-// layer gives each top-level package its place in DESIGN.md's drawing; a
-// package may import only project packages of a strictly lower layer, or
-// its own subpackages (directory/server -> directory/store).
+// layer gives each top-level package its place in docs/architecture.md's
+// drawing; a package may import only project packages of a strictly lower
+// layer, or its own subpackages (directory/server -> directory/store).
 var layer = map[string]int{
-	"cmd":        4,
-	"node":       3,
+	"cmd":     7,
+	"node":    6,
+	"control": 5,
+	"call":    4, "supernode": 4,
+	"presence": 3, "reach": 3, "home": 3,
 	"signalling": 2, "media": 2, "relay": 2, "directory": 2,
 	"crypto": 1, "audio": 1,
 }
@@ -82,6 +88,7 @@ var sharedHelpers = map[string]bool{
 	"internal/wire":       true,
 	"internal/atomicfile": true,
 	"internal/pionlog":    true,
+	"internal/brief":      true,
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -128,7 +135,7 @@ func TestImportsPointDown(t *testing.T) {
 		}
 		lf, ok := layer[from]
 		if !ok {
-			t.Errorf("package %s is in no layer of DESIGN.md; add its folder to archtest's layer table", p.ImportPath)
+			t.Errorf("package %s is in no layer of docs/architecture.md; add its folder to archtest's layer table", p.ImportPath)
 			continue
 		}
 		for _, imp := range p.Imports {
@@ -179,6 +186,35 @@ func TestNoSQLInClient(t *testing.T) {
 					t.Errorf("%s links %s: clients must not link a SQL driver", p.ImportPath, d)
 				}
 			}
+		}
+	}
+}
+
+// maxPackageLines is the budget of non-test lines per package, and
+// maxNodeLines node's: node is the wiring of a peer, and a job that grows
+// there belongs in a package of its own.
+const (
+	maxPackageLines = 2500
+	maxNodeLines    = 2000
+)
+
+func TestPackageSize(t *testing.T) {
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, module+"/")
+		lines := 0
+		for _, f := range p.GoFiles {
+			data, err := os.ReadFile(filepath.Join("../..", rel, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines += bytes.Count(data, []byte("\n"))
+		}
+		limit := maxPackageLines
+		if rel == "node" {
+			limit = maxNodeLines
+		}
+		if lines > limit {
+			t.Errorf("package %s has %d non-test lines, over its budget of %d: split a job out into a package of its own", p.ImportPath, lines, limit)
 		}
 	}
 }

@@ -1,5 +1,7 @@
 // Package archtest holds tests of the repository's shape: every package has a
-// doc comment, and imports point only downward as DESIGN.md draws them
-// (cmd -> node -> {signalling, media, relay, directory} -> {crypto, audio}),
-// with no SQL driver linked into the client binary.
+// doc comment, imports point only downward as docs/architecture.md draws
+// them (cmd -> node -> control -> {call, supernode} -> {presence, reach,
+// home} -> {signalling, media, relay, directory} -> {crypto, audio}), product
+// code uses only the shared helpers of internal/, no package grows past its
+// size budget, and the client binary links no SQL driver.
 package archtest

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/testaudio"
-	"github.com/peercall/peercall/node"
 )
 
 // Speech returns the first seconds of a test recording ("alice" or "bob").
@@ -73,9 +73,9 @@ type Audio struct {
 	recs []*Recorder
 }
 
-// Opener returns the node.AudioOpener of a.
-func (a *Audio) Opener() node.AudioOpener {
-	return func(context.Context, node.CallInfo) (audio.Source, audio.Sink, error) {
+// Opener returns the call.AudioOpener of a.
+func (a *Audio) Opener() call.AudioOpener {
+	return func(context.Context, call.Info) (audio.Source, audio.Sink, error) {
 		rec := NewRecorder()
 		a.mu.Lock()
 		a.recs = append(a.recs, rec)

@@ -18,6 +18,7 @@ import (
 	"github.com/peercall/peercall/directory"
 	"github.com/peercall/peercall/directory/server"
 	"github.com/peercall/peercall/directory/store"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/node"
 )
 
@@ -97,21 +98,21 @@ func (d *Directory) client(tb testing.TB) *directory.Client {
 // identity key, certificate and username.
 type User struct {
 	Name string
-	Home *node.Home
+	Home *home.Home
 }
 
 // NewUser registers name, logs in from a fresh home and returns the user.
 func (d *Directory) NewUser(tb testing.TB, name string) *User {
 	tb.Helper()
-	home, err := node.OpenHome(filepath.Join(tb.TempDir(), name))
+	hm, err := home.OpenHome(filepath.Join(tb.TempDir(), name))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := node.DefaultConfig()
+	cfg := home.DefaultConfig()
 	cfg.Directory.URL = d.URL
 	cfg.Directory.Key = crypto.EncodePublicKey(d.Key)
 	cfg.Network.Listen = []string{"127.0.0.1:0"}
-	if err := home.SaveConfig(cfg); err != nil {
+	if err := hm.SaveConfig(cfg); err != nil {
 		tb.Fatal(err)
 	}
 	c := d.client(tb)
@@ -121,7 +122,7 @@ func (d *Directory) NewUser(tb testing.TB, name string) *User {
 	if _, err := c.Register(ctx, name, Password); err != nil {
 		tb.Fatalf("register %s: %v", name, err)
 	}
-	u := &User{Name: name, Home: home}
+	u := &User{Name: name, Home: hm}
 	u.Login(tb, d)
 	return u
 }

@@ -67,7 +67,7 @@ func TestRelayKilled(t *testing.T) {
 		if err != nil || r.code != 0 {
 			t.Fatalf("the call did not survive its relay's death: exit %d, %v\nstdout: %s\nstderr: %s", r.code, err, r.stdout, r.stderr)
 		}
-		var c call
+		var c finishedCall
 		c.cliResult = r
 		if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &c.summary); err != nil {
 			t.Fatalf("stdout is not one JSON summary: %v\n%s", err, r.stdout)

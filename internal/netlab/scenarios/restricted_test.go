@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/internal/netlab"
-	"github.com/peercall/peercall/node"
 )
 
 // restrictedWait bounds a node's noticing that only TCP 443 gets out.
@@ -92,14 +92,14 @@ func TestFirewall443(t *testing.T) {
 }
 
 // isRestricted reports whether a status says the node is restricted.
-func isRestricted(st node.Status) bool {
+func isRestricted(st control.Status) bool {
 	return strings.Contains(strings.ToLower(st.Reachability+" "+st.RoleReason), "restricted")
 }
 
 // waitRestricted waits until the user's status says the node is
 // restricted (reachability or role reason), at most restrictedWait after
 // its node started; without that the test skips naming the missing piece.
-func (u *user) waitRestricted(started time.Time) node.Status {
+func (u *user) waitRestricted(started time.Time) control.Status {
 	t := u.w.t
 	t.Helper()
 	deadline := started.Add(restrictedWait)

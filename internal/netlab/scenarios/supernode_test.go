@@ -5,8 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/internal/netlab"
-	"github.com/peercall/peercall/node"
 )
 
 // Waits of the super-node scenarios (the machine has 2 cores and runs
@@ -47,7 +48,7 @@ func (w *world) superNode(name string, relay map[string]any) *user {
 // waitSuperNode waits until the user's node says it is a super-node. When
 // the node gives a reason that names a piece peercall lacks, the test
 // skips saying so.
-func (u *user) waitSuperNode() node.Status {
+func (u *user) waitSuperNode() control.Status {
 	t := u.w.t
 	t.Helper()
 	deadline := time.Now().Add(promoteWait)
@@ -57,7 +58,7 @@ func (u *user) waitSuperNode() node.Status {
 			return st
 		}
 		if strings.Contains(st.RoleReason, "does not relay for others yet") {
-			t.Skipf("needs the super-node wired into the node (node.RelayManager started by node.New, `run --relay on` passed to it, Status.Role from it): %s's status still says role %q (%s)", u.name, st.Role, st.RoleReason)
+			t.Skipf("needs the super-node wired into the node (supernode.Manager started by node.New, `run --relay on` passed to it, Status.Role from it): %s's status still says role %q (%s)", u.name, st.Role, st.RoleReason)
 		}
 		if hold, ok := holdLeft(st.RoleReason); ok && hold > time.Until(deadline) {
 			t.Skipf("needs a promotion within seconds in the lab (`run --relay on` still waits relay.DefaultPromoteHold, 5 min; a config setting or flag for RelayOptions.PromoteHold and Interval, or `on` promoting at once): %s's status says %q", u.name, st.RoleReason)
@@ -76,7 +77,7 @@ func (u *user) waitSuperNode() node.Status {
 // waitCircuit waits until the user's node (behind a NAT) lists a circuit
 // relay address, i.e. holds a reservation at a super-node through which
 // others reach it; without one the test skips naming the missing piece.
-func (u *user) waitCircuit() node.Status {
+func (u *user) waitCircuit() control.Status {
 	t := u.w.t
 	t.Helper()
 	deadline := time.Now().Add(reserveWait)
@@ -124,11 +125,11 @@ func (a *asyncCall) wait() (cliResult, error) {
 }
 
 // waitActive waits until the user's running node has an active call.
-func (u *user) waitActive(d time.Duration) node.CallInfo {
+func (u *user) waitActive(d time.Duration) call.Info {
 	t := u.w.t
 	t.Helper()
-	var c node.CallInfo
-	u.waitStatus(d, "an active call", func(st node.Status) bool {
+	var c call.Info
+	u.waitStatus(d, "an active call", func(st control.Status) bool {
 		for _, ci := range st.Calls {
 			if ci.State == "active" {
 				c = ci

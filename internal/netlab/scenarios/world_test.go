@@ -16,10 +16,11 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/control"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/internal/netlab"
 	"github.com/peercall/peercall/internal/testaudio"
-	"github.com/peercall/peercall/node"
 )
 
 const (
@@ -122,7 +123,7 @@ type user struct {
 }
 
 // settings are config.toml settings by section ("network", "relay") and
-// key, written as given (the test does not depend on node.Config having a
+// key, written as given (the test does not depend on home.Config having a
 // field for each, so a missing one shows as peercall's own "unknown
 // setting" error).
 type settings map[string]map[string]any
@@ -159,7 +160,7 @@ func (w *world) user(name string, h *netlab.Host, set settings) *user {
 func (u *user) configure(set settings) {
 	t := u.w.t
 	t.Helper()
-	path := filepath.Join(u.home, node.ConfigFile)
+	path := filepath.Join(u.home, home.ConfigFile)
 	cfg := map[string]any{}
 	if _, err := toml.DecodeFile(path, &cfg); err != nil {
 		t.Fatalf("read %s: %v", path, err)
@@ -253,8 +254,8 @@ type summary struct {
 	RTTMs           float64 `json:"rtt_ms"`
 }
 
-// call is one finished `peercall call NAME --json`.
-type call struct {
+// finishedCall is one finished `peercall call NAME --json`.
+type finishedCall struct {
 	cliResult
 	summary
 	heard string // what the caller recorded
@@ -263,10 +264,10 @@ type call struct {
 // call runs `peercall call callee --duration 3s --audio-in wav:SAYS
 // --audio-out wav:FILE --json` and decodes the summary; a failed call is a
 // test failure unless the caller checks code itself (allowFail).
-func (u *user) call(callee *user, says string, allowFail bool, extra ...string) call {
+func (u *user) call(callee *user, says string, allowFail bool, extra ...string) finishedCall {
 	t := u.w.t
 	t.Helper()
-	c := call{heard: filepath.Join(t.TempDir(), u.name+"-call-heard.wav")}
+	c := finishedCall{heard: filepath.Join(t.TempDir(), u.name+"-call-heard.wav")}
 	ctx, cancel := context.WithTimeout(t.Context(), callWait)
 	defer cancel()
 	args := append([]string{"-v", "call", callee.name, "--duration", callDuration.String(),
@@ -298,13 +299,13 @@ func (u *user) call(callee *user, says string, allowFail bool, extra ...string) 
 }
 
 // status runs `peercall status --json` against the user's running node.
-func (u *user) status() node.Status {
+func (u *user) status() control.Status {
 	t := u.w.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), startWait)
 	defer cancel()
 	r := u.must(ctx, "", "status", "--json")
-	var st node.Status
+	var st control.Status
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		t.Fatalf("%s: status --json printed %q: %v", u.name, r.stdout, err)
 	}
@@ -312,7 +313,7 @@ func (u *user) status() node.Status {
 }
 
 // waitStatus polls the user's status until ok accepts it or d passes.
-func (u *user) waitStatus(d time.Duration, what string, ok func(node.Status) bool) node.Status {
+func (u *user) waitStatus(d time.Duration, what string, ok func(control.Status) bool) control.Status {
 	t := u.w.t
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -362,7 +363,7 @@ func checkHeard(t *testing.T, who, path, said string) float64 {
 }
 
 // report logs the scenario's parseable result line.
-func (w *world) report(name string, c call) {
+func (w *world) report(name string, c finishedCall) {
 	w.t.Logf("SCENARIO n=%d name=%s route=%s relay_peer_id=%s setup_ms=%.0f call_wall_s=%.1f wall_s=%.1f",
 		w.scenario, name, orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, c.wall.Seconds(), time.Since(w.started).Seconds())
 }
@@ -375,9 +376,9 @@ func orDash(s string) string {
 }
 
 // waitPublished waits until the user's node has its presence in the DHT.
-func (u *user) waitPublished() node.Status {
+func (u *user) waitPublished() control.Status {
 	u.w.t.Helper()
-	return u.waitStatus(startWait, "presence published", func(st node.Status) bool { return st.Presence == "published" })
+	return u.waitStatus(startWait, "presence published", func(st control.Status) bool { return st.Presence == "published" })
 }
 
 // tail is the last n lines of out that are not debug logs.

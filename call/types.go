@@ -1,0 +1,117 @@
+package call
+
+import (
+	"errors"
+	"time"
+
+	"github.com/peercall/peercall/media"
+)
+
+// Call outcomes. The CLI maps ErrRejected and ErrBusy to exit code 5.
+var (
+	ErrRejected   = errors.New("call rejected")
+	ErrBusy       = errors.New("callee is busy")
+	ErrNoAnswer   = errors.New("no answer")
+	ErrCallFailed = errors.New("call failed")
+	ErrNoSuchCall = errors.New("no such call")
+)
+
+// State is where a call is.
+type State string
+
+// Call states, spelt as in `status --json`.
+const (
+	StateInviting State = "inviting" // outgoing: INVITE sent, no answer yet
+	StateRinging  State = "ringing"  // the callee rings
+	StateActive   State = "active"   // audio flows
+	StateEnded    State = "ended"
+)
+
+// Direction says who called.
+type Direction string
+
+// Directions.
+const (
+	Outgoing Direction = "outgoing"
+	Incoming Direction = "incoming"
+)
+
+// EventKind is a step of a call.
+type EventKind string
+
+// Event kinds, spelt as in the control protocol.
+const (
+	EventRinging   EventKind = "ringing"   // outgoing: the callee rings
+	EventIncoming  EventKind = "incoming"  // incoming: a call rings here
+	EventConnected EventKind = "connected" // audio flows
+	EventEnded     EventKind = "ended"     // Event.Result says how
+)
+
+// Summary is a call's summary, the object `call --json` prints.
+type Summary struct {
+	CallID          string          `json:"call_id"`
+	Peer            string          `json:"peer"`
+	Route           media.RouteKind `json:"route"`
+	RelayPeerID     string          `json:"relay_peer_id"`
+	SetupMs         float64         `json:"setup_ms"`
+	DurationS       float64         `json:"duration_s"`
+	PacketsSent     uint64          `json:"packets_sent"`
+	PacketsReceived uint64          `json:"packets_received"`
+	Loss            float64         `json:"loss"`
+	JitterMs        float64         `json:"jitter_ms"`
+	RTTMs           float64         `json:"rtt_ms"`
+	// EndReason is how the call ended ("hung up (local)", "relay lost", …)
+	// and why, when a reason was given.
+	EndReason string `json:"end_reason,omitempty"`
+}
+
+// Result is how a call ended: the summary plus what the human output
+// shows.
+type Result struct {
+	Summary   Summary   `json:"summary"`
+	Direction Direction `json:"direction"`
+	// End is the signalling end reason ("hangup (local)", "rejected", …).
+	End    string `json:"end"`
+	Detail string `json:"detail,omitempty"`
+	// SAS is the short authentication string of the call's DTLS
+	// fingerprints, empty if media never came up.
+	SAS string `json:"sas,omitempty"`
+	// Connected reports whether audio flowed.
+	Connected bool `json:"connected"`
+}
+
+// Info describes a call in progress (status, the control API's list).
+type Info struct {
+	CallID    string          `json:"call_id"`
+	Peer      string          `json:"peer"`
+	PeerID    string          `json:"peer_id"`
+	Direction Direction       `json:"direction"`
+	State     State           `json:"state"`
+	Started   time.Time       `json:"started"`
+	SAS       string          `json:"sas,omitempty"`
+	Route     media.RouteKind `json:"route,omitempty"`
+	// PacketsSent and PacketsReceived count audio packets so far.
+	PacketsSent     uint64 `json:"packets_sent,omitempty"`
+	PacketsReceived uint64 `json:"packets_received,omitempty"`
+}
+
+// Event is a step of a call, given to Options.OnEvent and Config.OnCall.
+type Event struct {
+	Kind   EventKind `json:"kind"`
+	Call   Info      `json:"call"`
+	Result *Result   `json:"result,omitempty"` // EventEnded
+}
+
+// Options tune one outgoing call.
+type Options struct {
+	// Duration hangs up this long after audio starts (0: until hung up or
+	// ctx ends).
+	Duration time.Duration
+	// AudioIn and AudioOut override the node's devices for this call.
+	AudioIn, AudioOut string
+	// OnEvent receives the call's progress.
+	OnEvent func(Event)
+	// ForceRelay sends the media through a super-node's TURN relay only
+	// (ICE transport policy relay; `call --force-relay`).
+	ForceRelay bool
+}

@@ -1,0 +1,19 @@
+package control
+
+import (
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/supernode"
+)
+
+// Status is what `peercall status --json` prints.
+type Status struct {
+	Username     string                `json:"username"`
+	PeerID       string                `json:"peer_id"`
+	Role         string                `json:"role"`
+	RoleReason   string                `json:"role_reason"`
+	Reachability string                `json:"reachability"`
+	Relay        supernode.RelayStatus `json:"relay"`
+	Calls        []call.Info           `json:"calls"`
+	Addrs        []string              `json:"addrs"`
+	Presence     string                `json:"presence"`
+}

@@ -84,6 +84,10 @@ type Options struct {
 	// NoControl skips the home lock and the control socket (a node used
 	// only in-process).
 	NoControl bool
+	// NoPresence publishes no presence record: a node run for one
+	// outgoing call (`call` with no node running) is not there to be
+	// called, and should leave no record, nor a tombstone, behind.
+	NoPresence bool
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -236,7 +240,8 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if n.dir != nil {
 		n.resolve.Directory = n.dir
 	}
-	n.connectBootstrap(ctx, boot)
+	// Calls are taken before the node joins the network: a peer that
+	// connects during the join can already ring it.
 	n.newRegistry()
 	if err := n.startRelay(); err != nil {
 		return err
@@ -244,9 +249,12 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if err := n.startCalls(); err != nil {
 		return err
 	}
+	n.connectBootstrap(ctx, boot)
 	n.wg.Add(1)
 	go n.saveHostCache()
-	n.startPresence()
+	if !opts.NoPresence {
+		n.startPresence()
+	}
 	if err := n.serveMetrics(); err != nil {
 		return err
 	}

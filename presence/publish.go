@@ -163,6 +163,7 @@ type runner struct {
 	lastSeq   uint64
 	lastAddrs []ma.Multiaddr // of the latest live record published
 	lastOK    bool           // the latest publication succeeded
+	alone     bool           // the latest failure was for want of peers (logged)
 }
 
 // nextSeq returns a time-based sequence number above every earlier one.
@@ -185,9 +186,21 @@ func (r *runner) publish(ctx context.Context, withdrawn bool) error {
 	if withdrawn {
 		kind = "presence tombstone"
 	}
-	if err != nil {
+	switch {
+	case err != nil && len(r.d.host.Network().Peers()) == 0:
+		// A first node has nobody to store its record yet: it is
+		// retried, and published once a peer arrives. Said once.
+		level := slog.LevelInfo
+		if r.alone {
+			level = slog.LevelDebug
+		}
+		r.alone = true
+		r.cfg.Logger.Log(context.Background(), level, kind+" not published yet: no peer to store it; retrying", "every", r.cfg.Retry)
+	case err != nil:
+		r.alone = false
 		r.cfg.Logger.Warn("publish "+kind+" failed", "err", err)
-	} else {
+	default:
+		r.alone = false
 		r.cfg.Logger.Info("published "+kind, "user", p.Certificate.Username, "seq", p.Seq,
 			"addrs", len(p.Addrs), "expires", p.Expires)
 	}

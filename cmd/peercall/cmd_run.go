@@ -23,8 +23,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	policy := fs.String("policy", relay.DefaultPolicyPath, "administrator's policy file, which caps or overrides relay settings (a missing file is no policy)")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this host:port at /metrics (default: none)")
 	autoAnswer := fs.Bool("auto-answer", false, "accept every incoming call from a certified user")
-	in := fs.String("audio-in", "default", "microphone: "+audio.SpecForms)
-	out := fs.String("audio-out", "default", "speaker: "+audio.SpecForms)
+	in := fs.String("audio-in", "default", "microphone `SPEC`: "+audio.SpecForms)
+	out := fs.String("audio-out", "default", "speaker `SPEC`: "+audio.SpecForms)
 	listen := fs.String("listen", "", "libp2p host:port, TCP and QUIC (default network.listen, 0.0.0.0:7070)")
 	pos, err := parseArgs(e, fs, args, synopsis)
 	if err != nil {

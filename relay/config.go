@@ -37,7 +37,7 @@ func (m *Mode) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Default settings (see DefaultConfig and DESIGN.md "Ports").
+// Default settings (see DefaultConfig and docs/ports.md).
 const (
 	DefaultTURNPort      = 3478
 	DefaultRelayPortMin  = 50000

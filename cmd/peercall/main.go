@@ -1,6 +1,6 @@
 // Command peercall is the peercall client: it sets up a home directory,
 // registers and logs in with the directory, looks users up, runs the node
-// and places calls by name. See DESIGN.md's CLI contract.
+// and places calls by name. docs/cli.md is its reference.
 package main
 
 import (
@@ -40,8 +40,8 @@ var commands = []command{
 	{"register", "NAME [--password-stdin] [--json]", "create an account (exit 3 when the name is taken)", runRegister},
 	{"login", "NAME [--password-stdin]", "log in and get a certificate for this node's identity key", runLogin},
 	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
-	{"run", "[--relay auto|on|off] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]", "run the node: presence, incoming calls, control socket", runRun},
-	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
+	{"run", "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]", "run the node: presence, incoming calls, control socket", runRun},
+	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
 	{"status", "[--json]", "show the running node's user, role and calls", runStatus},
 	{"answer", "[CALL_ID]", "answer the ringing call", runAnswer},
 	{"reject", "[CALL_ID]", "decline the ringing call", runReject},

@@ -29,7 +29,7 @@ const (
 
 	// password is every lab user's password (piped with --password-stdin).
 	password = "correct horse battery staple"
-	// directoryPort is the directory's HTTPS port (DESIGN.md's 7443).
+	// directoryPort is the directory's HTTPS port (docs/ports.md's 7443).
 	directoryPort = 7443
 	// callDuration is how long each scenario's call lasts once connected.
 	callDuration = 3 * time.Second
@@ -239,7 +239,7 @@ func (u *user) run(says string, extra ...string) *netlab.Process {
 	return u.node
 }
 
-// summary is `call --json`'s object (DESIGN.md's CLI contract).
+// summary is `call --json`'s object (docs/cli.md).
 type summary struct {
 	CallID          string  `json:"call_id"`
 	Peer            string  `json:"peer"`

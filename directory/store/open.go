@@ -28,5 +28,5 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 	if !ok || strings.ContainsAny(scheme, "/\\. ") {
 		scheme = ""
 	}
-	return nil, fmt.Errorf("store: unsupported database URL (scheme %q): use sqlite://PATH, sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB or postgresql://...", scheme)
+	return nil, fmt.Errorf("store: unsupported database URL (scheme %q): use sqlite://PATH, sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DB (postgresql:// also works)", scheme)
 }

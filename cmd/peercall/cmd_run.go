@@ -69,6 +69,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		opts.Listen = []string{*listen}
 	}
+	warnAudio(ctx, e, inSpec, outSpec)
 	n, err := node.New(ctx, hm, opts)
 	if err != nil {
 		if errors.Is(err, home.ErrCertificate) || errors.Is(err, home.ErrNodeRunning) {
@@ -101,4 +102,21 @@ func orDefault(s string) string {
 		return "default"
 	}
 	return s
+}
+
+// warnAudio says at start when the devices calls will use cannot work
+// (a missing sound card, a named pipe for a WAV file): a node still runs
+// without them, for presence and relaying, but its calls would fail.
+func warnAudio(ctx context.Context, e *env, in, out string) {
+	check := func(flag, s string, f func(context.Context, audio.Spec) error) {
+		spec, err := audio.ParseSpec(orDefault(s))
+		if err == nil {
+			err = f(ctx, spec)
+		}
+		if err != nil {
+			e.log.Warn("calls will fail until this is fixed: "+flag+" cannot be used", "err", err)
+		}
+	}
+	check("--audio-in", in, audio.CheckSource)
+	check("--audio-out", out, audio.CheckSink)
 }

@@ -62,7 +62,9 @@ func syncSkeletons(ctx context.Context, tx skeletonTx) (dups map[string]string, 
 	if err := tx.setMeta(ctx, skeletonVersionKey, lookalike.ConfusablesVersion); err != nil {
 		return nil, err
 	}
-	slog.Info("store: computed look-alike skeletons", "users", len(names), "confusables", lookalike.ConfusablesVersion)
+	if len(names) > 0 {
+		slog.Info("store: computed look-alike skeletons", "users", len(names), "confusables", lookalike.ConfusablesVersion)
+	}
 	return dups, nil
 }
 

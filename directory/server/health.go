@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +59,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.Store.Backend = h.Backend
 	if h.Problem != "" {
-		resp.Problems = append(resp.Problems, "store: "+h.Problem)
+		resp.Problems = append(resp.Problems, "store: "+hidePath(h.Problem, h.Path))
 	}
 	if h.FreeBytes >= 0 {
 		free := h.FreeBytes
@@ -81,7 +83,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 		if ierr != nil {
 			resp.Store.Integrity = "damaged"
-			resp.Problems = append(resp.Problems, "store: "+ierr.Error())
+			resp.Problems = append(resp.Problems, "store: "+hidePath(ierr.Error(), h.Path))
 		}
 	}
 	select {
@@ -96,6 +98,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	s.noteHealth(len(resp.Problems) == 0, h.Path, resp.Problems)
 	writeJSON(w, status, resp)
+}
+
+// hidePath keeps the database's file and folder names out of a public
+// answer (the log has them).
+func hidePath(msg, path string) string {
+	if path == "" || !filepath.IsAbs(path) {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, path, "the database file")
+	return strings.ReplaceAll(msg, filepath.Dir(path), "its folder")
 }
 
 // noteHealth logs a change of health once and sets the gauge.

@@ -185,7 +185,7 @@ func dialable(ip netip.Addr, addrs []string, max int) []string {
 			continue
 		}
 		host, err := netip.ParseAddr(parts[2])
-		if err != nil || host.Zone() != "" || host.Unmap() != ip || (parts[1] == "ip4") != host.Is4() {
+		if err != nil || host.Zone() != "" || host != ip || host.Is4In6() || (parts[1] == "ip4") != host.Is4() {
 			continue
 		}
 		port, err := strconv.ParseUint(parts[4], 10, 16)

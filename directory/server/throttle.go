@@ -173,6 +173,13 @@ func (t *budgetTable) remaining(key string, now time.Time) float64 {
 	return t.burst
 }
 
+// has reports whether key's budget is held (spent).
+func (t *budgetTable) has(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byKey[key] != nil
+}
+
 // len is the number of keys held.
 func (t *budgetTable) len() int {
 	t.mu.Lock()

@@ -28,7 +28,12 @@ type Config struct {
 	HighWater int
 	// PressureIdle is the idle timeout under pressure (default 5 s).
 	PressureIdle time.Duration
-	// Exempt are client addresses without a per-address cap (trusted
+	// RatePerAddr is how many new connections one client address may open
+	// per second (bursts up to MaxConnsPerAddr); beyond it a connection is
+	// refused before its TLS handshake, so that opening connections in a
+	// loop costs the server little (0: no rate limit).
+	RatePerAddr float64
+	// Exempt are client addresses without per-address limits (trusted
 	// reverse proxies, which carry many clients); MaxConns still applies.
 	Exempt []netip.Prefix
 	// Registerer receives the metrics (nil: none are registered).
@@ -46,6 +51,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("connlimit: HighWater is %d, want 0 (three quarters of MaxConns) to MaxConns %d", c.HighWater, c.MaxConns)
 	case c.PressureIdle < 0:
 		return fmt.Errorf("connlimit: PressureIdle is %v, want 0 (5s) or more", c.PressureIdle)
+	case c.RatePerAddr < 0:
+		return fmt.Errorf("connlimit: RatePerAddr is %v, want 0 (none) or more", c.RatePerAddr)
 	}
 	return nil
 }
@@ -53,6 +60,7 @@ func (c Config) Validate() error {
 // Reasons connections are refused or closed, the label of the metrics.
 const (
 	RefusedPerAddr = "per_addr"
+	RefusedRate    = "rate"
 	RefusedTotal   = "total"
 	ClosedPerAddr  = "evicted_per_addr" // an idle one made room for its address's newcomer
 	ClosedTotal    = "evicted_total"    // an idle one made room at MaxConns
@@ -70,10 +78,50 @@ type Listener struct {
 	total int
 	addrs map[string]*addrConns
 	quiet *list.List // of *conn: idle or not yet used, longest first
+	rates map[string]*rate
 
 	accepted prometheus.Counter
 	refused  *prometheus.CounterVec
 	closed   *prometheus.CounterVec
+}
+
+// maxRates bounds the per-address rate buckets kept.
+const maxRates = 1 << 16
+
+// rate is a token bucket of new connections.
+type rate struct {
+	tokens float64
+	at     time.Time
+}
+
+// allowLocked takes a token of key's bucket, or reports that it is empty.
+func (l *Listener) allowLocked(key string, now time.Time) bool {
+	burst, perSec := float64(l.cfg.MaxConnsPerAddr), l.cfg.RatePerAddr
+	r := l.rates[key]
+	if r == nil {
+		if len(l.rates) >= maxRates {
+			for k, old := range l.rates { // drop the full ones
+				if old.tokens+now.Sub(old.at).Seconds()*perSec >= burst {
+					delete(l.rates, k)
+				}
+			}
+			for k := range l.rates { // still full: drop some (they only lose a rate limit)
+				if len(l.rates) < maxRates/2 {
+					break
+				}
+				delete(l.rates, k)
+			}
+		}
+		r = &rate{tokens: burst, at: now}
+		l.rates[key] = r
+	}
+	r.tokens = min(burst, r.tokens+now.Sub(r.at).Seconds()*perSec)
+	r.at = now
+	if r.tokens < 1 {
+		return false
+	}
+	r.tokens--
+	return true
 }
 
 type addrConns struct {
@@ -98,20 +146,21 @@ func New(inner net.Listener, cfg Config) (*Listener, error) {
 		cfg:      cfg,
 		addrs:    map[string]*addrConns{},
 		quiet:    list.New(),
+		rates:    map[string]*rate{},
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "peercall_directory_connections_accepted_total",
 			Help: "TCP connections admitted by the connection limits.",
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_connections_refused_total",
-			Help: "TCP connections closed as they arrived, by reason (per_addr: the client address held max_conns_per_addr, none idle; total: max_conns held, none idle).",
+			Help: "TCP connections closed as they arrived, by reason (rate: the client address opened more than conn_rate_per_addr a second; per_addr: it held max_conns_per_addr, none idle; total: max_conns held, none idle).",
 		}, []string{"reason"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_connections_closed_total",
 			Help: "Idle TCP connections the directory closed early, by reason (evicted_per_addr, evicted_total: to make room for a newcomer; idle_pressure: idle past pressure_idle_timeout above conns_high_water).",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{RefusedPerAddr, RefusedTotal} {
+	for _, r := range []string{RefusedPerAddr, RefusedRate, RefusedTotal} {
 		l.refused.WithLabelValues(r)
 	}
 	for _, r := range []string{ClosedPerAddr, ClosedTotal, ClosedPressure} {
@@ -160,7 +209,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if a == nil {
 			a = &addrConns{quiet: list.New()}
 		}
-		if !exempt && a.count >= l.cfg.MaxConnsPerAddr {
+		if !exempt && l.cfg.RatePerAddr > 0 && !l.allowLocked(key, now) {
+			refused = RefusedRate
+		} else if !exempt && a.count >= l.cfg.MaxConnsPerAddr {
 			if v := oldest(a.quiet); v != nil {
 				victims = append(victims, l.dropLocked(v, ClosedPerAddr))
 			} else {

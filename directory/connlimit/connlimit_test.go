@@ -113,6 +113,21 @@ func errTimeout(err error) error {
 	return nil
 }
 
+// waitIdle waits until every connection held is idle.
+func waitIdle(t *testing.T, l *Listener) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if open, idle := l.Stats(); open == idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connections did not become idle")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitStats waits until the listener holds want connections.
 func waitStats(t *testing.T, l *Listener, want int) {
 	t.Helper()
@@ -138,6 +153,7 @@ func TestPerAddrCapRecyclesIdleConnections(t *testing.T) {
 			t.Fatalf("request on connection %d from 127.0.0.2 failed", i)
 		}
 		conns = append(conns, c)
+		waitIdle(t, s.l) // in order: the oldest idle one goes first
 	}
 	waitStats(t, s.l, 5)
 	// The first 15 were closed to make room, the last 5 still answer.
@@ -200,6 +216,7 @@ func TestTotalCapAndPressure(t *testing.T) {
 			t.Fatal("setup request failed")
 		}
 		old = append(old, c)
+		waitIdle(t, s.l)
 	}
 	waitStats(t, s.l, 10)
 	// At the cap, a newcomer takes the place of the longest idle one.
@@ -246,8 +263,8 @@ func TestExemptAddressesAndAccounting(t *testing.T) {
 		t.Errorf("after every connection closed %d addresses are still tracked", n)
 	}
 	m, err := testutil.GatherAndCount(s.reg, "peercall_directory_connections_open", "peercall_directory_connections_refused_total")
-	if err != nil || m != 3 {
-		t.Errorf("registered series: %d, %v; want the open gauge and two refusal reasons", m, err)
+	if err != nil || m != 4 {
+		t.Errorf("registered series: %d, %v; want the open gauge and three refusal reasons", m, err)
 	}
 }
 
@@ -264,5 +281,30 @@ func TestConfigValidate(t *testing.T) {
 		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.mention) {
 			t.Errorf("Validate(%+v) = %v, want an error naming %s", tc.cfg, err, tc.mention)
 		}
+	}
+}
+
+// TestRatePerAddr: an address opening connections in a loop is refused
+// past its rate before any work is done on them; others are not.
+func TestRatePerAddr(t *testing.T) {
+	s := serve(t, Config{MaxConns: 100, MaxConnsPerAddr: 5, RatePerAddr: 2})
+	answered := 0
+	for range 20 {
+		if dial(t, "127.0.0.2", s.addr).get("/") {
+			answered++
+		}
+	}
+	// A burst of 5 and 2 a second: the 20 dials take well under 3 s.
+	if answered < 5 || answered > 10 {
+		t.Errorf("%d of 20 connections opened in a loop were answered, want the burst of 5 and a few", answered)
+	}
+	// The rest were refused for the rate (one may meet the cap of 5
+	// before the connections it would replace became idle).
+	rate, capped := testutil.ToFloat64(s.l.refused.WithLabelValues(RefusedRate)), testutil.ToFloat64(s.l.refused.WithLabelValues(RefusedPerAddr))
+	if rate < 10 || rate+capped != float64(20-answered) {
+		t.Errorf("refused{%s} = %v and {%s} = %v for %d unanswered, want those, mostly for the rate", RefusedRate, rate, RefusedPerAddr, capped, 20-answered)
+	}
+	if !dial(t, "127.0.0.3", s.addr).get("/") {
+		t.Error("another address was held back by the first one's rate")
 	}
 }

@@ -308,3 +308,53 @@ func TestRatePerAddr(t *testing.T) {
 		t.Error("another address was held back by the first one's rate")
 	}
 }
+
+// BenchmarkRefusedConnection: what a connection refused for its address's
+// rate costs, dial to close, on loopback (the attacker's side included).
+func BenchmarkRefusedConnection(b *testing.B) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := New(inner, Config{MaxConns: 1000, MaxConnsPerAddr: 1, RatePerAddr: 0.001})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // the one admitted
+		}
+	}()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	first, err := d.Dial("tcp", inner.Addr().String()) // spends the burst of 1
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer first.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if open, _ := l.Stats(); open == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	buf := make([]byte, 1)
+	b.ResetTimer()
+	for range b.N {
+		c, err := d.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Read(buf) // returns when the listener closed it
+		c.Close()
+	}
+	b.StopTimer()
+	l.Close()
+	<-done
+	b.ReportMetric(testutil.ToFloat64(l.refused.WithLabelValues(RefusedRate))/float64(b.N), "refused/op")
+}

@@ -114,3 +114,25 @@ func FuzzSkeleton(f *testing.F) {
 		_ = CheckScripts(n)
 	})
 }
+
+// BenchmarkSkeleton: the skeleton of a name, taken at every registration
+// (and for each suggestion checked).
+func BenchmarkSkeleton(b *testing.B) {
+	for _, name := range []string{"alice_smith", "\u0440\u0430\u0443\u0440\u0430l.support", "東京太郎"} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				Skeleton(name)
+			}
+		})
+	}
+}
+
+func BenchmarkCheckScripts(b *testing.B) {
+	for _, name := range []string{"alice_smith", "\u0430lice", "やまだ太郎"} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				CheckScripts(name)
+			}
+		})
+	}
+}

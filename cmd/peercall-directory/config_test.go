@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,8 +154,11 @@ func TestBinaryUsesConfigAndLogsLimitsOnce(t *testing.T) {
 	if d := cert.Expires.Sub(before); d < 2*time.Hour-time.Minute || d > 2*time.Hour+time.Minute {
 		t.Errorf("the certificate lasts %v, want the 2h of --cert-validity (over the file's 7d)", d)
 	}
-	time.Sleep(100 * time.Millisecond)
-	logs := p.stderr.String()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+	logs := p.stderr.String() // the process has exited: nothing writes it now
 	if n := strings.Count(logs, "effective settings"); n != 1 {
 		t.Errorf("the effective settings are logged %d times, want once: %s", n, logs)
 	}

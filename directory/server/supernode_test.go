@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -193,3 +194,30 @@ func TestDialable(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// FuzzDialable: the addresses a login reports are untrusted; whatever they
+// are, only TCP addresses on the login's own IP come out, at most the
+// bound, each a canonical /ip4|ip6/A/tcp/P.
+func FuzzDialable(f *testing.F) {
+	for _, s := range []string{"/ip4/192.0.2.10/tcp/4001", "/ip4/192.0.2.10/tcp/4001/p2p/x", "/ip6/2001:db8::1/tcp/1", "/ip4/192.0.2.11/tcp/1", "//", "/ip4/192.0.2.10/tcp/0x10"} {
+		f.Add(s, s)
+	}
+	ip, ip6 := mustAddr("192.0.2.10"), mustAddr("2001:db8::1")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, from := range []netip.Addr{ip, ip6} {
+			out := dialable(from, []string{a, b, a}, 2)
+			if len(out) > 2 {
+				t.Fatalf("dialable returned %d addresses, bound 2", len(out))
+			}
+			for _, o := range out {
+				parts := strings.Split(o, "/")
+				if len(parts) != 5 || parts[3] != "tcp" || parts[2] != from.String() {
+					t.Fatalf("dialable(%s, %q, %q) returned %q", from, a, b, o)
+				}
+				if p, err := strconv.Atoi(parts[4]); err != nil || p < 1 || p > 65535 {
+					t.Fatalf("dialable returned port %q", parts[4])
+				}
+			}
+		}
+	})
+}

@@ -56,6 +56,7 @@ func underCI() bool {
 // that concurrent test runs never see each other's tables. The schema is
 // dropped when the test ends.
 func SchemaDSN(t testing.TB) string {
+	t.Helper()
 	base := Require(t)
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {

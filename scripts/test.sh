@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs go vet and every test with the race detector. Starts the services the
+# Runs go vet, staticcheck and every test with the race detector. Starts the services the
 # tests need (PostgreSQL) and exports where they are.
 #
 # PostgreSQL is required: when scripts/postgres.sh cannot start it, this
@@ -29,6 +29,8 @@ fi
 
 echo "== go vet" >&2
 go vet ./...
+echo "== staticcheck (pinned in go.mod: go tool staticcheck)" >&2
+go tool staticcheck ./...
 echo "== CGO_ENABLED=0 build (no PortAudio)" >&2
 CGO_ENABLED=0 go build ./...
 echo "== go test -race" >&2

@@ -111,12 +111,44 @@ type allocation struct {
 	relay  net.PacketConn // the allocation
 }
 
+// Close ends the allocation, then closes the client's socket before the
+// client: a transaction pion starts after the socket is closed fails at its
+// first write instead of retransmitting for seconds, and Client.Close then
+// ends every transaction still waiting.
 func (a *allocation) Close() {
 	if a.relay != nil {
 		a.relay.Close()
 	}
-	a.client.Close()
 	a.conn.Close()
+	a.client.Close()
+}
+
+// channelBinder is what pion's relayed UDPConn tells about its channels.
+type channelBinder interface {
+	FindChannelNumberByAddr(net.Addr) (uint16, bool)
+	IsChannelActive(uint16) bool
+}
+
+// waitChannelBound waits (up to 5 s) until the ChannelBind that pion's
+// client starts in the background after the first WriteTo to peer has
+// succeeded. A test that ends while that transaction is in flight leaves
+// its goroutine retransmitting for up to 8 s (on pion's vnet, whose closed
+// sockets still accept writes, always), which goleak reports.
+func (a *allocation) waitChannelBound(peer net.Addr) error {
+	cb, ok := a.relay.(channelBinder)
+	if !ok {
+		return nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if n, ok := cb.FindChannelNumberByAddr(peer); ok && cb.IsChannelActive(n) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("pion's ChannelBind to " + peer.String() + " did not complete in 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // allocate makes a UDP allocation on the relay's UDP listener.
@@ -211,7 +243,7 @@ func roundTrip(t testing.TB, a *allocation, peer net.PacketConn, payload []byte)
 		if !bytes.Equal(buf[:n], back) {
 			return errors.New("peer -> client: payload altered")
 		}
-		return nil
+		return a.waitChannelBound(peer.LocalAddr())
 	}
 }
 

@@ -56,13 +56,20 @@ func (w *world) user(t testing.TB, name string) (*crypto.Certificate, ed25519.Pu
 	return cert, pub
 }
 
-// testConfig is DefaultConfig on ephemeral ports, mode on.
+// peerIP is the "public" peer of the tests: a loopback address the test
+// relays allow on purpose (relay.allowed_peer_ranges), while 127.0.0.1,
+// the relay's own host, stays forbidden.
+var peerIP = net.IPv4(127, 0, 0, 2)
+
+// testConfig is DefaultConfig on ephemeral ports, mode on, relaying to
+// peerIP.
 func testConfig() Config {
 	c := DefaultConfig()
 	c.Mode = ModeOn
 	c.TURNPort = 0
 	c.RelayPortMin, c.RelayPortMax = 0, 0
 	c.MaxKbps = 100000
+	c.AllowedPeerRanges = NewPeerRanges("127.0.0.2/32")
 	return c
 }
 
@@ -70,11 +77,14 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// startRelay starts a relay on 127.0.0.1 and stops it at the end of the test.
+// startRelay starts a relay on opts.ListenIP (nil: 127.0.0.1) and stops it
+// at the end of the test.
 func startRelay(t testing.TB, w *world, cfg Config, opts Options) *Relay {
 	t.Helper()
 	opts.DirectoryKey = w.dirPub
-	opts.ListenIP = net.IPv4(127, 0, 0, 1)
+	if opts.ListenIP == nil {
+		opts.ListenIP = net.IPv4(127, 0, 0, 1)
+	}
 	if opts.Logger == nil {
 		opts.Logger = quietLogger()
 	}
@@ -154,7 +164,11 @@ func (a *allocation) waitChannelBound(peer net.Addr) error {
 // allocate makes a UDP allocation on the relay's UDP listener.
 func allocate(t testing.TB, r *Relay, username, password string) (*allocation, error) {
 	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	network, local := "udp4", "127.0.0.1:0"
+	if r.Addrs().UDP.(*net.UDPAddr).IP.To4() == nil {
+		network, local = "udp6", "[::1]:0"
+	}
+	conn, err := net.ListenPacket(network, local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,10 +200,15 @@ func allocate(t testing.TB, r *Relay, username, password string) (*allocation, e
 	return a, nil
 }
 
-// udpPeer is a plain UDP socket on 127.0.0.1: the far end of a relayed path.
+// udpPeer is a plain UDP socket on peerIP: the far end of a relayed path.
 func udpPeer(t testing.TB) net.PacketConn {
+	return udpSocket(t, peerIP.String())
+}
+
+// udpSocket is a UDP socket on ip, closed at the end of the test.
+func udpSocket(t testing.TB, ip string) net.PacketConn {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	c, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

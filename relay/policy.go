@@ -249,6 +249,9 @@ func Effective(user Config, p AdminPolicy) (Config, []string) {
 	override("turn_tls_port", &c.TURNTLSPort, r.TURNTLSPort)
 	override("relay_port_min", &c.RelayPortMin, r.RelayPortMin)
 	override("relay_port_max", &c.RelayPortMax, r.RelayPortMax)
+	if c.RelayPortMin != 0 {
+		capInt("max_sessions", &c.MaxSessions, c.RelayPortMax-c.RelayPortMin+1) // a session needs a relay port
+	}
 	if r.AllowedPeerRangesSet && c.AllowedPeerRanges != r.AllowedPeerRanges {
 		note("relay.allowed_peer_ranges set %v -> %v", c.AllowedPeerRanges, r.AllowedPeerRanges)
 		c.AllowedPeerRanges = r.AllowedPeerRanges

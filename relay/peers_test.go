@@ -328,3 +328,54 @@ func gatheredLabel(t *testing.T, reg *prometheus.Registry, name, label, value st
 	}
 	return 0, false
 }
+
+// BenchmarkPeerFilter measures the permission check (once per
+// CreatePermission/ChannelBind) and the per-datagram own-address check.
+//
+//	go test -run '^$' -bench BenchmarkPeerFilter ./relay/
+func BenchmarkPeerFilter(b *testing.B) {
+	relayIP := net.IPv4(127, 0, 0, 3)
+	f := newPeerFilter([]netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")}, nil, relayIP, relayIP, []net.IP{net.IPv4(127, 0, 0, 1)})
+	b.Run("permit/public", func(b *testing.B) {
+		ip := net.ParseIP("8.8.8.8")
+		for range b.N {
+			if _, ok := f.permit(ip); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("permit/metadata", func(b *testing.B) {
+		ip := net.ParseIP("169.254.169.254")
+		for range b.N {
+			if _, ok := f.permit(ip); ok {
+				b.Fatal("allowed")
+			}
+		}
+	})
+	b.Run("datagram/isSelf", func(b *testing.B) {
+		addr := &net.UDPAddr{IP: net.ParseIP("8.8.8.8"), Port: 5000}
+		for range b.N {
+			if _, self := f.isSelf(addr); self {
+				b.Fatal("self")
+			}
+		}
+	})
+}
+
+// TestSameHostPeers: with Options.TestSameHostPeers (and the loopback
+// range allowed) a relay reaches a peer on its own 127.0.0.1, as node
+// tests that run every node on one host need.
+func TestSameHostPeers(t *testing.T) {
+	w := newWorld(t)
+	cfg := testConfig()
+	cfg.AllowedPeerRanges = NewPeerRanges("127.0.0.0/8")
+	r := startRelay(t, w, cfg, Options{TestSameHostPeers: true})
+	c := credsFor(t, w, r, "alice")
+	a, err := allocate(t, r, c.Username, c.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(t, a, udpSocket(t, "127.0.0.1"), []byte("same host")); err != nil {
+		t.Fatal(err)
+	}
+}

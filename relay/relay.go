@@ -73,6 +73,11 @@ type Options struct {
 	// address); the interface, listen and public addresses are always
 	// included.
 	OwnIPs []net.IP
+	// TestSameHostPeers lets the relay send to this host's own addresses
+	// on any port, for tests that run every node on 127.0.0.1 (they must
+	// also allow the loopback range). Never set it in production: it
+	// exposes every UDP service of the host to the relay's clients.
+	TestSameHostPeers bool
 	// Net opens every socket: the TURN listeners and the relay sockets
 	// (nil: the operating system's network). With a Net that has no TCP
 	// (pion's vnet, for in-process NAT tests) the server is UDP-only.
@@ -289,6 +294,10 @@ func (r *Relay) Start(ctx context.Context) error {
 	}
 
 	filter := newPeerFilter(r.allowed, nw, r.opts.ListenIP, r.opts.PublicIP, r.opts.OwnIPs)
+	if r.opts.TestSameHostPeers {
+		r.log.Warn("relay: TestSameHostPeers is set: clients may reach every UDP service of this host")
+		filter.self = map[netip.Addr]bool{}
+	}
 	permit := r.permit(filter)
 	gen := &allocator{r: r, inner: r.innerGenerator(nw), filter: filter}
 	sc := turn.ServerConfig{

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/relay/turncreds"
+
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -91,6 +93,7 @@ func testRelayOptions(t testing.TB, cfg home.RelayConfig, policy string) superno
 		PromoteHold: time.Millisecond, DemoteHold: time.Millisecond,
 		ProvideInterval: time.Minute, Refresh: 2 * time.Second,
 		DrainTimeout: 2 * time.Second, CPULoad: func() float64 { return 0 },
+		SameHostPeers: true, // every node of these tests is on 127.0.0.1
 	}
 }
 
@@ -333,23 +336,23 @@ func TestRelayCredentialsNeedCertificate(t *testing.T) {
 		name string
 		h    host.Host
 		cert []byte
-		want relay.Code
+		want turncreds.Code
 	}{
-		{"owner", alice.n.Host(), cert.Marshal(), relay.CodeOK},
-		{"another key with alice's certificate", mallory, cert.Marshal(), relay.CodeCertificate},
-		{"not a certificate", mallory, []byte("not a certificate"), relay.CodeCertificate},
+		{"owner", alice.n.Host(), cert.Marshal(), turncreds.CodeOK},
+		{"another key with alice's certificate", mallory, cert.Marshal(), turncreds.CodeCertificate},
+		{"not a certificate", mallory, []byte("not a certificate"), turncreds.CodeCertificate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.h.Connect(ctx, samInfo); err != nil {
 				t.Fatal(err)
 			}
-			s, err := tc.h.NewStream(ctx, sam.n.PeerID(), relay.ProtocolID)
+			s, err := tc.h.NewStream(ctx, sam.n.PeerID(), turncreds.ProtocolID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
 			_ = s.SetDeadline(time.Now().Add(10 * time.Second))
-			req := relay.CredentialRequest{Certificate: tc.cert}
+			req := turncreds.CredentialRequest{Certificate: tc.cert}
 			req.Nonce[0] = 42
 			body, err := req.Marshal()
 			if err != nil {
@@ -366,17 +369,17 @@ func TestRelayCredentialsNeedCertificate(t *testing.T) {
 			if _, err := io.ReadFull(s, resp); err != nil {
 				t.Fatal(err)
 			}
-			r, err := relay.UnmarshalCredentialResponse(resp)
+			r, err := turncreds.UnmarshalCredentialResponse(resp)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.Code != tc.want {
 				t.Fatalf("code %d (%s), want %d", r.Code, r.Message, tc.want)
 			}
-			if tc.want != relay.CodeOK && r.Credentials.Password != "" {
+			if tc.want != turncreds.CodeOK && r.Credentials.Password != "" {
 				t.Fatal("a refusal carries credentials")
 			}
-			if tc.want == relay.CodeOK && (r.Credentials.Password == "" || len(r.Credentials.URLs) == 0) {
+			if tc.want == turncreds.CodeOK && (r.Credentials.Password == "" || len(r.Credentials.URLs) == 0) {
 				t.Fatalf("the owner got no usable credentials: %+v", r.Credentials)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+
 	"github.com/pion/turn/v5"
 	"golang.org/x/time/rate"
 )
@@ -23,7 +25,7 @@ var errTCPAllocation = errors.New("relay: TCP relay allocations (RFC 6062) are n
 type allocator struct {
 	r      *Relay
 	inner  turn.RelayAddressGenerator
-	filter *peerFilter
+	filter *peerfilter.Filter
 }
 
 func (a *allocator) Validate() error { return a.inner.Validate() }
@@ -114,7 +116,7 @@ func (r *Relay) release(userID string) int {
 type meteredConn struct {
 	net.PacketConn
 	r      *Relay
-	filter *peerFilter
+	filter *peerfilter.Filter
 	user   string
 	port   int
 	opened time.Time
@@ -130,7 +132,7 @@ type meteredConn struct {
 	err     error
 }
 
-func (r *Relay) newMeteredConn(conn net.PacketConn, user string, f *peerFilter) *meteredConn {
+func (r *Relay) newMeteredConn(conn net.PacketConn, user string, f *peerfilter.Filter) *meteredConn {
 	now := time.Now()
 	c := &meteredConn{PacketConn: conn, r: r, filter: f, user: user, opened: now}
 	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok {
@@ -215,13 +217,13 @@ func (c *meteredConn) allow(n int) bool {
 // ownPortForbidden reports (and counts) a datagram to or from one of the
 // super-node's own addresses on a port that is not an open relay socket.
 func (c *meteredConn) ownPortForbidden(addr net.Addr) bool {
-	port, self := c.filter.isSelf(addr)
+	port, self := c.filter.IsSelf(addr)
 	if !self || c.r.ports.has(port) {
 		return false
 	}
 	c.r.counters.dropped.add(DroppedPeerForbidden)
 	c.r.tracer.Dropped(DroppedPeerForbidden)
-	c.r.forbidPeer(PeerSelf)
+	c.r.forbidPeer(peerfilter.Self)
 	return true
 }
 
@@ -319,9 +321,9 @@ func newLimiter(kbps int) *rate.Limiter {
 // (403, or 401 for ChannelBind, as pion/turn answers) and counted. Send
 // indications and ChannelData need a permission, so they never reach such
 // a peer either.
-func (r *Relay) permit(f *peerFilter) turn.PermissionHandler {
+func (r *Relay) permit(f *peerfilter.Filter) turn.PermissionHandler {
 	return func(client net.Addr, peer net.IP) bool {
-		kind, ok := f.permit(peer)
+		kind, ok := f.Permit(peer)
 		if !ok {
 			r.refuse(RefusedPeerForbidden)
 			r.forbidPeer(kind)
@@ -331,7 +333,7 @@ func (r *Relay) permit(f *peerFilter) turn.PermissionHandler {
 	}
 }
 
-func (r *Relay) forbidPeer(kind PeerKind) {
+func (r *Relay) forbidPeer(kind peerfilter.Kind) {
 	r.counters.peerForbidden.add(kind)
 	r.tracer.PeerForbidden(kind)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/peercall/peercall/relay/peerfilter"
 )
 
 // Mode is the user's choice about relaying: auto (relay when well
@@ -100,7 +102,7 @@ type Config struct {
 	// are not public unicast (the node passes network.reachable_ranges;
 	// the lab uses "198.18.0.0/15"). They never open unspecified,
 	// multicast or broadcast addresses, nor the super-node's own.
-	AllowedPeerRanges PeerRanges `toml:"allowed_peer_ranges,omitempty"`
+	AllowedPeerRanges peerfilter.Ranges `toml:"allowed_peer_ranges,omitempty"`
 }
 
 // Bounds of the numeric settings (Validate; the admin policy's caps obey
@@ -185,7 +187,7 @@ func (c Config) Validate() error {
 	durIn("credential_ttl", c.CredentialTTL, minDurationSetting, maxCredentialTTL, " (default 10m)")
 	durIn("idle_timeout", c.IdleTimeout, minDurationSetting, maxIdleTimeout, " (default 60s; keep it above the ring time)")
 	durIn("allocation_lifetime", c.AllocationLifetime, minDurationSetting, maxAllocationLife, " (default 2m)")
-	if _, err := parsePeerRanges("relay.allowed_peer_ranges", c.AllowedPeerRanges); err != nil {
+	if _, err := peerfilter.Parse("relay.allowed_peer_ranges", c.AllowedPeerRanges); err != nil {
 		bad("%w", err)
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+
 	"github.com/BurntSushi/toml"
 )
 
@@ -98,11 +100,11 @@ func TestConfigBounds(t *testing.T) {
 		{"turn_port 65535", func(c *Config) { c.TURNPort = 65535 }, ""},
 		{"turn_tls_port 65536", func(c *Config) { c.TURNTLSPort = 65536 }, "relay.turn_tls_port 65536 is out of range: use 0..65535"},
 		{"relay ports beyond 65535", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 65000, 70000 }, "relay.relay_port_min..relay_port_max 65000..70000 is not a port range"},
-		{"allowed_peer_ranges", func(c *Config) { c.AllowedPeerRanges = NewPeerRanges("198.18.0.0/15", "fd00::/8") }, ""},
-		{"allowed_peer_ranges not a CIDR", func(c *Config) { c.AllowedPeerRanges = NewPeerRanges("10.0.0.1") }, "relay.allowed_peer_ranges: \"10.0.0.1\" is not a CIDR range"},
-		{"allowed_peer_ranges host bits", func(c *Config) { c.AllowedPeerRanges = NewPeerRanges("10.0.0.1/8") }, "relay.allowed_peer_ranges: \"10.0.0.1/8\" has host bits set: write \"10.0.0.0/8\""},
+		{"allowed_peer_ranges", func(c *Config) { c.AllowedPeerRanges = peerfilter.NewRanges("198.18.0.0/15", "fd00::/8") }, ""},
+		{"allowed_peer_ranges not a CIDR", func(c *Config) { c.AllowedPeerRanges = peerfilter.NewRanges("10.0.0.1") }, "relay.allowed_peer_ranges: \"10.0.0.1\" is not a CIDR range"},
+		{"allowed_peer_ranges host bits", func(c *Config) { c.AllowedPeerRanges = peerfilter.NewRanges("10.0.0.1/8") }, "relay.allowed_peer_ranges: \"10.0.0.1/8\" has host bits set: write \"10.0.0.0/8\""},
 		{"allowed_peer_ranges too many", func(c *Config) {
-			c.AllowedPeerRanges = NewPeerRanges(strings.Split(strings.Repeat("10.0.0.0/8,", 65), ",")[:65]...)
+			c.AllowedPeerRanges = peerfilter.NewRanges(strings.Split(strings.Repeat("10.0.0.0/8,", 65), ",")[:65]...)
 		}, "relay.allowed_peer_ranges has 65 ranges: use at most 64"},
 	}
 	for _, tt := range tests {
@@ -183,7 +185,7 @@ restricted = true
 				CredentialTTL: 5 * time.Minute, MinUptime: 2 * time.Hour, MinUpstreamKbps: 5000, MaxCPULoad: 0.5,
 				TURNPort: 3479, TURNTLSPort: 443, RelayPortMin: 40000, RelayPortMax: 40999,
 				IdleTimeout: 30 * time.Second, AllocationLifetime: time.Minute,
-				AllowedPeerRanges: NewPeerRanges("10.20.0.0/16"), AllowedPeerRangesSet: true}
+				AllowedPeerRanges: peerfilter.NewRanges("10.20.0.0/16"), AllowedPeerRangesSet: true}
 			if p.Relay != want || !p.Network.Restricted || p.Path == "" {
 				t.Fatalf("policy = %+v", p)
 			}
@@ -245,7 +247,7 @@ func ptr[T any](v T) *T { return &v }
 func TestEffective(t *testing.T) {
 	user := DefaultConfig()
 	user.Mode = ModeOn
-	user.AllowedPeerRanges = NewPeerRanges("192.168.0.0/16")
+	user.AllowedPeerRanges = peerfilter.NewRanges("192.168.0.0/16")
 	tests := []struct {
 		name    string
 		policy  AdminPolicy
@@ -275,13 +277,13 @@ func TestEffective(t *testing.T) {
 		{"abandoned allocations caps", AdminPolicy{Relay: PolicyRelay{IdleTimeout: 20 * time.Second, AllocationLifetime: time.Minute}},
 			func(c Config) bool { return c.IdleTimeout == 20*time.Second && c.AllocationLifetime == time.Minute },
 			[]string{"idle_timeout capped 1m0s -> 20s", "allocation_lifetime capped 2m0s -> 1m0s"}},
-		{"peer ranges replaced", AdminPolicy{Relay: PolicyRelay{AllowedPeerRanges: NewPeerRanges("10.20.0.0/16"), AllowedPeerRangesSet: true}},
-			func(c Config) bool { return c.AllowedPeerRanges == NewPeerRanges("10.20.0.0/16") },
+		{"peer ranges replaced", AdminPolicy{Relay: PolicyRelay{AllowedPeerRanges: peerfilter.NewRanges("10.20.0.0/16"), AllowedPeerRangesSet: true}},
+			func(c Config) bool { return c.AllowedPeerRanges == peerfilter.NewRanges("10.20.0.0/16") },
 			[]string{"allowed_peer_ranges set [192.168.0.0/16] -> [10.20.0.0/16]"}},
 		{"peer ranges closed", AdminPolicy{Relay: PolicyRelay{AllowedPeerRangesSet: true}},
 			func(c Config) bool { return c.AllowedPeerRanges.Len() == 0 },
 			[]string{"allowed_peer_ranges set [192.168.0.0/16] -> []"}},
-		{"peer ranges unset keep the user's", AdminPolicy{Relay: PolicyRelay{AllowedPeerRanges: NewPeerRanges("10.20.0.0/16")}},
+		{"peer ranges unset keep the user's", AdminPolicy{Relay: PolicyRelay{AllowedPeerRanges: peerfilter.NewRanges("10.20.0.0/16")}},
 			func(c Config) bool { return c == user }, nil},
 	}
 	for _, tt := range tests {

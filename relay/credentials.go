@@ -14,35 +14,23 @@ import (
 
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/relay/turncreds"
 )
 
-// Errors of IssueCredentials (wrapped; test with errors.Is).
+// Errors of IssueCredentials (wrapped; test with errors.Is): the same
+// sentinels a refusal over /peercall/relay/1 matches on the asker's side.
 var (
 	// ErrNotRunning: the TURN server is not running (the node is not a
 	// super-node, or it is draining).
-	ErrNotRunning = errors.New("this node is not relaying now")
+	ErrNotRunning = turncreds.ErrNotRunning
 	// ErrCertificate: the certificate does not prove the asker's identity.
-	ErrCertificate = errors.New("certificate refused")
+	ErrCertificate = turncreds.ErrCertificate
 )
 
-// Credentials are time-limited TURN credentials for one certified user, in
-// the TURN REST API form: Username is "<expiry unix seconds>:<username>"
-// and Password is base64(HMAC-SHA1(secret, Username)).
-type Credentials struct {
-	URLs     []string  `json:"urls"`
-	Username string    `json:"username"`
-	Password string    `json:"password"`
-	Expires  time.Time `json:"expires"`
-}
-
-// ICEServer is the credentials as a pion/webrtc ICE server, for
-// media.Config.ICEServers.
-func (c Credentials) ICEServer() webrtc.ICEServer {
-	return webrtc.ICEServer{URLs: append([]string(nil), c.URLs...), Username: c.Username, Credential: c.Password}
-}
+// Credentials are the TURN credentials IssueCredentials hands out.
+type Credentials = turncreds.Credentials
 
 // IssueCredentials hands TURN credentials to the holder of cert, a
 // certificate signed by the directory key naming peerKey (the key the

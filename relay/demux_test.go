@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/relay/sharedport"
+
 	"github.com/peercall/peercall/internal/pionlog"
 
 	"github.com/libp2p/go-libp2p"
@@ -22,55 +24,23 @@ import (
 	"github.com/pion/turn/v5"
 )
 
-func TestDemuxMatchers(t *testing.T) {
-	stun := []byte{0x00, 0x03, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42}
-	tests := []struct {
-		name                 string
-		b                    []byte
-		tls, stunOK, mstream bool
-	}{
-		{"TURN allocate", stun, false, true, false},
-		{"TLS ClientHello", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01}, true, false, false},
-		{"multistream-select", []byte("\x13/multistream/1.0.0\n")[:8], false, false, true},
-		{"HTTP", []byte("GET / HT"), false, false, false},
-		{"STUN without cookie", []byte{0x00, 0x01, 0x00, 0x00, 0, 0, 0, 0}, false, false, false},
-		{"too short", []byte{0x00}, false, false, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if IsTLS(tc.b) != tc.tls || IsSTUN(tc.b) != tc.stunOK || IsMultistream(tc.b) != tc.mstream {
-				t.Fatalf("IsTLS %t IsSTUN %t IsMultistream %t; want %t %t %t",
-					IsTLS(tc.b), IsSTUN(tc.b), IsMultistream(tc.b), tc.tls, tc.stunOK, tc.mstream)
-			}
-		})
-	}
-}
-
-// TestDemux shares one loopback TCP port between TURN over TCP and TURN
-// over TLS (the relay serving the Demux routes handed to it, with a
-// self-signed Ed25519 certificate that the client pins, and no TCP
-// listener of its own) and libp2p (a host whose SharedTCPTransport serves
-// the route: another host connects, opens a stream, and the server sees
-// the client's real address). The credentials name the shared port for
-// turn: and turns:. The relay is demoted and promoted again: the routes
-// outlive the stop.
 func TestDemux(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDemux(ln, quietLogger())
+	d := sharedport.NewDemux(ln, quietLogger())
 	defer d.Close()
-	turnRoute := d.Route("turn", IsSTUN)
-	tlsRoute := d.Route("turns", IsTLS)
-	p2pRoute := d.Route("libp2p", IsMultistream)
+	turnRoute := d.Route("turn", sharedport.IsSTUN)
+	tlsRoute := d.Route("turns", sharedport.IsTLS)
+	p2pRoute := d.Route("libp2p", sharedport.IsMultistream)
 	_, port, _ := net.SplitHostPort(d.Addr().String())
 
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := SelfSignedCertificate(priv, "127.0.0.1")
+	cert, err := sharedport.SelfSignedCertificate(priv, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +61,7 @@ func TestDemux(t *testing.T) {
 		dial func() (net.Conn, error)
 	}{
 		{"TURN over TCP", func() (net.Conn, error) { return net.Dial("tcp", d.Addr().String()) }},
-		{"TURN over TLS", func() (net.Conn, error) { return tls.Dial("tcp", d.Addr().String(), PinnedTLSConfig(pub)) }},
+		{"TURN over TLS", func() (net.Conn, error) { return tls.Dial("tcp", d.Addr().String(), sharedport.PinnedTLSConfig(pub)) }},
 	}
 	allocateAll := func(t *testing.T) {
 		for _, tc := range dials {
@@ -111,19 +81,19 @@ func TestDemux(t *testing.T) {
 	allocateAll(t)
 	t.Run("TLS with another key pinned", func(t *testing.T) {
 		other, _, _ := ed25519.GenerateKey(nil)
-		c, err := tls.Dial("tcp", d.Addr().String(), PinnedTLSConfig(other))
+		c, err := tls.Dial("tcp", d.Addr().String(), sharedport.PinnedTLSConfig(other))
 		if err == nil {
 			c.Close()
 			t.Fatal("TLS handshake succeeded with another key pinned")
 		}
-		if !errors.Is(err, ErrPinnedKey) {
-			t.Fatalf("handshake: %v, want ErrPinnedKey", err)
+		if !errors.Is(err, sharedport.ErrPinnedKey) {
+			t.Fatalf("handshake: %v, want sharedport.ErrPinnedKey", err)
 		}
 	})
 
 	t.Run("libp2p", func(t *testing.T) {
 		server, err := libp2p.New(libp2p.ListenAddrs(ma.StringCast("/ip4/127.0.0.1/tcp/"+port)),
-			libp2p.Transport(NewSharedTCPTransport(p2pRoute), tcp.DisableReuseport()), libp2p.DisableRelay())
+			libp2p.Transport(sharedport.NewSharedTCPTransport(p2pRoute), tcp.DisableReuseport()), libp2p.DisableRelay())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,20 +195,3 @@ func localAddrs(cs []network.Conn) (out []string) {
 
 // FuzzDemuxMatchers: any opening matches at most one protocol, and the
 // matchers never panic.
-func FuzzDemuxMatchers(f *testing.F) {
-	f.Add([]byte{0x00, 0x03, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42})
-	f.Add([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01})
-	f.Add([]byte("\x13/multis"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		n := 0
-		for _, m := range []func([]byte) bool{IsTLS, IsSTUN, IsMultistream} {
-			if m(b) {
-				n++
-			}
-		}
-		if n > 1 {
-			t.Fatalf("%x matches %d protocols", b, n)
-		}
-	})
-}

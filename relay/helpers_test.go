@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+
 	"github.com/peercall/peercall/internal/pionlog"
 
 	"github.com/pion/turn/v5"
@@ -69,7 +71,7 @@ func testConfig() Config {
 	c.TURNPort = 0
 	c.RelayPortMin, c.RelayPortMax = 0, 0
 	c.MaxKbps = 100000
-	c.AllowedPeerRanges = NewPeerRanges("127.0.0.2/32")
+	c.AllowedPeerRanges = peerfilter.NewRanges("127.0.0.2/32")
 	return c
 }
 

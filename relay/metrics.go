@@ -3,6 +3,8 @@ package relay
 import (
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -60,7 +62,7 @@ func NewPrometheusTracer(reg prometheus.Registerer) (*PrometheusTracer, error) {
 	for _, r := range refusalReasons {
 		t.refused.WithLabelValues(string(r))
 	}
-	for _, k := range peerKinds {
+	for _, k := range peerfilter.Kinds() {
 		t.peerForbidden.WithLabelValues(string(k))
 	}
 	for _, c := range closeCauses {
@@ -97,7 +99,7 @@ func (t *PrometheusTracer) Refused(r Reason) { t.refused.WithLabelValues(string(
 func (t *PrometheusTracer) CredentialsIssued() { t.credentialsIssued.Inc() }
 
 // PeerForbidden implements MetricsTracer.
-func (t *PrometheusTracer) PeerForbidden(k PeerKind) {
+func (t *PrometheusTracer) PeerForbidden(k peerfilter.Kind) {
 	t.peerForbidden.WithLabelValues(string(k)).Inc()
 }
 

@@ -3,79 +3,16 @@ package relay
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peercall/peercall/relay/peerfilter"
 
 	"github.com/BurntSushi/toml"
 	"github.com/pion/stun/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-func TestPeerFilterClassify(t *testing.T) {
-	relayIP := net.IPv4(127, 0, 0, 3)
-	own := []net.IP{net.IPv4(127, 0, 0, 1), net.ParseIP("203.0.113.5")}
-	byDefault := newPeerFilter([]netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}, nil, relayIP, relayIP, own)
-	lab := newPeerFilter([]netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")}, nil, relayIP, relayIP, own)
-	everything := newPeerFilter([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, nil, relayIP, relayIP, own)
-	tests := []struct {
-		ip   string
-		f    *peerFilter
-		kind PeerKind // "" = allowed
-	}{
-		{"8.8.8.8", byDefault, ""},
-		{"2001:4860:4860::8888", byDefault, ""},
-		{"127.0.0.2", byDefault, ""}, // allowed on purpose
-		{"127.0.0.3", byDefault, ""}, // the relayed address: data is checked per port
-		{"127.0.0.1", byDefault, PeerSelf},
-		{"203.0.113.5", byDefault, PeerSelf},
-		{"127.0.0.9", byDefault, PeerLoopback},
-		{"::1", byDefault, PeerLoopback},
-		{"10.0.0.1", byDefault, PeerPrivate},
-		{"172.31.255.1", byDefault, PeerPrivate},
-		{"192.168.1.1", byDefault, PeerPrivate},
-		{"fc00::1", byDefault, PeerPrivate},
-		{"fd00:ec2::254", byDefault, PeerPrivate}, // a cloud metadata service over IPv6
-		{"169.254.169.254", byDefault, PeerLinkLocal},
-		{"fe80::1", byDefault, PeerLinkLocal},
-		{"100.64.0.1", byDefault, PeerCGNAT},
-		{"224.0.0.1", byDefault, PeerMulticast},
-		{"239.255.255.250", byDefault, PeerMulticast},
-		{"ff02::1", byDefault, PeerMulticast},
-		{"255.255.255.255", byDefault, PeerBroadcast},
-		{"0.0.0.0", byDefault, PeerUnspecified},
-		{"::", byDefault, PeerUnspecified},
-		{"0.1.2.3", byDefault, PeerThisNetwork},
-		{"240.0.0.1", byDefault, PeerReserved},
-		{"198.18.0.1", byDefault, PeerReserved},
-		{"192.0.2.1", byDefault, PeerReserved},
-		{"2001:db8::1", byDefault, PeerReserved},
-		{"::ffff:10.0.0.1", byDefault, PeerPrivate},           // IPv4-mapped
-		{"64:ff9b::a9fe:a9fe", byDefault, PeerLinkLocal},      // NAT64 of 169.254.169.254
-		{"2002:7f00:1::", byDefault, PeerSelf},                // 6to4 of 127.0.0.1
-		{"2002:7f00:3::", byDefault, PeerSelf},                // 6to4 of the relayed address: never through a tunnel
-		{"2002:808:808::", byDefault, ""},                     // 6to4 of 8.8.8.8
-		{"198.18.0.20", lab, ""},                              // the lab's range
-		{"198.20.0.1", lab, ""},                               // public, outside it
-		{"10.0.0.1", everything, ""},                          // opened on purpose
-		{"169.254.169.254", everything, ""},                   // (as the administrator wished)
-		{"224.0.0.1", everything, PeerMulticast},              // never a peer
-		{"255.255.255.255", everything, PeerBroadcast},        // never a peer
-		{"127.0.0.1", everything, PeerSelf},                   // never a peer
-		{"0.0.0.0", everything, PeerUnspecified},              // never a peer
-		{"64:ff9b::7f00:1", everything, PeerSelf},             // never, even through NAT64
-		{"::ffff:255.255.255.255", everything, PeerBroadcast}, // nor mapped
-	}
-	for _, tt := range tests {
-		t.Run(tt.ip, func(t *testing.T) {
-			kind, ok := tt.f.permit(net.ParseIP(tt.ip))
-			if ok != (tt.kind == "") || (!ok && kind != tt.kind) {
-				t.Fatalf("permit(%s) = %q, %v; want kind %q (\"\" = allowed)", tt.ip, kind, ok, tt.kind)
-			}
-		})
-	}
-}
 
 func TestPeerRangesTOML(t *testing.T) {
 	var c struct {
@@ -145,16 +82,16 @@ func TestPeerForbidden(t *testing.T) {
 	tests := []struct {
 		name string
 		addr net.Addr
-		kind PeerKind
+		kind peerfilter.Kind
 	}{
-		{"the super-node's host", hostService.LocalAddr(), PeerSelf},
-		{"cloud metadata", &net.UDPAddr{IP: net.ParseIP("169.254.169.254"), Port: 80}, PeerLinkLocal},
-		{"RFC 1918", &net.UDPAddr{IP: net.ParseIP("10.0.0.1"), Port: 53}, PeerPrivate},
-		{"multicast", &net.UDPAddr{IP: net.ParseIP("224.0.0.1"), Port: 5353}, PeerMulticast},
-		{"broadcast", &net.UDPAddr{IP: net.IPv4bcast, Port: 9}, PeerBroadcast},
-		{"CGNAT", &net.UDPAddr{IP: net.ParseIP("100.64.0.1"), Port: 9}, PeerCGNAT},
-		{"loopback", &net.UDPAddr{IP: net.ParseIP("127.0.0.9"), Port: 9}, PeerLoopback},
-		{"this network", &net.UDPAddr{IP: net.ParseIP("0.0.0.1"), Port: 9}, PeerThisNetwork},
+		{"the super-node's host", hostService.LocalAddr(), peerfilter.Self},
+		{"cloud metadata", &net.UDPAddr{IP: net.ParseIP("169.254.169.254"), Port: 80}, peerfilter.LinkLocal},
+		{"RFC 1918", &net.UDPAddr{IP: net.ParseIP("10.0.0.1"), Port: 53}, peerfilter.Private},
+		{"multicast", &net.UDPAddr{IP: net.ParseIP("224.0.0.1"), Port: 5353}, peerfilter.Multicast},
+		{"broadcast", &net.UDPAddr{IP: net.IPv4bcast, Port: 9}, peerfilter.Broadcast},
+		{"CGNAT", &net.UDPAddr{IP: net.ParseIP("100.64.0.1"), Port: 9}, peerfilter.CGNAT},
+		{"loopback", &net.UDPAddr{IP: net.ParseIP("127.0.0.9"), Port: 9}, peerfilter.Loopback},
+		{"this network", &net.UDPAddr{IP: net.ParseIP("0.0.0.1"), Port: 9}, peerfilter.ThisNetwork},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +155,7 @@ func TestPeerForbidden(t *testing.T) {
 		eventually(t, "datagrams to the relay's own ports dropped and counted", func() bool {
 			s := r.Stats()
 			return s.Dropped[DroppedPeerForbidden] >= before.Dropped[DroppedPeerForbidden]+6 &&
-				s.PeerForbidden[PeerSelf] >= before.PeerForbidden[PeerSelf]+6
+				s.PeerForbidden[peerfilter.Self] >= before.PeerForbidden[peerfilter.Self]+6
 		})
 		if s := r.Stats(); s.Sessions != 2 { // a and the raw one: nothing nested through the TURN port
 			t.Fatalf("%d sessions, want 2", s.Sessions)
@@ -284,8 +221,8 @@ func TestPeerForbiddenIPv6(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		ip   string
-		kind PeerKind
-	}{{"fe80::1", PeerLinkLocal}, {"fc00::1", PeerPrivate}, {"ff02::1", PeerMulticast}, {"64:ff9b::a00:1", PeerPrivate}} {
+		kind peerfilter.Kind
+	}{{"fe80::1", peerfilter.LinkLocal}, {"fc00::1", peerfilter.Private}, {"ff02::1", peerfilter.Multicast}, {"64:ff9b::a00:1", peerfilter.Private}} {
 		before := r.Stats().PeerForbidden[tt.kind]
 		err := a.client.CreatePermission(&net.UDPAddr{IP: net.ParseIP(tt.ip), Port: 9})
 		var te *stun.TurnError
@@ -294,14 +231,14 @@ func TestPeerForbiddenIPv6(t *testing.T) {
 		}
 	}
 	service := udpSocket(t, "::1")
-	before := r.Stats().PeerForbidden[PeerSelf]
+	before := r.Stats().PeerForbidden[peerfilter.Self]
 	for range 3 {
 		if _, err := a.relay.WriteTo([]byte("to [::1]"), service.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	quiet(t, service, "a service on [::1]")
-	eventually(t, "datagrams to [::1] counted", func() bool { return r.Stats().PeerForbidden[PeerSelf] >= before+3 })
+	eventually(t, "datagrams to [::1] counted", func() bool { return r.Stats().PeerForbidden[peerfilter.Self] >= before+3 })
 }
 
 // gatheredLabel reads one counter or gauge with label=value from reg.
@@ -329,46 +266,13 @@ func gatheredLabel(t *testing.T, reg *prometheus.Registry, name, label, value st
 	return 0, false
 }
 
-// BenchmarkPeerFilter measures the permission check (once per
-// CreatePermission/ChannelBind) and the per-datagram own-address check.
-//
-//	go test -run '^$' -bench BenchmarkPeerFilter ./relay/
-func BenchmarkPeerFilter(b *testing.B) {
-	relayIP := net.IPv4(127, 0, 0, 3)
-	f := newPeerFilter([]netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")}, nil, relayIP, relayIP, []net.IP{net.IPv4(127, 0, 0, 1)})
-	b.Run("permit/public", func(b *testing.B) {
-		ip := net.ParseIP("8.8.8.8")
-		for range b.N {
-			if _, ok := f.permit(ip); !ok {
-				b.Fatal("refused")
-			}
-		}
-	})
-	b.Run("permit/metadata", func(b *testing.B) {
-		ip := net.ParseIP("169.254.169.254")
-		for range b.N {
-			if _, ok := f.permit(ip); ok {
-				b.Fatal("allowed")
-			}
-		}
-	})
-	b.Run("datagram/isSelf", func(b *testing.B) {
-		addr := &net.UDPAddr{IP: net.ParseIP("8.8.8.8"), Port: 5000}
-		for range b.N {
-			if _, self := f.isSelf(addr); self {
-				b.Fatal("self")
-			}
-		}
-	})
-}
-
 // TestSameHostPeers: with Options.TestSameHostPeers (and the loopback
 // range allowed) a relay reaches a peer on its own 127.0.0.1, as node
 // tests that run every node on one host need.
 func TestSameHostPeers(t *testing.T) {
 	w := newWorld(t)
 	cfg := testConfig()
-	cfg.AllowedPeerRanges = NewPeerRanges("127.0.0.0/8")
+	cfg.AllowedPeerRanges = peerfilter.NewRanges("127.0.0.0/8")
 	r := startRelay(t, w, cfg, Options{TestSameHostPeers: true})
 	c := credsFor(t, w, r, "alice")
 	a, err := allocate(t, r, c.Username, c.Password)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+
 	"github.com/BurntSushi/toml"
 )
 
@@ -70,8 +72,8 @@ type PolicyRelay struct {
 	// AllowedPeerRanges, when AllowedPeerRangesSet, replaces the user's
 	// relay.allowed_peer_ranges: the administrator decides which
 	// non-public networks this machine relays into.
-	AllowedPeerRanges    PeerRanges `toml:"allowed_peer_ranges"`
-	AllowedPeerRangesSet bool       `toml:"-"` // the file has allowed_peer_ranges (even [])
+	AllowedPeerRanges    peerfilter.Ranges `toml:"allowed_peer_ranges"`
+	AllowedPeerRangesSet bool              `toml:"-"` // the file has allowed_peer_ranges (even [])
 }
 
 // PolicyNetwork is the [network] section of the admin policy.
@@ -168,7 +170,7 @@ func (p AdminPolicy) validate() error {
 	if (r.RelayPortMin == 0) != (r.RelayPortMax == 0) || r.RelayPortMin < 0 || r.RelayPortMax > 65535 || r.RelayPortMin > r.RelayPortMax {
 		bad("relay.relay_port_min..relay_port_max %d..%d is not a port range: set both, 1 <= min <= max <= 65535", r.RelayPortMin, r.RelayPortMax)
 	}
-	if _, err := parsePeerRanges("relay.allowed_peer_ranges", r.AllowedPeerRanges); err != nil {
+	if _, err := peerfilter.Parse("relay.allowed_peer_ranges", r.AllowedPeerRanges); err != nil {
 		bad("%w", err)
 	}
 	return errors.Join(errs...)

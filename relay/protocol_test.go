@@ -9,17 +9,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peercall/peercall/relay/turncreds"
 )
 
-func nonce(t testing.TB) [NonceSize]byte {
-	var n [NonceSize]byte
+func nonce(t testing.TB) [turncreds.NonceSize]byte {
+	var n [turncreds.NonceSize]byte
 	if _, err := rand.Read(n[:]); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-// exchange runs RequestCredentials against ServeCredentials over a
+// exchange runs turncreds.Request against ServeCredentials over a
 // synchronous in-memory pipe (the node runs them on a libp2p stream).
 func exchange(t *testing.T, r *Relay, remote []byte, do func(net.Conn) (Credentials, error)) (Credentials, error, error) {
 	t.Helper()
@@ -44,10 +46,10 @@ func TestCredentialsProtocol(t *testing.T) {
 
 	t.Run("issued and usable", func(t *testing.T) {
 		creds, err, serveErr := exchange(t, r, aliceKey, func(c net.Conn) (Credentials, error) {
-			return RequestCredentials(c, alice, nonce(t))
+			return turncreds.Request(c, alice, nonce(t))
 		})
 		if err != nil || serveErr != nil {
-			t.Fatalf("RequestCredentials: %v; ServeCredentials: %v", err, serveErr)
+			t.Fatalf("turncreds.Request: %v; ServeCredentials: %v", err, serveErr)
 		}
 		a, err := allocate(t, r, creds.Username, creds.Password)
 		if err != nil {
@@ -59,11 +61,11 @@ func TestCredentialsProtocol(t *testing.T) {
 	})
 	t.Run("certificate of another peer", func(t *testing.T) {
 		_, err, serveErr := exchange(t, r, malloryKey, func(c net.Conn) (Credentials, error) {
-			return RequestCredentials(c, alice, nonce(t))
+			return turncreds.Request(c, alice, nonce(t))
 		})
-		var re *RemoteError
+		var re *turncreds.RemoteError
 		if !errors.As(err, &re) || !errors.Is(err, ErrCertificate) || !strings.Contains(re.Message, "another peer") {
-			t.Fatalf("RequestCredentials = %v, want a certificate refusal naming the peer mismatch", err)
+			t.Fatalf("turncreds.Request = %v, want a certificate refusal naming the peer mismatch", err)
 		}
 		if !errors.Is(serveErr, ErrCertificate) {
 			t.Fatalf("ServeCredentials = %v", serveErr)
@@ -71,29 +73,29 @@ func TestCredentialsProtocol(t *testing.T) {
 	})
 	t.Run("garbage request", func(t *testing.T) {
 		_, err, serveErr := exchange(t, r, aliceKey, func(c net.Conn) (Credentials, error) {
-			if err := writeFrame(c, []byte{1, 1, 2, 3}); err != nil {
+			if err := turncreds.WriteFrame(c, []byte{1, 1, 2, 3}); err != nil {
 				return Credentials{}, err
 			}
-			body, err := readFrame(c)
+			body, err := turncreds.ReadFrame(c)
 			if err != nil {
 				return Credentials{}, err
 			}
-			p, err := UnmarshalCredentialResponse(body)
+			p, err := turncreds.UnmarshalCredentialResponse(body)
 			if err != nil {
 				return Credentials{}, err
 			}
-			return Credentials{}, &RemoteError{p.Code, p.Message}
+			return Credentials{}, &turncreds.RemoteError{Code: p.Code, Message: p.Message}
 		})
-		var re *RemoteError
-		if !errors.As(err, &re) || re.Code != CodeBadRequest || !errors.Is(serveErr, ErrMalformed) {
+		var re *turncreds.RemoteError
+		if !errors.As(err, &re) || re.Code != turncreds.CodeBadRequest || !errors.Is(serveErr, turncreds.ErrMalformed) {
 			t.Fatalf("client %v, server %v", err, serveErr)
 		}
 	})
 	t.Run("oversized frame refused before reading it", func(t *testing.T) {
 		var hdr [2]byte
-		binary.BigEndian.PutUint16(hdr[:], MaxMessageSize+1)
-		if _, err := readFrame(bytes.NewReader(hdr[:])); !errors.Is(err, ErrMalformed) {
-			t.Fatalf("readFrame = %v, want ErrMalformed", err)
+		binary.BigEndian.PutUint16(hdr[:], turncreds.MaxMessageSize+1)
+		if _, err := turncreds.ReadFrame(bytes.NewReader(hdr[:])); !errors.Is(err, turncreds.ErrMalformed) {
+			t.Fatalf("readFrame = %v, want turncreds.ErrMalformed", err)
 		}
 	})
 	t.Run("not running", func(t *testing.T) {
@@ -102,113 +104,10 @@ func TestCredentialsProtocol(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err, _ = exchange(t, stopped, aliceKey, func(c net.Conn) (Credentials, error) {
-			return RequestCredentials(c, alice, nonce(t))
+			return turncreds.Request(c, alice, nonce(t))
 		})
 		if !errors.Is(err, ErrNotRunning) {
-			t.Fatalf("RequestCredentials from a stopped relay = %v, want ErrNotRunning", err)
-		}
-	})
-}
-
-func seedRequest() []byte {
-	b, _ := CredentialRequest{Nonce: [NonceSize]byte{1, 2, 3}, Certificate: bytes.Repeat([]byte{7}, 150)}.Marshal()
-	return b
-}
-
-func seedResponse() []byte {
-	b, _ := CredentialResponse{Nonce: [NonceSize]byte{9}, Credentials: Credentials{
-		URLs:     []string{"turn:198.18.0.1:3478?transport=udp", "turns:relay.example:443?transport=tcp"},
-		Username: "1767225600:alice", Password: "n5ZzG1n1c0aXvKbpeT3mRB8u1rA=", Expires: time.Unix(1767225600, 0).UTC(),
-	}}.Marshal()
-	return b
-}
-
-func seedError() []byte {
-	b, _ := CredentialResponse{Code: CodeCertificate, Message: "certificate has expired\nline two"}.Marshal()
-	return b
-}
-
-func TestCodecRoundTrip(t *testing.T) {
-	q, err := UnmarshalCredentialRequest(seedRequest())
-	if err != nil || q.Nonce[2] != 3 || len(q.Certificate) != 150 {
-		t.Fatalf("request: %+v, %v", q, err)
-	}
-	p, err := UnmarshalCredentialResponse(seedResponse())
-	if err != nil || p.Credentials.Username != "1767225600:alice" || len(p.Credentials.URLs) != 2 || p.Credentials.Expires.Unix() != 1767225600 {
-		t.Fatalf("response: %+v, %v", p, err)
-	}
-	e, err := UnmarshalCredentialResponse(seedError())
-	if err != nil || e.Code != CodeCertificate || e.Message != "certificate has expired line two" {
-		t.Fatalf("error response: %+v, %v", e, err)
-	}
-	bad := []struct {
-		name string
-		b    []byte
-	}{
-		{"empty", nil},
-		{"wrong version", append([]byte{2}, seedRequest()[1:]...)},
-		{"response as request", seedResponse()},
-		{"trailing byte", append(seedRequest(), 0)},
-		{"truncated", seedRequest()[:40]},
-	}
-	for _, tt := range bad {
-		if _, err := UnmarshalCredentialRequest(tt.b); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: UnmarshalCredentialRequest = %v, want ErrMalformed", tt.name, err)
-		}
-	}
-	resp := seedResponse()
-	badURL := bytes.Replace(resp, []byte("turn:198"), []byte("http:198"), 1)
-	ctl := bytes.Replace(resp, []byte("alice"), []byte("al\x00ce"), 1)
-	for name, b := range map[string][]byte{"http URL": badURL, "control byte": ctl, "trailing": append(resp, 1), "request as response": seedRequest()} {
-		if _, err := UnmarshalCredentialResponse(b); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: UnmarshalCredentialResponse = %v, want ErrMalformed", name, err)
-		}
-	}
-}
-
-// FuzzCredentialRequest: the decoder never panics, and what it accepts
-// re-encodes to the same bytes (one canonical encoding).
-func FuzzCredentialRequest(f *testing.F) {
-	f.Add(seedRequest())
-	f.Add([]byte{1, 1})
-	f.Add(append(seedRequest(), 0))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		q, err := UnmarshalCredentialRequest(b)
-		if err != nil {
-			return
-		}
-		out, err := q.Marshal()
-		if err != nil || !bytes.Equal(out, b) {
-			t.Fatalf("re-encoding %x gave %x, %v", b, out, err)
-		}
-	})
-}
-
-func FuzzCredentialResponse(f *testing.F) {
-	f.Add(seedResponse())
-	f.Add(seedError())
-	f.Add([]byte{1, 2})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := UnmarshalCredentialResponse(b)
-		if err != nil {
-			return
-		}
-		out, err := p.Marshal()
-		if err != nil || !bytes.Equal(out, b) {
-			t.Fatalf("re-encoding %x gave %x, %v", b, out, err)
-		}
-	})
-}
-
-// FuzzReadFrame: any byte stream is either one bounded frame or an error.
-func FuzzReadFrame(f *testing.F) {
-	f.Add([]byte{0, 3, 1, 2, 3})
-	f.Add([]byte{0xff, 0xff})
-	f.Add([]byte{0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		body, err := readFrame(bytes.NewReader(b))
-		if err == nil && (len(body) == 0 || len(body) > MaxMessageSize) {
-			t.Fatalf("frame of %d bytes accepted", len(body))
+			t.Fatalf("turncreds.Request from a stopped relay = %v, want ErrNotRunning", err)
 		}
 	})
 }

@@ -16,6 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+	"github.com/peercall/peercall/relay/turncreds"
+
 	"github.com/peercall/peercall/internal/pionlog"
 
 	"github.com/pion/transport/v5"
@@ -161,7 +164,7 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		}
 		opts.PublicIP = opts.ListenIP
 	}
-	allowed, err := parsePeerRanges("relay.allowed_peer_ranges", cfg.AllowedPeerRanges)
+	allowed, err := peerfilter.Parse("relay.allowed_peer_ranges", cfg.AllowedPeerRanges)
 	if err != nil {
 		return nil, fmt.Errorf("relay config: %w", err)
 	}
@@ -205,7 +208,7 @@ func New(cfg Config, opts Options) (*Relay, error) {
 			refused:       newReasonCounters(refusalReasons),
 			dropped:       newReasonCounters(dropReasons),
 			closed:        newKeyCounters(closeCauses),
-			peerForbidden: newKeyCounters(peerKinds),
+			peerForbidden: newKeyCounters(peerfilter.Kinds()),
 		},
 	}
 	r.idle = sync.NewCond(&r.mu)
@@ -293,10 +296,10 @@ func (r *Relay) Start(ctx context.Context) error {
 		tlsLn = tls.NewListener(newTrackingListener(ln), r.tlsCfg)
 	}
 
-	filter := newPeerFilter(r.allowed, nw, r.opts.ListenIP, r.opts.PublicIP, r.opts.OwnIPs)
+	filter := peerfilter.New(r.allowed, nw, r.opts.ListenIP, r.opts.PublicIP, r.opts.OwnIPs)
 	if r.opts.TestSameHostPeers {
 		r.log.Warn("relay: TestSameHostPeers is set: clients may reach every UDP service of this host")
-		filter.self = map[netip.Addr]bool{}
+		filter.ForgetSelf()
 	}
 	permit := r.permit(filter)
 	gen := &allocator{r: r, inner: r.innerGenerator(nw), filter: filter}
@@ -459,7 +462,7 @@ func (r *Relay) buildURLs() []string {
 	}
 	urls := []string{"turn:" + hp(host, r.addrs.UDP) + "?transport=udp"}
 	add := func(u string) {
-		if !slices.Contains(urls, u) && len(urls) < maxURLs {
+		if !slices.Contains(urls, u) && len(urls) < turncreds.MaxURLs {
 			urls = append(urls, u)
 		}
 	}

@@ -3,6 +3,8 @@ package relay
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/peercall/peercall/relay/peerfilter"
 )
 
 // Reason names why a request was refused or a packet dropped. Every refusal
@@ -110,7 +112,7 @@ type counters struct {
 	sessionsTotal     atomic.Uint64
 	sessionsExpired   atomic.Uint64 // closed at relay.max_session_duration
 	closed            keyCounters[CloseCause]
-	peerForbidden     keyCounters[PeerKind]
+	peerForbidden     keyCounters[peerfilter.Kind]
 	bytesRelayed      atomic.Uint64
 	packetsRelayed    atomic.Uint64
 	credentialsIssued atomic.Uint64
@@ -120,13 +122,13 @@ type counters struct {
 
 // Limits are the enforced limits, as shown by `status --json`.
 type Limits struct {
-	MaxKbps            int        `json:"max_kbps"`
-	MaxSessions        int        `json:"max_sessions"`
-	MaxSessionsPerUser int        `json:"max_sessions_per_user"`
-	MaxSessionDuration float64    `json:"max_session_duration_s"`
-	IdleTimeout        float64    `json:"idle_timeout_s"`
-	AllocationLifetime float64    `json:"allocation_lifetime_s"`
-	AllowedPeerRanges  PeerRanges `json:"allowed_peer_ranges"`
+	MaxKbps            int               `json:"max_kbps"`
+	MaxSessions        int               `json:"max_sessions"`
+	MaxSessionsPerUser int               `json:"max_sessions_per_user"`
+	MaxSessionDuration float64           `json:"max_session_duration_s"`
+	IdleTimeout        float64           `json:"idle_timeout_s"`
+	AllocationLifetime float64           `json:"allocation_lifetime_s"`
+	AllowedPeerRanges  peerfilter.Ranges `json:"allowed_peer_ranges"`
 }
 
 // Stats is a snapshot of the relay for `status --json` ("relay" object).
@@ -141,14 +143,14 @@ type Stats struct {
 	// PeerForbidden counts refused permissions (Refused["peer_forbidden"])
 	// and dropped datagrams (Dropped["peer_forbidden"]) by the kind of
 	// peer address.
-	PeerForbidden     map[PeerKind]uint64 `json:"peer_forbidden"`
-	BytesRelayed      uint64              `json:"bytes_relayed"`
-	PacketsRelayed    uint64              `json:"packets_relayed"`
-	Kbps              float64             `json:"kbps"` // relayed rate over the last second
-	CredentialsIssued uint64              `json:"credentials_issued"`
-	Dropped           map[Reason]uint64   `json:"dropped"`
-	Refused           map[Reason]uint64   `json:"refused"`
-	Limits            Limits              `json:"limits"`
+	PeerForbidden     map[peerfilter.Kind]uint64 `json:"peer_forbidden"`
+	BytesRelayed      uint64                     `json:"bytes_relayed"`
+	PacketsRelayed    uint64                     `json:"packets_relayed"`
+	Kbps              float64                    `json:"kbps"` // relayed rate over the last second
+	CredentialsIssued uint64                     `json:"credentials_issued"`
+	Dropped           map[Reason]uint64          `json:"dropped"`
+	Refused           map[Reason]uint64          `json:"refused"`
+	Limits            Limits                     `json:"limits"`
 }
 
 func limitsOf(c Config) Limits {
@@ -181,7 +183,7 @@ type MetricsTracer interface {
 	CredentialsIssued()
 	// PeerForbidden: a permission was refused (with Refused) or a
 	// datagram dropped (with Dropped) for a peer address of this kind.
-	PeerForbidden(kind PeerKind)
+	PeerForbidden(kind peerfilter.Kind)
 	// SessionCut: the relay closed an allocation, for this cause (with
 	// SessionClosed when its slot is released).
 	SessionCut(cause CloseCause)
@@ -195,5 +197,5 @@ func (nopTracer) Relayed(int)                      {}
 func (nopTracer) Dropped(Reason)                   {}
 func (nopTracer) Refused(Reason)                   {}
 func (nopTracer) CredentialsIssued()               {}
-func (nopTracer) PeerForbidden(PeerKind)           {}
+func (nopTracer) PeerForbidden(peerfilter.Kind)    {}
 func (nopTracer) SessionCut(CloseCause)            {}

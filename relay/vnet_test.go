@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+
 	"github.com/peercall/peercall/internal/pionlog"
 
 	"github.com/pion/stun/v4"
@@ -65,7 +67,7 @@ func TestRelayOnVirtualNetwork(t *testing.T) {
 	cfg := testConfig()
 	cfg.TURNPort = DefaultTURNPort
 	cfg.RelayPortMin, cfg.RelayPortMax = DefaultRelayPortMin, DefaultRelayPortMax
-	cfg.AllowedPeerRanges = NewPeerRanges("198.18.0.0/15")
+	cfg.AllowedPeerRanges = peerfilter.NewRanges("198.18.0.0/15")
 	r, err := New(cfg, Options{DirectoryKey: w.dirPub, ListenIP: net.IPv4(198, 18, 0, 10), Net: serverNet, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -115,8 +117,8 @@ func TestRelayOnVirtualNetwork(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		ip   string
-		kind PeerKind
-	}{{"198.18.0.255", PeerBroadcast}, {"192.168.1.1", PeerPrivate}} {
+		kind peerfilter.Kind
+	}{{"198.18.0.255", peerfilter.Broadcast}, {"192.168.1.1", peerfilter.Private}} {
 		err := client.CreatePermission(&net.UDPAddr{IP: net.ParseIP(tt.ip), Port: 5000})
 		var te *stun.TurnError
 		if !errors.As(err, &te) || te.ErrorCodeAttr.Code != stun.CodeForbidden || r.Stats().PeerForbidden[tt.kind] == 0 {
@@ -130,7 +132,7 @@ func TestRelayOnVirtualNetwork(t *testing.T) {
 	}
 	eventually(t, "a datagram to the server's TURN port dropped as self", func() bool {
 		s := r.Stats()
-		return s.Dropped[DroppedPeerForbidden] > 0 && s.PeerForbidden[PeerSelf] > 0
+		return s.Dropped[DroppedPeerForbidden] > 0 && s.PeerForbidden[peerfilter.Self] > 0
 	})
 	if err := a.waitChannelBound(&net.UDPAddr{IP: net.IPv4(198, 18, 0, 10), Port: DefaultTURNPort}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peercall/peercall/relay/turncreds"
+
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
@@ -283,7 +285,7 @@ func (m *Manager) PickRelay(ctx context.Context, callee peer.ID, need bool) (Cho
 			return Choice{Servers: []webrtc.ICEServer{creds.ICEServer()}, Relay: c.ID, RTT: c.RTT}, nil
 		}
 		why = append(why, fmt.Sprintf("%s: %v", brief.ID(c.ID), err))
-		var re *relay.RemoteError
+		var re *turncreds.RemoteError
 		if !errors.As(err, &re) {
 			m.finder.drop(c.ID) // unreachable: look for others
 		}
@@ -301,39 +303,39 @@ func (m *Manager) ICEServers(ctx context.Context, callee peer.ID) ([]webrtc.ICES
 }
 
 // requestCredentials runs /peercall/relay/1 with super-node id.
-func (m *Manager) requestCredentials(ctx context.Context, id peer.ID) (relay.Credentials, error) {
+func (m *Manager) requestCredentials(ctx context.Context, id peer.ID) (turncreds.Credentials, error) {
 	cert, err := m.cert()
 	if err != nil {
-		return relay.Credentials{}, err
+		return turncreds.Credentials{}, err
 	}
 	if id == m.h.ID() {
 		return m.ownCredentials(cert)
 	}
 	ctx, cancel := context.WithTimeout(ctx, relayCredentialTimeout)
 	defer cancel()
-	s, err := m.h.NewStream(ctx, id, relay.ProtocolID)
+	s, err := m.h.NewStream(ctx, id, turncreds.ProtocolID)
 	if err != nil {
-		return relay.Credentials{}, fmt.Errorf("open %s: %w", relay.ProtocolID, err)
+		return turncreds.Credentials{}, fmt.Errorf("open %s: %w", turncreds.ProtocolID, err)
 	}
 	defer s.Close()
 	dl, _ := ctx.Deadline()
 	_ = s.SetDeadline(dl)
-	var nonce [relay.NonceSize]byte
+	var nonce [turncreds.NonceSize]byte
 	_, _ = rand.Read(nonce[:])
-	return relay.RequestCredentials(s, cert, nonce)
+	return turncreds.Request(s, cert, nonce)
 }
 
 // ownCredentials are a super-node's credentials for its own TURN server.
-func (m *Manager) ownCredentials(cert *crypto.Certificate) (relay.Credentials, error) {
+func (m *Manager) ownCredentials(cert *crypto.Certificate) (turncreds.Credentials, error) {
 	m.mu.Lock()
 	r := m.relay
 	m.mu.Unlock()
 	if r == nil || !m.Promoted() {
-		return relay.Credentials{}, relay.ErrNotRunning
+		return turncreds.Credentials{}, relay.ErrNotRunning
 	}
 	raw, err := presence.Ed25519Key(m.h.Peerstore().PubKey(m.h.ID()))
 	if err != nil {
-		return relay.Credentials{}, err
+		return turncreds.Credentials{}, err
 	}
 	return r.IssueCredentials(cert, raw)
 }

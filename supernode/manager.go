@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peercall/peercall/relay/peerfilter"
+	"github.com/peercall/peercall/relay/turncreds"
+
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -131,6 +134,10 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The ranges a campus (or the lab) counts as reachable are peers a
+	// relay may send to, besides relay.allowed_peer_ranges; the policy's
+	// list, when it has one, replaces both.
+	cfg.AllowedPeerRanges = peerfilter.NewRanges(append(cfg.AllowedPeerRanges.Strings(), d.Network.ReachableRanges...)...)
 	eff, reasons := relay.Effective(cfg.Config, pol)
 	ranges, err := reach.ParseRanges(d.Network.ReachableRanges)
 	if err != nil {
@@ -372,7 +379,7 @@ func (m *Manager) promote(ctx context.Context, proof reach.Result) {
 		m.mu.Unlock()
 		return
 	}
-	m.h.SetStreamHandler(relay.ProtocolID, m.serveCredentials)
+	m.h.SetStreamHandler(turncreds.ProtocolID, m.serveCredentials)
 	m.mu.Lock()
 	m.circuit, m.promoted, m.startErr = cr, true, nil
 	m.lastProvide = time.Time{}
@@ -398,7 +405,8 @@ func (m *Manager) relayFor(proof reach.Result) (*relay.Relay, error) {
 		public = net.IP(ip.AsSlice())
 	}
 	r, err := relay.New(m.cfg, relay.Options{DirectoryKey: m.dirKey, ListenIP: m.listenIP, PublicIP: public,
-		Tracer: m.tracer, Logger: m.log})
+		TestSameHostPeers: m.opts.SameHostPeers,
+		Tracer:            m.tracer, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +435,7 @@ func (m *Manager) provide(ctx context.Context) {
 // advertisement, no new circuit reservations, and TURN drains.
 func (m *Manager) demote(ctx context.Context, why string) {
 	m.log.Info("no longer a super-node", "reason", why)
-	m.h.RemoveStreamHandler(relay.ProtocolID)
+	m.h.RemoveStreamHandler(turncreds.ProtocolID)
 	m.mu.Lock()
 	cr, r := m.circuit, m.relay
 	m.circuit, m.promoted = nil, false
@@ -577,7 +585,7 @@ func (m *Manager) Close() error {
 	m.cancel()
 	m.wg.Wait()
 	var errs []error
-	m.h.RemoveStreamHandler(relay.ProtocolID)
+	m.h.RemoveStreamHandler(turncreds.ProtocolID)
 	m.mu.Lock()
 	cr, r := m.circuit, m.relay
 	m.circuit, m.promoted = nil, false

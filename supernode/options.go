@@ -56,6 +56,11 @@ type Options struct {
 	// CPULoad, when set, replaces the busy fraction of all cores read from
 	// /proc/stat (tests).
 	CPULoad func() float64
+	// SameHostPeers lets the TURN relay send to this machine's own
+	// addresses (relay.Options.TestSameHostPeers): tests on one machine,
+	// where every peer is on the super-node's host. Never in production:
+	// clients could reach every UDP service of the host.
+	SameHostPeers bool
 	// Detector, when set, replaces the restricted-network detector that
 	// probes the peers' addresses (tests: a fake firewall).
 	Detector *reach.Detector

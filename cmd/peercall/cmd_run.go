@@ -56,7 +56,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		AudioIn:     inSpec,
 		AudioOut:    outSpec,
 		Logger:      e.log,
-		Relay:       supernode.Options{Mode: relay.Mode(*relayMode), PolicyPath: *policy, CPULoad: cpuLoadHook},
+		Relay:       supernode.Options{Mode: relay.Mode(*relayMode), PolicyPath: *policy, CPULoad: cpuLoadHook, SameHostPeers: sameHostPeersHook},
 		MetricsAddr: *metrics,
 		OnCall: func(ev call.Event) {
 			if ev.Kind == call.EventEnded {

@@ -59,7 +59,8 @@ func TestCLIRelay(t *testing.T) {
 
 	// The machine's real load (other tests) must not keep sam a client.
 	cpuLoadHook = func() float64 { return 0 }
-	defer func() { cpuLoadHook = nil }()
+	sameHostPeersHook = true // every node of the test is on 127.0.0.1
+	defer func() { cpuLoadHook, sameHostPeersHook = nil, false }()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb lockedBuffer
 	done := make(chan int, 1)

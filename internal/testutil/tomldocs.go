@@ -12,8 +12,8 @@ import (
 
 // TOMLKeys lists the dotted keys ("section.key") that decoding into v's
 // type reads: every `toml` tag reachable through struct fields, pointers
-// and embedded structs, leaves only. Durations and other non-struct types
-// are leaves.
+// and embedded structs, leaves only. Durations, times, types that decode
+// themselves and other non-struct types are leaves.
 func TOMLKeys(v any) []string {
 	var out []string
 	var walk func(t reflect.Type, prefix string)
@@ -41,7 +41,7 @@ func TOMLKeys(v any) []string {
 			if name == "" {
 				name = f.Name
 			}
-			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {
+			if ft.Kind() == reflect.Struct && !decodesItself(ft) {
 				walk(ft, prefix+name+".")
 				continue
 			}
@@ -51,6 +51,19 @@ func TOMLKeys(v any) []string {
 	walk(reflect.TypeOf(v), "")
 	sort.Strings(out)
 	return out
+}
+
+// decodesItself reports whether values of t decode from one TOML value
+// (a time, or a type with its own UnmarshalTOML or UnmarshalText): a key,
+// not a section.
+func decodesItself(t reflect.Type) bool {
+	if t == reflect.TypeFor[time.Time]() {
+		return true
+	}
+	p := reflect.PointerTo(t)
+	_, toml := p.MethodByName("UnmarshalTOML")
+	_, text := p.MethodByName("UnmarshalText")
+	return toml || text
 }
 
 var docKeyHeading = regexp.MustCompile("(?m)^### `([a-z0-9_]+\\.[a-z0-9_.]+)`\\s*$")

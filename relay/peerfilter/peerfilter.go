@@ -1,4 +1,4 @@
-package relay
+package peerfilter
 
 import (
 	"encoding/json"
@@ -7,62 +7,64 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 
 	"github.com/pion/transport/v5"
 )
 
-// PeerKind names the class of a peer address the relay refuses to relay
-// to, as counted in Stats.PeerForbidden and the
+// Kind names the class of a peer address a relay refuses to relay to, as
+// counted in relay.Stats.PeerForbidden and the
 // peercall_relay_peer_forbidden_total{kind} metric.
-type PeerKind string
+type Kind string
 
 // The kinds of forbidden peer addresses. The first four are never peers,
 // whatever relay.allowed_peer_ranges says; the others are refused unless a
 // range of relay.allowed_peer_ranges contains the address.
 const (
 	// 0.0.0.0 and ::.
-	PeerUnspecified PeerKind = "unspecified"
+	Unspecified Kind = "unspecified"
 	// 224.0.0.0/4 and ff00::/8.
-	PeerMulticast PeerKind = "multicast"
+	Multicast Kind = "multicast"
 	// 255.255.255.255 and the broadcast address of every IPv4 subnet of
 	// the super-node's interfaces.
-	PeerBroadcast PeerKind = "broadcast"
+	Broadcast Kind = "broadcast"
 	// An address of the super-node itself (its interfaces, its listen and
 	// public addresses). Its public (relayed) address is let through at
 	// the permission stage so that two clients of one super-node can
 	// relay to each other, but a datagram to or from it passes only when
 	// its port is one of the relay's open allocations: never to the TURN
 	// port, the node's own sockets or any other service of the host.
-	PeerSelf PeerKind = "self"
+	Self Kind = "self"
 	// 0.0.0.0/8 ("this network").
-	PeerThisNetwork PeerKind = "this_network"
+	ThisNetwork Kind = "this_network"
 	// 127.0.0.0/8 and ::1.
-	PeerLoopback PeerKind = "loopback"
+	Loopback Kind = "loopback"
 	// RFC 1918 (10/8, 172.16/12, 192.168/16), fc00::/7 (ULA), fec0::/10
 	// (site-local) and 64:ff9b:1::/48 (local-use NAT64).
-	PeerPrivate PeerKind = "private"
+	Private Kind = "private"
 	// 169.254.0.0/16 (including the 169.254.169.254 cloud metadata
 	// service) and fe80::/10.
-	PeerLinkLocal PeerKind = "link_local"
+	LinkLocal Kind = "link_local"
 	// 100.64.0.0/10 (carrier-grade NAT, RFC 6598).
-	PeerCGNAT PeerKind = "cgnat"
+	CGNAT Kind = "cgnat"
 	// The other special-purpose ranges that are not globally reachable
 	// (RFC 6890): 192.0.0.0/24, the documentation ranges, 198.18.0.0/15
 	// (benchmarking, used by the network lab), 240.0.0.0/4, 100::/64,
 	// 2001:db8::/32, 3fff::/20, ::/96.
-	PeerReserved PeerKind = "reserved"
+	Reserved Kind = "reserved"
 )
 
-var peerKinds = []PeerKind{PeerUnspecified, PeerMulticast, PeerBroadcast, PeerSelf, PeerThisNetwork,
-	PeerLoopback, PeerPrivate, PeerLinkLocal, PeerCGNAT, PeerReserved}
+// Kinds lists every kind, for metrics that show each from the start.
+func Kinds() []Kind { return append([]Kind(nil), kinds...) }
 
-// maxAllowedPeerRanges bounds relay.allowed_peer_ranges.
-const maxAllowedPeerRanges = 64
+var kinds = []Kind{Unspecified, Multicast, Broadcast, Self, ThisNetwork,
+	Loopback, Private, LinkLocal, CGNAT, Reserved}
+
+// MaxRanges bounds relay.allowed_peer_ranges.
+const MaxRanges = 64
 
 type kindRange struct {
 	p    netip.Prefix
-	kind PeerKind
+	kind Kind
 }
 
 // specialRanges are refused unless allowed (RFC 6890 and its updates).
@@ -70,31 +72,31 @@ var specialRanges = func() []kindRange {
 	var out []kindRange
 	for _, r := range []struct {
 		cidr string
-		kind PeerKind
+		kind Kind
 	}{
-		{"0.0.0.0/8", PeerThisNetwork},
-		{"10.0.0.0/8", PeerPrivate},
-		{"100.64.0.0/10", PeerCGNAT},
-		{"127.0.0.0/8", PeerLoopback},
-		{"169.254.0.0/16", PeerLinkLocal},
-		{"172.16.0.0/12", PeerPrivate},
-		{"192.0.0.0/24", PeerReserved},
-		{"192.0.2.0/24", PeerReserved},
-		{"192.88.99.0/24", PeerReserved},
-		{"192.168.0.0/16", PeerPrivate},
-		{"198.18.0.0/15", PeerReserved},
-		{"198.51.100.0/24", PeerReserved},
-		{"203.0.113.0/24", PeerReserved},
-		{"240.0.0.0/4", PeerReserved},
-		{"::1/128", PeerLoopback},
-		{"::/96", PeerReserved},
-		{"64:ff9b:1::/48", PeerPrivate},
-		{"100::/64", PeerReserved},
-		{"2001:db8::/32", PeerReserved},
-		{"3fff::/20", PeerReserved},
-		{"fc00::/7", PeerPrivate},
-		{"fe80::/10", PeerLinkLocal},
-		{"fec0::/10", PeerPrivate},
+		{"0.0.0.0/8", ThisNetwork},
+		{"10.0.0.0/8", Private},
+		{"100.64.0.0/10", CGNAT},
+		{"127.0.0.0/8", Loopback},
+		{"169.254.0.0/16", LinkLocal},
+		{"172.16.0.0/12", Private},
+		{"192.0.0.0/24", Reserved},
+		{"192.0.2.0/24", Reserved},
+		{"192.88.99.0/24", Reserved},
+		{"192.168.0.0/16", Private},
+		{"198.18.0.0/15", Reserved},
+		{"198.51.100.0/24", Reserved},
+		{"203.0.113.0/24", Reserved},
+		{"240.0.0.0/4", Reserved},
+		{"::1/128", Loopback},
+		{"::/96", Reserved},
+		{"64:ff9b:1::/48", Private},
+		{"100::/64", Reserved},
+		{"2001:db8::/32", Reserved},
+		{"3fff::/20", Reserved},
+		{"fc00::/7", Private},
+		{"fe80::/10", LinkLocal},
+		{"fec0::/10", Private},
 	} {
 		out = append(out, kindRange{netip.MustParsePrefix(r.cidr), r.kind})
 	}
@@ -107,19 +109,19 @@ var (
 	limitedBC   = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 )
 
-// PeerRanges is a list of CIDR ranges (relay.allowed_peer_ranges), a TOML
+// Ranges is a list of CIDR ranges (relay.allowed_peer_ranges), a TOML
 // array of strings. It is a comparable value, so Config stays comparable;
 // Validate checks the ranges.
-type PeerRanges struct {
+type Ranges struct {
 	list string // the ranges joined by "\n"
 }
 
-// NewPeerRanges makes a list of ranges, for example from
+// NewRanges makes a list of ranges, for example from
 // network.reachable_ranges.
-func NewPeerRanges(cidrs ...string) PeerRanges { return PeerRanges{list: strings.Join(cidrs, "\n")} }
+func NewRanges(cidrs ...string) Ranges { return Ranges{list: strings.Join(cidrs, "\n")} }
 
 // Strings returns the ranges as given.
-func (r PeerRanges) Strings() []string {
+func (r Ranges) Strings() []string {
 	if r.list == "" {
 		return nil
 	}
@@ -127,13 +129,13 @@ func (r PeerRanges) Strings() []string {
 }
 
 // Len is the number of ranges.
-func (r PeerRanges) Len() int { return len(r.Strings()) }
+func (r Ranges) Len() int { return len(r.Strings()) }
 
 // String is for logs.
-func (r PeerRanges) String() string { return "[" + strings.Join(r.Strings(), " ") + "]" }
+func (r Ranges) String() string { return "[" + strings.Join(r.Strings(), " ") + "]" }
 
 // UnmarshalTOML decodes a TOML array of strings.
-func (r *PeerRanges) UnmarshalTOML(v any) error {
+func (r *Ranges) UnmarshalTOML(v any) error {
 	arr, ok := v.([]any)
 	if !ok {
 		return fmt.Errorf("want an array of CIDR strings, for example [\"198.18.0.0/15\"], not %T", v)
@@ -146,12 +148,12 @@ func (r *PeerRanges) UnmarshalTOML(v any) error {
 		}
 		cidrs = append(cidrs, s)
 	}
-	*r = NewPeerRanges(cidrs...)
+	*r = NewRanges(cidrs...)
 	return nil
 }
 
 // MarshalTOML encodes a TOML array of strings.
-func (r PeerRanges) MarshalTOML() ([]byte, error) {
+func (r Ranges) MarshalTOML() ([]byte, error) {
 	s := r.Strings()
 	if s == nil {
 		s = []string{}
@@ -160,14 +162,14 @@ func (r PeerRanges) MarshalTOML() ([]byte, error) {
 }
 
 // MarshalJSON is the same array, for status output.
-func (r PeerRanges) MarshalJSON() ([]byte, error) { return r.MarshalTOML() }
+func (r Ranges) MarshalJSON() ([]byte, error) { return r.MarshalTOML() }
 
-// parsePeerRanges parses relay.allowed_peer_ranges: CIDR prefixes without
-// host bits, at most maxAllowedPeerRanges.
-func parsePeerRanges(key string, r PeerRanges) ([]netip.Prefix, error) {
+// Parse parses relay.allowed_peer_ranges: CIDR prefixes without
+// host bits, at most MaxRanges.
+func Parse(key string, r Ranges) ([]netip.Prefix, error) {
 	ranges := r.Strings()
-	if len(ranges) > maxAllowedPeerRanges {
-		return nil, fmt.Errorf("%s has %d ranges: use at most %d", key, len(ranges), maxAllowedPeerRanges)
+	if len(ranges) > MaxRanges {
+		return nil, fmt.Errorf("%s has %d ranges: use at most %d", key, len(ranges), MaxRanges)
 	}
 	out := make([]netip.Prefix, 0, len(ranges))
 	var errs []error
@@ -188,10 +190,10 @@ func parsePeerRanges(key string, r PeerRanges) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// peerFilter decides which peer addresses the relay sends to. It is built
+// Filter decides which peer addresses the relay sends to. It is built
 // at each Start (the host's addresses can change between promotions) and
 // read without locks afterwards.
-type peerFilter struct {
+type Filter struct {
 	allowed   []netip.Prefix
 	self      map[netip.Addr]bool // the super-node's own addresses
 	relayIPs  map[netip.Addr]bool // own addresses that carry relayed transport addresses
@@ -203,11 +205,11 @@ func toAddr(ip net.IP) (netip.Addr, bool) {
 	return a.Unmap(), ok
 }
 
-// newPeerFilter collects the host's addresses from nw (interfaces and
+// New collects the host's addresses from nw (interfaces and
 // their IPv4 subnet broadcasts) plus the listen, public and extra own
 // addresses.
-func newPeerFilter(allowed []netip.Prefix, nw transport.Net, listen, public net.IP, own []net.IP) *peerFilter {
-	f := &peerFilter{allowed: allowed, self: map[netip.Addr]bool{}, relayIPs: map[netip.Addr]bool{}, broadcast: map[netip.Addr]bool{limitedBC: true}}
+func New(allowed []netip.Prefix, nw transport.Net, listen, public net.IP, own []net.IP) *Filter {
+	f := &Filter{allowed: allowed, self: map[netip.Addr]bool{}, relayIPs: map[netip.Addr]bool{}, broadcast: map[netip.Addr]bool{limitedBC: true}}
 	addSelf := func(ip net.IP) {
 		if a, ok := toAddr(ip); ok && !a.IsUnspecified() {
 			f.self[a] = true
@@ -249,17 +251,21 @@ func newPeerFilter(allowed []netip.Prefix, nw transport.Net, listen, public net.
 	return f
 }
 
-// permit classifies a peer IP for a permission (CreatePermission,
+// ForgetSelf lets the host's own addresses through like any other (tests
+// on one machine, where every peer is on the host).
+func (f *Filter) ForgetSelf() { f.self = map[netip.Addr]bool{} }
+
+// Permit classifies a peer IP for a permission (CreatePermission,
 // ChannelBind): ok, or the kind that forbids it.
-func (f *peerFilter) permit(ip net.IP) (PeerKind, bool) {
+func (f *Filter) Permit(ip net.IP) (Kind, bool) {
 	a, ok := toAddr(ip)
 	if !ok {
-		return PeerUnspecified, false
+		return Unspecified, false
 	}
 	return f.classify(a, true)
 }
 
-func (f *peerFilter) classify(a netip.Addr, outer bool) (PeerKind, bool) {
+func (f *Filter) classify(a netip.Addr, outer bool) (Kind, bool) {
 	// An IPv6 address that carries an IPv4 one (NAT64, 6to4) reaches
 	// that IPv4 address: it must pass too.
 	if outer && (nat64Prefix.Contains(a) || sixToFour.Contains(a)) {
@@ -276,13 +282,13 @@ func (f *peerFilter) classify(a netip.Addr, outer bool) (PeerKind, bool) {
 	}
 	switch {
 	case a.IsUnspecified():
-		return PeerUnspecified, false
+		return Unspecified, false
 	case a.IsMulticast():
-		return PeerMulticast, false
+		return Multicast, false
 	case f.broadcast[a]:
-		return PeerBroadcast, false
+		return Broadcast, false
 	case f.self[a]:
-		return PeerSelf, f.relayIPs[a] && outer
+		return Self, f.relayIPs[a] && outer
 	}
 	for _, p := range f.allowed {
 		if p.Contains(a) {
@@ -297,43 +303,13 @@ func (f *peerFilter) classify(a netip.Addr, outer bool) (PeerKind, bool) {
 	return "", true
 }
 
-// isSelf reports whether addr is one of the super-node's own addresses
+// IsSelf reports whether addr is one of the super-node's own addresses
 // (the data-path check: such a destination passes only on a relay port).
-func (f *peerFilter) isSelf(addr net.Addr) (port int, self bool) {
+func (f *Filter) IsSelf(addr net.Addr) (port int, self bool) {
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok {
 		return 0, false
 	}
 	a, ok := toAddr(ua.IP)
 	return ua.Port, ok && f.self[a]
-}
-
-// relayPorts is the set of ports of open relay sockets: the only ports of
-// the super-node's own addresses that relayed datagrams may reach.
-type relayPorts struct {
-	mu    sync.RWMutex
-	ports map[int]int // port -> open sockets on it
-}
-
-func (p *relayPorts) add(port int) {
-	p.mu.Lock()
-	if p.ports == nil {
-		p.ports = map[int]int{}
-	}
-	p.ports[port]++
-	p.mu.Unlock()
-}
-
-func (p *relayPorts) remove(port int) {
-	p.mu.Lock()
-	if p.ports[port]--; p.ports[port] <= 0 {
-		delete(p.ports, port)
-	}
-	p.mu.Unlock()
-}
-
-func (p *relayPorts) has(port int) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.ports[port] > 0
 }

@@ -1,4 +1,4 @@
-package relay
+package sharedport
 
 import (
 	"bytes"

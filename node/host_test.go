@@ -24,13 +24,13 @@ func TestHostPortTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, err := newHost(key, []string{taken}, false); err == nil {
+	if h, err := newHost(key, []string{taken}, false, nil); err == nil {
 		h.Close()
 		t.Fatalf("listened on %s, which is taken", taken)
 	} else if !errors.Is(err, ErrPortInUse) {
 		t.Errorf("error %v, want ErrPortInUse", err)
 	}
-	h, err := newHost(key, []string{taken}, true)
+	h, err := newHost(key, []string{taken}, true, nil)
 	if err != nil {
 		t.Fatalf("free-port fallback: %v", err)
 	}

@@ -94,3 +94,8 @@ func FuzzDecodeHello(f *testing.F) {
 		}
 	})
 }
+
+func testCertFunc(t testing.TB) func() (*crypto.Certificate, error) {
+	c := testCert(t)
+	return func() (*crypto.Certificate, error) { return c, nil }
+}

@@ -16,6 +16,9 @@ import (
 	"github.com/peercall/peercall/internal/attacker"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
+	"github.com/peercall/peercall/presence"
+	"github.com/peercall/peercall/reach"
+	"github.com/peercall/peercall/relay"
 	"github.com/peercall/peercall/signalling"
 )
 
@@ -121,13 +124,14 @@ func TestCallUnderAttack(t *testing.T) {
 		"bob_refusals": refusals,
 	}
 	// The flood was capped, not served: at most MaxUncertified of its
-	// identities were still connected, and admission counted refusals
-	// (streams are refused by the guard, or by the resource manager's
-	// stream or memory limit of an uncertified peer).
+	// identities were still connected, admission disconnected flooders
+	// (evicted for a cap or, on a slow machine where the flood trickles
+	// in, at the hello deadline), and refused streams (the guard, or the
+	// resource manager's stream or memory limit of an uncertified peer).
 	if max := admission.DefaultLimits().MaxUncertified; held > max {
 		t.Errorf("%d flooding identities still connected to bob, want at most %d (admission's cap)", held, max)
 	}
-	if refusals[admission.ReasonUncertifiedFull]+refusals[admission.ReasonSubnetFull] == 0 || refusals[admission.ReasonSignalUncertified]+refusals[admission.ReasonLimitStream]+refusals[admission.ReasonLimitProtocol]+refusals[admission.ReasonLimitMemory] == 0 {
+	if refusals[admission.ReasonUncertifiedFull]+refusals[admission.ReasonSubnetFull]+refusals[admission.ReasonHelloTimeout] == 0 || refusals[admission.ReasonSignalUncertified]+refusals[admission.ReasonLimitStream]+refusals[admission.ReasonLimitProtocol]+refusals[admission.ReasonLimitMemory] == 0 {
 		t.Errorf("bob's refusals %v: want evictions of uncertified peers and refused signalling streams", refusals)
 	}
 	b, _ := json.Marshal(figures)
@@ -159,4 +163,21 @@ func refusalsOf(t *testing.T, n *node.Node) map[string]int {
 		}
 	}
 	return out
+}
+
+// TestAdmissionProtocolIDs: admission's per-peer limits name the
+// protocols the node really serves (it cannot import reach and presence,
+// its own layer).
+func TestAdmissionProtocolIDs(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{string(admission.DialbackProtocol), reach.ProtocolID},
+		{string(admission.KadProtocol), presence.DHTProtocolPrefix + "/kad/1.0.0"},
+		{string(admission.SignalProtocol), signalling.ProtocolID},
+		{string(admission.RelayProtocol), relay.ProtocolID},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("admission limits %s, the node serves %s", tc.got, tc.want)
+		}
+	}
 }

@@ -146,13 +146,12 @@ func (a *Admission) HostOptions() ([]libp2p.Option, error) {
 }
 
 // Start watches h's connections and serves the hello protocol on it.
+// Start it before h connects to anyone (connections made before are not
+// counted).
 func (a *Admission) Start(h host.Host) {
 	a.host = h
 	h.SetStreamHandler(HelloProtocol, a.handleHello)
 	h.Network().Notify(a.notifiee)
-	for _, c := range h.Network().Conns() {
-		a.connected(h.Network(), c)
-	}
 	a.wg.Add(2)
 	go a.janitor()
 	go a.closer()
@@ -200,13 +199,17 @@ func (a *Admission) Certify(p peer.ID, cert *crypto.Certificate) {
 
 // WaitCertified waits until p is certified (at most HelloTimeout): the
 // caller's side uses it so that an INVITE goes out after the callee has
-// our certificate. ErrUncertified when the hello did not succeed.
+// our certificate. When p dialled us and sent no hello, we send one.
+// ErrUncertified when the hello did not succeed.
 func (a *Admission) WaitCertified(ctx context.Context, p peer.ID) error {
 	if a.Certified(p) {
 		return nil
 	}
 	a.mu.Lock()
 	e := a.peers[p]
+	if e != nil {
+		a.startHelloLocked(p, e)
+	}
 	a.mu.Unlock()
 	if e == nil {
 		return fmt.Errorf("%w: %s is not connected", ErrUncertified, p)
@@ -272,17 +275,7 @@ func (a *Admission) connected(_ network.Network, c network.Conn) {
 		// We dialled it: our choice, not admission's to cap. We present
 		// our certificate and learn its.
 		a.untrackLocked(p, e)
-		if !e.helloRan && !a.closed {
-			e.helloRan = true
-			a.wg.Add(1)
-			go func() {
-				defer a.wg.Done()
-				if err := a.hello(p); err != nil {
-					a.log.Debug("hello failed", "peer", p, "err", err)
-				}
-				e.endHello()
-			}()
-		}
+		a.startHelloLocked(p, e)
 		return
 	}
 	if e.out > 0 {
@@ -296,13 +289,33 @@ func (a *Admission) connected(_ network.Network, c network.Conn) {
 	}
 }
 
+// startHelloLocked sends p our hello, unless one was sent already.
+func (a *Admission) startHelloLocked(p peer.ID, e *entry) {
+	if e.helloRan || e.evicting || a.closed || a.host == nil {
+		return
+	}
+	e.helloRan = true
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.hello(p); err != nil {
+			a.log.Debug("hello failed", "peer", p, "err", err)
+		}
+		e.endHello()
+	}()
+}
+
 // enforceLocked evicts the oldest uncertified peers while a cap is
 // exceeded: first in subnet (the newcomer's), then in the subnet that
 // has the most, so a newcomer from a quiet subnet is never the one
 // evicted by a flood from others.
 func (a *Admission) enforceLocked(subnet string) {
 	for a.subnets[subnet] > a.lim.MaxUncertifiedPerSubnet {
-		a.evictLocked(a.oldestLocked(subnet), ReasonSubnetFull)
+		old := a.oldestLocked(subnet)
+		if old == "" {
+			break // cannot happen: the count says it has peers
+		}
+		a.evictLocked(old, ReasonSubnetFull)
 	}
 	for len(a.tracked) > a.lim.MaxUncertified {
 		busiest, most := "", 0
@@ -311,7 +324,11 @@ func (a *Admission) enforceLocked(subnet string) {
 				busiest, most = s, n
 			}
 		}
-		a.evictLocked(a.oldestLocked(busiest), ReasonUncertifiedFull)
+		old := a.oldestLocked(busiest)
+		if old == "" {
+			break
+		}
+		a.evictLocked(old, ReasonUncertifiedFull)
 	}
 }
 
@@ -340,6 +357,9 @@ func (a *Admission) untrackLocked(p peer.ID, e *entry) {
 func (a *Admission) evictLocked(p peer.ID, reason string) {
 	e := a.peers[p]
 	if e == nil {
+		if t, ok := a.tracked[p]; ok { // cannot happen: tracked peers are connected
+			a.untrackLocked(p, t)
+		}
 		return
 	}
 	a.untrackLocked(p, e)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -326,6 +327,11 @@ func TestHelloDeadline(t *testing.T) {
 	}
 	if !victim.adm.Certified(certified.h.ID()) {
 		t.Error("the victim did not certify the peer that sent a valid hello")
+	}
+	// Asked to wait for a peer that sent no hello, the victim sends its
+	// own; the silent peer speaks no hello, so it stays uncertified.
+	if err := victim.adm.WaitCertified(ctx, silent.ID()); !errors.Is(err, ErrUncertified) {
+		t.Errorf("WaitCertified(silent peer) = %v, want ErrUncertified", err)
 	}
 	for ctx.Err() == nil && silent.Network().Connectedness(victim.h.ID()) == network.Connected {
 		time.Sleep(50 * time.Millisecond)

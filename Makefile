@@ -33,8 +33,9 @@ fuzz:
 
 # The network lab: real namespaces, NATs and firewalls (needs root, as CI
 # runs). Lab scenario packages belong under internal/netlab/ so this runs them.
+# The scenarios take minutes on a loaded machine: hence the 20 min timeout.
 lab: deps
-	$(GO) test -race -count=1 -v ./internal/netlab/...
+	$(GO) test -race -count=1 -timeout 20m -v ./internal/netlab/...
 
 # The admission attack at the issue's full scale (20 identities x 150
 # signalling streams, 1,000 flooding identities, 6 calls); prints a JSON

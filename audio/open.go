@@ -39,7 +39,10 @@ func (o Options) withDefaults() (Options, error) {
 // OpenSource opens spec as a microphone. null is silence; tone:HZ is a sine
 // at half of full scale; wav:PATH plays the file (see NewWAVSource);
 // default and pa:NAME open a PortAudio capture device (ErrNoPortAudio in a
-// build without cgo).
+// build without cgo). Call CheckSource first, before dialling: OpenSource
+// starts the device (a PortAudio stream captures at once) and reads a whole
+// WAV file, so it belongs after the call is answered. It repeats the checks
+// itself and never blocks on a named pipe.
 func OpenSource(ctx context.Context, spec Spec, opts Options) (Source, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -56,7 +59,7 @@ func OpenSource(ctx context.Context, spec Spec, opts Options) (Source, error) {
 	case KindWAV:
 		src, err = NewWAVSource(spec.Path, opts.Loop)
 		if err != nil {
-			return nil, fmt.Errorf("open audio source %s: %w", spec, err)
+			return nil, fmt.Errorf("open audio source: %w", err) // the error names the spec
 		}
 	case KindTone:
 		src = NewTone(spec.Hz, 0.5)
@@ -74,7 +77,8 @@ func OpenSource(ctx context.Context, spec Spec, opts Options) (Source, error) {
 // OpenSink opens spec as a speaker. silence is null (discards); wav:PATH
 // records to the file (see NewWAVSink); default and pa:NAME open a PortAudio
 // playback device (ErrNoPortAudio in a build without cgo). tone:HZ is not a
-// speaker and is refused.
+// speaker and is refused. Call CheckSink first, before dialling: OpenSink
+// truncates a wav: file and starts a PortAudio stream.
 func OpenSink(ctx context.Context, spec Spec, opts Options) (Sink, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -91,7 +95,7 @@ func OpenSink(ctx context.Context, spec Spec, opts Options) (Sink, error) {
 	case KindWAV:
 		dst, err = NewWAVSink(spec.Path, opts.Logger)
 		if err != nil {
-			return nil, fmt.Errorf("open audio sink %s: %w", spec, err)
+			return nil, fmt.Errorf("open audio sink: %w", err) // the error names the spec
 		}
 	case KindSilence, KindNull:
 		dst = NewNull()

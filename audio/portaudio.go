@@ -295,3 +295,20 @@ func openPortAudioSink(ctx context.Context, spec Spec, opts Options) (Sink, erro
 	}
 	return newDeviceSink(st, opts.FrameDuration, opts.Logger), nil
 }
+
+// checkPortAudio looks up the device spec names for capture (input) or
+// playback without opening a stream: the check CheckSource and CheckSink
+// make before a call.
+func checkPortAudio(ctx context.Context, spec Spec, input bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	paMu.Lock()
+	defer paMu.Unlock()
+	if err := paAcquire(); err != nil {
+		return err
+	}
+	defer paRelease()
+	_, err := pickDevice(spec, input)
+	return err
+}

@@ -14,3 +14,5 @@ func openPortAudioSource(context.Context, Spec, Options) (Source, error) {
 func openPortAudioSink(context.Context, Spec, Options) (Sink, error) {
 	return nil, ErrNoPortAudio
 }
+
+func checkPortAudio(context.Context, Spec, bool) error { return ErrNoPortAudio }

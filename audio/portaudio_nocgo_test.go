@@ -5,6 +5,7 @@ package audio_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/peercall/peercall/audio"
@@ -23,6 +24,13 @@ func TestNoPortAudio(t *testing.T) {
 		}
 		if _, err := audio.OpenSink(ctx, mustSpec(t, s), audio.Options{}); !errors.Is(err, audio.ErrNoPortAudio) {
 			t.Fatalf("OpenSink(%s): %v", s, err)
+		}
+		want := s + ": this peercall binary was built without cgo, so without PortAudio"
+		for name, check := range map[string]func(context.Context, audio.Spec) error{"CheckSource": audio.CheckSource, "CheckSink": audio.CheckSink} {
+			err := check(ctx, mustSpec(t, s))
+			if !errors.Is(err, audio.ErrNoPortAudio) || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("%s(%s) = %v, want ErrNoPortAudio saying %q", name, s, err, want)
+			}
 		}
 	}
 }

@@ -168,6 +168,29 @@ func paChild(t *testing.T, dir string, frames int, play []int16) {
 		}
 	}
 
+	// What the node checks before dialling: found devices pass, others
+	// are refused with the device list, and nothing stays open.
+	for _, tc := range []struct {
+		check func(context.Context, audio.Spec) error
+		name  string
+		spec  string
+		want  string // "" to accept
+	}{
+		{audio.CheckSource, "CheckSource", "pa:peercall_in", ""},
+		{audio.CheckSink, "CheckSink", "pa:peercall_out", ""},
+		{audio.CheckSource, "CheckSource", "pa:no such device", `pa:no such device: no capture device is named "no such device" or contains it; capture devices: `},
+		{audio.CheckSink, "CheckSink", "pa:no such device", `pa:no such device: no playback device is named "no such device" or contains it; playback devices: `},
+		{audio.CheckSource, "CheckSource", "pa:peercall", "give more of the name"},
+	} {
+		err := tc.check(ctx, mustSpec(t, tc.spec))
+		if tc.want == "" && err != nil {
+			t.Errorf("%s(%s) = %v, want no error", tc.name, tc.spec, err)
+		}
+		if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s(%s) = %v, want an error saying %q", tc.name, tc.spec, err, tc.want)
+		}
+	}
+
 	src, err := audio.OpenSource(ctx, mustSpec(t, "pa:peercall_in"), audio.Options{})
 	if err != nil {
 		t.Fatal(err)

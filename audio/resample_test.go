@@ -3,7 +3,9 @@ package audio
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -57,11 +59,55 @@ func TestResamplerInterpolates(t *testing.T) {
 			t.Fatalf("sample %d = %d, want %d", j, v, want)
 		}
 	}
-	loud := []int16{32767, -32768, 32767, -32768, 32767}
-	for _, v := range newResampler(44100, 48000).process(nil, loud) {
-		if v != 32767 && v != -32768 && (v > 32767 || v < -32768) {
-			t.Fatalf("overflow: %d", v)
-		}
+}
+
+// TestResamplerFullScale checks full-scale input, where a missing clamp or
+// an overflow in the interpolation would wrap a sample to the other end of
+// the range: every output must be the exact interpolation of its two
+// neighbouring inputs (rounded half away from zero), which for a constant
+// input is that constant.
+func TestResamplerFullScale(t *testing.T) {
+	alternating := make([]int16, 64)
+	for i := range alternating {
+		alternating[i] = []int16{math.MaxInt16, math.MinInt16}[i%2]
+	}
+	for _, tc := range []struct {
+		name    string
+		in, out int
+		x       []int16
+	}{
+		{"max up", 44100, 48000, slices.Repeat([]int16{math.MaxInt16}, 64)},
+		{"min up", 44100, 48000, slices.Repeat([]int16{math.MinInt16}, 64)},
+		{"max down", 48000, 44100, slices.Repeat([]int16{math.MaxInt16}, 64)},
+		{"min down", 96000, 48000, slices.Repeat([]int16{math.MinInt16}, 64)},
+		{"alternating up", 44100, 48000, alternating},
+		{"alternating 16k", 16000, 48000, alternating},
+		{"alternating down", 48000, 44100, alternating},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := newResampler(tc.in, tc.out).process(nil, tc.x)
+			if len(got) < len(tc.x)*tc.out/tc.in-tc.out/tc.in-1 {
+				t.Fatalf("%d samples in gave only %d out", len(tc.x), len(got))
+			}
+			for j, v := range got {
+				// Output j lies at input position j*in/out: between x[i] and x[i+1].
+				num := int64(j) * int64(tc.in)
+				i, rem := num/int64(tc.out), num%int64(tc.out)
+				a, b := int64(tc.x[i]), int64(tc.x[i+1])
+				// want = a + (b-a)*rem/out, rounded half away from zero, in integers.
+				p, q := a*int64(tc.out)+(b-a)*rem, int64(tc.out)
+				want := (p + q/2) / q
+				if p < 0 {
+					want = (p - q/2) / q
+				}
+				if d := int64(v) - want; d < -1 || d > 1 {
+					t.Fatalf("sample %d = %d, want %d (between %d and %d)", j, v, want, a, b)
+				}
+				if a == b && int64(v) != a {
+					t.Fatalf("sample %d = %d, want %d: constant input must stay constant", j, v, a)
+				}
+			}
+		})
 	}
 }
 

@@ -16,15 +16,20 @@ import (
 // SampleRate is resampled by linear interpolation. The last frame is padded
 // with silence; after it Read returns io.EOF, unless loop is true, in which
 // case the file starts again. Wrap it with Paced for real time.
+//
+// path must be a regular file: a named pipe, device or directory is refused
+// without being opened (see CheckSource), and a header claiming more audio
+// than the file holds is refused before any is read. The whole file is
+// read into memory (at most MaxWAVBytes of audio).
 func NewWAVSource(path string, loop bool) (Source, error) {
-	f, err := os.Open(path)
+	f, size, err := openWAVFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open WAV microphone: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	samples, info, err := ReadWAV(f)
+	samples, info, err := readWAV(f, size)
 	if err != nil {
-		return nil, fmt.Errorf("read WAV microphone %s: %w", path, err)
+		return nil, fmt.Errorf("wav:%s: %w", path, err)
 	}
 	return NewSamplesSource(resample(downmix(samples, info.Channels), info.SampleRate), loop), nil
 }
@@ -88,10 +93,12 @@ func (w *samplesSource) Close() error {
 // lengths and closes the file. Recording stops, with one logged warning, at
 // MaxWAVBytes (about 46 minutes), the most ReadWAV accepts; later frames are
 // discarded without error so that a long call goes on. logger may be nil.
+// An existing path that is not a regular file (a named pipe, a device, a
+// directory) is refused without being opened.
 func NewWAVSink(path string, logger *slog.Logger) (Sink, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := createWAVFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("create WAV recording: %w", err)
+		return nil, err
 	}
 	if _, err := f.Write(WAVHeader(WAVInfo{SampleRate: SampleRate, Channels: 1}, 0)); err != nil {
 		f.Close()

@@ -224,6 +224,9 @@ func (m *Manager) mediaConfig(ctx context.Context, p peer.ID, forceRelay bool) (
 // error) when the call did not happen.
 func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result, error) {
 	start := time.Now()
+	if err := m.checkAudio(ctx, o); err != nil {
+		return nil, err
+	}
 	p, err := m.cfg.Resolve(ctx, username)
 	if err != nil {
 		return nil, err
@@ -324,6 +327,30 @@ func (m *Manager) openAudio(ctx context.Context, r *run) (audio.Source, audio.Si
 		return nil, nil, fmt.Errorf("open audio output %s: %w", outSpec, err)
 	}
 	return src, sink, nil
+}
+
+// checkAudio validates a call's devices before anything is dialled: a bad
+// WAV file, a named pipe or a missing sound card is reported at once, not
+// after the callee has answered.
+func (m *Manager) checkAudio(ctx context.Context, o Options) error {
+	if m.cfg.Audio != nil {
+		return nil
+	}
+	in, err := audio.ParseSpec(orDefault(o.AudioIn, m.cfg.AudioIn))
+	if err == nil {
+		err = audio.CheckSource(ctx, in)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: audio input (--audio-in): %w", ErrAudio, err)
+	}
+	out, err := audio.ParseSpec(orDefault(o.AudioOut, m.cfg.AudioOut))
+	if err == nil {
+		err = audio.CheckSink(ctx, out)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: audio output (--audio-out): %w", ErrAudio, err)
+	}
+	return nil
 }
 
 // orDefault is the first of specs that is set, else "default".

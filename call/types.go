@@ -14,6 +14,9 @@ var (
 	ErrNoAnswer   = errors.New("no answer")
 	ErrCallFailed = errors.New("call failed")
 	ErrNoSuchCall = errors.New("no such call")
+	// ErrAudio: a call's audio device or file cannot be used; nothing
+	// was dialled.
+	ErrAudio = errors.New("audio device unusable")
 )
 
 // State is where a call is.

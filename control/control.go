@@ -75,6 +75,7 @@ const (
 	CodeAuth        = "auth"
 	CodeBadRequest  = "bad_request"
 	CodeNoSuchCall  = "no_such_call"
+	CodeAudio       = "audio"
 	CodeFailed      = "failed"
 )
 
@@ -158,6 +159,8 @@ func ErrorCode(err error) string {
 		return CodeBadRequest
 	case errors.Is(err, call.ErrNoSuchCall):
 		return CodeNoSuchCall
+	case errors.Is(err, call.ErrAudio):
+		return CodeAudio
 	}
 	return CodeFailed
 }
@@ -189,6 +192,8 @@ func (e *remoteError) Unwrap() error {
 		return ErrBadRequest
 	case CodeNoSuchCall:
 		return call.ErrNoSuchCall
+	case CodeAudio:
+		return call.ErrAudio
 	}
 	return call.ErrCallFailed
 }

@@ -74,7 +74,7 @@ func FuzzDecodeControlRequest(f *testing.F) {
 // TestControlErrorCodes checks that every sentinel survives the socket:
 // the code the node sends maps back to the same sentinel in the client.
 func TestControlErrorCodes(t *testing.T) {
-	for _, sentinel := range []error{presence.ErrUnknownUser, presence.ErrUserOffline, call.ErrRejected, call.ErrBusy, call.ErrNoAnswer, home.ErrCertificate, ErrBadRequest, call.ErrNoSuchCall, call.ErrCallFailed} {
+	for _, sentinel := range []error{presence.ErrUnknownUser, presence.ErrUserOffline, call.ErrRejected, call.ErrBusy, call.ErrNoAnswer, home.ErrCertificate, ErrBadRequest, call.ErrNoSuchCall, call.ErrCallFailed, call.ErrAudio} {
 		err := &remoteError{code: ErrorCode(sentinel), msg: "x"}
 		if !errors.Is(err, sentinel) {
 			t.Errorf("%v: code %q maps back to %v", sentinel, err.code, err.Unwrap())

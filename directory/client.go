@@ -266,7 +266,9 @@ func (c *Client) User(ctx context.Context, name string) (UserResponse, error) {
 		return fail(fmt.Errorf("%w: %w", ErrNotFound, err))
 	}
 	var out UserResponse
-	if _, err := c.do(ctx, http.MethodGet, "/users/"+url.PathEscape(norm), nil, nil, &out, true); err != nil {
+	// norm holds no '/', '?', '#' or '%' (Normalize refuses them): it is one
+	// path segment, which do escapes once.
+	if _, err := c.do(ctx, http.MethodGet, "/users/"+norm, nil, nil, &out, true); err != nil {
 		return fail(err)
 	}
 	if out.Username != norm {
@@ -364,7 +366,8 @@ func (c *Client) noKeyError() error {
 }
 
 // do sends one API request, retrying per the policy, and decodes a 2xx
-// answer strictly into out. It returns the final response (body closed).
+// answer strictly into out. path is unescaped (url.URL escapes it once when
+// the request is written). It returns the final response (body closed).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, idempotent bool) (*http.Response, error) {
 	u := *c.base
 	u.Path = c.base.Path + APIPrefix + path

@@ -239,3 +239,34 @@ func BenchmarkClientLookup(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lookups/s")
 }
+
+// TestLookupOfNonASCIINames: names outside ASCII travel in the path
+// escaped once (a client that escaped them twice was answered 400).
+func TestLookupOfNonASCIINames(t *testing.T) {
+	url, dirKey := realDirectory(t, nil)
+	c, err := directory.NewClient(url, directory.ClientOptions{DirectoryKey: dirKey.Public().(ed25519.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct{ register, lookup, want string }{
+		{"café", "café", "café"},
+		{"Zoë.Ü", "ZOË.ü", "zoë.ü"},
+		{"東京太郎", "東京太郎", "東京太郎"},
+		{"иван_42", "Иван_42", "иван_42"},
+		{"plain.name", "Plain.Name", "plain.name"},
+	} {
+		t.Run(tc.register, func(t *testing.T) {
+			if _, err := c.Register(t.Context(), tc.register, "a long password"); err != nil {
+				t.Fatalf("register %q: %v", tc.register, err)
+			}
+			u, err := c.User(t.Context(), tc.lookup)
+			if err != nil {
+				t.Fatalf("look up %q: %v", tc.lookup, err)
+			}
+			if u.Username != tc.want {
+				t.Fatalf("look up %q answered %q, want %q", tc.lookup, u.Username, tc.want)
+			}
+		})
+	}
+}

@@ -48,27 +48,27 @@ func newEncoder(c encoderConfig) (*encoder, error) {
 	}
 	frame := audio.SamplesPer(c.FrameDuration)
 	if err := enc.SetFrameSize(frame); err != nil {
-		return nil, fmt.Errorf("Opus frame of %v: %w", c.FrameDuration, err)
+		return nil, fmt.Errorf("set the Opus frame to %v: %w", c.FrameDuration, err)
 	}
 	if err := enc.SetBitrate(c.Bitrate); err != nil {
-		return nil, fmt.Errorf("Opus bitrate %d: %w", c.Bitrate, err)
+		return nil, fmt.Errorf("set the Opus bitrate to %d: %w", c.Bitrate, err)
 	}
 	if err := enc.SetSignal(gopus.SignalVoice); err != nil {
-		return nil, fmt.Errorf("Opus signal type: %w", err)
+		return nil, fmt.Errorf("set the Opus signal type: %w", err)
 	}
 	fec := gopus.InBandFECDisabled
 	if c.FEC {
 		fec = gopus.InBandFECEnabled
 	}
 	if err := enc.SetInBandFEC(fec); err != nil {
-		return nil, fmt.Errorf("Opus in-band FEC: %w", err)
+		return nil, fmt.Errorf("turn on Opus in-band FEC: %w", err)
 	}
 	if err := enc.SetPacketLoss(c.LossPercent); err != nil {
-		return nil, fmt.Errorf("Opus loss hint %d%%: %w", c.LossPercent, err)
+		return nil, fmt.Errorf("set the Opus loss hint to %d%%: %w", c.LossPercent, err)
 	}
 	enc.SetDTX(c.DTX)
 	if err := enc.SetComplexity(c.Complexity); err != nil {
-		return nil, fmt.Errorf("Opus complexity %d: %w", c.Complexity, err)
+		return nil, fmt.Errorf("set the Opus complexity to %d: %w", c.Complexity, err)
 	}
 	return &encoder{enc: enc, frame: frame, buf: make([]byte, maxOpusPacket)}, nil
 }
@@ -80,7 +80,7 @@ func (e *encoder) encode(pcm []int16) ([]byte, error) {
 	}
 	n, err := e.enc.EncodeInt16(pcm, e.buf)
 	if err != nil {
-		return nil, fmt.Errorf("Opus encode: %w", err)
+		return nil, fmt.Errorf("encode Opus: %w", err)
 	}
 	return e.buf[:n], nil
 }
@@ -93,10 +93,9 @@ func (e *encoder) lookahead() time.Duration {
 // decoder turns Opus packets back into 48 kHz mono samples and rebuilds
 // lost ones from in-band FEC or by concealment.
 type decoder struct {
-	dec       *gopus.Decoder
-	last      int // samples in the last packet: the length of a lost one
-	f32       []float32
-	maxPacket int
+	dec  *gopus.Decoder
+	last int // samples in the last packet: the length of a lost one
+	f32  []float32
 }
 
 func newDecoder(frame int) (*decoder, error) {
@@ -111,11 +110,11 @@ func newDecoder(frame int) (*decoder, error) {
 // long) and returns the samples written.
 func (d *decoder) decode(pkt []byte, out []int16) (int, error) {
 	if len(pkt) == 0 || len(pkt) > maxOpusPacket {
-		return 0, fmt.Errorf("Opus packet of %d bytes: want 1..%d", len(pkt), maxOpusPacket)
+		return 0, fmt.Errorf("received an Opus packet of %d bytes: want 1..%d", len(pkt), maxOpusPacket)
 	}
 	n, err := d.dec.Decode(pkt, d.f32)
 	if err != nil {
-		return 0, fmt.Errorf("Opus decode: %w", err)
+		return 0, fmt.Errorf("decode Opus: %w", err)
 	}
 	if n > 0 {
 		d.last = n
@@ -130,7 +129,7 @@ func (d *decoder) decode(pkt []byte, out []int16) (int, error) {
 func (d *decoder) recover(next []byte, out []int16) (int, error) {
 	n, err := d.dec.DecodeWithFEC(next, d.f32[:d.last], true)
 	if err != nil {
-		return 0, fmt.Errorf("Opus FEC decode: %w", err)
+		return 0, fmt.Errorf("decode Opus FEC: %w", err)
 	}
 	return toInt16(out, d.f32[:n]), nil
 }
@@ -140,7 +139,7 @@ func (d *decoder) recover(next []byte, out []int16) (int, error) {
 func (d *decoder) conceal(out []int16) (int, error) {
 	n, err := d.dec.Decode(nil, d.f32[:d.last])
 	if err != nil {
-		return 0, fmt.Errorf("Opus concealment: %w", err)
+		return 0, fmt.Errorf("conceal a lost Opus packet: %w", err)
 	}
 	return toInt16(out, d.f32[:n]), nil
 }

@@ -104,6 +104,10 @@ func (n *Node) Status() control.Status {
 	default:
 		st.Presence = "pending"
 	}
+	if n.opts.NoPresence {
+		st.Presence = "not published (a node run for one call)"
+		return st
+	}
 	if err := n.PresenceError(); err != nil {
 		st.Presence = "failing: " + err.Error()
 		if len(n.host.Network().Peers()) == 0 {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 
 	"github.com/libp2p/go-libp2p"
 	ic "github.com/libp2p/go-libp2p/core/crypto"
@@ -75,6 +76,9 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, ext
 	if err != nil {
 		return nil, fmt.Errorf("identity key: %w", err)
 	}
+	if err := checkAssignable(listen); err != nil {
+		return nil, err
+	}
 	start := func(anyPort bool) (host.Host, error) {
 		addrs, err := listenMultiaddrs(listen, anyPort)
 		if err != nil {
@@ -123,4 +127,32 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, ext
 		return nil, fmt.Errorf("listen on %v: %w (and on free ports: %w)", listen, err, err2)
 	}
 	return h, nil
+}
+
+// ErrNotLocalAddress is wrapped when a listen address is not one of this
+// machine's.
+var ErrNotLocalAddress = errors.New("listen address is not an address of this machine")
+
+// checkAssignable refuses listen hosts that are not this machine's (a
+// typo, or an address of another network), which libp2p would report as
+// a failed listen indistinguishable from a busy port.
+func checkAssignable(listen []string) error {
+	for _, a := range listen {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || ip.IsUnspecified() {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip.Unmap().String(), "0"))
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return fmt.Errorf("%w: %s (in network.listen or --listen); use one of the machine's addresses (see `ip addr`) or 0.0.0.0 for all of them", ErrNotLocalAddress, a)
+		}
+		if err == nil {
+			ln.Close()
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/peercall/peercall/crypto"
@@ -69,5 +70,25 @@ func TestListenMultiaddrs(t *testing.T) {
 	}
 	if ips := home.ListenIPs([]string{"0.0.0.0:7070"}); ips != nil {
 		t.Errorf("ListenIPs of an unspecified listener: %v, want nil (every interface)", ips)
+	}
+}
+
+// TestHostAddressNotLocal: a listen address that is not this machine's is
+// reported as such (not as a busy port), with or without the free-port
+// fallback, which cannot help.
+func TestHostAddressNotLocal(t *testing.T) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fallback := range []bool{false, true} {
+		h, err := newHost(key, []string{"203.0.113.77:7070"}, fallback, nil)
+		if err == nil {
+			h.Close()
+			t.Fatalf("listened on 203.0.113.77, a documentation address this machine does not have")
+		}
+		if !errors.Is(err, ErrNotLocalAddress) || errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), "ip addr") {
+			t.Errorf("fallback %t: error %v, want ErrNotLocalAddress saying what to do", fallback, err)
+		}
 	}
 }

@@ -85,6 +85,10 @@ type Options struct {
 	// NoControl skips the home lock and the control socket (a node used
 	// only in-process).
 	NoControl bool
+	// NoPresence publishes no presence record: a node run for one
+	// outgoing call (`call` with no node running) is not there to be
+	// called, and should leave no record, nor a tombstone, behind.
+	NoPresence bool
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -128,6 +132,7 @@ type Node struct {
 	presenceOK     bool
 	presenceErr    error
 	presenceCh     chan struct{} // closed at the first successful publication
+	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
 
 	closeOnce sync.Once
 	closeErr  error
@@ -172,7 +177,7 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("no directory is configured in %s; run `peercall init --directory URL` first", h.Dir())
 	}
 	n := &Node{home: h, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now, started: time.Now(),
-		presenceCh: make(chan struct{}), presenceDone: make(chan struct{})}
+		presenceCh: make(chan struct{}), presenceDone: make(chan struct{}), addrsChanged: make(chan struct{}, 1)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.start(ctx); err != nil {
 		n.cancel()
@@ -245,16 +250,20 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if n.dir != nil {
 		n.resolve.Directory = n.dir
 	}
-	n.connectBootstrap(ctx, boot)
+	// Calls are taken before the node joins the network: a peer that
+	// connects during the join can already ring it.
 	if err := n.startRelay(); err != nil {
 		return err
 	}
 	if err := n.startCalls(); err != nil {
 		return err
 	}
+	n.connectBootstrap(ctx, boot)
 	n.wg.Add(1)
 	go n.saveHostCache()
-	n.startPresence()
+	if !opts.NoPresence {
+		n.startPresence()
+	}
 	if err := n.serveMetrics(); err != nil {
 		return err
 	}
@@ -274,6 +283,7 @@ func (n *Node) startRelay() (err error) {
 	n.relay, err = supernode.New(supernode.Deps{
 		Host: n.host, Routing: n.dht, DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
 		Network: n.cfg.Network, Logger: n.log, DirectoryURL: n.cfg.Directory.URL,
+		OnCircuitChange: n.addrsMayHaveChanged,
 	}, n.cfg.RelaySection(), ro)
 	return err
 }
@@ -329,6 +339,7 @@ func (n *Node) startPresence() {
 		Shutdown:    n.opts.PresenceShutdown,
 		Logger:      n.log,
 		Now:         n.now,
+		Changed:     n.addrsChanged,
 		OnPublish: func(p *presence.Record, err error) {
 			n.presenceMu.Lock()
 			defer n.presenceMu.Unlock()
@@ -351,6 +362,14 @@ func (n *Node) startPresence() {
 			n.log.Warn("presence withdrawal failed; lookups may show this user online until the record expires", "err", err)
 		}
 	}()
+}
+
+// addrsMayHaveChanged kicks what announces the node's addresses.
+func (n *Node) addrsMayHaveChanged() {
+	select {
+	case n.addrsChanged <- struct{}{}:
+	default:
+	}
 }
 
 // presenceAddrs are the addresses a presence record announces: the host's
@@ -396,16 +415,17 @@ func (n *Node) PresenceError() error {
 	return n.presenceErr
 }
 
-// watchConnections records connected peers in the host cache.
+// watchConnections records connected peers in the host cache and kicks
+// presence when the host's own addresses change.
 func (n *Node) watchConnections() {
 	n.host.Network().Notify(&network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
 			n.cache.Seen(c.RemotePeer(), nil, n.now())
 		},
 	})
-	sub, err := n.host.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	sub, err := n.host.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtLocalAddressesUpdated)})
 	if err != nil {
-		n.log.Warn("cannot watch identified peers; the host cache will lack addresses", "err", err)
+		n.log.Warn("cannot watch identified peers and address changes; the host cache will lack addresses", "err", err)
 		return
 	}
 	n.wg.Add(1)
@@ -420,9 +440,13 @@ func (n *Node) watchConnections() {
 				if !ok {
 					return
 				}
-				e := ev.(event.EvtPeerIdentificationCompleted)
-				if addrs := directAddrs(e.ListenAddrs); len(addrs) > 0 {
-					n.cache.Seen(e.Peer, addrs, n.now())
+				switch e := ev.(type) {
+				case event.EvtPeerIdentificationCompleted:
+					if addrs := directAddrs(e.ListenAddrs); len(addrs) > 0 {
+						n.cache.Seen(e.Peer, addrs, n.now())
+					}
+				case event.EvtLocalAddressesUpdated:
+					n.addrsMayHaveChanged()
 				}
 			}
 		}

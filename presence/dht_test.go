@@ -417,3 +417,85 @@ func TestDHTPublishPresenceRefusesBadRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPublishesAddressChanges: with an hour between republications, a
+// kick on Config.Changed publishes a record with the new addresses (a
+// circuit reservation made), while a kick with unchanged addresses
+// publishes nothing; a peer's lookup sees the new address.
+func TestRunPublishesAddressChanges(t *testing.T) {
+	f := newPresenceFixture(t)
+	now := time.Now()
+	dave := startDHTTestNode(t, f, nil, f.newUser(t, "dave", 9, now, time.Hour).priv, DHTModeServer, nil)
+	boot := []peer.AddrInfo{{ID: dave.host.ID(), Addrs: dave.host.Addrs()}}
+	alice := startDHTTestNode(t, f, f.newUser(t, "alice", 1, now.Add(-time.Minute), 24*time.Hour), nil, DHTModeServer, boot)
+	waitRoutingTables(t, []*dhtTestNode{dave, alice}, []int{1, 1})
+
+	circuit := ma.StringCast("/ip4/127.0.0.1/tcp/7/p2p/" + dave.host.ID().String() + "/p2p-circuit")
+	var mu sync.Mutex
+	addrs := alice.host.Addrs()
+	published := make(chan []ma.Multiaddr, 10)
+	changed := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, alice.dht, Config{
+			Certificate: func() (*crypto.Certificate, error) { return alice.user.cert, nil },
+			Addrs: func() []ma.Multiaddr {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]ma.Multiaddr(nil), addrs...)
+			},
+			Republish: time.Hour, Retry: time.Hour, TTL: 3 * time.Hour, Shutdown: 5 * time.Second,
+			Changed: changed,
+			OnPublish: func(p *Record, err error) {
+				if err == nil && !p.Withdrawn {
+					published <- p.Addrs
+				}
+			},
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("tombstone: %v", err)
+		}
+	}()
+	wait := func(what string) []ma.Multiaddr {
+		t.Helper()
+		select {
+		case a := <-published:
+			return a
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no publication %s", what)
+			return nil
+		}
+	}
+	wait("at start")
+	changed <- struct{}{} // same addresses: nothing to publish
+	for len(changed) > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(5 * ChangeSettle) // it would have gone out by now
+	select {
+	case extra := <-published:
+		t.Fatalf("a kick with unchanged addresses published a record (%v)", extra)
+	default:
+	}
+	mu.Lock()
+	addrs = append(addrs, circuit)
+	mu.Unlock()
+	changed <- struct{}{}
+	got := wait("after the circuit address appeared")
+	if !sameAddrs(got, append(alice.host.Addrs(), circuit)) {
+		t.Fatalf("published %v, want the host's addresses and %s", got, circuit)
+	}
+	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer lcancel()
+	rec, err := Lookup(lctx, dave.dht, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameAddrs(rec.Addrs, got) {
+		t.Errorf("dave finds alice at %v, want %v", rec.Addrs, got)
+	}
+}

@@ -43,6 +43,11 @@ type Config struct {
 	// OnPublish, when set, is called after every publication attempt with
 	// the record and the outcome (tests, status).
 	OnPublish func(p *Record, err error)
+	// Changed, when set, says the addresses may have changed (a new
+	// listen or observed address, a circuit reservation made or lost): a
+	// record with the new addresses is published within ChangeSettle, so
+	// that callers find a NATed node through its new circuit at once.
+	Changed <-chan struct{}
 }
 
 // withDefaults fills zero fields and validates the rest.
@@ -99,27 +104,66 @@ func Run(ctx context.Context, d *DHT, cfg Config) error {
 	r := &runner{d: d, cfg: cfg}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	due := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown)
 			defer cancel()
 			return r.publish(sctx, true)
+		case <-cfg.Changed:
+			// Publish the new addresses soon, once a burst of changes has
+			// settled, unless the record out there already has them.
+			if r.lastOK && sameAddrs(r.lastAddrs, cfg.Addrs()) {
+				continue
+			}
+			if soon := time.Now().Add(ChangeSettle); soon.Before(due) {
+				timer.Reset(ChangeSettle)
+				due = soon
+			}
 		case <-timer.C:
 			next := cfg.Republish
 			if err := r.publish(ctx, false); err != nil && ctx.Err() == nil {
 				next = cfg.Retry
 			}
 			timer.Reset(next)
+			due = time.Now().Add(next)
 		}
 	}
 }
 
+// ChangeSettle is how long after an address change its record is
+// published: changes that come in a burst (a reservation brings several
+// circuit addresses) go out in one record.
+const ChangeSettle = 100 * time.Millisecond
+
+// sameAddrs reports whether a and b hold the same addresses, in any order.
+func sameAddrs(a, b []ma.Multiaddr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := make(map[string]int, len(a))
+	for _, x := range a {
+		seen[string(x.Bytes())]++
+	}
+	for _, x := range b {
+		k := string(x.Bytes())
+		if seen[k] == 0 {
+			return false
+		}
+		seen[k]--
+	}
+	return true
+}
+
 // runner is Run's state.
 type runner struct {
-	d       *DHT
-	cfg     Config
-	lastSeq uint64
+	d         *DHT
+	cfg       Config
+	lastSeq   uint64
+	lastAddrs []ma.Multiaddr // of the latest live record published
+	lastOK    bool           // the latest publication succeeded
+	alone     bool           // the latest failure was for want of peers (logged)
 }
 
 // nextSeq returns a time-based sequence number above every earlier one.
@@ -142,11 +186,26 @@ func (r *runner) publish(ctx context.Context, withdrawn bool) error {
 	if withdrawn {
 		kind = "presence tombstone"
 	}
-	if err != nil {
+	switch {
+	case err != nil && len(r.d.host.Network().Peers()) == 0:
+		// A first node has nobody to store its record yet: it is
+		// retried, and published once a peer arrives. Said once.
+		level := slog.LevelInfo
+		if r.alone {
+			level = slog.LevelDebug
+		}
+		r.alone = true
+		r.cfg.Logger.Log(context.Background(), level, kind+" not published yet: no peer to store it; retrying", "every", r.cfg.Retry)
+	case err != nil:
+		r.alone = false
 		r.cfg.Logger.Warn("publish "+kind+" failed", "err", err)
-	} else {
+	default:
+		r.alone = false
 		r.cfg.Logger.Info("published "+kind, "user", p.Certificate.Username, "seq", p.Seq,
 			"addrs", len(p.Addrs), "expires", p.Expires)
+	}
+	if !withdrawn && p != nil {
+		r.lastAddrs, r.lastOK = p.Addrs, err == nil
 	}
 	if r.cfg.OnPublish != nil {
 		r.cfg.OnPublish(p, err)

@@ -37,12 +37,16 @@ func (m *Mode) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Default settings (see DefaultConfig and DESIGN.md "Ports").
+// Default settings (see DefaultConfig and docs/ports.md).
 const (
 	DefaultTURNPort      = 3478
 	DefaultRelayPortMin  = 50000
 	DefaultRelayPortMax  = 50999
 	DefaultCredentialTTL = 10 * time.Minute
+	// DefaultIdleTimeout and DefaultAllocationLifetime free abandoned
+	// allocations (relay/doc.go "Abandoned allocations").
+	DefaultIdleTimeout        = 60 * time.Second
+	DefaultAllocationLifetime = 2 * time.Minute
 )
 
 // Config is the relay's part of a node's config.toml ([relay]): the mode,
@@ -85,12 +89,39 @@ type Config struct {
 	// allocations (an allocation made with them lives on, up to
 	// MaxSessionDuration).
 	CredentialTTL time.Duration `toml:"credential_ttl"`
+	// IdleTimeout closes an allocation that relayed no packet, in either
+	// direction, for this long (an abandoned allocation frees its slot).
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// AllocationLifetime is the TURN allocation lifetime the server grants
+	// (the client must refresh within it), and the longest an allocation
+	// may go without a successful Refresh whatever LIFETIME it asked for.
+	AllocationLifetime time.Duration `toml:"allocation_lifetime"`
+	// AllowedPeerRanges are CIDR ranges the relay sends to although they
+	// are not public unicast (the node passes network.reachable_ranges;
+	// the lab uses "198.18.0.0/15"). They never open unspecified,
+	// multicast or broadcast addresses, nor the super-node's own.
+	AllowedPeerRanges PeerRanges `toml:"allowed_peer_ranges,omitempty"`
 }
+
+// Bounds of the numeric settings (Validate; the admin policy's caps obey
+// them too).
+const (
+	maxUptimeBound     = 7 * 24 * time.Hour
+	maxKbpsBound       = 10_000_000 // 10 Gbit/s
+	maxSessionsBound   = 10_000
+	maxDurationBound   = 24 * time.Hour
+	maxCredentialTTL   = 24 * time.Hour
+	maxIdleTimeout     = time.Hour
+	maxAllocationLife  = time.Hour // pion/turn's own ceiling on LIFETIME
+	minDurationSetting = time.Second
+)
 
 // DefaultConfig returns the settings a node uses when config.toml leaves
 // them out: mode auto, promotion after 30 minutes of uptime with 2 Mbit/s
 // upstream and CPU under 70 %, relaying at most 4 Mbit/s in 50 sessions of
-// at most 4 hours, 4 per user, on the documented ports.
+// at most 4 hours, 4 per user, each closed after 60 s without traffic or
+// 2 minutes without a refresh, to public unicast peers only, on the
+// documented ports (relay/doc.go says why these numbers).
 func DefaultConfig() Config {
 	return Config{
 		Mode:               ModeAuto,
@@ -106,6 +137,8 @@ func DefaultConfig() Config {
 		RelayPortMin:       DefaultRelayPortMin,
 		RelayPortMax:       DefaultRelayPortMax,
 		CredentialTTL:      DefaultCredentialTTL,
+		IdleTimeout:        DefaultIdleTimeout,
+		AllocationLifetime: DefaultAllocationLifetime,
 	}
 }
 
@@ -114,36 +147,30 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	intIn := func(key string, v, lo, hi int, hint string) {
+		if v < lo || v > hi {
+			bad("relay.%s %d is out of range: use %d..%d%s", key, v, lo, hi, hint)
+		}
+	}
+	durIn := func(key string, v, lo, hi time.Duration, hint string) {
+		if v < lo || v > hi {
+			bad("relay.%s %v is out of range: use %v..%v%s", key, v, lo, hi, hint)
+		}
+	}
 	if _, err := ParseMode(string(c.Mode)); err != nil {
 		bad("relay.mode: %v", err)
 	}
-	if c.MinUptime < 0 {
-		bad("relay.min_uptime %v is negative: use 0 or more (for example \"30m\")", c.MinUptime)
-	}
-	if c.MinUpstreamKbps < 0 {
-		bad("relay.min_upstream_kbps %d is negative: use 0 or more", c.MinUpstreamKbps)
-	}
+	durIn("min_uptime", c.MinUptime, 0, maxUptimeBound, " (for example \"30m\")")
+	intIn("min_upstream_kbps", c.MinUpstreamKbps, 0, maxKbpsBound, " (kbit/s)")
 	if !(c.MaxCPULoad > 0 && c.MaxCPULoad <= 1) {
 		bad("relay.max_cpu_load %v is out of range: use a fraction in (0, 1], for example 0.7", c.MaxCPULoad)
 	}
-	if c.MaxKbps < 8 {
-		bad("relay.max_kbps %d is too small: use at least 8 (kbit/s); set relay.mode = \"off\" to stop relaying", c.MaxKbps)
-	}
-	if c.MaxSessions < 1 {
-		bad("relay.max_sessions %d is too small: use at least 1; set relay.mode = \"off\" to stop relaying", c.MaxSessions)
-	}
-	if c.MaxSessionDuration < time.Second {
-		bad("relay.max_session_duration %v is too short: use at least 1s (for example \"4h\")", c.MaxSessionDuration)
-	}
-	if c.MaxSessionsPerUser < 1 {
-		bad("relay.max_sessions_per_user %d is too small: use at least 1", c.MaxSessionsPerUser)
-	}
-	if c.TURNPort < 0 || c.TURNPort > 65535 {
-		bad("relay.turn_port %d is out of range: use 1..65535 (3478 is the standard)", c.TURNPort)
-	}
-	if c.TURNTLSPort < 0 || c.TURNTLSPort > 65535 {
-		bad("relay.turn_tls_port %d is out of range: use 0 (no TLS) or 1..65535 (5349 or 443)", c.TURNTLSPort)
-	}
+	intIn("max_kbps", c.MaxKbps, 8, maxKbpsBound, " (kbit/s); set relay.mode = \"off\" to stop relaying")
+	intIn("max_sessions", c.MaxSessions, 1, maxSessionsBound, "; set relay.mode = \"off\" to stop relaying")
+	durIn("max_session_duration", c.MaxSessionDuration, minDurationSetting, maxDurationBound, " (for example \"4h\")")
+	intIn("max_sessions_per_user", c.MaxSessionsPerUser, 1, maxSessionsBound, "")
+	intIn("turn_port", c.TURNPort, 0, 65535, " (3478 is the standard; 0 picks a free port)")
+	intIn("turn_tls_port", c.TURNTLSPort, 0, 65535, " (0: no TLS listener; 5349 or 443)")
 	if c.TURNTLSPort != 0 && c.TURNTLSPort == c.TURNPort {
 		bad("relay.turn_tls_port %d equals relay.turn_port: TCP and TLS need different ports", c.TURNTLSPort)
 	}
@@ -151,9 +178,15 @@ func (c Config) Validate() error {
 	case c.RelayPortMin == 0 && c.RelayPortMax == 0:
 	case c.RelayPortMin < 1 || c.RelayPortMax > 65535 || c.RelayPortMin > c.RelayPortMax:
 		bad("relay.relay_port_min..relay_port_max %d..%d is not a port range: use 1 <= min <= max <= 65535 (default 50000..50999), or both 0", c.RelayPortMin, c.RelayPortMax)
+	case c.MaxSessions > c.RelayPortMax-c.RelayPortMin+1:
+		bad("relay.max_sessions %d is more than the %d ports of relay.relay_port_min..relay_port_max %d..%d: every session needs a port; widen the range or lower relay.max_sessions",
+			c.MaxSessions, c.RelayPortMax-c.RelayPortMin+1, c.RelayPortMin, c.RelayPortMax)
 	}
-	if c.CredentialTTL < time.Second || c.CredentialTTL > 24*time.Hour {
-		bad("relay.credential_ttl %v is out of range: use 1s..24h (default 10m)", c.CredentialTTL)
+	durIn("credential_ttl", c.CredentialTTL, minDurationSetting, maxCredentialTTL, " (default 10m)")
+	durIn("idle_timeout", c.IdleTimeout, minDurationSetting, maxIdleTimeout, " (default 60s; keep it above the ring time)")
+	durIn("allocation_lifetime", c.AllocationLifetime, minDurationSetting, maxAllocationLife, " (default 2m)")
+	if _, err := parsePeerRanges("relay.allowed_peer_ranges", c.AllowedPeerRanges); err != nil {
+		bad("%w", err)
 	}
 	return errors.Join(errs...)
 }

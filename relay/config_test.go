@@ -59,6 +59,67 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// TestConfigBounds: every numeric setting is checked against its bounds,
+// at both ends, and the error names the setting and the allowed range.
+func TestConfigBounds(t *testing.T) {
+	const maxInt = int(^uint(0) >> 1)
+	tests := []struct {
+		name    string
+		change  func(*Config)
+		wantErr string // "" = valid; else the start of the message
+	}{
+		{"max_kbps 2^63-1", func(c *Config) { c.MaxKbps = maxInt }, "relay.max_kbps 9223372036854775807 is out of range: use 8..10000000"},
+		{"max_kbps 10 Gbit/s", func(c *Config) { c.MaxKbps = 10_000_000 }, ""},
+		{"max_kbps 7", func(c *Config) { c.MaxKbps = 7 }, "relay.max_kbps 7 is out of range: use 8..10000000"},
+		{"max_kbps 8", func(c *Config) { c.MaxKbps = 8 }, ""},
+		{"min_upstream_kbps huge", func(c *Config) { c.MinUpstreamKbps = maxInt }, "relay.min_upstream_kbps 9223372036854775807 is out of range: use 0..10000000"},
+		{"min_upstream_kbps negative", func(c *Config) { c.MinUpstreamKbps = -1 }, "relay.min_upstream_kbps -1 is out of range"},
+		{"min_upstream_kbps 0", func(c *Config) { c.MinUpstreamKbps = 0 }, ""},
+		{"max_sessions huge", func(c *Config) { c.MaxSessions = maxInt }, "relay.max_sessions 9223372036854775807 is out of range: use 1..10000"},
+		{"max_sessions beyond the port range", func(c *Config) { c.MaxSessions = 1001 }, "relay.max_sessions 1001 is more than the 1000 ports"},
+		{"max_sessions 1000 on 1000 ports", func(c *Config) { c.MaxSessions = 1000 }, ""},
+		{"max_sessions 10000 on ephemeral ports", func(c *Config) { c.MaxSessions, c.RelayPortMin, c.RelayPortMax = 10000, 0, 0 }, ""},
+		{"max_sessions_per_user huge", func(c *Config) { c.MaxSessionsPerUser = maxInt }, "relay.max_sessions_per_user 9223372036854775807 is out of range: use 1..10000"},
+		{"max_sessions_per_user above max_sessions", func(c *Config) { c.MaxSessions, c.MaxSessionsPerUser = 1, 4 }, ""},
+		{"max_session_duration huge", func(c *Config) { c.MaxSessionDuration = 1<<63 - 1 }, "relay.max_session_duration 2562047h47m16.854775807s is out of range: use 1s..24h0m0s"},
+		{"max_session_duration 24h", func(c *Config) { c.MaxSessionDuration = 24 * time.Hour }, ""},
+		{"max_session_duration negative", func(c *Config) { c.MaxSessionDuration = -time.Hour }, "relay.max_session_duration -1h0m0s is out of range"},
+		{"min_uptime a week", func(c *Config) { c.MinUptime = 7 * 24 * time.Hour }, ""},
+		{"min_uptime a year", func(c *Config) { c.MinUptime = 365 * 24 * time.Hour }, "relay.min_uptime 8760h0m0s is out of range: use 0s..168h0m0s"},
+		{"credential_ttl 0", func(c *Config) { c.CredentialTTL = 0 }, "relay.credential_ttl 0s is out of range: use 1s..24h0m0s"},
+		{"idle_timeout 0", func(c *Config) { c.IdleTimeout = 0 }, "relay.idle_timeout 0s is out of range: use 1s..1h0m0s"},
+		{"idle_timeout 1h", func(c *Config) { c.IdleTimeout = time.Hour }, ""},
+		{"idle_timeout 2h", func(c *Config) { c.IdleTimeout = 2 * time.Hour }, "relay.idle_timeout 2h0m0s is out of range"},
+		{"allocation_lifetime 0", func(c *Config) { c.AllocationLifetime = 0 }, "relay.allocation_lifetime 0s is out of range: use 1s..1h0m0s"},
+		{"allocation_lifetime 1h", func(c *Config) { c.AllocationLifetime = time.Hour }, ""},
+		{"allocation_lifetime 10h", func(c *Config) { c.AllocationLifetime = 10 * time.Hour }, "relay.allocation_lifetime 10h0m0s is out of range"},
+		{"max_cpu_load NaN-ish 2", func(c *Config) { c.MaxCPULoad = 2 }, "relay.max_cpu_load 2 is out of range"},
+		{"turn_port -1", func(c *Config) { c.TURNPort = -1 }, "relay.turn_port -1 is out of range: use 0..65535"},
+		{"turn_port 65535", func(c *Config) { c.TURNPort = 65535 }, ""},
+		{"turn_tls_port 65536", func(c *Config) { c.TURNTLSPort = 65536 }, "relay.turn_tls_port 65536 is out of range: use 0..65535"},
+		{"relay ports beyond 65535", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 65000, 70000 }, "relay.relay_port_min..relay_port_max 65000..70000 is not a port range"},
+		{"allowed_peer_ranges", func(c *Config) { c.AllowedPeerRanges = NewPeerRanges("198.18.0.0/15", "fd00::/8") }, ""},
+		{"allowed_peer_ranges not a CIDR", func(c *Config) { c.AllowedPeerRanges = NewPeerRanges("10.0.0.1") }, "relay.allowed_peer_ranges: \"10.0.0.1\" is not a CIDR range"},
+		{"allowed_peer_ranges host bits", func(c *Config) { c.AllowedPeerRanges = NewPeerRanges("10.0.0.1/8") }, "relay.allowed_peer_ranges: \"10.0.0.1/8\" has host bits set: write \"10.0.0.0/8\""},
+		{"allowed_peer_ranges too many", func(c *Config) {
+			c.AllowedPeerRanges = NewPeerRanges(strings.Split(strings.Repeat("10.0.0.0/8,", 65), ",")[:65]...)
+		}, "relay.allowed_peer_ranges has 65 ranges: use at most 64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.change(&c)
+			err := c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Fatalf("Validate() = %v, want %q...", err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestConfigTOML(t *testing.T) {
 	var c struct {
 		Relay Config `toml:"relay"`
@@ -112,12 +173,17 @@ turn_port = 3479
 turn_tls_port = 443
 relay_port_min = 40000
 relay_port_max = 40999
+idle_timeout = "30s"
+allocation_lifetime = "1m"
+allowed_peer_ranges = ["10.20.0.0/16"]
 [network]
 restricted = true
 `), check: func(t *testing.T, p AdminPolicy) {
 			want := PolicyRelay{Mode: ModeOff, MaxKbps: 2000, MaxSessions: 10, MaxSessionsPerUser: 2, MaxSessionDuration: time.Hour,
 				CredentialTTL: 5 * time.Minute, MinUptime: 2 * time.Hour, MinUpstreamKbps: 5000, MaxCPULoad: 0.5,
-				TURNPort: 3479, TURNTLSPort: 443, RelayPortMin: 40000, RelayPortMax: 40999}
+				TURNPort: 3479, TURNTLSPort: 443, RelayPortMin: 40000, RelayPortMax: 40999,
+				IdleTimeout: 30 * time.Second, AllocationLifetime: time.Minute,
+				AllowedPeerRanges: NewPeerRanges("10.20.0.0/16"), AllowedPeerRangesSet: true}
 			if p.Relay != want || !p.Network.Restricted || p.Path == "" {
 				t.Fatalf("policy = %+v", p)
 			}
@@ -128,6 +194,14 @@ restricted = true
 		{name: "wrong type", file: ptr("[network]\nrestricted = \"yes\"\n"), wantErr: "restricted"},
 		{name: "negative cap", file: ptr("[relay]\nmax_sessions = -1\n"), wantErr: "relay.max_sessions"},
 		{name: "half port range", file: ptr("[relay]\nrelay_port_min = 40000\n"), wantErr: "relay_port_min"},
+		{name: "max_kbps 2^63-1", file: ptr("[relay]\nmax_kbps = 9223372036854775807\n"), wantErr: "relay.max_kbps 9223372036854775807 is out of range: use 8..10000000"},
+		{name: "idle_timeout too long", file: ptr("[relay]\nidle_timeout = \"2h\"\n"), wantErr: "relay.idle_timeout 2h0m0s is out of range"},
+		{name: "bad peer range", file: ptr("[relay]\nallowed_peer_ranges = [\"10.0.0.1/8\"]\n"), wantErr: "has host bits set"},
+		{name: "empty peer ranges are set", file: ptr("[relay]\nallowed_peer_ranges = []\n"), check: func(t *testing.T, p AdminPolicy) {
+			if !p.Relay.AllowedPeerRangesSet || p.Relay.AllowedPeerRanges.Len() != 0 {
+				t.Fatalf("policy = %+v, want an empty list that is set", p.Relay)
+			}
+		}},
 		{name: "not toml", file: ptr("[[["), wantErr: "not a valid policy"},
 		{name: "too large", file: ptr("#" + strings.Repeat("x", maxPolicySize)), wantErr: "larger than"},
 	}
@@ -171,6 +245,7 @@ func ptr[T any](v T) *T { return &v }
 func TestEffective(t *testing.T) {
 	user := DefaultConfig()
 	user.Mode = ModeOn
+	user.AllowedPeerRanges = NewPeerRanges("192.168.0.0/16")
 	tests := []struct {
 		name    string
 		policy  AdminPolicy
@@ -194,6 +269,20 @@ func TestEffective(t *testing.T) {
 		{"ports override", AdminPolicy{Relay: PolicyRelay{TURNTLSPort: 443, RelayPortMin: 40000, RelayPortMax: 40099}},
 			func(c Config) bool { return c.TURNTLSPort == 443 && c.RelayPortMin == 40000 && c.RelayPortMax == 40099 },
 			[]string{"turn_tls_port set 0 -> 443", "relay_port_min", "relay_port_max"}},
+		{"a small port range caps max_sessions", AdminPolicy{Relay: PolicyRelay{RelayPortMin: 40000, RelayPortMax: 40009}},
+			func(c Config) bool { return c.MaxSessions == 10 && c.RelayPortMax == 40009 },
+			[]string{"relay_port_min", "relay_port_max", "max_sessions capped 50 -> 10"}},
+		{"abandoned allocations caps", AdminPolicy{Relay: PolicyRelay{IdleTimeout: 20 * time.Second, AllocationLifetime: time.Minute}},
+			func(c Config) bool { return c.IdleTimeout == 20*time.Second && c.AllocationLifetime == time.Minute },
+			[]string{"idle_timeout capped 1m0s -> 20s", "allocation_lifetime capped 2m0s -> 1m0s"}},
+		{"peer ranges replaced", AdminPolicy{Relay: PolicyRelay{AllowedPeerRanges: NewPeerRanges("10.20.0.0/16"), AllowedPeerRangesSet: true}},
+			func(c Config) bool { return c.AllowedPeerRanges == NewPeerRanges("10.20.0.0/16") },
+			[]string{"allowed_peer_ranges set [192.168.0.0/16] -> [10.20.0.0/16]"}},
+		{"peer ranges closed", AdminPolicy{Relay: PolicyRelay{AllowedPeerRangesSet: true}},
+			func(c Config) bool { return c.AllowedPeerRanges.Len() == 0 },
+			[]string{"allowed_peer_ranges set [192.168.0.0/16] -> []"}},
+		{"peer ranges unset keep the user's", AdminPolicy{Relay: PolicyRelay{AllowedPeerRanges: NewPeerRanges("10.20.0.0/16")}},
+			func(c Config) bool { return c == user }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,6 +334,7 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte("[relay]\nmode = \"off\"\nmax_kbps = 2000\n[network]\nrestricted = true\n"))
 	f.Add([]byte("[relay]\nmax_sessions = 3\nmax_session_duration = \"1h\"\nmin_uptime = \"2h\"\n"))
 	f.Add([]byte("[relay]\nrelay_port_min = 40000\nrelay_port_max = 40999\nmax_cpu_load = 0.5\n"))
+	f.Add([]byte("[relay]\nidle_timeout = \"10s\"\nallowed_peer_ranges = [\"10.0.0.0/8\"]\n"))
 	f.Add([]byte("x = 1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := ParsePolicy(b)
@@ -256,6 +346,7 @@ func FuzzParsePolicy(f *testing.F) {
 		c, _ := Effective(u, p)
 		if c.MaxKbps > u.MaxKbps || c.MaxSessions > u.MaxSessions || c.MaxSessionsPerUser > u.MaxSessionsPerUser ||
 			c.MaxSessionDuration > u.MaxSessionDuration || c.CredentialTTL > u.CredentialTTL || c.MaxCPULoad > u.MaxCPULoad ||
+			c.IdleTimeout > u.IdleTimeout || c.AllocationLifetime > u.AllocationLifetime ||
 			c.MinUptime < u.MinUptime || c.MinUpstreamKbps < u.MinUpstreamKbps || modeRank(c.Mode) > modeRank(u.Mode) {
 			t.Fatalf("policy %+v loosened the config: %+v", p, c)
 		}

@@ -129,8 +129,12 @@ func (r *Relay) authenticate(ra *turn.RequestAttributes) (userID string, key []b
 	return user, turn.GenerateAuthKey(ra.Username, ra.Realm, r.password(ra.Username)), true
 }
 
-// onAuth counts the MESSAGE-INTEGRITY failures authenticate cannot see.
-func (r *Relay) onAuth(src, _ net.Addr, _, username, _, method string, verdict bool) {
+// onAuth counts the MESSAGE-INTEGRITY failures authenticate cannot see,
+// and passes successful Refresh requests to the allocation's watchdog.
+func (r *Relay) onAuth(src, dst net.Addr, _, username, _, method string, verdict bool) {
+	if verdict && method == stun.MethodRefresh.String() {
+		r.refreshed(src, dst)
+	}
 	if !verdict {
 		r.refuse(RefusedBadCredentials)
 		r.log.Debug("relay: TURN message integrity check failed", "username", username, "method", method, "src", src)

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -197,48 +196,4 @@ func (c *peekedConn) Read(p []byte) (int, error) {
 	}
 	c.mu.Unlock()
 	return c.Conn.Read(p)
-}
-
-// Proxy accepts from l and pipes each connection to target (a local
-// listener, say libp2p's TCP one) until ctx ends; it returns when l is
-// closed or ctx is done, after every pipe it started has ended. The
-// target sees the proxy's address, not the client's.
-func Proxy(ctx context.Context, l net.Listener, target string) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	stop := context.AfterFunc(ctx, func() { _ = l.Close() })
-	defer stop()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			var dl net.Dialer
-			t, err := dl.DialContext(ctx, "tcp", target)
-			if err != nil {
-				return
-			}
-			defer t.Close()
-			unblock := context.AfterFunc(ctx, func() { _ = c.Close(); _ = t.Close() })
-			defer unblock()
-			done := make(chan struct{})
-			go func() {
-				_, _ = io.Copy(t, c)
-				if tc, ok := t.(*net.TCPConn); ok {
-					_ = tc.CloseWrite()
-				}
-				close(done)
-			}()
-			_, _ = io.Copy(c, t)
-			_ = c.Close()
-			<-done
-		}()
-	}
 }

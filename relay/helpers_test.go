@@ -56,13 +56,20 @@ func (w *world) user(t testing.TB, name string) (*crypto.Certificate, ed25519.Pu
 	return cert, pub
 }
 
-// testConfig is DefaultConfig on ephemeral ports, mode on.
+// peerIP is the "public" peer of the tests: a loopback address the test
+// relays allow on purpose (relay.allowed_peer_ranges), while 127.0.0.1,
+// the relay's own host, stays forbidden.
+var peerIP = net.IPv4(127, 0, 0, 2)
+
+// testConfig is DefaultConfig on ephemeral ports, mode on, relaying to
+// peerIP.
 func testConfig() Config {
 	c := DefaultConfig()
 	c.Mode = ModeOn
 	c.TURNPort = 0
 	c.RelayPortMin, c.RelayPortMax = 0, 0
 	c.MaxKbps = 100000
+	c.AllowedPeerRanges = NewPeerRanges("127.0.0.2/32")
 	return c
 }
 
@@ -70,11 +77,14 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// startRelay starts a relay on 127.0.0.1 and stops it at the end of the test.
+// startRelay starts a relay on opts.ListenIP (nil: 127.0.0.1) and stops it
+// at the end of the test.
 func startRelay(t testing.TB, w *world, cfg Config, opts Options) *Relay {
 	t.Helper()
 	opts.DirectoryKey = w.dirPub
-	opts.ListenIP = net.IPv4(127, 0, 0, 1)
+	if opts.ListenIP == nil {
+		opts.ListenIP = net.IPv4(127, 0, 0, 1)
+	}
 	if opts.Logger == nil {
 		opts.Logger = quietLogger()
 	}
@@ -111,18 +121,54 @@ type allocation struct {
 	relay  net.PacketConn // the allocation
 }
 
+// Close ends the allocation, then closes the client's socket before the
+// client: a transaction pion starts after the socket is closed fails at its
+// first write instead of retransmitting for seconds, and Client.Close then
+// ends every transaction still waiting.
 func (a *allocation) Close() {
 	if a.relay != nil {
 		a.relay.Close()
 	}
-	a.client.Close()
 	a.conn.Close()
+	a.client.Close()
+}
+
+// channelBinder is what pion's relayed UDPConn tells about its channels.
+type channelBinder interface {
+	FindChannelNumberByAddr(net.Addr) (uint16, bool)
+	IsChannelActive(uint16) bool
+}
+
+// waitChannelBound waits (up to 5 s) until the ChannelBind that pion's
+// client starts in the background after the first WriteTo to peer has
+// succeeded. A test that ends while that transaction is in flight leaves
+// its goroutine retransmitting for up to 8 s (on pion's vnet, whose closed
+// sockets still accept writes, always), which goleak reports.
+func (a *allocation) waitChannelBound(peer net.Addr) error {
+	cb, ok := a.relay.(channelBinder)
+	if !ok {
+		return nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if n, ok := cb.FindChannelNumberByAddr(peer); ok && cb.IsChannelActive(n) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("pion's ChannelBind to " + peer.String() + " did not complete in 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // allocate makes a UDP allocation on the relay's UDP listener.
 func allocate(t testing.TB, r *Relay, username, password string) (*allocation, error) {
 	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	network, local := "udp4", "127.0.0.1:0"
+	if r.Addrs().UDP.(*net.UDPAddr).IP.To4() == nil {
+		network, local = "udp6", "[::1]:0"
+	}
+	conn, err := net.ListenPacket(network, local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,10 +200,15 @@ func allocate(t testing.TB, r *Relay, username, password string) (*allocation, e
 	return a, nil
 }
 
-// udpPeer is a plain UDP socket on 127.0.0.1: the far end of a relayed path.
+// udpPeer is a plain UDP socket on peerIP: the far end of a relayed path.
 func udpPeer(t testing.TB) net.PacketConn {
+	return udpSocket(t, peerIP.String())
+}
+
+// udpSocket is a UDP socket on ip, closed at the end of the test.
+func udpSocket(t testing.TB, ip string) net.PacketConn {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	c, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +262,7 @@ func roundTrip(t testing.TB, a *allocation, peer net.PacketConn, payload []byte)
 		if !bytes.Equal(buf[:n], back) {
 			return errors.New("peer -> client: payload altered")
 		}
-		return nil
+		return a.waitChannelBound(peer.LocalAddr())
 	}
 }
 

@@ -288,6 +288,17 @@ func TestPrometheusTracer(t *testing.T) {
 	if got, ok := gathered(t, reg, "peercall_relay_packets_dropped_total", "bandwidth"); !ok || got != 0 {
 		t.Errorf("dropped{bandwidth} = %v (found %v), want a zero series from the start", got, ok)
 	}
+	for _, z := range []struct{ metric, label, value string }{
+		{"peercall_relay_refusals_total", "reason", "peer_forbidden"},
+		{"peercall_relay_packets_dropped_total", "reason", "peer_forbidden"},
+		{"peercall_relay_peer_forbidden_total", "kind", "link_local"},
+		{"peercall_relay_sessions_closed_total", "cause", "idle_timeout"},
+		{"peercall_relay_sessions_closed_total", "cause", "allocation_lifetime"},
+	} {
+		if got, ok := gatheredLabel(t, reg, z.metric, z.label, z.value); !ok || got != 0 {
+			t.Errorf("%s{%s=%q} = %v (found %v), want a zero series from the start", z.metric, z.label, z.value, got, ok)
+		}
+	}
 }
 
 // gathered reads one counter or gauge from reg.

@@ -16,6 +16,8 @@ type PrometheusTracer struct {
 	dropped           *prometheus.CounterVec
 	refused           *prometheus.CounterVec
 	credentialsIssued prometheus.Counter
+	peerForbidden     *prometheus.CounterVec
+	sessionsCut       *prometheus.CounterVec
 }
 
 // NewPrometheusTracer registers the relay metrics on reg and returns the
@@ -39,9 +41,14 @@ func NewPrometheusTracer(reg prometheus.Registerer) (*PrometheusTracer, error) {
 			Name: "peercall_relay_refusals_total", Help: "TURN and credential requests refused, by reason."}, []string{"reason"}),
 		credentialsIssued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "peercall_relay_credentials_issued_total", Help: "TURN credentials issued to certified peers."}),
+		peerForbidden: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_relay_peer_forbidden_total",
+			Help: "Permissions refused and datagrams dropped for a peer address that is not public unicast, by kind of address."}, []string{"kind"}),
+		sessionsCut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_relay_sessions_closed_total", Help: "TURN allocations the relay closed, by cause."}, []string{"cause"}),
 	}
 	for _, c := range []prometheus.Collector{t.sessions, t.sessionsTotal, t.sessionDuration, t.bytesRelayed,
-		t.packetsRelayed, t.dropped, t.refused, t.credentialsIssued} {
+		t.packetsRelayed, t.dropped, t.refused, t.credentialsIssued, t.peerForbidden, t.sessionsCut} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -52,6 +59,12 @@ func NewPrometheusTracer(reg prometheus.Registerer) (*PrometheusTracer, error) {
 	}
 	for _, r := range refusalReasons {
 		t.refused.WithLabelValues(string(r))
+	}
+	for _, k := range peerKinds {
+		t.peerForbidden.WithLabelValues(string(k))
+	}
+	for _, c := range closeCauses {
+		t.sessionsCut.WithLabelValues(string(c))
 	}
 	return t, nil
 }
@@ -82,3 +95,11 @@ func (t *PrometheusTracer) Refused(r Reason) { t.refused.WithLabelValues(string(
 
 // CredentialsIssued implements MetricsTracer.
 func (t *PrometheusTracer) CredentialsIssued() { t.credentialsIssued.Inc() }
+
+// PeerForbidden implements MetricsTracer.
+func (t *PrometheusTracer) PeerForbidden(k PeerKind) {
+	t.peerForbidden.WithLabelValues(string(k)).Inc()
+}
+
+// SessionCut implements MetricsTracer.
+func (t *PrometheusTracer) SessionCut(c CloseCause) { t.sessionsCut.WithLabelValues(string(c)).Inc() }

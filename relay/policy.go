@@ -30,6 +30,8 @@ const maxPolicySize = 64 << 10
 //	max_sessions_per_user = 2
 //	max_session_duration = "1h"
 //	credential_ttl = "5m"
+//	idle_timeout = "30s"
+//	allocation_lifetime = "1m"
 //	min_uptime = "2h"       # floors (the larger wins)
 //	min_upstream_kbps = 5000
 //	max_cpu_load = 0.5      # cap
@@ -37,6 +39,7 @@ const maxPolicySize = 64 << 10
 //	turn_tls_port = 443
 //	relay_port_min = 40000
 //	relay_port_max = 40999
+//	allowed_peer_ranges = ["10.20.0.0/16"] # replaces the user's list; [] closes every range
 //
 //	[network]
 //	restricted = true       # never relay for others
@@ -62,6 +65,13 @@ type PolicyRelay struct {
 	TURNTLSPort        int           `toml:"turn_tls_port"`
 	RelayPortMin       int           `toml:"relay_port_min"`
 	RelayPortMax       int           `toml:"relay_port_max"`
+	IdleTimeout        time.Duration `toml:"idle_timeout"`
+	AllocationLifetime time.Duration `toml:"allocation_lifetime"`
+	// AllowedPeerRanges, when AllowedPeerRangesSet, replaces the user's
+	// relay.allowed_peer_ranges: the administrator decides which
+	// non-public networks this machine relays into.
+	AllowedPeerRanges    PeerRanges `toml:"allowed_peer_ranges"`
+	AllowedPeerRangesSet bool       `toml:"-"` // the file has allowed_peer_ranges (even [])
 }
 
 // PolicyNetwork is the [network] section of the admin policy.
@@ -118,50 +128,48 @@ func ParsePolicy(data []byte) (AdminPolicy, error) {
 		}
 		return AdminPolicy{}, fmt.Errorf("unknown setting %s: see the relay package documentation for the policy keys", strings.Join(keys, ", "))
 	}
+	p.Relay.AllowedPeerRangesSet = md.IsDefined("relay", "allowed_peer_ranges")
 	if err := p.validate(); err != nil {
 		return AdminPolicy{}, err
 	}
 	return p, nil
 }
 
+// validate checks every setting the file gives against the bounds of
+// Config.Validate (a zero number or duration is "no policy").
 func (p AdminPolicy) validate() error {
 	r := p.Relay
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	nonNeg := func(name string, v int) {
-		if v < 0 {
-			bad("relay.%s %d is negative: use a positive value, or leave it out for no policy", name, v)
+	intIn := func(key string, v, lo, hi int) {
+		if v != 0 && (v < lo || v > hi) {
+			bad("relay.%s %d is out of range: use %d..%d, or leave it out for no policy", key, v, lo, hi)
 		}
 	}
-	nonNeg("max_kbps", r.MaxKbps)
-	nonNeg("max_sessions", r.MaxSessions)
-	nonNeg("max_sessions_per_user", r.MaxSessionsPerUser)
-	nonNeg("min_upstream_kbps", r.MinUpstreamKbps)
-	if r.MaxKbps > 0 && r.MaxKbps < 8 {
-		bad("relay.max_kbps %d is too small: use at least 8, or relay.mode = \"off\"", r.MaxKbps)
-	}
-	for name, d := range map[string]time.Duration{"max_session_duration": r.MaxSessionDuration, "credential_ttl": r.CredentialTTL, "min_uptime": r.MinUptime} {
-		if d < 0 {
-			bad("relay.%s %v is negative", name, d)
+	durIn := func(key string, v, lo, hi time.Duration) {
+		if v != 0 && (v < lo || v > hi) {
+			bad("relay.%s %v is out of range: use %v..%v, or leave it out for no policy", key, v, lo, hi)
 		}
 	}
-	if r.MaxSessionDuration > 0 && r.MaxSessionDuration < time.Second {
-		bad("relay.max_session_duration %v is too short: use at least 1s", r.MaxSessionDuration)
-	}
-	if r.CredentialTTL > 0 && r.CredentialTTL < time.Second {
-		bad("relay.credential_ttl %v is too short: use at least 1s", r.CredentialTTL)
-	}
+	intIn("max_kbps", r.MaxKbps, 8, maxKbpsBound)
+	intIn("max_sessions", r.MaxSessions, 1, maxSessionsBound)
+	intIn("max_sessions_per_user", r.MaxSessionsPerUser, 1, maxSessionsBound)
+	intIn("min_upstream_kbps", r.MinUpstreamKbps, 1, maxKbpsBound)
+	durIn("max_session_duration", r.MaxSessionDuration, minDurationSetting, maxDurationBound)
+	durIn("credential_ttl", r.CredentialTTL, minDurationSetting, maxCredentialTTL)
+	durIn("min_uptime", r.MinUptime, minDurationSetting, maxUptimeBound)
+	durIn("idle_timeout", r.IdleTimeout, minDurationSetting, maxIdleTimeout)
+	durIn("allocation_lifetime", r.AllocationLifetime, minDurationSetting, maxAllocationLife)
 	if r.MaxCPULoad < 0 || r.MaxCPULoad > 1 {
 		bad("relay.max_cpu_load %v is out of range: use a fraction in (0, 1]", r.MaxCPULoad)
 	}
-	if r.TURNPort < 0 || r.TURNPort > 65535 {
-		bad("relay.turn_port %d is out of range: use 1..65535", r.TURNPort)
-	}
-	if r.TURNTLSPort < 0 || r.TURNTLSPort > 65535 {
-		bad("relay.turn_tls_port %d is out of range: use 1..65535", r.TURNTLSPort)
-	}
+	intIn("turn_port", r.TURNPort, 1, 65535)
+	intIn("turn_tls_port", r.TURNTLSPort, 1, 65535)
 	if (r.RelayPortMin == 0) != (r.RelayPortMax == 0) || r.RelayPortMin < 0 || r.RelayPortMax > 65535 || r.RelayPortMin > r.RelayPortMax {
 		bad("relay.relay_port_min..relay_port_max %d..%d is not a port range: set both, 1 <= min <= max <= 65535", r.RelayPortMin, r.RelayPortMax)
+	}
+	if _, err := parsePeerRanges("relay.allowed_peer_ranges", r.AllowedPeerRanges); err != nil {
+		bad("%w", err)
 	}
 	return errors.Join(errs...)
 }
@@ -217,6 +225,8 @@ func Effective(user Config, p AdminPolicy) (Config, []string) {
 	}
 	capDur("max_session_duration", &c.MaxSessionDuration, r.MaxSessionDuration)
 	capDur("credential_ttl", &c.CredentialTTL, r.CredentialTTL)
+	capDur("idle_timeout", &c.IdleTimeout, r.IdleTimeout)
+	capDur("allocation_lifetime", &c.AllocationLifetime, r.AllocationLifetime)
 	if r.MaxCPULoad > 0 && c.MaxCPULoad > r.MaxCPULoad {
 		note("relay.max_cpu_load capped %v -> %v", c.MaxCPULoad, r.MaxCPULoad)
 		c.MaxCPULoad = r.MaxCPULoad
@@ -239,5 +249,12 @@ func Effective(user Config, p AdminPolicy) (Config, []string) {
 	override("turn_tls_port", &c.TURNTLSPort, r.TURNTLSPort)
 	override("relay_port_min", &c.RelayPortMin, r.RelayPortMin)
 	override("relay_port_max", &c.RelayPortMax, r.RelayPortMax)
+	if c.RelayPortMin != 0 {
+		capInt("max_sessions", &c.MaxSessions, c.RelayPortMax-c.RelayPortMin+1) // a session needs a relay port
+	}
+	if r.AllowedPeerRangesSet && c.AllowedPeerRanges != r.AllowedPeerRanges {
+		note("relay.allowed_peer_ranges set %v -> %v", c.AllowedPeerRanges, r.AllowedPeerRanges)
+		c.AllowedPeerRanges = r.AllowedPeerRanges
+	}
 	return c, reasons
 }

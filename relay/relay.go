@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,9 +46,38 @@ type Options struct {
 	// TLSHost names the turns: URL host (the TLS certificate's name; empty:
 	// PublicIP).
 	TLSHost string
-	// TLSConfig serves TURN over TLS on relay.turn_tls_port; required when
-	// that port is set.
+	// TLSConfig serves TURN over TLS on relay.turn_tls_port and on
+	// TURNTLSListeners. Either it or TLSCertificate is required when that
+	// port is set or such listeners are given.
 	TLSConfig *tls.Config
+	// TLSCertificate is the TURN-over-TLS certificate when TLSConfig is
+	// nil (for example SelfSignedCertificate(identityKey, host)).
+	TLSCertificate *tls.Certificate
+	// TURNListeners carry TURN over TCP to the relay in addition to its
+	// own listener on relay.turn_port: for example a Demux route of the
+	// node's port 443 (Route("turn", IsSTUN)). The relay owns them from
+	// New on: while it is stopped it closes the connections they accept,
+	// and Close closes them. Their port goes into the credential URLs
+	// (turn:HOST:PORT?transport=tcp).
+	TURNListeners []net.Listener
+	// TURNTLSListeners carry TLS connections (Route("turns", IsTLS)): the
+	// relay terminates TLS on them and serves TURN (turns:HOST:PORT?
+	// transport=tcp). Owned as TURNListeners are.
+	TURNTLSListeners []net.Listener
+	// SharedTCPOnly: open no TCP listener on relay.turn_port (UDP stays
+	// there); TCP and TLS clients come through TURNListeners and
+	// TURNTLSListeners only. Fewer URLs mean fewer allocations per call.
+	SharedTCPOnly bool
+	// OwnIPs are more addresses of this host that peers must never be
+	// relayed to (the node's observed public addresses, a NAT's external
+	// address); the interface, listen and public addresses are always
+	// included.
+	OwnIPs []net.IP
+	// TestSameHostPeers lets the relay send to this host's own addresses
+	// on any port, for tests that run every node on 127.0.0.1 (they must
+	// also allow the loopback range). Never set it in production: it
+	// exposes every UDP service of the host to the relay's clients.
+	TestSameHostPeers bool
 	// Net opens every socket: the TURN listeners and the relay sockets
 	// (nil: the operating system's network). With a Net that has no TCP
 	// (pion's vnet, for in-process NAT tests) the server is UDP-only.
@@ -68,8 +99,11 @@ type Options struct {
 }
 
 // Addrs are the bound TURN listener addresses (nil when not listening).
+// SharedTCP and SharedTLS are the addresses of Options.TURNListeners and
+// Options.TURNTLSListeners while the relay runs.
 type Addrs struct {
-	UDP, TCP, TLS net.Addr
+	UDP, TCP, TLS        net.Addr
+	SharedTCP, SharedTLS []net.Addr
 }
 
 // Relay is a super-node's TURN service with its limits and counters. Make
@@ -84,8 +118,14 @@ type Relay struct {
 	tracer  MetricsTracer
 	now     func() time.Time
 	limiter *rate.Limiter
+	allowed []netip.Prefix // relay.allowed_peer_ranges
+	tlsCfg  *tls.Config
+	ports   relayPorts // ports of open relay sockets
 
 	counters counters
+
+	handed []*handoff     // Options.TURNListeners and TURNTLSListeners
+	pumps  sync.WaitGroup // one accept loop per handed listener
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when sessions drops to 0
@@ -97,6 +137,8 @@ type Relay struct {
 	sessions int
 	perUser  map[string]int
 	conns    map[*meteredConn]struct{} // open relay sockets
+	byPort   map[int]*meteredConn      // by relay port, for pion's allocation events
+	byTuple  map[string]*meteredConn   // by 5-tuple, for Refresh events
 	kbps     float64
 	stopRate chan struct{}
 	rateDone chan struct{}
@@ -119,8 +161,19 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		}
 		opts.PublicIP = opts.ListenIP
 	}
-	if cfg.TURNTLSPort != 0 && opts.TLSConfig == nil {
-		return nil, fmt.Errorf("relay: relay.turn_tls_port %d is set but no TLS certificate was given (Options.TLSConfig); set relay.turn_tls_port = 0 or provide one", cfg.TURNTLSPort)
+	allowed, err := parsePeerRanges("relay.allowed_peer_ranges", cfg.AllowedPeerRanges)
+	if err != nil {
+		return nil, fmt.Errorf("relay config: %w", err)
+	}
+	tlsCfg := opts.TLSConfig
+	if tlsCfg == nil && opts.TLSCertificate != nil {
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{*opts.TLSCertificate}, MinVersion: tls.VersionTLS12}
+	}
+	if (cfg.TURNTLSPort != 0 || len(opts.TURNTLSListeners) > 0) && tlsCfg == nil {
+		return nil, fmt.Errorf("relay: TURN over TLS (relay.turn_tls_port %d, %d shared TLS listeners) needs a certificate (Options.TLSConfig or Options.TLSCertificate); set relay.turn_tls_port = 0 or provide one", cfg.TURNTLSPort, len(opts.TURNTLSListeners))
+	}
+	if opts.SharedTCPOnly && len(opts.TURNListeners)+len(opts.TURNTLSListeners) == 0 {
+		return nil, errors.New("relay: Options.SharedTCPOnly without TURNListeners or TURNTLSListeners would leave TCP clients no way in")
 	}
 	if opts.UDPListeners <= 0 {
 		opts.UDPListeners = runtime.GOMAXPROCS(0)
@@ -142,11 +195,17 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		tracer:  opts.Tracer,
 		now:     opts.Now,
 		limiter: newLimiter(cfg.MaxKbps),
+		allowed: allowed,
+		tlsCfg:  tlsCfg,
 		perUser: map[string]int{},
 		conns:   map[*meteredConn]struct{}{},
+		byPort:  map[int]*meteredConn{},
+		byTuple: map[string]*meteredConn{},
 		counters: counters{
-			refused: newReasonCounters(refusalReasons),
-			dropped: newReasonCounters(dropReasons),
+			refused:       newReasonCounters(refusalReasons),
+			dropped:       newReasonCounters(dropReasons),
+			closed:        newKeyCounters(closeCauses),
+			peerForbidden: newKeyCounters(peerKinds),
 		},
 	}
 	r.idle = sync.NewCond(&r.mu)
@@ -158,6 +217,16 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		if _, err := rand.Read(r.secret); err != nil {
 			return nil, fmt.Errorf("relay: credential secret: %w", err)
 		}
+	}
+	for _, l := range opts.TURNListeners {
+		r.handed = append(r.handed, &handoff{ln: l})
+	}
+	for _, l := range opts.TURNTLSListeners {
+		r.handed = append(r.handed, &handoff{ln: l, tls: true})
+	}
+	for _, h := range r.handed {
+		r.pumps.Add(1)
+		go r.pump(h)
 	}
 	return r, nil
 }
@@ -221,37 +290,65 @@ func (r *Relay) Start(ctx context.Context) error {
 			closeAll()
 			return fmt.Errorf("relay: TURN over TLS on TCP port %d: %w (free the port or change relay.turn_tls_port)", r.cfg.TURNTLSPort, err)
 		}
-		tlsLn = tls.NewListener(newTrackingListener(ln), r.opts.TLSConfig)
+		tlsLn = tls.NewListener(newTrackingListener(ln), r.tlsCfg)
 	}
 
-	gen := &allocator{r: r, inner: r.innerGenerator(nw)}
+	filter := newPeerFilter(r.allowed, nw, r.opts.ListenIP, r.opts.PublicIP, r.opts.OwnIPs)
+	if r.opts.TestSameHostPeers {
+		r.log.Warn("relay: TestSameHostPeers is set: clients may reach every UDP service of this host")
+		filter.self = map[netip.Addr]bool{}
+	}
+	permit := r.permit(filter)
+	gen := &allocator{r: r, inner: r.innerGenerator(nw), filter: filter}
 	sc := turn.ServerConfig{
-		Realm:         r.opts.Realm,
-		AuthHandler:   r.authenticate,
-		QuotaHandler:  r.admit,
-		EventHandler:  turn.EventHandler{OnAuth: r.onAuth},
-		LoggerFactory: pionlog.New(r.log, pionlog.Server),
+		Realm:              r.opts.Realm,
+		AuthHandler:        r.authenticate,
+		QuotaHandler:       r.admit,
+		EventHandler:       turn.EventHandler{OnAuth: r.onAuth, OnAllocationCreated: r.onAllocationCreated},
+		AllocationLifetime: r.cfg.AllocationLifetime,
+		LoggerFactory:      pionlog.New(r.log, pionlog.Server),
 	}
 	for _, u := range udps {
-		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: u, RelayAddressGenerator: gen})
+		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: u, RelayAddressGenerator: gen, PermissionHandler: permit})
 	}
+	listeners := []net.Listener{}
 	if tcp != nil {
-		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: tcp, RelayAddressGenerator: gen})
+		listeners = append(listeners, tcp)
 	}
 	if tlsLn != nil {
-		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: tlsLn, RelayAddressGenerator: gen})
+		listeners = append(listeners, tlsLn)
+	}
+	var sharedTCP, sharedTLS []net.Addr
+	for _, h := range r.handed {
+		h.cur = newChanListener(h.ln.Addr())
+		var l net.Listener = newTrackingListener(h.cur)
+		if h.tls {
+			l = tls.NewListener(l, r.tlsCfg)
+			sharedTLS = append(sharedTLS, h.ln.Addr())
+		} else {
+			sharedTCP = append(sharedTCP, h.ln.Addr())
+		}
+		listeners = append(listeners, l)
+	}
+	for _, l := range listeners {
+		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: l, RelayAddressGenerator: gen, PermissionHandler: permit})
 	}
 	srv, err := turn.NewServer(sc)
 	if err != nil {
-		closeAll()
-		if tlsLn != nil {
-			tlsLn.Close()
+		for _, u := range udps {
+			u.Close()
+		}
+		for _, l := range listeners {
+			l.Close()
+		}
+		for _, h := range r.handed {
+			h.cur = nil
 		}
 		return fmt.Errorf("relay: start TURN server: %w", err)
 	}
 	r.server = srv
 	r.draining = false
-	r.addrs = Addrs{UDP: udps[0].LocalAddr()}
+	r.addrs = Addrs{UDP: udps[0].LocalAddr(), SharedTCP: sharedTCP, SharedTLS: sharedTLS}
 	if tcp != nil {
 		r.addrs.TCP = tcp.Addr()
 	}
@@ -264,6 +361,8 @@ func (r *Relay) Start(ctx context.Context) error {
 	r.log.Info("relay: TURN server started", "udp", r.addrs.UDP, "udp_sockets", len(udps), "tcp", r.addrs.TCP, "tls", r.addrs.TLS,
 		"public_ip", r.opts.PublicIP, "max_kbps", r.cfg.MaxKbps, "max_sessions", r.cfg.MaxSessions,
 		"max_sessions_per_user", r.cfg.MaxSessionsPerUser, "max_session_duration", r.cfg.MaxSessionDuration,
+		"idle_timeout", r.cfg.IdleTimeout, "allocation_lifetime", r.cfg.AllocationLifetime,
+		"allowed_peer_ranges", r.cfg.AllowedPeerRanges, "shared_tcp", sharedTCP, "shared_tls", sharedTLS,
 		"relay_ports", fmt.Sprintf("%d-%d", r.cfg.RelayPortMin, r.cfg.RelayPortMax))
 	return nil
 }
@@ -283,6 +382,9 @@ func (r *Relay) listen(ctx context.Context, nw transport.Net) ([]net.PacketConn,
 			return nil, nil, fmt.Errorf("relay: TURN on UDP port %d: %w (free the port or change relay.turn_port)", r.cfg.TURNPort, err)
 		}
 		port := udp.LocalAddr().(*net.UDPAddr).Port
+		if r.opts.SharedTCPOnly {
+			return r.moreUDP(ctx, lc, udp), nil, nil
+		}
 		tcp, err := nw.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port})
 		switch {
 		case err == nil:
@@ -347,20 +449,33 @@ func (r *Relay) innerGenerator(nw transport.Net) turn.RelayAddressGenerator {
 
 func (r *Relay) buildURLs() []string {
 	host := r.opts.PublicIP.String()
+	tlsHost := r.opts.TLSHost
+	if tlsHost == "" {
+		tlsHost = host
+	}
 	hp := func(h string, a net.Addr) string {
 		_, port, _ := net.SplitHostPort(a.String())
 		return net.JoinHostPort(h, port)
 	}
 	urls := []string{"turn:" + hp(host, r.addrs.UDP) + "?transport=udp"}
+	add := func(u string) {
+		if !slices.Contains(urls, u) && len(urls) < maxURLs {
+			urls = append(urls, u)
+		}
+	}
+	// The shared port (443) first: it is the way in for clients whose
+	// firewall passes nothing else.
+	for _, a := range r.addrs.SharedTCP {
+		add("turn:" + hp(host, a) + "?transport=tcp")
+	}
+	for _, a := range r.addrs.SharedTLS {
+		add("turns:" + hp(tlsHost, a) + "?transport=tcp")
+	}
 	if r.addrs.TCP != nil {
-		urls = append(urls, "turn:"+hp(host, r.addrs.TCP)+"?transport=tcp")
+		add("turn:" + hp(host, r.addrs.TCP) + "?transport=tcp")
 	}
 	if r.addrs.TLS != nil {
-		th := r.opts.TLSHost
-		if th == "" {
-			th = host
-		}
-		urls = append(urls, "turns:"+hp(th, r.addrs.TLS)+"?transport=tcp")
+		add("turns:" + hp(tlsHost, r.addrs.TLS) + "?transport=tcp")
 	}
 	return urls
 }
@@ -401,6 +516,9 @@ func (r *Relay) Stop() error {
 	r.draining = false
 	r.addrs = Addrs{}
 	r.urls = nil
+	for _, h := range r.handed {
+		h.cur = nil // pion's Close closes the listener of this run
+	}
 	stopRate, rateDone := r.stopRate, r.rateDone
 	r.mu.Unlock()
 
@@ -444,12 +562,17 @@ func (r *Relay) Stop() error {
 	return nil
 }
 
-// Close stops the relay for good.
+// Close stops the relay for good, closes Options.TURNListeners and
+// TURNTLSListeners and waits for their accept loops.
 func (r *Relay) Close() error {
 	err := r.Stop()
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
+	for _, h := range r.handed {
+		_ = h.ln.Close()
+	}
+	r.pumps.Wait()
 	return err
 }
 
@@ -466,6 +589,8 @@ func (r *Relay) Stats() Stats {
 	s.CredentialsIssued = c.credentialsIssued.Load()
 	s.Dropped = c.dropped.snapshot()
 	s.Refused = c.refused.snapshot()
+	s.Closed = c.closed.snapshot()
+	s.PeerForbidden = c.peerForbidden.snapshot()
 	s.Limits = limitsOf(r.cfg)
 	return s
 }

@@ -34,44 +34,73 @@ const (
 	RefusedCertificatePeer Reason = "certificate_peer"
 	// credential request while the TURN server is not running.
 	RefusedNotRunning Reason = "not_running"
+	// CreatePermission, ChannelBind or Connect to a peer address that is
+	// not public unicast (loopback, private, link-local, CGNAT, multicast,
+	// broadcast, reserved, unspecified, the super-node's own) and not in
+	// relay.allowed_peer_ranges; Stats.PeerForbidden has the kind.
+	RefusedPeerForbidden Reason = "peer_forbidden"
 )
 
 // Drop reasons of relayed packets.
 const (
 	// the total bandwidth token bucket (relay.max_kbps) was empty.
 	DroppedBandwidth Reason = "bandwidth"
+	// a datagram to or from one of the super-node's own addresses on a
+	// port that is no open allocation's (kind "self").
+	DroppedPeerForbidden Reason = "peer_forbidden"
 )
+
+// CloseCause names why the relay itself ended an allocation.
+type CloseCause string
+
+// The causes of allocations the relay closed (the client's own
+// deallocations and pion/turn's expiries are not counted here).
+const (
+	// relay.max_session_duration after the allocation was made.
+	ClosedMaxDuration CloseCause = "max_session_duration"
+	// no packet relayed in either direction for relay.idle_timeout.
+	ClosedIdle CloseCause = "idle_timeout"
+	// no successful Refresh for relay.allocation_lifetime.
+	ClosedUnrefreshed CloseCause = "allocation_lifetime"
+)
+
+var closeCauses = []CloseCause{ClosedMaxDuration, ClosedIdle, ClosedUnrefreshed}
 
 var refusalReasons = []Reason{
 	RefusedNoCredentials, RefusedExpired, RefusedBadCredentials, RefusedMaxSessions,
 	RefusedMaxUserSessions, RefusedDraining, RefusedTCPAllocation, RefusedCertificate,
-	RefusedCertificatePeer, RefusedNotRunning,
+	RefusedCertificatePeer, RefusedNotRunning, RefusedPeerForbidden,
 }
 
-var dropReasons = []Reason{DroppedBandwidth}
+var dropReasons = []Reason{DroppedBandwidth, DroppedPeerForbidden}
 
-// reasonCounters is a fixed set of counters, one per reason; the map is
-// built once and only read after, so it needs no lock.
-type reasonCounters map[Reason]*atomic.Uint64
+// reasonCounters are the counters by reason.
+type reasonCounters = keyCounters[Reason]
 
-func newReasonCounters(reasons []Reason) reasonCounters {
-	m := make(reasonCounters, len(reasons))
-	for _, r := range reasons {
-		m[r] = new(atomic.Uint64)
+func newReasonCounters(reasons []Reason) reasonCounters { return newKeyCounters(reasons) }
+
+// keyCounters is a fixed set of counters, one per key; the map is built
+// once and only read after, so it needs no lock.
+type keyCounters[K comparable] map[K]*atomic.Uint64
+
+func newKeyCounters[K comparable](keys []K) keyCounters[K] {
+	m := make(keyCounters[K], len(keys))
+	for _, k := range keys {
+		m[k] = new(atomic.Uint64)
 	}
 	return m
 }
 
-func (m reasonCounters) add(r Reason) {
-	if c, ok := m[r]; ok {
+func (m keyCounters[K]) add(k K) {
+	if c, ok := m[k]; ok {
 		c.Add(1)
 	}
 }
 
-func (m reasonCounters) snapshot() map[Reason]uint64 {
-	out := make(map[Reason]uint64, len(m))
-	for r, c := range m {
-		out[r] = c.Load()
+func (m keyCounters[K]) snapshot() map[K]uint64 {
+	out := make(map[K]uint64, len(m))
+	for k, c := range m {
+		out[k] = c.Load()
 	}
 	return out
 }
@@ -80,6 +109,8 @@ func (m reasonCounters) snapshot() map[Reason]uint64 {
 type counters struct {
 	sessionsTotal     atomic.Uint64
 	sessionsExpired   atomic.Uint64 // closed at relay.max_session_duration
+	closed            keyCounters[CloseCause]
+	peerForbidden     keyCounters[PeerKind]
 	bytesRelayed      atomic.Uint64
 	packetsRelayed    atomic.Uint64
 	credentialsIssued atomic.Uint64
@@ -89,25 +120,35 @@ type counters struct {
 
 // Limits are the enforced limits, as shown by `status --json`.
 type Limits struct {
-	MaxKbps            int     `json:"max_kbps"`
-	MaxSessions        int     `json:"max_sessions"`
-	MaxSessionsPerUser int     `json:"max_sessions_per_user"`
-	MaxSessionDuration float64 `json:"max_session_duration_s"`
+	MaxKbps            int        `json:"max_kbps"`
+	MaxSessions        int        `json:"max_sessions"`
+	MaxSessionsPerUser int        `json:"max_sessions_per_user"`
+	MaxSessionDuration float64    `json:"max_session_duration_s"`
+	IdleTimeout        float64    `json:"idle_timeout_s"`
+	AllocationLifetime float64    `json:"allocation_lifetime_s"`
+	AllowedPeerRanges  PeerRanges `json:"allowed_peer_ranges"`
 }
 
 // Stats is a snapshot of the relay for `status --json` ("relay" object).
 type Stats struct {
-	Running           bool              `json:"running"`
-	Sessions          int               `json:"sessions"`
-	SessionsTotal     uint64            `json:"sessions_total"`
-	SessionsExpired   uint64            `json:"sessions_expired"` // closed at max_session_duration
-	BytesRelayed      uint64            `json:"bytes_relayed"`
-	PacketsRelayed    uint64            `json:"packets_relayed"`
-	Kbps              float64           `json:"kbps"` // relayed rate over the last second
-	CredentialsIssued uint64            `json:"credentials_issued"`
-	Dropped           map[Reason]uint64 `json:"dropped"`
-	Refused           map[Reason]uint64 `json:"refused"`
-	Limits            Limits            `json:"limits"`
+	Running         bool   `json:"running"`
+	Sessions        int    `json:"sessions"`
+	SessionsTotal   uint64 `json:"sessions_total"`
+	SessionsExpired uint64 `json:"sessions_expired"` // closed at max_session_duration
+	// Closed counts the allocations the relay ended, by cause (including
+	// max_session_duration, as SessionsExpired).
+	Closed map[CloseCause]uint64 `json:"closed"`
+	// PeerForbidden counts refused permissions (Refused["peer_forbidden"])
+	// and dropped datagrams (Dropped["peer_forbidden"]) by the kind of
+	// peer address.
+	PeerForbidden     map[PeerKind]uint64 `json:"peer_forbidden"`
+	BytesRelayed      uint64              `json:"bytes_relayed"`
+	PacketsRelayed    uint64              `json:"packets_relayed"`
+	Kbps              float64             `json:"kbps"` // relayed rate over the last second
+	CredentialsIssued uint64              `json:"credentials_issued"`
+	Dropped           map[Reason]uint64   `json:"dropped"`
+	Refused           map[Reason]uint64   `json:"refused"`
+	Limits            Limits              `json:"limits"`
 }
 
 func limitsOf(c Config) Limits {
@@ -116,6 +157,9 @@ func limitsOf(c Config) Limits {
 		MaxSessions:        c.MaxSessions,
 		MaxSessionsPerUser: c.MaxSessionsPerUser,
 		MaxSessionDuration: c.MaxSessionDuration.Seconds(),
+		IdleTimeout:        c.IdleTimeout.Seconds(),
+		AllocationLifetime: c.AllocationLifetime.Seconds(),
+		AllowedPeerRanges:  c.AllowedPeerRanges,
 	}
 }
 
@@ -135,6 +179,12 @@ type MetricsTracer interface {
 	Refused(reason Reason)
 	// CredentialsIssued: credentials were handed to a certified peer.
 	CredentialsIssued()
+	// PeerForbidden: a permission was refused (with Refused) or a
+	// datagram dropped (with Dropped) for a peer address of this kind.
+	PeerForbidden(kind PeerKind)
+	// SessionCut: the relay closed an allocation, for this cause (with
+	// SessionClosed when its slot is released).
+	SessionCut(cause CloseCause)
 }
 
 type nopTracer struct{}
@@ -145,3 +195,5 @@ func (nopTracer) Relayed(int)                      {}
 func (nopTracer) Dropped(Reason)                   {}
 func (nopTracer) Refused(Reason)                   {}
 func (nopTracer) CredentialsIssued()               {}
+func (nopTracer) PeerForbidden(PeerKind)           {}
+func (nopTracer) SessionCut(CloseCause)            {}

@@ -17,7 +17,10 @@ import (
 // TestRelayOnVirtualNetwork runs the relay on pion's in-process network:
 // the server and a peer on a simulated WAN, the client behind a symmetric
 // NAT, every socket of the relay opened through Options.Net. The client
-// reaches the peer only through its allocation.
+// reaches the peer only through its allocation. The WAN is 198.18.0.0/24,
+// a benchmarking range the relay opens only as the lab does
+// (relay.allowed_peer_ranges); its broadcast address, which the relay
+// learns from its (virtual) interface, stays forbidden.
 func TestRelayOnVirtualNetwork(t *testing.T) {
 	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "198.18.0.0/24", LoggerFactory: pionlog.New(quietLogger(), pionlog.Server)})
 	if err != nil {
@@ -62,6 +65,7 @@ func TestRelayOnVirtualNetwork(t *testing.T) {
 	cfg := testConfig()
 	cfg.TURNPort = DefaultTURNPort
 	cfg.RelayPortMin, cfg.RelayPortMax = DefaultRelayPortMin, DefaultRelayPortMax
+	cfg.AllowedPeerRanges = NewPeerRanges("198.18.0.0/15")
 	r, err := New(cfg, Options{DirectoryKey: w.dirPub, ListenIP: net.IPv4(198, 18, 0, 10), Net: serverNet, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +111,28 @@ func TestRelayOnVirtualNetwork(t *testing.T) {
 	}
 	defer peer.Close()
 	if err := roundTrip(t, a, peer, []byte("through a symmetric NAT")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ip   string
+		kind PeerKind
+	}{{"198.18.0.255", PeerBroadcast}, {"192.168.1.1", PeerPrivate}} {
+		err := client.CreatePermission(&net.UDPAddr{IP: net.ParseIP(tt.ip), Port: 5000})
+		var te *stun.TurnError
+		if !errors.As(err, &te) || te.ErrorCodeAttr.Code != stun.CodeForbidden || r.Stats().PeerForbidden[tt.kind] == 0 {
+			t.Errorf("CreatePermission(%s) = %v, want 403 counted as %s", tt.ip, err, tt.kind)
+		}
+	}
+	// The server's own address passes the permission (relay to relay) but
+	// no datagram reaches its TURN port.
+	if _, err := a.relay.WriteTo([]byte("to the TURN port"), &net.UDPAddr{IP: net.IPv4(198, 18, 0, 10), Port: DefaultTURNPort}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a datagram to the server's TURN port dropped as self", func() bool {
+		s := r.Stats()
+		return s.Dropped[DroppedPeerForbidden] > 0 && s.PeerForbidden[PeerSelf] > 0
+	})
+	if err := a.waitChannelBound(&net.UDPAddr{IP: net.IPv4(198, 18, 0, 10), Port: DefaultTURNPort}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -49,6 +49,7 @@ func (m *Manager) keepReservation(ctx context.Context, reachable, promoted bool)
 		c.mu.Unlock()
 		if had != "" {
 			m.log.Info("circuit reservation dropped: this node is reachable directly", "relay", had)
+			m.circuitChanged()
 		}
 		return
 	}
@@ -80,6 +81,7 @@ func (m *Manager) keepReservation(ctx context.Context, reachable, promoted bool)
 		c.mu.Unlock()
 		if s.Relay != cur {
 			m.log.Info("reachable through a super-node (circuit relay reservation)", "relay", s.Relay, "addrs", addrs, "expires", rsvp.Expiration)
+			m.circuitChanged()
 		}
 		return
 	}
@@ -134,4 +136,12 @@ func (m *Manager) ConnectThroughCircuits(ctx context.Context, id peer.ID) error 
 	m.h.Peerstore().AddAddrs(id, addrs, peerstore.TempAddrTTL)
 	ctx = network.WithAllowLimitedConn(ctx, "signalling through a super-node")
 	return m.h.Connect(ctx, peer.AddrInfo{ID: id, Addrs: addrs})
+}
+
+// circuitChanged tells the node that CircuitAddrs changed, so that its
+// presence announces them at once.
+func (m *Manager) circuitChanged() {
+	if m.onCircuit != nil {
+		m.onCircuit()
+	}
 }

@@ -3,10 +3,8 @@ package supernode
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"sort"
 	"sync"
@@ -323,33 +321,6 @@ func (m *Manager) requestCredentials(ctx context.Context, id peer.ID) (relay.Cre
 	var nonce [relay.NonceSize]byte
 	_, _ = rand.Read(nonce[:])
 	return relay.RequestCredentials(s, cert, nonce)
-}
-
-// readCredentialFrame and writeCredentialFrame are /peercall/relay/1's
-// framing (a 2-byte big-endian length, 1..relay.MaxMessageSize), for the
-// refusals the node answers itself.
-func readCredentialFrame(r io.Reader) ([]byte, error) {
-	var lb [2]byte
-	if _, err := io.ReadFull(r, lb[:]); err != nil {
-		return nil, fmt.Errorf("read relay credentials request: %w", err)
-	}
-	n := int(binary.BigEndian.Uint16(lb[:]))
-	if n < 1 || n > relay.MaxMessageSize {
-		return nil, fmt.Errorf("%w: frame of %d bytes", relay.ErrMalformed, n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("read relay credentials request: %w", err)
-	}
-	return b, nil
-}
-
-func writeCredentialFrame(w io.Writer, body []byte) error {
-	if len(body) > relay.MaxMessageSize {
-		return fmt.Errorf("relay credentials answer of %d bytes exceeds %d", len(body), relay.MaxMessageSize)
-	}
-	_, err := w.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(body))), body...))
-	return err
 }
 
 // ownCredentials are a super-node's credentials for its own TURN server.

@@ -49,6 +49,7 @@ import (
 type Manager struct {
 	h          host.Host
 	routing    routing.ContentRouting
+	onCircuit  func()
 	dirKey     ed25519.PublicKey
 	cert       func() (*crypto.Certificate, error)
 	log        *slog.Logger
@@ -104,6 +105,9 @@ type Deps struct {
 	// DirectoryURL is directory.url, an address restricted-network
 	// detection probes.
 	DirectoryURL string
+	// OnCircuitChange, when set, is called when the node's circuit
+	// addresses (CircuitAddrs) change.
+	OnCircuitChange func()
 }
 
 // New starts the manager: the promotion loop, the relay client's search
@@ -133,7 +137,7 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		h: d.Host, routing: d.Routing, dirKey: d.DirectoryKey, cert: d.Certificate, log: d.Logger, opts: opts,
+		h: d.Host, routing: d.Routing, onCircuit: d.OnCircuitChange, dirKey: d.DirectoryKey, cert: d.Certificate, log: d.Logger, opts: opts,
 		user: cfg, cfg: eff, reasons: reasons, policy: pol,
 		restricted: d.Network.Restricted || pol.Network.Restricted,
 		ranges:     ranges, listenIP: listenIP(d.Network.Listen),

@@ -2,14 +2,19 @@
 // API that registers usernames, checks passwords and signs identity
 // certificates.
 //
-//	peercall-directory [--data DIR] [--listen ADDR] [--db URL] [--metrics ADDR]
-//	                   [--tls-cert FILE --tls-key FILE] [--insecure-http]
-//	                   [--trusted-proxy CIDR]...
+//	peercall-directory [--config directory.toml] [--data DIR] [--listen ADDR]
+//	                   [--db URL] [--metrics ADDR] [--tls-cert FILE --tls-key FILE]
+//	                   [--insecure-http] [--trusted-proxy CIDR]... [LIMIT FLAGS]
 //
 // The first start creates DIR/directory.key, the directory's ed25519 signing
 // key, and prints its public key: the key clients pin (peercall init
 // --directory-key). Unless an operator certificate is given, the server
 // serves TLS with a self-signed certificate made for that same key.
+//
+// Every setting is a flag and a key of the same name (with _ for -) in the
+// TOML file --config names; flags win over the file, unknown keys are an
+// error, and a setting out of range stops the start naming it. -h lists
+// them with their defaults; docs/operator.md explains them.
 package main
 
 import (
@@ -23,7 +28,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -36,6 +40,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/directory/connlimit"
+	"github.com/peercall/peercall/directory/dialback"
 	"github.com/peercall/peercall/directory/server"
 	"github.com/peercall/peercall/directory/store"
 )
@@ -53,56 +59,10 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// options are the command line.
-type options struct {
-	data, listen, db, metrics string
-	tlsCert, tlsKey           string
-	insecureHTTP              bool
-	trustedProxies            []netip.Prefix
-}
-
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
-	fs := flag.NewFlagSet("peercall-directory", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.data, "data", "/var/lib/peercall-directory", "data `DIR`: holds directory.key and the default SQLite database")
-	fs.StringVar(&o.listen, "listen", ":7443", "`ADDR` (host:port) of the HTTPS API")
-	fs.StringVar(&o.db, "db", "", "database `URL`: sqlite://FILE or postgres://USER:PASSWORD@HOST/DB (default sqlite://DIR/directory.db)")
-	fs.StringVar(&o.metrics, "metrics", "", "optional separate `ADDR` serving /metrics over plain HTTP (/metrics is also on the API listener)")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "operator TLS certificate `FILE` (PEM) instead of the self-signed one")
-	fs.StringVar(&o.tlsKey, "tls-key", "", "operator TLS key `FILE` (PEM), with --tls-cert")
-	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "serve plain HTTP (only allowed when --listen is a loopback address; for tests)")
-	fs.Func("trusted-proxy", "`CIDR` of a reverse proxy in front of the directory whose X-Forwarded-For is believed for login throttling (repeatable)", func(v string) error {
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			a, aerr := netip.ParseAddr(v)
-			if aerr != nil {
-				return fmt.Errorf("%q is not an address or CIDR such as 10.0.0.0/8: %w", v, err)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		o.trustedProxies = append(o.trustedProxies, p.Masked())
-		return nil
-	})
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q; peercall-directory takes only flags (see -h)", fs.Arg(0))
-	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return o, errors.New("--tls-cert and --tls-key go together: give both or neither")
-	}
-	if o.insecureHTTP && o.tlsCert != "" {
-		return o, errors.New("--insecure-http and --tls-cert contradict each other: give one")
-	}
-	if o.insecureHTTP && !isLoopback(o.listen) {
-		return o, fmt.Errorf("--insecure-http is refused with --listen %q: plain HTTP would send passwords in clear over the network; listen on a loopback address such as 127.0.0.1:7443, or drop --insecure-http", o.listen)
-	}
-	if o.db == "" {
-		o.db = "sqlite://" + filepath.Join(o.data, "directory.db")
-	}
-	return o, nil
+// parseFlags reads the settings of the command line (and its --config
+// file).
+func parseFlags(args []string, stderr io.Writer) (*settings, error) {
+	return loadSettings(args, stderr)
 }
 
 // isLoopback reports whether a listen address names a loopback host.
@@ -120,7 +80,7 @@ func isLoopback(addr string) bool {
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, stderr)
+	o, err := loadSettings(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -138,11 +98,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // serve runs the directory until ctx is done, then shuts down gracefully.
-func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) error {
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
+func serve(ctx context.Context, o *settings, stdout io.Writer, log *slog.Logger) error {
+	o.logEffective(log)
+	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w; choose another with --data", err)
 	}
-	keyPath := filepath.Join(o.data, "directory.key")
+	keyPath := filepath.Join(o.Data, "directory.key")
 	key, created, err := crypto.LoadOrCreateKey(keyPath)
 	if err != nil {
 		return fmt.Errorf("directory key: %w", err)
@@ -155,7 +116,7 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 	}
 	fmt.Fprintf(stdout, "directory key: %s\n", pub)
 
-	st, err := store.Open(ctx, o.db)
+	st, err := store.OpenWith(ctx, o.DB, store.Options{SkipIntegrityCheck: !o.IntegrityCheck})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -163,18 +124,36 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(server.Config{Store: st, Key: key, Logger: log, Registry: reg, TrustedProxies: o.trustedProxies})
+	cfg := o.serverConfig()
+	cfg.Store, cfg.Key, cfg.Logger, cfg.Registry = st, key, log, reg
+	if o.DialBack {
+		prover, err := dialback.New()
+		if err != nil {
+			return err
+		}
+		defer prover.Close()
+		cfg.Prover = prover
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", o.listen)
+	tcp, err := net.Listen("tcp", o.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w; choose another address with --listen", o.listen, err)
+		return fmt.Errorf("listen on %s: %w; choose another address with --listen", o.Listen, err)
 	}
+	cc := o.connConfig()
+	cc.Registerer = reg
+	limited, err := connlimit.New(tcp, cc)
+	if err != nil {
+		tcp.Close()
+		return err
+	}
+	var ln net.Listener = limited
 	scheme := "https"
-	if o.insecureHTTP {
+	if o.InsecureHTTP {
 		scheme = "http"
 	} else {
 		cert, err := tlsCertificate(o, key)
@@ -184,22 +163,23 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		}
 		ln = tls.NewListener(ln, server.TLSConfig(cert))
 	}
-	api := newHTTPServer(srv.Handler(), log)
+	api := o.httpServer(srv.Handler(), log)
+	api.ConnState = limited.ConnState
 	servers := []*http.Server{api}
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(ln) }()
-	log.Info("directory listening", "url", scheme+"://"+ln.Addr().String(), "db", redactDSN(o.db))
+	log.Info("directory listening", "url", scheme+"://"+ln.Addr().String(), "db", redactDSN(o.DB))
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 
-	if o.metrics != "" {
-		mln, err := net.Listen("tcp", o.metrics)
+	if o.Metrics != "" {
+		mln, err := net.Listen("tcp", o.Metrics)
 		if err != nil {
 			api.Close()
-			return fmt.Errorf("listen on %s for metrics: %w; choose another --metrics address", o.metrics, err)
+			return fmt.Errorf("listen on %s for metrics: %w; choose another --metrics address", o.Metrics, err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		ms := newHTTPServer(mux, log)
+		ms := o.httpServer(mux, log)
 		servers = append(servers, ms)
 		go func() { errc <- ms.Serve(mln) }()
 		log.Info("metrics listening", "url", "http://"+mln.Addr().String()+"/metrics")
@@ -228,16 +208,16 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 
 // tlsCertificate is the operator's certificate, or a self-signed one for
 // the directory key.
-func tlsCertificate(o options, key ed25519.PrivateKey) (tls.Certificate, error) {
-	if o.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+func tlsCertificate(o *settings, key ed25519.PrivateKey) (tls.Certificate, error) {
+	if o.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 		if err != nil {
 			return cert, fmt.Errorf("load --tls-cert/--tls-key: %w", err)
 		}
 		return cert, nil
 	}
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if h, _, err := net.SplitHostPort(o.listen); err == nil && h != "" && h != "localhost" {
+	if h, _, err := net.SplitHostPort(o.Listen); err == nil && h != "" && h != "localhost" {
 		hosts = append(hosts, h)
 	}
 	if h, err := os.Hostname(); err == nil && h != "" {
@@ -246,14 +226,15 @@ func tlsCertificate(o options, key ed25519.PrivateKey) (tls.Certificate, error) 
 	return server.SelfSignedTLS(key, hosts)
 }
 
-// newHTTPServer bounds every phase of a connection.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// httpServer bounds every phase of a connection (the TLS handshake takes
+// the least of the read and write timeouts).
+func (o *settings) httpServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.WriteTimeout,
+		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -24,6 +24,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(attackHelperEnv); spec != "" {
+		runAttackHelper(spec)
+		return
+	}
 	dir, err := os.MkdirTemp("", "peercall-directory-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -304,7 +308,7 @@ func TestTrustedProxyFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, p := range o.trustedProxies {
+	for _, p := range o.proxies {
 		got = append(got, p.String())
 	}
 	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.1/32 fd00::/8" {

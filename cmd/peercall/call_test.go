@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,6 +91,21 @@ func TestCLICalls(t *testing.T) {
 		t.Logf("bob heard alice's WAV with similarity %.3f", sim)
 		if sim <= testaudio.Threshold {
 			t.Errorf("similarity %.3f <= %.2f: bob did not hear the WAV alice sent", sim, testaudio.Threshold)
+		}
+	})
+
+	t.Run("an unusable microphone fails before dialling", func(t *testing.T) {
+		fifo := filepath.Join(t.TempDir(), "mic")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rung := len(bob.RecentCalls())
+		r := runHome(t, aliceU.Home, "call", "bob", "--audio-in", "wav:"+fifo, "--audio-out", "null")
+		if r.code != exitFailure || !strings.Contains(r.stderr, "named pipe") || !strings.Contains(r.stderr, "--audio-in") {
+			t.Errorf("call with a named pipe as the microphone: exit %d, stderr %q; want 1 naming --audio-in and the pipe", r.code, r.stderr)
+		}
+		if got := len(bob.RecentCalls()); got != rung {
+			t.Errorf("bob's node saw %d new calls; the call must fail before it rings", got-rung)
 		}
 	})
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/call"
@@ -21,17 +20,14 @@ import (
 	"github.com/peercall/peercall/supernode"
 )
 
-// callShutdown bounds the tombstone of a node run just for one call.
-const callShutdown = 3 * time.Second
-
 // runCall calls a user by name through the running node, or through a node
 // started for the call's length when none runs.
 func runCall(ctx context.Context, e *env, args []string) error {
 	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--json]"
 	fs := newFlagSet(e, "call")
 	duration := fs.Duration("duration", 0, "hang up after this long once connected (0: until Ctrl-C)")
-	in := fs.String("audio-in", "", "microphone: "+audio.SpecForms+" (default: the node's, else default)")
-	out := fs.String("audio-out", "", "speaker: "+audio.SpecForms+" (default: the node's, else default)")
+	in := fs.String("audio-in", "", "microphone `SPEC`: "+audio.SpecForms+" (default: the node's, else default)")
+	out := fs.String("audio-out", "", "speaker `SPEC`: "+audio.SpecForms+" (default: the node's, else default)")
 	asJSON := fs.Bool("json", false, "print the call summary as one JSON object")
 	forceRelay := fs.Bool("force-relay", false, "send the audio through a super-node's TURN relay only (ICE transport policy relay)")
 	pos, err := parseArgs(e, fs, args, synopsis)
@@ -100,7 +96,7 @@ func callWithOwnNode(ctx context.Context, e *env, hm *home.Home, name string, o 
 	p.line("no node runs on %s; starting one for this call…", hm.Dir())
 	n, err := node.New(ctx, hm, node.Options{
 		FreePortFallback: true,
-		PresenceShutdown: callShutdown,
+		NoPresence:       true,
 		Logger:           e.log,
 		// A node run for one call never relays for others.
 		Relay: supernode.Options{Mode: relay.ModeOff},

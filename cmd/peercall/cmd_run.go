@@ -23,8 +23,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	policy := fs.String("policy", relay.DefaultPolicyPath, "administrator's policy file, which caps or overrides relay settings (a missing file is no policy)")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this host:port at /metrics (default: none)")
 	autoAnswer := fs.Bool("auto-answer", false, "accept every incoming call from a certified user")
-	in := fs.String("audio-in", "default", "microphone: "+audio.SpecForms)
-	out := fs.String("audio-out", "default", "speaker: "+audio.SpecForms)
+	in := fs.String("audio-in", "default", "microphone `SPEC`: "+audio.SpecForms)
+	out := fs.String("audio-out", "default", "speaker `SPEC`: "+audio.SpecForms)
 	listen := fs.String("listen", "", "libp2p host:port, TCP and QUIC (default network.listen, 0.0.0.0:7070)")
 	pos, err := parseArgs(e, fs, args, synopsis)
 	if err != nil {
@@ -69,6 +69,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		opts.Listen = []string{*listen}
 	}
+	warnAudio(ctx, e, inSpec, outSpec)
 	n, err := node.New(ctx, hm, opts)
 	if err != nil {
 		if errors.Is(err, home.ErrCertificate) || errors.Is(err, home.ErrNodeRunning) {
@@ -101,4 +102,21 @@ func orDefault(s string) string {
 		return "default"
 	}
 	return s
+}
+
+// warnAudio says at start when the devices calls will use cannot work
+// (a missing sound card, a named pipe for a WAV file): a node still runs
+// without them, for presence and relaying, but its calls would fail.
+func warnAudio(ctx context.Context, e *env, in, out string) {
+	check := func(flag, s string, f func(context.Context, audio.Spec) error) {
+		spec, err := audio.ParseSpec(orDefault(s))
+		if err == nil {
+			err = f(ctx, spec)
+		}
+		if err != nil {
+			e.log.Warn("calls will fail until this is fixed: "+flag+" cannot be used", "err", err)
+		}
+	}
+	check("--audio-in", in, audio.CheckSource)
+	check("--audio-out", out, audio.CheckSink)
 }

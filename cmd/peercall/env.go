@@ -9,6 +9,7 @@ import (
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
 	"github.com/peercall/peercall/home"
+	"github.com/peercall/peercall/internal/p2plog"
 )
 
 // env is what a command sees of the world: its standard streams, the
@@ -19,9 +20,11 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
-	home    string // --home; "" means home.DefaultHomeDir
-	verbose bool
-	log     *slog.Logger
+	home      string // --home; "" means home.DefaultHomeDir
+	verbose   bool   // -v: debug
+	quiet     bool   // -q: warnings (run) or errors only
+	logFormat string // --log-format
+	log       *slog.Logger
 
 	// clientOptions are the base options of every directory client; the
 	// pinned key and logger are filled in per use.
@@ -82,4 +85,38 @@ func (e *env) directoryClient(context.Context) (*home.Home, *directory.Client, e
 		return nil, nil, fmt.Errorf("directory.url in %s: %w", hm.Path(home.ConfigFile), err)
 	}
 	return hm, c, nil
+}
+
+// setupLog makes the command's logger on stderr: info for `run` (a daemon
+// says what it does), warnings for the other commands (their output is the
+// answer; a warning, such as a certificate about to expire, still shows);
+// -q one step quieter, -v debug with libp2p's and pion's detail. The
+// libraries' own logs go to the same handler at debug level (p2plog).
+func (e *env) setupLog(command string) error {
+	if e.verbose && e.quiet {
+		return usageErrorf("-v and -q contradict each other; give one")
+	}
+	level := slog.LevelWarn
+	if command == "run" {
+		level = slog.LevelInfo
+	}
+	switch {
+	case e.verbose:
+		level = slog.LevelDebug
+	case e.quiet:
+		level += 4
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch e.logFormat {
+	case "text", "":
+		h = slog.NewTextHandler(e.stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(e.stderr, opts)
+	default:
+		return usageErrorf("--log-format %q is not text or json", e.logFormat)
+	}
+	e.log = slog.New(h)
+	p2plog.Route(h)
+	return nil
 }

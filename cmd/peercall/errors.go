@@ -12,7 +12,7 @@ import (
 	"github.com/peercall/peercall/presence"
 )
 
-// Exit codes (DESIGN.md, CLI contract).
+// Exit codes (docs/cli.md).
 const (
 	exitOK          = 0
 	exitFailure     = 1

@@ -1,6 +1,6 @@
 // Command peercall is the peercall client: it sets up a home directory,
 // registers and logs in with the directory, looks users up, runs the node
-// and places calls by name. See DESIGN.md's CLI contract.
+// and places calls by name. docs/cli.md is its reference.
 package main
 
 import (
@@ -9,15 +9,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/peercall/peercall/internal/p2plog"
 )
 
 func main() {
+	p2plog.Install()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, newEnv(os.Stdin, os.Stdout, os.Stderr), os.Args[1:])
 	stop()
@@ -38,8 +40,8 @@ var commands = []command{
 	{"register", "NAME [--password-stdin] [--json]", "create an account (exit 3 when the name is taken)", runRegister},
 	{"login", "NAME [--password-stdin]", "log in and get a certificate for this node's identity key", runLogin},
 	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
-	{"run", "[--relay auto|on|off] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]", "run the node: presence, incoming calls, control socket", runRun},
-	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
+	{"run", "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]", "run the node: presence, incoming calls, control socket", runRun},
+	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
 	{"status", "[--json]", "show the running node's user, role and calls", runStatus},
 	{"answer", "[CALL_ID]", "answer the ringing call", runAnswer},
 	{"reject", "[CALL_ID]", "decline the ringing call", runReject},
@@ -62,14 +64,17 @@ func run(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("peercall", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&e.home, "home", "", "home directory (default $PEERCALL_HOME, else ~/.peercall)")
-	fs.BoolVar(&e.verbose, "v", false, "log what happens on stderr")
-	fs.BoolVar(&e.verbose, "verbose", false, "log what happens on stderr")
+	fs.BoolVar(&e.verbose, "v", false, "log debug detail too, libp2p's and pion's included")
+	fs.BoolVar(&e.verbose, "verbose", false, "same as -v")
+	fs.BoolVar(&e.quiet, "q", false, "log warnings only (run) or errors only (other commands)")
+	fs.BoolVar(&e.quiet, "quiet", false, "same as -q")
+	fs.StringVar(&e.logFormat, "log-format", "text", "format of the log on stderr: text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(e.stdout)
 			return exitOK
 		}
-		return e.fail(usageErrorf("%v", err), false)
+		return e.fail(usageErrorf("%v; see `peercall help`", err), true)
 	}
 	if fs.NArg() == 0 {
 		usage(e.stderr)
@@ -86,9 +91,10 @@ func run(ctx context.Context, e *env, args []string) int {
 		usage(e.stderr)
 		return exitUsage
 	}
-	if e.verbose {
-		e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if err := e.setupLog(name); err != nil {
+		return e.fail(err, true)
 	}
+	defer p2plog.Route(nil)
 	err := cmd.run(ctx, e, fs.Args()[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -98,7 +104,7 @@ func run(ctx context.Context, e *env, args []string) int {
 
 // usage prints the list of commands.
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: peercall [--home DIR] [-v] COMMAND [ARGS]")
+	fmt.Fprintln(w, "usage: peercall [--home DIR] [-v | -q] [--log-format text|json] COMMAND [ARGS]")
 	fmt.Fprintln(w, "\ncommands:")
 	cs := append([]command(nil), commands...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
@@ -144,7 +150,7 @@ func parseArgs(e *env, fs *flag.FlagSet, args []string, synopsis string) ([]stri
 
 // printCommandUsage prints a subcommand's synopsis and flags.
 func printCommandUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
-	fmt.Fprintf(w, "usage: peercall [--home DIR] %s %s\n\nflags:\n", fs.Name(), synopsis)
+	fmt.Fprintf(w, "usage: peercall [--home DIR] [-v | -q] %s %s\n\nflags:\n", fs.Name(), synopsis)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)

@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 )
 
@@ -74,4 +80,108 @@ func TestCLIRun(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop within 30s of the interrupt")
 	}
+}
+
+// TestCLIRunLogging: `run` logs at info on stderr by default, warnings
+// only with -q, JSON lines with --log-format json; when the configured
+// port is taken, `call` (a node on free ports) prints none of libp2p's
+// "start failed" errors, yet the fallback is logged with -v.
+func TestCLIRunLogging(t *testing.T) {
+	d := callharness.StartDirectory(t)
+	u := d.NewUser(t, "alice")
+	runFor := func(args ...string) string {
+		t.Helper()
+		var out, errb lockedBuffer
+		e := newEnv(strings.NewReader(""), &out, &errb)
+		ctx, stop := context.WithCancel(t.Context())
+		code := make(chan int, 1)
+		go func() {
+			code <- run(ctx, e, append([]string{"--home", u.Home.Dir()}, append(args, "run", "--listen", "127.0.0.1:0", "--relay", "off")...))
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(out.String(), "press Ctrl-C") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop()
+		if c := <-code; c != exitOK {
+			t.Fatalf("run %v: exit %d: %s", args, c, errb.String())
+		}
+		return errb.String()
+	}
+	if got := runFor(); !strings.Contains(got, `level=INFO msg="node started"`) {
+		t.Errorf("run logs no info line on stderr by default:\n%s", got)
+	}
+	if got := runFor("-q"); strings.Contains(got, "level=INFO") {
+		t.Errorf("run -q logs info lines:\n%s", got)
+	}
+	got := runFor("--log-format", "json")
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Fatal("run --log-format json logged nothing")
+	}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec["level"] == nil || rec["msg"] == nil {
+			t.Errorf("not a JSON log line: %q (%v)", l, err)
+		}
+	}
+
+	// The configured port is taken (TCP and UDP, as by another node): call
+	// falls back to free ports quietly.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyUDP, err := net.ListenPacket("udp", busy.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busyUDP.Close()
+	cfg, err := u.Home.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Network.Listen = []string{busy.Addr().String()}
+	if err := u.Home.SaveConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, verbose := range []bool{false, true} {
+		args := []string{"call", "nobody-here"}
+		if verbose {
+			args = append([]string{"-v"}, args...)
+		}
+		r := runProcess(t, u.Home, args...)
+		if r.code != exitUnknownUser {
+			t.Fatalf("call nobody-here on a busy port: exit %d, want %d: %s", r.code, exitUnknownUser, r.stderr)
+		}
+		if !verbose && (strings.Contains(r.stderr, "start failed") || strings.Contains(r.stderr, "level=ERROR")) {
+			t.Errorf("call on a busy port prints library errors:\n%s", r.stderr)
+		}
+		if verbose && !strings.Contains(r.stderr, "level=DEBUG") {
+			t.Errorf("call -v logs no debug detail:\n%s", r.stderr)
+		}
+	}
+}
+
+// runProcess runs peercall as its own process (the test binary, see
+// TestMain) on home with args, and returns what it printed.
+func runProcess(t *testing.T, hm *home.Home, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"--home", hm.Dir()}, args...)...)
+	cmd.Env = append(os.Environ(), "PEERCALL_TEST_MAIN=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run peercall %v: %v", args, err)
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }

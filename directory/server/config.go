@@ -19,6 +19,12 @@ import (
 const (
 	DefaultCertValidity = 7 * 24 * time.Hour
 	DefaultSeenWindow   = 7 * 24 * time.Hour
+	// DefaultMinFreeDisk is the free space below which /healthz reports
+	// the disk of an SQLite database as nearly full.
+	DefaultMinFreeDisk = 256 << 20
+	// DefaultIntegrityInterval is how often an SQLite database's integrity
+	// is checked again after the check at open.
+	DefaultIntegrityInterval = 24 * time.Hour
 	// MaxClockSkew is how far a login request's Time may be from the
 	// directory's clock.
 	MaxClockSkew = 5 * time.Minute
@@ -53,6 +59,18 @@ type Config struct {
 	// it reports in X-Forwarded-For. Empty means the directory faces
 	// clients directly and the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Prover dials nodes back: a node that logs in saying it is a
+	// super-node is listed as one in /v1/bootstrap only once the Prover
+	// reached it at a TCP address on the IP address the login came from
+	// (directory/dialback). Nil lists no node as a super-node.
+	Prover Prover
+	// MinFreeDisk is the free space (bytes) below which /healthz reports
+	// the store unhealthy (default DefaultMinFreeDisk; negative: never).
+	MinFreeDisk int64
+	// IntegrityInterval is how often the store's integrity is checked in
+	// the background, when it can (store.IntegrityChecker; default
+	// DefaultIntegrityInterval, negative: never).
+	IntegrityInterval time.Duration
 	// Logger receives the server's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Registry receives the server's metrics and is what /metrics serves;
@@ -62,24 +80,36 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Limits are the login throttling and overload shedding limits.
+// Limits are the login throttling, overload shedding, bootstrap and
+// dial-back limits.
 type Limits struct {
 	// LoginFailuresPerName failed logins of one username are allowed per
 	// LoginWindow; the budget refills continuously. A successful login
 	// costs a quarter of a failure, and an attempt needs a failure's worth
 	// of budget at hand (it is reserved while the password is checked).
+	// The client address's budget is checked first: a login it refuses
+	// never touches the name's.
 	LoginFailuresPerName int
 	// LoginFailuresPerAddr is the same budget per client address (IPv4
 	// address or IPv6 /64).
 	LoginFailuresPerAddr int
-	LoginWindow          time.Duration
-	// RegistrationsPerAddr registrations are allowed per client address per
-	// RegistrationWindow.
+	// LoginFailuresPerDevice is the budget of logins proved with a machine
+	// key the account already had certified (the owner's own machine).
+	// Such a login is charged to this budget only, not to the name's or
+	// the address's, so strangers guessing the password cannot lock the
+	// owner out of the machines he uses.
+	LoginFailuresPerDevice int
+	LoginWindow            time.Duration
+	// RegistrationsPerAddr successful registrations are allowed per client
+	// address per RegistrationWindow; failed ones (a taken name) cost
+	// nothing.
 	RegistrationsPerAddr int
 	RegistrationWindow   time.Duration
 	// MaxTrackedKeys bounds each throttling table (names, addresses,
-	// registering addresses); beyond it the least recently used entry is
-	// forgotten, so memory stays bounded under a flood of names.
+	// machines, registering addresses). Only spent budgets are kept, and
+	// one leaves only once it is full again; when a table is full, new keys
+	// share one overflow budget (counted in
+	// peercall_directory_throttle_overflow_total).
 	MaxTrackedKeys int
 
 	// MaxConcurrentHashes bounds the argon2id hashes running at once
@@ -94,23 +124,50 @@ type Limits struct {
 	// RetryAfterMin and RetryAfterMax bound the jittered Retry-After of a
 	// 503 overloaded answer.
 	RetryAfterMin, RetryAfterMax time.Duration
+
+	// BootstrapPerAccount and BootstrapPerAddr bound the nodes of one
+	// account and of one client address in a /v1/bootstrap answer.
+	BootstrapPerAccount int
+	BootstrapPerAddr    int
+
+	// DialBackConcurrency dial-backs run at once, each at most
+	// DialBackTimeout; DialBackQueue logins may wait for one (a login
+	// beyond it is not checked: the node stays unlisted until it logs in
+	// again). A verdict is cached for DialBackTTL when the node was
+	// reached and DialBackFailTTL when not. At most DialBackAddrs
+	// addresses of one login are dialled.
+	DialBackConcurrency int
+	DialBackQueue       int
+	DialBackTimeout     time.Duration
+	DialBackTTL         time.Duration
+	DialBackFailTTL     time.Duration
+	DialBackAddrs       int
 }
 
 // DefaultLimits are the limits of a directory on a small machine.
 func DefaultLimits() Limits {
 	n := runtime.GOMAXPROCS(0)
 	return Limits{
-		LoginFailuresPerName: 5,
-		LoginFailuresPerAddr: 50,
-		LoginWindow:          15 * time.Minute,
-		RegistrationsPerAddr: 20,
-		RegistrationWindow:   time.Hour,
-		MaxTrackedKeys:       1 << 16,
-		MaxConcurrentHashes:  n,
-		MaxHashQueue:         8 * n,
-		MaxHashWait:          2 * time.Second,
-		RetryAfterMin:        time.Second,
-		RetryAfterMax:        5 * time.Second,
+		LoginFailuresPerName:   5,
+		LoginFailuresPerAddr:   50,
+		LoginFailuresPerDevice: 5,
+		LoginWindow:            15 * time.Minute,
+		RegistrationsPerAddr:   20,
+		RegistrationWindow:     time.Hour,
+		MaxTrackedKeys:         1 << 16,
+		MaxConcurrentHashes:    n,
+		MaxHashQueue:           8 * n,
+		MaxHashWait:            2 * time.Second,
+		RetryAfterMin:          time.Second,
+		RetryAfterMax:          5 * time.Second,
+		BootstrapPerAccount:    2,
+		BootstrapPerAddr:       4,
+		DialBackConcurrency:    4,
+		DialBackQueue:          64,
+		DialBackTimeout:        5 * time.Second,
+		DialBackTTL:            time.Hour,
+		DialBackFailTTL:        10 * time.Minute,
+		DialBackAddrs:          4,
 	}
 }
 
@@ -121,6 +178,8 @@ func (l Limits) validate() error {
 		return fmt.Errorf("limits: LoginFailuresPerName is %d, want at least 1", l.LoginFailuresPerName)
 	case l.LoginFailuresPerAddr < 1:
 		return fmt.Errorf("limits: LoginFailuresPerAddr is %d, want at least 1", l.LoginFailuresPerAddr)
+	case l.LoginFailuresPerDevice < 1:
+		return fmt.Errorf("limits: LoginFailuresPerDevice is %d, want at least 1", l.LoginFailuresPerDevice)
 	case l.LoginWindow <= 0:
 		return fmt.Errorf("limits: LoginWindow is %v, want a positive duration", l.LoginWindow)
 	case l.RegistrationsPerAddr < 1:
@@ -139,6 +198,22 @@ func (l Limits) validate() error {
 		return fmt.Errorf("limits: RetryAfterMin is %v, want at least 1s (Retry-After counts seconds)", l.RetryAfterMin)
 	case l.RetryAfterMax < l.RetryAfterMin:
 		return fmt.Errorf("limits: RetryAfterMax %v is less than RetryAfterMin %v", l.RetryAfterMax, l.RetryAfterMin)
+	case l.BootstrapPerAccount < 1:
+		return fmt.Errorf("limits: BootstrapPerAccount is %d, want at least 1", l.BootstrapPerAccount)
+	case l.BootstrapPerAddr < 1:
+		return fmt.Errorf("limits: BootstrapPerAddr is %d, want at least 1", l.BootstrapPerAddr)
+	case l.DialBackConcurrency < 1:
+		return fmt.Errorf("limits: DialBackConcurrency is %d, want at least 1", l.DialBackConcurrency)
+	case l.DialBackQueue < 0:
+		return fmt.Errorf("limits: DialBackQueue is %d, want 0 or more", l.DialBackQueue)
+	case l.DialBackTimeout <= 0:
+		return fmt.Errorf("limits: DialBackTimeout is %v, want a positive duration", l.DialBackTimeout)
+	case l.DialBackTTL <= 0:
+		return fmt.Errorf("limits: DialBackTTL is %v, want a positive duration", l.DialBackTTL)
+	case l.DialBackFailTTL <= 0:
+		return fmt.Errorf("limits: DialBackFailTTL is %v, want a positive duration", l.DialBackFailTTL)
+	case l.DialBackAddrs < 1 || l.DialBackAddrs > maxAddrs:
+		return fmt.Errorf("limits: DialBackAddrs is %d, want 1 to %d", l.DialBackAddrs, maxAddrs)
 	}
 	return nil
 }
@@ -165,6 +240,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PruneInterval == 0 {
 		c.PruneInterval = DefaultPruneInterval
+	}
+	if c.MinFreeDisk == 0 {
+		c.MinFreeDisk = DefaultMinFreeDisk
+	}
+	if c.IntegrityInterval == 0 {
+		c.IntegrityInterval = DefaultIntegrityInterval
 	}
 	if c.Password == (crypto.PasswordParams{}) {
 		c.Password = crypto.DefaultPasswordParams()

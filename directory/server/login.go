@@ -46,28 +46,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (int, any, *apiEr
 		return 0, nil, aerr
 	}
 	now := s.now()
+	ip, _ := clientIP(r, s.cfg.TrustedProxies)
 	addr := clientKey(r, s.cfg.TrustedProxies)
-	ch, wait, which := reserve(now, failCost, s.loginsByName.get(name, now), s.loginsByAddr.get(addr, now))
-	if wait > 0 {
-		limit, msg := "name", fmt.Sprintf("too many failed logins for %q", name)
-		if which == 1 {
-			limit, msg = "addr", "too many failed logins from your address"
-		}
-		s.metrics.throttled.WithLabelValues(limit).Inc()
-		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
-			message: fmt.Sprintf("%s; try again in %v (check the name and password first)", msg, wait.Round(time.Second))}
+	known, err := s.store.HasCertifiedKey(r.Context(), name, peerKey)
+	if err != nil {
+		return 0, nil, s.internal(r, "check certified keys", err)
+	}
+	ch, aerr := s.admitLogin(now, addr, name, peerKey, known)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	ok, aerr := s.verifyPassword(r, name, req.Password)
 	if aerr != nil {
-		ch.cancel()
+		ch.refund(now, failCost)
 		return 0, nil, aerr
 	}
 	if !ok {
-		ch.settle(failCost, failCost)
 		return 0, nil, errorf(http.StatusUnauthorized, directory.CodeUnauthorized,
 			"wrong username or password; check both (names are not case-sensitive) and try again")
 	}
-	ch.settle(successCost, failCost)
+	ch.refund(now, failCost-successCost)
 
 	serial, err := s.store.NextSerial(r.Context())
 	if err != nil {
@@ -87,13 +85,61 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (int, any, *apiEr
 	if addrs == nil {
 		addrs = []string{}
 	}
-	err = s.store.Seen(r.Context(), store.Sighting{Username: name, PeerID: peerID(peerKey), Addrs: addrs, SuperNode: req.SuperNode, Seen: now.UTC()})
-	if err != nil {
+	sg := store.Sighting{Username: name, PeerID: peerID(peerKey), Addrs: addrs, Source: addr, Seen: now.UTC()}
+	queue := func() {}
+	if req.SuperNode && s.super != nil && ip.IsValid() {
+		sg.VerifiedAddrs, queue = s.super.claim(ip, sg, peerKey, addrs)
+		sg.SuperNode = len(sg.VerifiedAddrs) > 0
+	}
+	if err := s.store.Seen(r.Context(), sg); err != nil {
 		return 0, nil, s.internal(r, "record sighting", err)
 	}
+	queue() // after Seen: the dial-back marks this very sighting
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	s.log.Info("login", "user", name, "serial", serial, "peer", peerID(peerKey))
+	s.log.Info("login", "user", name, "serial", serial, "peer", sg.PeerID, "own_machine", known)
 	return http.StatusOK, directory.LoginResponse{Username: name, Certificate: raw, Expires: cert.Expires, DirectoryKey: s.pubText}, nil
+}
+
+// loginCharge is what admitLogin took from the budgets.
+type loginCharge []ticket
+
+// refund gives units back to each budget charged.
+func (c loginCharge) refund(now time.Time, units float64) {
+	for _, tk := range c {
+		tk.refund(now, units)
+	}
+}
+
+// admitLogin takes a failure's worth from the budgets a login is charged
+// to, or refuses it (429) touching none of them. A login proved with a key
+// the account already had certified (known: the owner's own machine) is
+// charged to that machine's budget alone. Any other is charged to the
+// client address's budget first and then to the name's: a login the
+// address budget refuses never touches the name's, so a flood of cheap
+// refused logins cannot spend or evict anyone's name budget.
+func (s *Server) admitLogin(now time.Time, addr, name string, peerKey []byte, known bool) (loginCharge, *apiError) {
+	throttled := func(limit string, wait time.Duration, msg string) *apiError {
+		s.metrics.throttled.WithLabelValues(limit).Inc()
+		return &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
+			message: fmt.Sprintf("%s; try again in %v (check the name and password first)", msg, wait.Round(time.Second))}
+	}
+	if known {
+		tk, wait, ok := s.loginsByDevice.take(name+"\x00"+string(peerKey), now, failCost)
+		if !ok {
+			return nil, throttled("device", wait, fmt.Sprintf("too many failed logins for %q from this machine", name))
+		}
+		return loginCharge{tk}, nil
+	}
+	ta, wait, ok := s.loginsByAddr.take(addr, now, failCost)
+	if !ok {
+		return nil, throttled("addr", wait, "too many failed logins from your address")
+	}
+	tn, wait, ok := s.loginsByName.take(name, now, failCost)
+	if !ok {
+		ta.refund(now, failCost)
+		return nil, throttled("name", wait, fmt.Sprintf("too many failed logins for %q (a machine that logged in as %q before is not held back by this)", name, name))
+	}
+	return loginCharge{ta, tn}, nil
 }
 
 // checkProof checks the peer key, the clock and the key holder's signature.

@@ -15,6 +15,9 @@ type metrics struct {
 	hashWaiting   prometheus.Gauge
 	hashSeconds   prometheus.Histogram
 	pruned        prometheus.Counter
+	overflow      *prometheus.CounterVec // table
+	dialBacks     *prometheus.CounterVec // result
+	healthy       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "code"}),
 		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_registrations_total",
-			Help: "Registration attempts by result (created, taken, invalid, reserved, weak_password).",
+			Help: "Registration attempts by result (created, taken, look_alike, mixed_scripts, invalid, reserved, weak_password).",
 		}, []string{"result"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_logins_total",
@@ -33,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_throttled_total",
-			Help: "Requests answered 429 throttled, by the limit that refused them (name, addr: logins; register: registrations per address).",
+			Help: "Requests answered 429 throttled, by the limit that refused them (name, addr, device: logins; register: registrations per address).",
 		}, []string{"limit"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_shed_total",
@@ -56,8 +59,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "peercall_directory_sightings_pruned_total",
 			Help: "Sightings deleted because they are older than the seen window.",
 		}),
+		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_throttle_overflow_total",
+			Help: "Requests charged to a throttling table's shared overflow budget because the table was full of spent budgets, by table (name, addr, device, register); raise max_tracked_keys if this grows outside an attack.",
+		}, []string{"table"}),
+		dialBacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_dialbacks_total",
+			Help: "Super-node claims checked by dialling the node back, by result (ok, failed: per address dialled; cached: a login answered from cached verdicts; no_address: no TCP address on the login's IP; queue_full: not checked).",
+		}, []string{"result"}),
+		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "peercall_directory_healthy",
+			Help: "1 when the last /healthz found the directory healthy, 0 when not.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds, m.pruned} {
+	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds, m.pruned, m.overflow, m.dialBacks, m.healthy} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/directory/lookalike"
 	"github.com/peercall/peercall/directory/store"
 )
 
@@ -73,17 +74,23 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) (int, any, *ap
 		return 0, nil, aerr
 	}
 	now := s.now()
-	if _, wait, _ := reserve(now, 1, s.registers.get(clientKey(r, s.cfg.TrustedProxies), now)); wait > 0 {
+	tk, wait, ok := s.registers.take(clientKey(r, s.cfg.TrustedProxies), now, 1)
+	if !ok {
 		s.metrics.throttled.WithLabelValues("register").Inc()
 		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
 			message: fmt.Sprintf("too many registrations from your address (%d per %v); try again in %v",
 				s.cfg.Limits.RegistrationsPerAddr, s.cfg.Limits.RegistrationWindow, wait.Round(time.Second))}
 	}
-	// A name known to be taken is answered before the costly hash.
-	if taken, err := s.store.Taken(r.Context(), []string{name}); err != nil {
-		return 0, nil, s.internal(r, "check name", err)
-	} else if taken[name] {
-		return 0, nil, s.nameTaken(r.Context(), name)
+	created := false
+	defer func() {
+		if !created {
+			tk.refund(now, 1) // only registrations that succeed count
+		}
+	}()
+	// A name known to be taken, or to look like a taken one, is answered
+	// before the costly hash.
+	if aerr := s.checkNameFree(r.Context(), name); aerr != nil {
+		return 0, nil, aerr
 	}
 	hash, aerr := s.hash(r, password)
 	if aerr != nil {
@@ -91,38 +98,90 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) (int, any, *ap
 	}
 	err := s.store.CreateUser(r.Context(), store.User{Name: name, Display: req.Username, PasswordHash: hash, Created: now.UTC()})
 	if errors.Is(err, store.ErrNameTaken) {
-		return 0, nil, s.nameTaken(r.Context(), name)
+		// Taken meanwhile, by this name or a look-alike: say which.
+		if aerr := s.checkNameFree(r.Context(), name); aerr != nil {
+			return 0, nil, aerr
+		}
+		return 0, nil, s.nameTaken(r.Context(), name, "")
 	}
 	if err != nil {
 		return 0, nil, s.internal(r, "create user", err)
 	}
+	created = true
 	s.metrics.registrations.WithLabelValues("created").Inc()
 	s.log.Info("registered", "user", name)
 	return http.StatusCreated, directory.RegisterResponse{Username: name, Display: req.Username}, nil
 }
 
-// nameTaken answers 409 with at least minSuggestions names that are free now.
-func (s *Server) nameTaken(ctx context.Context, name string) *apiError {
-	s.metrics.registrations.WithLabelValues("taken").Inc()
-	var free []string
+// checkNameFree refuses a normalised name that is taken (409), that looks
+// like a taken one (409, the same answer: the look-alike is taken), or
+// that mixes scripts the way look-alikes do (400).
+func (s *Server) checkNameFree(ctx context.Context, name string) *apiError {
+	skeleton := lookalike.Skeleton(name)
+	taken, err := s.store.Taken(ctx, []string{name})
+	if err != nil {
+		return s.internalCtx("check name", err)
+	}
+	if taken[name] {
+		return s.nameTaken(ctx, name, "")
+	}
+	owners, err := s.store.SkeletonOwners(ctx, []string{skeleton})
+	if err != nil {
+		return s.internalCtx("check look-alikes", err)
+	}
+	if owner, ok := owners[skeleton]; ok {
+		return s.nameTaken(ctx, name, owner)
+	}
+	if err := lookalike.CheckScripts(name); err != nil {
+		s.metrics.registrations.WithLabelValues("mixed_scripts").Inc()
+		return errorf(http.StatusBadRequest, directory.CodeInvalidUsername, "%v", err)
+	}
+	return nil
+}
+
+// nameTaken answers 409 with at least minSuggestions names that are free
+// now: not taken, looking like no taken name nor like each other, and in
+// one script. like is the existing name that name looks like, if any;
+// suggestions are then made from it too.
+func (s *Server) nameTaken(ctx context.Context, name, like string) *apiError {
+	result, msg := "taken", fmt.Sprintf("the name %q is taken; choose another, for example one of the suggestions", name)
+	if like != "" {
+		result = "look_alike"
+		msg = fmt.Sprintf("the name %q is taken: it looks like %q, which is registered; choose another, for example one of the suggestions", name, like)
+	}
+	s.metrics.registrations.WithLabelValues(result).Inc()
+	var free, freeSkels []string
 	for round := 0; round < 4 && len(free) < minSuggestions; round++ {
-		cands := directory.Suggestions(name, 12+round*12)
+		n := 12 + round*12
+		cands := directory.Suggestions(name, n)
+		if like != "" {
+			cands = append(directory.Suggestions(like, n), cands...)
+		}
+		skels := make([]string, len(cands))
+		for i, c := range cands {
+			skels[i] = lookalike.Skeleton(c)
+		}
 		taken, err := s.store.Taken(ctx, cands)
 		if err != nil {
 			s.log.Warn("check suggestions", "user", name, "err", err)
 			break
 		}
-		for _, c := range cands {
-			if !taken[c] && !contains(free, c) {
-				free = append(free, c)
+		owners, err := s.store.SkeletonOwners(ctx, skels)
+		if err != nil {
+			s.log.Warn("check suggestions", "user", name, "err", err)
+			break
+		}
+		for i, c := range cands {
+			if _, alike := owners[skels[i]]; taken[c] || alike || contains(freeSkels, skels[i]) || lookalike.CheckScripts(c) != nil {
+				continue
 			}
+			free, freeSkels = append(free, c), append(freeSkels, skels[i])
 			if len(free) == 5 {
 				break
 			}
 		}
 	}
-	return &apiError{status: http.StatusConflict, code: directory.CodeNameTaken, suggestions: free,
-		message: fmt.Sprintf("the name %q is taken; choose another, for example one of the suggestions", name)}
+	return &apiError{status: http.StatusConflict, code: directory.CodeNameTaken, suggestions: free, message: msg}
 }
 
 func contains(list []string, s string) bool {
@@ -159,6 +218,12 @@ func (s *Server) acquireHash(r *http.Request) *apiError {
 	return &apiError{status: http.StatusServiceUnavailable, code: directory.CodeOverloaded,
 		retryAfter: jitter(s.cfg.Limits.RetryAfterMin, s.cfg.Limits.RetryAfterMax),
 		message:    "the directory is busy checking passwords; retry after the delay in Retry-After"}
+}
+
+// internalCtx is internal for code without the request at hand.
+func (s *Server) internalCtx(what string, err error) *apiError {
+	s.log.Error(what, "err", err)
+	return internalError()
 }
 
 // internal logs an internal failure and hides it from the client.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/peercall/peercall/crypto"
@@ -20,8 +21,8 @@ import (
 )
 
 // Server answers the directory's HTTP API. Its work happens in the handlers'
-// goroutines; the one goroutine it starts, pruning old sightings, ends at
-// Close.
+// goroutines; the goroutines it starts (pruning old sightings, checking the
+// store's integrity, dialling super-nodes back) end at Close.
 type Server struct {
 	cfg     Config
 	store   store.Store
@@ -32,10 +33,13 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
-	hashes       *hashGate
-	loginsByName *limiterTable
-	loginsByAddr *limiterTable
-	registers    *limiterTable
+	hashes         *hashGate
+	loginsByName   *budgetTable
+	loginsByAddr   *budgetTable
+	loginsByDevice *budgetTable
+	registers      *budgetTable
+	super          *superNodes // nil without a Prover
+	health         healthState
 
 	// dummyHash is verified for logins of unknown users, so that they
 	// cost what a known user's login costs.
@@ -63,19 +67,29 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	l := cfg.Limits
+	table := func(units int, window time.Duration, name string) *budgetTable {
+		t := newBudgetTable(units, window, l.MaxTrackedKeys, m.overflow.WithLabelValues(name).Inc)
+		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "peercall_directory_throttle_keys",
+			Help:        "Spent budgets a throttling table holds, by table (at most max_tracked_keys each).",
+			ConstLabels: prometheus.Labels{"table": name},
+		}, func() float64 { return float64(t.len()) }))
+		return t
+	}
 	s := &Server{
-		cfg:          cfg,
-		store:        cfg.Store,
-		key:          cfg.Key,
-		pubText:      crypto.EncodePublicKey(cfg.Key.Public().(ed25519.PublicKey)),
-		log:          cfg.Logger,
-		metrics:      m,
-		mux:          http.NewServeMux(),
-		loginsByName: newLimiterTable(l.LoginFailuresPerName*failCost, l.LoginWindow, l.MaxTrackedKeys),
-		loginsByAddr: newLimiterTable(l.LoginFailuresPerAddr*failCost, l.LoginWindow, l.MaxTrackedKeys),
-		registers:    newLimiterTable(l.RegistrationsPerAddr, l.RegistrationWindow, l.MaxTrackedKeys),
-		dummyHash:    dummy,
-		closed:       make(chan struct{}),
+		cfg:            cfg,
+		store:          cfg.Store,
+		key:            cfg.Key,
+		pubText:        crypto.EncodePublicKey(cfg.Key.Public().(ed25519.PublicKey)),
+		log:            cfg.Logger,
+		metrics:        m,
+		mux:            http.NewServeMux(),
+		loginsByName:   table(l.LoginFailuresPerName*failCost, l.LoginWindow, "name"),
+		loginsByAddr:   table(l.LoginFailuresPerAddr*failCost, l.LoginWindow, "addr"),
+		loginsByDevice: table(l.LoginFailuresPerDevice*failCost, l.LoginWindow, "device"),
+		registers:      table(l.RegistrationsPerAddr, l.RegistrationWindow, "register"),
+		dummyHash:      dummy,
+		closed:         make(chan struct{}),
 	}
 	s.hashes = newHashGate(l.MaxConcurrentHashes, l.MaxHashQueue, l.MaxHashWait, func(running, waiting int) {
 		m.hashing.Set(float64(running))
@@ -88,12 +102,17 @@ func New(cfg Config) (*Server, error) {
 	if p, ok := cfg.Store.(store.SightingsPruner); ok && cfg.PruneInterval > 0 {
 		s.done.Go(func() { s.prune(ctx, p, cfg.PruneInterval) })
 	}
+	if c, ok := cfg.Store.(store.IntegrityChecker); ok && cfg.IntegrityInterval > 0 {
+		s.done.Go(func() { s.checkIntegrity(ctx, c, cfg.IntegrityInterval) })
+	}
+	if cfg.Prover != nil {
+		s.super = newSuperNodes(s, cfg.Prover)
+		s.super.start(ctx, &s.done)
+	}
 	p := cfg.Password
-	s.log.Info("directory server configured", "key", s.pubText, "cert_validity", cfg.CertValidity, "seen_window", cfg.SeenWindow,
-		"argon2id", fmt.Sprintf("m=%dKiB,t=%d,p=%d", p.Memory, p.Time, p.Threads),
-		"login_failures_per_name", l.LoginFailuresPerName, "login_failures_per_addr", l.LoginFailuresPerAddr, "login_window", l.LoginWindow,
-		"registrations_per_addr", l.RegistrationsPerAddr, "registration_window", l.RegistrationWindow,
-		"max_concurrent_hashes", l.MaxConcurrentHashes, "max_hash_queue", l.MaxHashQueue, "max_hash_wait", l.MaxHashWait)
+	s.log.Debug("directory server configured", "key", s.pubText, "cert_validity", cfg.CertValidity, "seen_window", cfg.SeenWindow,
+		"argon2id", fmt.Sprintf("m=%dKiB,t=%d,p=%d", p.Memory, p.Time, p.Threads), "limits", fmt.Sprintf("%+v", l),
+		"dial_back", cfg.Prover != nil, "min_free_disk", cfg.MinFreeDisk, "integrity_interval", cfg.IntegrityInterval)
 	return s, nil
 }
 
@@ -106,10 +125,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET "+p+"/users", s.api(s.search))
 	s.mux.Handle("GET "+p+"/bootstrap", s.api(s.bootstrap))
 	s.mux.Handle("GET "+p+"/key", s.api(s.publicKey))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
+	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 }
 
@@ -120,7 +136,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) PublicKey() string { return s.pubText }
 
 // Close stops the server answering (later requests get 503) and stops and
-// waits for its pruning goroutine. It does not close the Store (the
+// waits for its goroutines (a dial-back under way is cancelled). It does not close the Store (the
 // caller's) and is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {

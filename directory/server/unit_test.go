@@ -47,6 +47,15 @@ func TestLimitsValidate(t *testing.T) {
 		{"MaxHashWait", func(l *Limits) { l.MaxHashWait = -1 }},
 		{"RetryAfterMin", func(l *Limits) { l.RetryAfterMin = time.Millisecond }},
 		{"RetryAfterMax", func(l *Limits) { l.RetryAfterMax = 0 }},
+		{"LoginFailuresPerDevice", func(l *Limits) { l.LoginFailuresPerDevice = 0 }},
+		{"BootstrapPerAccount", func(l *Limits) { l.BootstrapPerAccount = 0 }},
+		{"BootstrapPerAddr", func(l *Limits) { l.BootstrapPerAddr = 0 }},
+		{"DialBackConcurrency", func(l *Limits) { l.DialBackConcurrency = 0 }},
+		{"DialBackQueue", func(l *Limits) { l.DialBackQueue = -1 }},
+		{"DialBackTimeout", func(l *Limits) { l.DialBackTimeout = 0 }},
+		{"DialBackTTL", func(l *Limits) { l.DialBackTTL = 0 }},
+		{"DialBackFailTTL", func(l *Limits) { l.DialBackFailTTL = 0 }},
+		{"DialBackAddrs", func(l *Limits) { l.DialBackAddrs = 17 }},
 	}
 	if err := DefaultLimits().validate(); err != nil {
 		t.Fatalf("default limits: %v", err)
@@ -73,26 +82,56 @@ func TestLimitsValidate(t *testing.T) {
 	}
 }
 
-func TestLimiterTableStaysBounded(t *testing.T) {
-	tbl := newLimiterTable(20, 15*time.Minute, 100)
+// TestBudgetTable: a table keeps only spent budgets, forgets one only when
+// it is full again, never evicts a spent one for a newcomer (newcomers
+// share the overflow budget instead), and refunds restore budgets.
+func TestBudgetTable(t *testing.T) {
+	var overflowed int
+	tbl := newBudgetTable(20, 15*time.Minute, 100, func() { overflowed++ })
 	now := time.Now()
-	first := tbl.get("name0", now)
-	first.ReserveN(now, 20) // spend name0's whole budget
+	if _, _, ok := tbl.take("victim", now, 16); !ok {
+		t.Fatal("the first take of a fresh key was refused")
+	}
+	if got := tbl.remaining("victim", now); got != 4 {
+		t.Fatalf("after spending 16 of 20, remaining = %v", got)
+	}
+	// A flood of 10,000 other keys, each spending a little.
 	for i := range 10_000 {
-		tbl.get("name"+strconv.Itoa(i), now)
+		tbl.take("name"+strconv.Itoa(i), now, 4)
 		if n := tbl.len(); n > 100 {
 			t.Fatalf("table holds %d keys, bound 100", n)
 		}
 	}
-	// name0 was forgotten long ago (least recently used).
-	if l := tbl.get("name0", now); l == first || l.TokensAt(now) != 20 {
-		t.Fatal("the least recently used entry was not evicted")
+	if got := tbl.remaining("victim", now); got != 4 {
+		t.Fatalf("after a flood of new keys the victim's budget is %v, want the 4 it had left (not evicted, not reset)", got)
 	}
-	// Entries idle for a whole window are dropped when new keys come.
+	if overflowed == 0 {
+		t.Error("no key was charged to the overflow budget though the table was full")
+	}
+	// The overflow budget is real: it ran out during the flood.
+	if _, wait, ok := tbl.take("newcomer", now, 4); ok || wait <= 0 {
+		t.Errorf("a newcomer to a full table after the overflow ran out: ok %v wait %v, want refused with a wait", ok, wait)
+	}
+	// Refused takes change nothing.
+	if _, wait, ok := tbl.take("victim", now, 8); ok || wait != 3*time.Minute {
+		t.Errorf("take 8 of 4 left = ok %v, wait %v; want refused, 3m0s (4 units at 20 per 15m)", ok, wait)
+	}
+	if got := tbl.remaining("victim", now); got != 4 {
+		t.Errorf("a refused take changed the budget to %v", got)
+	}
+	// Budgets refill; full ones are forgotten and make room.
 	later := now.Add(16 * time.Minute)
-	tbl.get("fresh", later)
+	if _, _, ok := tbl.take("fresh", later, 4); !ok {
+		t.Fatal("after a window everything is full again, but a new key was refused")
+	}
 	if n := tbl.len(); n != 1 {
-		t.Fatalf("after a window of idleness the table holds %d keys, want 1", n)
+		t.Fatalf("after a window of refill the table holds %d keys, want 1 (the new one)", n)
+	}
+	// A refund to full drops the entry.
+	tk, _, _ := tbl.take("refunded", later, 4)
+	tk.refund(later, 4)
+	if got := tbl.remaining("refunded", later); got != 20 || tbl.len() != 1 {
+		t.Errorf("after a full refund: remaining %v, %d keys held; want 20 and the key gone", got, tbl.len())
 	}
 }
 

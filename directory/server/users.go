@@ -103,8 +103,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) (int, any, *apiE
 	return http.StatusOK, resp, nil
 }
 
-// bootstrap handles GET /v1/bootstrap?limit=N: recently seen super-nodes,
-// else recently seen nodes. Usernames are left out.
+// bootstrap handles GET /v1/bootstrap?limit=N: recently seen super-nodes
+// the directory reached itself (at the addresses it reached them), else
+// recently seen nodes; at most a few of one account and of one client
+// address either way, so that no one account or address can fill the
+// answer. Usernames are left out.
 func (s *Server) bootstrap(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	q, aerr := query(r, "limit")
 	if aerr != nil {
@@ -114,15 +117,23 @@ func (s *Server) bootstrap(w http.ResponseWriter, r *http.Request) (int, any, *a
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	since := s.now().Add(-s.cfg.SeenWindow)
-	nodes, err := s.store.RecentNodes(r.Context(), since, true, limit)
+	bq := store.BootstrapQuery{Since: s.now().Add(-s.cfg.SeenWindow), SuperOnly: true,
+		PerUser: s.cfg.Limits.BootstrapPerAccount, PerSource: s.cfg.Limits.BootstrapPerAddr, Limit: limit}
+	nodes, err := s.store.BootstrapNodes(r.Context(), bq)
 	if err == nil && len(nodes) == 0 {
-		nodes, err = s.store.RecentNodes(r.Context(), since, false, limit)
+		bq.SuperOnly = false
+		nodes, err = s.store.BootstrapNodes(r.Context(), bq)
 	}
 	if err != nil {
-		return 0, nil, s.internal(r, "recent nodes", err)
+		return 0, nil, s.internal(r, "bootstrap nodes", err)
 	}
-	return http.StatusOK, directory.BootstrapResponse{Peers: nodeInfos(nodes, false)}, nil
+	peers := nodeInfos(nodes, false)
+	for i, sg := range nodes {
+		if sg.SuperNode {
+			peers[i].Addrs = sg.VerifiedAddrs
+		}
+	}
+	return http.StatusOK, directory.BootstrapResponse{Peers: peers}, nil
 }
 
 // publicKey handles GET /v1/key.

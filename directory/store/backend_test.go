@@ -2,9 +2,10 @@ package store
 
 import (
 	"context"
-	"github.com/peercall/peercall/internal/pgtest"
 	"path/filepath"
 	"testing"
+
+	"github.com/peercall/peercall/internal/pgtest"
 )
 
 // backend is one Store implementation under test. newDSN returns the URL

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -97,3 +98,54 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // fromMicros converts a stored time (microseconds since the Unix epoch) back.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// sightingColumns are the columns every sighting query reads, in the order
+// the stores scan them.
+const sightingColumns = `username, peer_id, addrs, super_node, seen, source, verified_addrs`
+
+// bootstrapQuery is BootstrapNodes' query for both stores, with the
+// arguments since, per user, per source and limit: numbered says whether
+// placeholders are $1..$4 (PostgreSQL) or ? (SQLite), and filter is the
+// super-node condition. Window functions rank each user's and each
+// source's sightings newest first, so that one account or one address
+// fills at most its share of the answer however many sightings it has.
+func bootstrapQuery(numbered bool, filter string) string {
+	ph := []string{"?", "?", "?", "?"}
+	if numbered {
+		ph = []string{"$1", "$2", "$3", "$4"}
+	}
+	return `SELECT ` + sightingColumns + ` FROM (
+		SELECT ` + sightingColumns + `,
+			ROW_NUMBER() OVER (PARTITION BY username ORDER BY seen DESC, peer_id) AS nth_user,
+			ROW_NUMBER() OVER (PARTITION BY source ORDER BY seen DESC, peer_id) AS nth_source
+		FROM sightings WHERE ` + filter + ` AND seen >= ` + ph[0] + `
+	) AS ranked WHERE nth_user <= ` + ph[1] + ` AND nth_source <= ` + ph[2] + `
+	ORDER BY seen DESC, peer_id LIMIT ` + ph[3]
+}
+
+// faultWindow is how long Health reports a fault a request ran into.
+const faultWindow = 5 * time.Minute
+
+// faultLog remembers the last fault of the database itself (corruption,
+// full disk, I/O error) for Health.
+type faultLog struct {
+	mu  sync.Mutex
+	msg string
+	at  time.Time
+}
+
+func (f *faultLog) note(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msg, f.at = err.Error(), time.Now()
+}
+
+// recent is the last fault if it happened within faultWindow, else "".
+func (f *faultLog) recent() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.msg == "" || time.Since(f.at) > faultWindow {
+		return ""
+	}
+	return f.msg
+}

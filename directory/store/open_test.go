@@ -3,13 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
-	"github.com/peercall/peercall/internal/pgtest"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/peercall/peercall/internal/pgtest"
 
 	"go.uber.org/goleak"
 )
@@ -106,7 +108,7 @@ func TestSQLiteSettings(t *testing.T) {
 		{"synchronous", "2"}, // FULL
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
-		{"user_version", "1"},
+		{"user_version", strconv.Itoa(SchemaVersion)},
 		{"application_id", "1885561905"},
 	}
 	for _, db := range []struct {

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/peercall/peercall/directory/lookalike"
 )
 
 // postgresStore is the PostgreSQL Store, for several directory replicas
@@ -17,8 +19,40 @@ import (
 // PostgreSQL acknowledges a commit once its WAL is flushed
 // (synchronous_commit=on, the default, which this store does not change).
 type postgresStore struct {
-	where string // host:port/database, for messages (never the password)
-	pool  *pgxpool.Pool
+	where  string // host:port/database, for messages (never the password)
+	pool   *pgxpool.Pool
+	faults faultLog // the last disk-full, I/O or corruption error seen
+}
+
+// SQLSTATEs of faults of the server itself (Health reports them).
+var pgFaults = map[string]string{
+	"53100": "the PostgreSQL server's disk is full; free space there",
+	"53200": "the PostgreSQL server is out of memory",
+	"58030": "the PostgreSQL server had an I/O error; check its disk and log",
+	"XX001": "PostgreSQL found corrupted data; check the server's log and restore from a backup",
+	"XX002": "PostgreSQL found a corrupted index; REINDEX it (see the server's log)",
+}
+
+// fault remembers err for Health when it is a fault of the server, and
+// returns it.
+func (s *postgresStore) fault(err error) error {
+	if hint, ok := pgFaults[pgCode(err)]; ok {
+		s.faults.note(fmt.Errorf("%w (%s)", err, hint))
+	}
+	return err
+}
+
+// Health pings the server and reports a fault seen lately.
+func (s *postgresStore) Health(ctx context.Context) Health {
+	h := Health{Backend: "postgres", Path: s.where, FreeBytes: -1}
+	if err := s.pool.Ping(ctx); err != nil {
+		h.Problem = fmt.Sprintf("the PostgreSQL server at %s does not answer: %v", s.where, err)
+		return h
+	}
+	if f := s.faults.recent(); f != "" {
+		h.Problem = "a recent request failed: " + f
+	}
+	return h
 }
 
 // pgCode returns the SQLSTATE of err, or "".
@@ -43,15 +77,51 @@ func (s *postgresStore) CreateUser(ctx context.Context, u User) error {
 		u.Created = now()
 	}
 	_, err := s.pool.Exec(ctx,
-		`INSERT INTO users (name, display, password_hash, created) VALUES ($1, $2, $3, $4)`,
-		u.Name, u.Display, u.PasswordHash, u.Created)
+		`INSERT INTO users (name, display, password_hash, created, skeleton) VALUES ($1, $2, $3, $4, $5)`,
+		u.Name, u.Display, u.PasswordHash, u.Created, lookalike.Skeleton(u.Name))
 	switch {
 	case err == nil:
 		return nil
 	case pgCode(err) == pgUniqueViolation:
 		return fmt.Errorf("store: create user %q: %w", u.Name, ErrNameTaken)
 	}
-	return fmt.Errorf("store: create user %q: %w", u.Name, err)
+	return fmt.Errorf("store: create user %q: %w", u.Name, s.fault(err))
+}
+
+func (s *postgresStore) SkeletonOwners(ctx context.Context, skeletons []string) (map[string]string, error) {
+	owners := map[string]string{}
+	_, valid := takenStart(skeletons)
+	if len(valid) == 0 {
+		return owners, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT skeleton, name FROM users WHERE skeleton = ANY($1)`, valid)
+	if err != nil {
+		return nil, fmt.Errorf("store: check look-alikes: %w", s.fault(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sk, n string
+		if err := rows.Scan(&sk, &n); err != nil {
+			return nil, fmt.Errorf("store: check look-alikes: %w", err)
+		}
+		owners[sk] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: check look-alikes: %w", s.fault(err))
+	}
+	return owners, nil
+}
+
+func (s *postgresStore) HasCertifiedKey(ctx context.Context, username string, peerKey []byte) (bool, error) {
+	if !validText(username) || len(peerKey) == 0 {
+		return false, nil
+	}
+	var found bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM certificates WHERE username = $1 AND peer_key = $2)`, username, peerKey).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("store: certified keys of %q: %w", username, s.fault(err))
+	}
+	return found, nil
 }
 
 // The queries of a user's page.
@@ -59,7 +129,7 @@ const (
 	pgUserQuery = `SELECT name, display, password_hash, created FROM users WHERE name = $1`
 	pgCertQuery = `SELECT serial, username, peer_key, issued, expires, raw FROM certificates
 		WHERE username = $1 AND expires > $2 ORDER BY issued DESC, serial DESC LIMIT $3`
-	pgSightingsQuery = `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+	pgSightingsQuery = `SELECT ` + sightingColumns + ` FROM sightings
 		WHERE username = $1 AND seen >= $2 ORDER BY seen DESC, peer_id LIMIT $3`
 )
 
@@ -93,9 +163,12 @@ func scanCertificate(row pgx.CollectableRow) (Certificate, error) {
 
 func scanSighting(row pgx.CollectableRow) (Sighting, error) {
 	var sg Sighting
-	err := row.Scan(&sg.Username, &sg.PeerID, &sg.Addrs, &sg.SuperNode, &sg.Seen)
+	err := row.Scan(&sg.Username, &sg.PeerID, &sg.Addrs, &sg.SuperNode, &sg.Seen, &sg.Source, &sg.VerifiedAddrs)
 	if len(sg.Addrs) == 0 {
 		sg.Addrs = nil
+	}
+	if len(sg.VerifiedAddrs) == 0 {
+		sg.VerifiedAddrs = nil
 	}
 	sg.Seen = sg.Seen.UTC()
 	return sg, err
@@ -275,18 +348,19 @@ func (s *postgresStore) Seen(ctx context.Context, sg Sighting) error {
 	// The newest sighting of a (user, peer) wins; an older one arriving late
 	// changes nothing.
 	_, err := s.pool.Exec(ctx,
-		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen) VALUES ($1, $2, $3, $4, $5)
+		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen, source, verified_addrs) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (username, peer_id) DO UPDATE SET
-			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen
+			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen,
+			source = excluded.source, verified_addrs = excluded.verified_addrs
 		WHERE excluded.seen >= sightings.seen`,
-		sg.Username, sg.PeerID, nonNilStrings(sg.Addrs), sg.SuperNode, sg.Seen)
+		sg.Username, sg.PeerID, nonNilStrings(sg.Addrs), sg.SuperNode, sg.Seen, sg.Source, nonNilStrings(sg.VerifiedAddrs))
 	switch {
 	case err == nil:
 		return nil
 	case pgCode(err) == pgForeignKeyViolation:
 		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrNotFound)
 	}
-	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, err)
+	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, s.fault(err))
 }
 
 func (s *postgresStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
@@ -298,13 +372,36 @@ func (s *postgresStore) Sightings(ctx context.Context, username string, since ti
 }
 
 func (s *postgresStore) RecentNodes(ctx context.Context, since time.Time, superOnly bool, limit int) ([]Sighting, error) {
-	query := `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+	query := `SELECT ` + sightingColumns + ` FROM sightings
 		WHERE seen >= $1 ORDER BY seen DESC, peer_id LIMIT $2`
 	if superOnly {
-		query = `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+		query = `SELECT ` + sightingColumns + ` FROM sightings
 		WHERE super_node AND seen >= $1 ORDER BY seen DESC, peer_id LIMIT $2`
 	}
 	return s.sightings(ctx, "recent nodes", query, since, clampLimit(limit))
+}
+
+func (s *postgresStore) BootstrapNodes(ctx context.Context, q BootstrapQuery) ([]Sighting, error) {
+	query := bootstrapQuery(true, "super_node")
+	if !q.SuperOnly {
+		query = bootstrapQuery(true, "true")
+	}
+	return s.sightings(ctx, "bootstrap nodes", query, q.Since, max(q.PerUser, 0), max(q.PerSource, 0), clampLimit(q.Limit))
+}
+
+func (s *postgresStore) MarkSuperNode(ctx context.Context, username, peerID string, seen time.Time, addrs []string) error {
+	if !validText(username) || !validText(peerID) {
+		return fmt.Errorf("store: mark super-node %q: %w", peerID, ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE sightings SET super_node = true, verified_addrs = $1
+		WHERE username = $2 AND peer_id = $3 AND seen = $4`, nonNilStrings(addrs), username, peerID, seen)
+	if err != nil {
+		return fmt.Errorf("store: mark super-node %s: %w", peerID, s.fault(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: mark super-node %s of %q seen at %v: %w", peerID, username, seen, ErrNotFound)
+	}
+	return nil
 }
 
 func (s *postgresStore) sightings(ctx context.Context, what, query string, args ...any) ([]Sighting, error) {
@@ -313,7 +410,7 @@ func (s *postgresStore) sightings(ctx context.Context, what, query string, args 
 	}
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
+		return nil, fmt.Errorf("store: %s: %w", what, s.fault(err))
 	}
 	out, err := collect(rows, scanSighting)
 	if err != nil {

@@ -49,6 +49,21 @@ var postgresMigrations = []string{
 	CREATE INDEX sightings_seen ON sightings (seen);
 	CREATE INDEX sightings_super_seen ON sightings (seen) WHERE super_node;
 	`,
+	// 2: look-alike skeletons (UNIQUE, filled in by syncSkeletons), the
+	// certified keys of a user, and the sources and verified addresses of
+	// sightings. Super-node claims from before were never verified.
+	`
+	ALTER TABLE users ADD COLUMN skeleton text COLLATE "C";
+	CREATE UNIQUE INDEX users_skeleton ON users (skeleton);
+	CREATE TABLE meta (
+		key   text COLLATE "C" NOT NULL PRIMARY KEY,
+		value text NOT NULL
+	);
+	CREATE INDEX certificates_username_key ON certificates (username, peer_key);
+	ALTER TABLE sightings ADD COLUMN source text NOT NULL DEFAULT '';
+	ALTER TABLE sightings ADD COLUMN verified_addrs text[] NOT NULL DEFAULT '{}';
+	UPDATE sightings SET super_node = false;
+	`,
 }
 
 // postgresMigrateLock is the first key of the advisory lock held while
@@ -86,6 +101,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 // advisory lock, so that replicas starting at once migrate exactly once.
 func (s *postgresStore) migrate(ctx context.Context) error {
 	var schema *string
+	var dups map[string]string
 	from := -1 // the version migrated from, when a migration ran
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
@@ -124,6 +140,10 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 			}
 			from = version
 		}
+		var err2 error
+		if dups, err2 = syncSkeletons(ctx, pgSkeletonTx{tx}); err2 != nil {
+			return fmt.Errorf("compute the look-alike skeletons: %w", err2)
+		}
 		return nil
 	})
 	if err != nil {
@@ -131,6 +151,52 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 	}
 	if from >= 0 {
 		slog.Info("store: migrated PostgreSQL schema", "server", s.where, "schema", *schema, "from", from, "to", len(postgresMigrations))
+	}
+	logLookAlikes(dups, s.where)
+	return nil
+}
+
+// pgSkeletonTx runs syncSkeletons' statements in the migration
+// transaction.
+type pgSkeletonTx struct{ tx pgx.Tx }
+
+func (t pgSkeletonTx) meta(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := t.tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+func (t pgSkeletonTx) setMeta(ctx context.Context, key, value string) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+func (t pgSkeletonTx) clearSkeletons(ctx context.Context) error {
+	_, err := t.tx.Exec(ctx, `UPDATE users SET skeleton = NULL WHERE skeleton IS NOT NULL`)
+	return err
+}
+
+func (t pgSkeletonTx) userNames(ctx context.Context) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `SELECT name FROM users ORDER BY created, name`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// setSkeletons updates in batches of arrays: one statement per 10,000 users.
+func (t pgSkeletonTx) setSkeletons(ctx context.Context, names, skeletons []string) error {
+	const batch = 10000
+	for i := 0; i < len(names); i += batch {
+		j := min(i+batch, len(names))
+		_, err := t.tx.Exec(ctx, `UPDATE users AS u SET skeleton = v.skeleton
+			FROM unnest($1::text[], $2::text[]) AS v (name, skeleton) WHERE u.name = v.name`, names[i:j], skeletons[i:j])
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"sync"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/peercall/peercall/directory/lookalike"
 )
 
 // sqliteStore is the SQLite Store. Writes go through writer, a pool of
@@ -23,6 +26,41 @@ type sqliteStore struct {
 	reader *sql.DB
 	writes stmtCache // statements on writer
 	reads  stmtCache // statements on reader
+	faults faultLog  // the last corruption, full disk or I/O error seen
+}
+
+// hint adds what to do to err and remembers a fault for Health.
+func (s *sqliteStore) hint(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch sqliteCode(err) & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		err = sqliteHint(err, s.path)
+		s.noteFault(err)
+		return err
+	}
+	return sqliteHint(err, s.path)
+}
+
+func (s *sqliteStore) noteFault(err error) { s.faults.note(err) }
+
+// Health reads one row, measures the free space beside the file and
+// reports a fault seen lately.
+func (s *sqliteStore) Health(ctx context.Context) Health {
+	h := Health{Backend: "sqlite", Path: s.path, FreeBytes: -1}
+	if free, err := freeBytes(filepath.Dir(s.path)); err == nil {
+		h.FreeBytes = free
+	}
+	var v int64
+	if err := s.reader.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'certificate_serial'`).Scan(&v); err != nil {
+		h.Problem = fmt.Sprintf("reading the database failed: %v", s.hint(err))
+		return h
+	}
+	if f := s.faults.recent(); f != "" {
+		h.Problem = "a recent request failed: " + f
+	}
+	return h
 }
 
 // stmtCache holds each statement of a pool prepared once (database/sql
@@ -83,8 +121,8 @@ func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 		u.Created = now()
 	}
 	_, err := s.exec(ctx,
-		`INSERT INTO users (name, display, password_hash, created) VALUES (?, ?, ?, ?)`,
-		u.Name, u.Display, u.PasswordHash, u.Created.UnixMicro())
+		`INSERT INTO users (name, display, password_hash, created, skeleton) VALUES (?, ?, ?, ?, ?)`,
+		u.Name, u.Display, u.PasswordHash, u.Created.UnixMicro(), lookalike.Skeleton(u.Name))
 	switch sqliteCode(err) {
 	case 0:
 		if err != nil {
@@ -94,7 +132,7 @@ func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 		return fmt.Errorf("store: create user %q: %w", u.Name, ErrNameTaken)
 	}
-	return fmt.Errorf("store: create user %q: %w", u.Name, sqliteHint(err))
+	return fmt.Errorf("store: create user %q: %w", u.Name, s.hint(err))
 }
 
 func (s *sqliteStore) User(ctx context.Context, name string) (User, error) {
@@ -110,12 +148,12 @@ func (s *sqliteStore) readUser(ctx context.Context, query queryFunc, name string
 	}
 	rows, err := query(ctx, `SELECT name, display, password_hash, created FROM users WHERE name = ?`, name)
 	if err != nil {
-		return User{}, fmt.Errorf("store: look up user %q: %w", name, sqliteHint(err))
+		return User{}, fmt.Errorf("store: look up user %q: %w", name, s.hint(err))
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return User{}, fmt.Errorf("store: look up user %q: %w", name, sqliteHint(err))
+			return User{}, fmt.Errorf("store: look up user %q: %w", name, s.hint(err))
 		}
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
@@ -158,7 +196,7 @@ func (s *sqliteStore) SetPasswordHash(ctx context.Context, name, hash string) er
 	}
 	res, err := s.exec(ctx, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name)
 	if err != nil {
-		return fmt.Errorf("store: set password of %q: %w", name, sqliteHint(err))
+		return fmt.Errorf("store: set password of %q: %w", name, s.hint(err))
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("store: set password of %q: %w", name, err)
@@ -180,7 +218,7 @@ func (s *sqliteStore) Taken(ctx context.Context, names []string) (map[string]boo
 	rows, err := s.query(ctx,
 		`SELECT name FROM users WHERE name IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
-		return nil, fmt.Errorf("store: check names: %w", sqliteHint(err))
+		return nil, fmt.Errorf("store: check names: %w", s.hint(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -191,9 +229,54 @@ func (s *sqliteStore) Taken(ctx context.Context, names []string) (map[string]boo
 		taken[n] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: check names: %w", sqliteHint(err))
+		return nil, fmt.Errorf("store: check names: %w", s.hint(err))
 	}
 	return taken, nil
+}
+
+func (s *sqliteStore) SkeletonOwners(ctx context.Context, skeletons []string) (map[string]string, error) {
+	owners := map[string]string{}
+	_, valid := takenStart(skeletons)
+	if len(valid) == 0 {
+		return owners, nil
+	}
+	list, err := json.Marshal(valid)
+	if err != nil {
+		return nil, fmt.Errorf("store: check look-alikes: %w", err)
+	}
+	rows, err := s.query(ctx,
+		`SELECT skeleton, name FROM users WHERE skeleton IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("store: check look-alikes: %w", s.hint(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sk, n string
+		if err := rows.Scan(&sk, &n); err != nil {
+			return nil, fmt.Errorf("store: check look-alikes: %w", err)
+		}
+		owners[sk] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: check look-alikes: %w", s.hint(err))
+	}
+	return owners, nil
+}
+
+func (s *sqliteStore) HasCertifiedKey(ctx context.Context, username string, peerKey []byte) (bool, error) {
+	if !validText(username) || len(peerKey) == 0 {
+		return false, nil
+	}
+	rows, err := s.query(ctx, `SELECT 1 FROM certificates WHERE username = ? AND peer_key = ? LIMIT 1`, username, peerKey)
+	if err != nil {
+		return false, fmt.Errorf("store: certified keys of %q: %w", username, s.hint(err))
+	}
+	defer rows.Close()
+	found := rows.Next()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("store: certified keys of %q: %w", username, s.hint(err))
+	}
+	return found, nil
 }
 
 func (s *sqliteStore) SearchUsers(ctx context.Context, prefix, after string, limit int) ([]User, error) {
@@ -212,7 +295,7 @@ func (s *sqliteStore) SearchUsers(ctx context.Context, prefix, after string, lim
 	args = append(args, limit)
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: search users %q: %w", prefix, sqliteHint(err))
+		return nil, fmt.Errorf("store: search users %q: %w", prefix, s.hint(err))
 	}
 	defer rows.Close()
 	var users []User
@@ -226,7 +309,7 @@ func (s *sqliteStore) SearchUsers(ctx context.Context, prefix, after string, lim
 		users = append(users, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: search users %q: %w", prefix, sqliteHint(err))
+		return nil, fmt.Errorf("store: search users %q: %w", prefix, s.hint(err))
 	}
 	return users, nil
 }
@@ -236,7 +319,7 @@ func (s *sqliteStore) NextSerial(ctx context.Context) (uint64, error) {
 	err := s.writer.QueryRowContext(ctx,
 		`UPDATE counters SET value = value + 1 WHERE name = 'certificate_serial' RETURNING value`).Scan(&serial)
 	if err != nil {
-		return 0, fmt.Errorf("store: next certificate serial: %w", sqliteHint(err))
+		return 0, fmt.Errorf("store: next certificate serial: %w", s.hint(err))
 	}
 	return uint64(serial), nil
 }
@@ -259,7 +342,7 @@ func (s *sqliteStore) AddCertificate(ctx context.Context, c Certificate) error {
 	case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return fmt.Errorf("store: add certificate %d for %q: %w", c.Serial, c.Username, ErrNotFound)
 	}
-	return fmt.Errorf("store: add certificate %d: %w", c.Serial, sqliteHint(err))
+	return fmt.Errorf("store: add certificate %d: %w", c.Serial, s.hint(err))
 }
 
 func (s *sqliteStore) Certificates(ctx context.Context, username string, now time.Time, limit int) ([]Certificate, error) {
@@ -276,7 +359,7 @@ func (s *sqliteStore) readCertificates(ctx context.Context, query queryFunc, use
 		WHERE username = ? AND expires > ? ORDER BY issued DESC, serial DESC LIMIT ?`,
 		username, now.UnixMicro(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: certificates of %q: %w", username, sqliteHint(err))
+		return nil, fmt.Errorf("store: certificates of %q: %w", username, s.hint(err))
 	}
 	defer rows.Close()
 	var certs []Certificate
@@ -290,7 +373,7 @@ func (s *sqliteStore) readCertificates(ctx context.Context, query queryFunc, use
 		certs = append(certs, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: certificates of %q: %w", username, sqliteHint(err))
+		return nil, fmt.Errorf("store: certificates of %q: %w", username, s.hint(err))
 	}
 	return certs, nil
 }
@@ -306,24 +389,29 @@ func (s *sqliteStore) Seen(ctx context.Context, sg Sighting) error {
 	if err != nil {
 		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, err)
 	}
+	verified, err := json.Marshal(nonNilStrings(sg.VerifiedAddrs))
+	if err != nil {
+		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, err)
+	}
 	if sg.Seen.IsZero() {
 		sg.Seen = now()
 	}
 	// The newest sighting of a (user, peer) wins; an older one arriving late
 	// changes nothing.
 	_, err = s.exec(ctx,
-		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen) VALUES (?, ?, ?, ?, ?)
+		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen, source, verified_addrs) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (username, peer_id) DO UPDATE SET
-			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen
+			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen,
+			source = excluded.source, verified_addrs = excluded.verified_addrs
 		WHERE excluded.seen >= sightings.seen`,
-		sg.Username, sg.PeerID, string(addrs), sg.SuperNode, sg.Seen.UnixMicro())
+		sg.Username, sg.PeerID, string(addrs), sg.SuperNode, sg.Seen.UnixMicro(), sg.Source, string(verified))
 	switch {
 	case err == nil:
 		return nil
 	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrNotFound)
 	}
-	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, sqliteHint(err))
+	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, s.hint(err))
 }
 
 func (s *sqliteStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
@@ -335,19 +423,46 @@ func (s *sqliteStore) readSightings(ctx context.Context, query queryFunc, userna
 		return nil, nil
 	}
 	return s.sightings(ctx, query, fmt.Sprintf("sightings of %q", username),
-		`SELECT username, peer_id, addrs, super_node, seen FROM sightings
+		`SELECT `+sightingColumns+` FROM sightings
 		WHERE username = ? AND seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`,
 		username, since.UnixMicro(), clampLimit(limit))
 }
 
 func (s *sqliteStore) RecentNodes(ctx context.Context, since time.Time, superOnly bool, limit int) ([]Sighting, error) {
-	query := `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+	query := `SELECT ` + sightingColumns + ` FROM sightings
 		WHERE seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`
 	if superOnly {
-		query = `SELECT username, peer_id, addrs, super_node, seen FROM sightings
+		query = `SELECT ` + sightingColumns + ` FROM sightings
 		WHERE super_node = 1 AND seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`
 	}
 	return s.sightings(ctx, s.query, "recent nodes", query, since.UnixMicro(), clampLimit(limit))
+}
+
+func (s *sqliteStore) BootstrapNodes(ctx context.Context, q BootstrapQuery) ([]Sighting, error) {
+	query := bootstrapQuery(false, "super_node = 1")
+	if !q.SuperOnly {
+		query = bootstrapQuery(false, "1 = 1")
+	}
+	return s.sightings(ctx, s.query, "bootstrap nodes", query,
+		q.Since.UnixMicro(), max(q.PerUser, 0), max(q.PerSource, 0), clampLimit(q.Limit))
+}
+
+func (s *sqliteStore) MarkSuperNode(ctx context.Context, username, peerID string, seen time.Time, addrs []string) error {
+	list, err := json.Marshal(nonNilStrings(addrs))
+	if err != nil {
+		return fmt.Errorf("store: mark super-node %s: %w", peerID, err)
+	}
+	res, err := s.exec(ctx, `UPDATE sightings SET super_node = 1, verified_addrs = ?
+		WHERE username = ? AND peer_id = ? AND seen = ?`, string(list), username, peerID, seen.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("store: mark super-node %s: %w", peerID, s.hint(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: mark super-node %s: %w", peerID, err)
+	} else if n == 0 {
+		return fmt.Errorf("store: mark super-node %s of %q seen at %v: %w", peerID, username, seen, ErrNotFound)
+	}
+	return nil
 }
 
 func (s *sqliteStore) sightings(ctx context.Context, run queryFunc, what, query string, args ...any) ([]Sighting, error) {
@@ -356,28 +471,34 @@ func (s *sqliteStore) sightings(ctx context.Context, run queryFunc, what, query 
 	}
 	rows, err := run(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, sqliteHint(err))
+		return nil, fmt.Errorf("store: %s: %w", what, s.hint(err))
 	}
 	defer rows.Close()
 	var out []Sighting
 	for rows.Next() {
 		var sg Sighting
-		var addrs string
+		var addrs, verified string
 		var seen int64
-		if err := rows.Scan(&sg.Username, &sg.PeerID, &addrs, &sg.SuperNode, &seen); err != nil {
+		if err := rows.Scan(&sg.Username, &sg.PeerID, &addrs, &sg.SuperNode, &seen, &sg.Source, &verified); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		if err := json.Unmarshal([]byte(addrs), &sg.Addrs); err != nil {
 			return nil, fmt.Errorf("store: %s: stored addresses of %s are not a JSON list: %w", what, sg.PeerID, err)
 		}
+		if err := json.Unmarshal([]byte(verified), &sg.VerifiedAddrs); err != nil {
+			return nil, fmt.Errorf("store: %s: stored verified addresses of %s are not a JSON list: %w", what, sg.PeerID, err)
+		}
 		if len(sg.Addrs) == 0 {
 			sg.Addrs = nil
+		}
+		if len(sg.VerifiedAddrs) == 0 {
+			sg.VerifiedAddrs = nil
 		}
 		sg.Seen = fromMicros(seen)
 		out = append(out, sg)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, sqliteHint(err))
+		return nil, fmt.Errorf("store: %s: %w", what, s.hint(err))
 	}
 	return out, nil
 }
@@ -386,7 +507,7 @@ func (s *sqliteStore) sightings(ctx context.Context, run queryFunc, what, query 
 func (s *sqliteStore) PruneSightings(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.exec(ctx, `DELETE FROM sightings WHERE seen < ?`, before.UnixMicro())
 	if err != nil {
-		return 0, fmt.Errorf("store: prune sightings: %w", sqliteHint(err))
+		return 0, fmt.Errorf("store: prune sightings: %w", s.hint(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -413,4 +534,58 @@ func nonNilStrings(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// sqliteSkeletonTx runs syncSkeletons' statements in the migration
+// transaction.
+type sqliteSkeletonTx struct{ tx *sql.Tx }
+
+func (t sqliteSkeletonTx) meta(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := t.tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+func (t sqliteSkeletonTx) setMeta(ctx context.Context, key, value string) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+func (t sqliteSkeletonTx) clearSkeletons(ctx context.Context) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE users SET skeleton = NULL`)
+	return err
+}
+
+func (t sqliteSkeletonTx) userNames(ctx context.Context) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT name FROM users ORDER BY created, name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+func (t sqliteSkeletonTx) setSkeletons(ctx context.Context, names, skeletons []string) error {
+	st, err := t.tx.PrepareContext(ctx, `UPDATE users SET skeleton = ? WHERE name = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i, n := range names {
+		if _, err := st.ExecContext(ctx, skeletons[i], n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -26,9 +27,13 @@ import (
 const sqliteParams = "_txlock=immediate&_busy_timeout=10000&_fk=1&_synchronous=FULL"
 
 // OpenSQLite opens the SQLite database file at path, creating it (mode
-// 0600, as it holds password hashes) and its schema when missing, and
-// migrating an older schema.
+// 0600, as it holds password hashes) and its schema when missing, checking
+// its integrity (PRAGMA quick_check) and migrating an older schema.
 func OpenSQLite(ctx context.Context, path string) (Store, error) {
+	return openSQLite(ctx, path, Options{})
+}
+
+func openSQLite(ctx context.Context, path string, o Options) (Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("store: SQLite path %q: give a file path, as in sqlite:///var/lib/peercall/directory.db", path)
 	}
@@ -38,7 +43,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		}
 	}
 	if err := createFile(path); err != nil {
-		return nil, fmt.Errorf("store: create SQLite database %s: %w (check the path and its permissions)", path, err)
+		return nil, fmt.Errorf("store: create SQLite database %s: %w (%s)", path, err, fileHint(path, err))
 	}
 
 	uri := "file:" + escapeSQLitePath(path) + "?" + sqliteParams
@@ -55,6 +60,12 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	if err := s.useWAL(ctx); err != nil {
 		s.writer.Close()
 		return nil, err
+	}
+	if !o.SkipIntegrityCheck {
+		if err := s.quickCheck(ctx, s.writer); err != nil {
+			s.writer.Close()
+			return nil, err
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.writer.Close()
@@ -117,7 +128,7 @@ func (s *sqliteStore) useWAL(ctx context.Context) error {
 		case err == nil:
 			return fmt.Errorf("store: SQLite database %s: cannot use write-ahead logging (journal mode stays %q); put it on a local file system", s.path, mode)
 		case sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline):
-			return fmt.Errorf("store: open SQLite database %s: set WAL mode: %w", s.path, sqliteHint(err))
+			return fmt.Errorf("store: open SQLite database %s: set WAL mode: %w", s.path, s.hint(err))
 		}
 		select {
 		case <-time.After(wait):
@@ -172,6 +183,21 @@ var sqliteMigrations = []string{
 	CREATE INDEX sightings_seen ON sightings (seen);
 	CREATE INDEX sightings_super_seen ON sightings (super_node, seen);
 	`,
+	// 2: look-alike skeletons (UNIQUE, filled in by syncSkeletons), the
+	// certified keys of a user, and the sources and verified addresses of
+	// sightings. Super-node claims from before were never verified.
+	`
+	ALTER TABLE users ADD COLUMN skeleton TEXT;
+	CREATE UNIQUE INDEX users_skeleton ON users (skeleton);
+	CREATE TABLE meta (
+		key   TEXT NOT NULL PRIMARY KEY,
+		value TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX certificates_username_key ON certificates (username, peer_key);
+	ALTER TABLE sightings ADD COLUMN source TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sightings ADD COLUMN verified_addrs TEXT NOT NULL DEFAULT '[]'; -- JSON array
+	UPDATE sightings SET super_node = 0;
+	`,
 }
 
 // SchemaVersion is the schema version this code writes, for both stores.
@@ -182,7 +208,7 @@ var SchemaVersion = len(sqliteMigrations)
 func (s *sqliteStore) migrate(ctx context.Context) (err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: open SQLite database %s: %w", s.path, sqliteHint(err))
+		return fmt.Errorf("store: open SQLite database %s: %w", s.path, s.hint(err))
 	}
 	defer func() {
 		if err != nil {
@@ -191,10 +217,10 @@ func (s *sqliteStore) migrate(ctx context.Context) (err error) {
 	}()
 	var version, appID int
 	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return fmt.Errorf("store: read schema version of %s: %w", s.path, sqliteHint(err))
+		return fmt.Errorf("store: read schema version of %s: %w", s.path, s.hint(err))
 	}
 	if err := tx.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&appID); err != nil {
-		return fmt.Errorf("store: read application id of %s: %w", s.path, sqliteHint(err))
+		return fmt.Errorf("store: read application id of %s: %w", s.path, s.hint(err))
 	}
 	if appID != 0 && appID != sqliteApplicationID {
 		return fmt.Errorf("store: %s is an SQLite database of another application (application_id %#x); give the directory a file of its own", s.path, appID)
@@ -202,22 +228,68 @@ func (s *sqliteStore) migrate(ctx context.Context) (err error) {
 	if version > len(sqliteMigrations) {
 		return fmt.Errorf("store: %s has schema version %d, newer than this program knows (%d); run a newer peercall-directory", s.path, version, len(sqliteMigrations))
 	}
-	if version == len(sqliteMigrations) {
-		return tx.Commit()
-	}
 	for v := version; v < len(sqliteMigrations); v++ {
 		if _, err := tx.ExecContext(ctx, sqliteMigrations[v]); err != nil {
-			return fmt.Errorf("store: migrate %s to schema version %d: %w", s.path, v+1, sqliteHint(err))
+			return fmt.Errorf("store: migrate %s to schema version %d: %w", s.path, v+1, s.hint(err))
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(sqliteMigrations))); err != nil {
-		return fmt.Errorf("store: record schema version of %s: %w", s.path, err)
+	if version < len(sqliteMigrations) {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(sqliteMigrations))); err != nil {
+			return fmt.Errorf("store: record schema version of %s: %w", s.path, s.hint(err))
+		}
+	}
+	dups, err := syncSkeletons(ctx, sqliteSkeletonTx{tx})
+	if err != nil {
+		return fmt.Errorf("store: compute the look-alike skeletons of %s: %w", s.path, s.hint(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit schema migration of %s: %w", s.path, sqliteHint(err))
+		return fmt.Errorf("store: commit schema migration of %s: %w", s.path, s.hint(err))
 	}
-	slog.Info("store: migrated SQLite schema", "path", s.path, "from", version, "to", len(sqliteMigrations))
+	if version < len(sqliteMigrations) {
+		slog.Info("store: migrated SQLite schema", "path", s.path, "from", version, "to", len(sqliteMigrations))
+	}
+	logLookAlikes(dups, s.path)
 	return nil
+}
+
+// quickCheck runs PRAGMA quick_check: a damaged page is reported at start,
+// not as failed requests later.
+func (s *sqliteStore) quickCheck(ctx context.Context, db *sql.DB) error {
+	start := time.Now()
+	rows, err := db.QueryContext(ctx, `PRAGMA quick_check(8)`)
+	if err != nil {
+		return s.damaged(s.hint(err))
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return s.damaged(s.hint(err))
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.damaged(s.hint(err))
+	}
+	if len(problems) > 0 {
+		return s.damaged(errors.New(strings.ReplaceAll(strings.Join(problems, "; "), "\n", "; ")))
+	}
+	slog.Debug("store: SQLite integrity check passed", "path", s.path, "took", time.Since(start))
+	return nil
+}
+
+// damaged is the error of a failed integrity check.
+func (s *sqliteStore) damaged(err error) error {
+	s.noteFault(err)
+	return fmt.Errorf("store: SQLite database %s is damaged (integrity check: %w); stop the directory, move the file aside and restore the latest backup in its place (see docs/operator.md, Backups); to start on it anyway, skip the check with integrity_check = false", s.path, err)
+}
+
+// CheckIntegrity runs PRAGMA quick_check on a reader connection.
+func (s *sqliteStore) CheckIntegrity(ctx context.Context) error {
+	return s.quickCheck(ctx, s.reader)
 }
 
 // sqliteCode returns the (extended) SQLite result code of err, or 0.
@@ -229,17 +301,56 @@ func sqliteCode(err error) int {
 	return 0
 }
 
-// sqliteHint adds what to do to the SQLite errors an operator can act on.
-func sqliteHint(err error) error {
+// sqliteHint adds what to do to the SQLite errors an operator can act on;
+// path is the database file.
+func sqliteHint(err error, path string) error {
 	switch sqliteCode(err) & 0xff {
 	case sqlite3.SQLITE_BUSY:
 		return fmt.Errorf("%w (another connection or process holds the database's lock; is a second directory server using the same file?)", err)
 	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
-		return fmt.Errorf("%w (check the permissions of the database file, its -wal and -shm files and their directory)", err)
-	case sqlite3.SQLITE_FULL:
-		return fmt.Errorf("%w (the disk is full)", err)
+		return fmt.Errorf("%w (check the permissions of %s, its -wal and -shm files and their directory, and the space left: %s)", err, path, diskSpace(path))
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		if free, ferr := freeBytes(filepath.Dir(path)); ferr == nil && free < lowDiskBytes {
+			return fmt.Errorf("%w (the disk holding %s is full: %s; free space there, or move the database elsewhere, then start again)", err, path, diskSpace(path))
+		}
+		return fmt.Errorf("%w (reading or writing %s failed; %s: if that is little, free space there or move the database, then start again; otherwise check the disk and the system log)", err, path, diskSpace(path))
 	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
-		return fmt.Errorf("%w (the file is not a healthy SQLite database; restore it from a backup)", err)
+		return fmt.Errorf("%w (%s is not a healthy SQLite database; restore it from a backup, see docs/operator.md)", err, path)
 	}
 	return err
+}
+
+// lowDiskBytes is the free space below which an I/O error is put down to a
+// full disk.
+const lowDiskBytes = 1 << 20
+
+// fileHint says what to check when creating the database file failed.
+func fileHint(path string, err error) string {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return "the disk is full: " + diskSpace(path) + "; free space there or choose another path"
+	}
+	return "check the path and its permissions"
+}
+
+// diskSpace says how much space is left on the file system of path.
+func diskSpace(path string) string {
+	free, err := freeBytes(filepath.Dir(path))
+	if err != nil {
+		return fmt.Sprintf("the free space of %s is unknown (%v)", filepath.Dir(path), err)
+	}
+	return fmt.Sprintf("%s has %s free", filepath.Dir(path), humanBytes(free))
+}
+
+// humanBytes writes n bytes in the largest binary unit that keeps it >= 1.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }

@@ -37,11 +37,29 @@ type Certificate struct {
 // Sighting is the last time a node of a user was seen by the directory
 // (at login), with the addresses it reported.
 type Sighting struct {
-	Username  string // normalised
-	PeerID    string // libp2p peer ID, text form
-	Addrs     []string
-	SuperNode bool
-	Seen      time.Time
+	Username string // normalised
+	PeerID   string // libp2p peer ID, text form
+	Addrs    []string
+	// SuperNode is set only for a node the directory has reached itself
+	// (a dial-back that proved the peer ID) at VerifiedAddrs; a node's own
+	// claim to be one is not enough.
+	SuperNode     bool
+	VerifiedAddrs []string
+	// Source is the client address the login came from (an IPv4 address or
+	// an IPv6 /64), so that bootstrap answers can take few nodes of one.
+	Source string
+	Seen   time.Time
+}
+
+// BootstrapQuery says which sightings BootstrapNodes returns: those seen
+// since Since (only super-nodes with SuperOnly), newest first, at most
+// PerUser of one user and PerSource of one source address, at most Limit.
+type BootstrapQuery struct {
+	Since     time.Time
+	SuperOnly bool
+	PerUser   int
+	PerSource int
+	Limit     int
 }
 
 // Store is the directory's persistence. Every method that returns nil has made
@@ -58,6 +76,13 @@ type Store interface {
 	SetPasswordHash(ctx context.Context, name, hash string) error
 	// Taken returns which of the normalised names exist.
 	Taken(ctx context.Context, names []string) (map[string]bool, error)
+	// SkeletonOwners maps each of the skeletons (lookalike.Skeleton of a
+	// normalised name) that a user's name has to that user's name; free
+	// skeletons are left out. The store computes and keeps every user's
+	// skeleton under a UNIQUE index, so CreateUser of a name that looks
+	// like an existing one fails with ErrNameTaken even when two
+	// registrations race.
+	SkeletonOwners(ctx context.Context, skeletons []string) (map[string]string, error)
 	// SearchUsers returns up to limit users whose normalised name starts
 	// with prefix and sorts after the name after (pagination), in name order.
 	SearchUsers(ctx context.Context, prefix, after string, limit int) ([]User, error)
@@ -69,6 +94,10 @@ type Store interface {
 	// Certificates returns the user's certificates that have not expired at
 	// now, newest first, at most limit.
 	Certificates(ctx context.Context, username string, now time.Time, limit int) ([]Certificate, error)
+	// HasCertifiedKey reports whether the directory ever issued username a
+	// certificate for peerKey (expired or not): the key of one of the
+	// user's own machines.
+	HasCertifiedKey(ctx context.Context, username string, peerKey []byte) (bool, error)
 
 	// Seen records a sighting, replacing the earlier one of the same peer.
 	Seen(ctx context.Context, s Sighting) error
@@ -77,6 +106,13 @@ type Store interface {
 	// RecentNodes returns up to limit nodes seen since the given time, newest
 	// first; with superOnly, only super-nodes.
 	RecentNodes(ctx context.Context, since time.Time, superOnly bool, limit int) ([]Sighting, error)
+	// BootstrapNodes returns the sightings q asks for (see BootstrapQuery).
+	BootstrapNodes(ctx context.Context, q BootstrapQuery) ([]Sighting, error)
+	// MarkSuperNode records that the node of the sighting (username,
+	// peerID) seen at seen was reached at addrs: it becomes a super-node.
+	// It returns ErrNotFound when that sighting is gone or a newer one
+	// replaced it (the newer login is checked on its own).
+	MarkSuperNode(ctx context.Context, username, peerID string, seen time.Time, addrs []string) error
 
 	Close() error
 }
@@ -118,4 +154,40 @@ type PageQuery struct {
 // It returns ErrNotFound for an unknown user.
 type UserPager interface {
 	UserPage(ctx context.Context, name string, q PageQuery) (UserPage, error)
+}
+
+// Health is a store's own view of its health.
+type Health struct {
+	Backend string // "sqlite" or "postgres"
+	// Problem is empty when the store works; otherwise it says what is
+	// wrong and what to do.
+	Problem string
+	// FreeBytes is the space left to the database (SQLite: on the file
+	// system of its file), or -1 when the store cannot tell (PostgreSQL).
+	FreeBytes int64
+	// Path is the database file (SQLite) or server (PostgreSQL), for the
+	// operator's logs.
+	Path string
+}
+
+// HealthChecker is implemented by both stores. Health is cheap (one small
+// read and, for SQLite, a statfs): it reports a store that does not answer,
+// and a corruption, full disk or I/O error that a recent call ran into.
+type HealthChecker interface {
+	Health(ctx context.Context) Health
+}
+
+// IntegrityChecker is implemented by the SQLite store: CheckIntegrity runs
+// SQLite's PRAGMA quick_check, which reads the whole file (seconds for some
+// GiB), and returns an error saying what is damaged and what to do.
+type IntegrityChecker interface {
+	CheckIntegrity(ctx context.Context) error
+}
+
+// Options change how Open opens a store.
+type Options struct {
+	// SkipIntegrityCheck skips the integrity check an SQLite database gets
+	// at open (PRAGMA quick_check), for a database too large to read at
+	// every start.
+	SkipIntegrityCheck bool
 }

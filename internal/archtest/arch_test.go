@@ -89,6 +89,7 @@ var sharedHelpers = map[string]bool{
 	"internal/atomicfile": true,
 	"internal/pionlog":    true,
 	"internal/brief":      true,
+	"internal/p2plog":     true,
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -24,9 +25,10 @@ type build struct {
 // BuildBinary builds the main package pkg (an import path such as
 // "github.com/peercall/peercall/cmd/peercall") once per test process and
 // returns the path of the executable, for Host.Start. The binary lives in
-// $TMPDIR/peercall-netlab-bin under a name fixed by pkg, so repeated runs
-// replace it instead of piling up; the go command's build cache makes
-// rebuilds cheap.
+// $TMPDIR/peercall-netlab-bin under a name fixed by the module's go.mod
+// path and pkg, so repeated runs replace it instead of piling up and other
+// checkouts never replace it; the go command's build cache makes rebuilds
+// cheap.
 func BuildBinary(t testing.TB, pkg string) string {
 	t.Helper()
 	v, _ := builds.LoadOrStore(pkg, &build{})
@@ -47,7 +49,14 @@ func goBuild(pkg string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
-	sum := sha256.Sum256([]byte(pkg))
+	// The name is fixed by the module's directory and pkg: labs of other
+	// checkouts (worktrees) of the module, running at the same time, build
+	// their own code under names of their own.
+	gomod, err := exec.Command(goTool, "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("build %s: go env GOMOD: %w", pkg, err)
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(string(gomod)) + "\x00" + pkg))
 	bin := filepath.Join(dir, path.Base(pkg)+"-"+hex.EncodeToString(sum[:4]))
 	// Build beside the final name and rename, so a process of another test
 	// binary running the old executable, or building it at the same time,

@@ -85,7 +85,10 @@
 // kills every process left in the lab's namespaces and deletes them, which
 // removes their links and iptables rules with them; it runs from t.Cleanup, so
 // also after a failed test. New also deletes pcl- namespaces whose owning
-// process is gone (a test binary killed before its cleanup ran).
+// process is gone (a test binary killed before its cleanup ran): each test
+// process holds an flock on /run/netlab/<pid>.lock while it lives, and the
+// sweep never touches the namespaces of a pid whose lock is held, nor, when
+// a pid has no lock file, of a pid any process still has.
 //
 // netlab needs root (CAP_NET_ADMIN) and the ip and iptables commands; without
 // them New skips the test saying what is missing.

@@ -44,6 +44,7 @@ func New(t testing.TB) *Lab {
 	if msg := missing(); msg != "" {
 		t.Skip(msg)
 	}
+	claimOwner(t)
 	sweepStale(t)
 	var b [2]byte
 	if _, err := rand.Read(b[:]); err != nil {

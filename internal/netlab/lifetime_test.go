@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,20 +92,32 @@ func rootState(t *testing.T) string {
 }
 
 // TestSweepStale checks that New's sweep deletes namespaces of dead owners
-// and keeps those of live ones.
+// and keeps those of live ones, by owner lock and pid.
 func TestSweepStale(t *testing.T) {
 	if msg := missing(); msg != "" {
 		t.Skip(msg)
 	}
-	dead := deadPID(t)
+	claimOwner(t)
+	dead, deadLocked, deadFree := deadPID(t, 0), deadPID(t, 1), deadPID(t, 2)
+	// A live lock holder: this test, through a file of its own (flock
+	// locks of two open files conflict even in one process).
+	held, err := lockOwnFile(ownerLock(deadLocked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(held.Name()); held.Close() })
+	lockFile(t, deadFree) // a lock file its owner left when it died
+
 	tests := []struct {
 		name string
 		keep bool
 	}{
-		{fmt.Sprintf("pcl-dead-%d-x", dead), false},
-		{fmt.Sprintf("pcl-live-%d-x", 1), true},           // pid 1 started before it
-		{fmt.Sprintf("pcl-mine-%d-x", os.Getpid()), true}, // this process's own
-		{"pcl-notours", true},                             // not netlab's pattern
+		{fmt.Sprintf("pcl-dead-%d-x", dead), false},         // no process, no lock file
+		{fmt.Sprintf("pcl-deadfree-%d-x", deadFree), false}, // no process, lock free
+		{fmt.Sprintf("pcl-held-%d-x", deadLocked), true},    // lock held: alive, whatever /proc says
+		{fmt.Sprintf("pcl-live-%d-x", 1), true},             // pid 1 lives, no lock file
+		{fmt.Sprintf("pcl-mine-%d-x", os.Getpid()), true},   // this process's own
+		{"pcl-notours", true},                               // not netlab's pattern
 	}
 	for _, tt := range tests {
 		if _, err := run("ip", "netns", "add", tt.name); err != nil {
@@ -111,6 +125,51 @@ func TestSweepStale(t *testing.T) {
 		}
 		t.Cleanup(func() { run("ip", "netns", "del", tt.name) })
 	}
+
+	// A pid reused: a process started after the namespace was made. With
+	// its owner's lock file left free, the namespace is stale; without any
+	// lock file the sweep cannot tell, and keeps it. Each namespace is made
+	// under a name outside the pattern, then bound to its pcl-<id>-<pid>
+	// name once the process with that pid has started.
+	reused := []struct {
+		tmp  string
+		keep bool
+		lock bool
+	}{
+		{fmt.Sprintf("pcl-tmp%d", os.Getpid()), false, true},
+		{fmt.Sprintf("pcl-tmpnolock%d", os.Getpid()), true, false},
+	}
+	for _, r := range reused {
+		if _, err := run("ip", "netns", "add", r.tmp); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { run("ip", "netns", "del", r.tmp) })
+	}
+	time.Sleep(1500 * time.Millisecond) // beyond the sweep's 1 s slack
+	for _, r := range reused {
+		later := exec.Command("sleep", "60")
+		if err := later.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { later.Process.Kill(); later.Wait() })
+		name := fmt.Sprintf("pcl-reused-%d-x", later.Process.Pid)
+		if err := os.WriteFile(filepath.Join(netnsDir, name), nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run("mount", "--bind", filepath.Join(netnsDir, r.tmp), filepath.Join(netnsDir, name)); err != nil {
+			os.Remove(filepath.Join(netnsDir, name))
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { run("ip", "netns", "del", name) })
+		if r.lock {
+			lockFile(t, later.Process.Pid)
+		}
+		tests = append(tests, struct {
+			name string
+			keep bool
+		}{name, r.keep})
+	}
+
 	sweep(t)
 	after := namespaces(t)
 	for _, tt := range tests {
@@ -118,11 +177,30 @@ func TestSweepStale(t *testing.T) {
 			t.Errorf("after the sweep %s exists=%v, want %v", tt.name, after[tt.name], tt.keep)
 		}
 	}
+	if _, err := os.Stat(ownerLock(os.Getpid())); err != nil {
+		t.Errorf("the sweep touched this process's own lock: %v", err)
+	}
+	if _, err := os.Stat(ownerLock(deadLocked)); err != nil {
+		t.Errorf("the sweep removed a held lock: %v", err)
+	}
+	if _, err := os.Stat(ownerLock(deadFree)); !os.IsNotExist(err) {
+		t.Errorf("the sweep left the free lock of a dead owner with no namespace left: %v", err)
+	}
 }
 
-// deadPID returns a pid no process has.
-func deadPID(t *testing.T) int {
-	for pid := 4000000; pid > 3000000; pid -= 7919 {
+// lockFile creates an unlocked owner lock file for pid, removed when the
+// test ends.
+func lockFile(t *testing.T, pid int) {
+	t.Helper()
+	if err := os.WriteFile(ownerLock(pid), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(ownerLock(pid)) })
+}
+
+// deadPID returns a pid no process has, the n-th found (0, 1, ...).
+func deadPID(t *testing.T, n int) int {
+	for pid := 4000000 - n*7919; pid > 3000000; pid -= 3 * 7919 {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
 			return pid
 		}

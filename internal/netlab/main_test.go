@@ -20,5 +20,6 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
+	releaseOwner()
 	os.Exit(code)
 }

@@ -22,8 +22,9 @@
 //	                      another, or ends with "relay lost" on both sides
 //	6 TestDirectoryDown   directory dead: DHT, host cache, cached certificates
 //
-// Checks waiting on a piece peercall lacks skip saying what it is;
-// PEERCALL_LAB_PENDING=1 runs them anyway. The tests need root, as netlab
-// does, and skip with netlab's message otherwise. The package holds only
-// tests and this comment.
+// Every check fails when the behaviour it names is missing or regresses,
+// with a message saying what peercall did instead; none skips for that.
+// The tests need root and the ip and iptables commands, as netlab does, and
+// skip with netlab's message naming what is missing otherwise. The package
+// holds only tests and this comment.
 package scenarios

@@ -16,8 +16,8 @@ func TestSymmetricNATs(t *testing.T) {
 	w := newWorld(t, 3)
 	super := w.superNode("super", nil)
 	// alice's node starts first: a node finds super-nodes ~30 s after it
-	// starts, and a caller that knows none cannot reach a callee whose
-	// presence record predates its circuit reservation (pending in node).
+	// starts, so the call below is placed by a caller that may know none
+	// and must reach bob through the circuit address in his presence.
 	alice := w.natClient("alice", netlab.SymmetricNAT, "alice")
 	bob := w.natClient("bob", netlab.SymmetricNAT, "bob")
 	sst := super.waitSuperNode()
@@ -27,8 +27,10 @@ func TestSymmetricNATs(t *testing.T) {
 	c := alice.call(bob, "alice", true)
 	if c.code != 0 {
 		if strings.Contains(c.stderr, "no super-node known to relay through") {
-			pending(t, "needs a callee's circuit address to reach its callers at once: bob's node gets its circuit relay reservation ~30-40 s after it starts (the relay client's first lookup) and does not republish its presence then, "+
-				"so alice finds a record without the /p2p-circuit address, and her own relay client, as young, knows no super-node to try (\"no super-node known to relay through\"); passes about one run in two")
+			t.Fatalf("alice could not reach bob through his circuit address: bob's node has its circuit relay reservation (waitCircuit saw it) and published its presence, "+
+				"yet alice's call found no /p2p-circuit address for him and her own node knew no super-node to try (\"no super-node known to relay through\"); "+
+				"a node must republish its presence as soon as it gets a reservation\nstdout: %s\nstderr: %s\nalice's node:\n%s",
+				c.stdout, c.stderr, tail(alice.node.Output(), 40))
 		}
 		t.Fatalf("alice calls bob: exit %d\nstdout: %s\nstderr: %s", c.code, c.stdout, c.stderr)
 	}
@@ -42,11 +44,10 @@ func TestSymmetricNATs(t *testing.T) {
 	}
 	w.report("symmetric-nats", c)
 	t.Run("summary names the super-node", func(t *testing.T) {
-		if c.RelayPeerID == "" && c.Route == "relay" {
-			pending(t, "needs relay_peer_id in the caller's summary when ICE chose the callee's relay candidate (node.relayPeerID names only this side's TURN super-node; one relay is enough between two symmetric NATs, and ICE picked bob's): "+
-				"the callee could name its relay in ACCEPT, or the caller map the remote relay address to the super-node whose TURN server it is")
-		}
-		if c.RelayPeerID != sst.PeerID {
+		switch {
+		case c.RelayPeerID == "" && c.Route == "relay":
+			t.Errorf("relay_peer_id is empty in alice's summary of a relayed call; want the super-node %s (when ICE picks the callee's relay candidate, the caller names the super-node whose TURN server it is)", sst.PeerID)
+		case c.RelayPeerID != sst.PeerID:
 			t.Errorf("relay_peer_id %q; want the super-node %s", c.RelayPeerID, sst.PeerID)
 		}
 	})

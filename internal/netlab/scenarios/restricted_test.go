@@ -21,13 +21,14 @@ const restrictedWait = 30 * time.Second
 // addresses: libp2p on the second one's TCP 443 (so carol can ask it for
 // TURN credentials) and TURN (relay.turn_port = 443, UDP and TCP) on the
 // first. bob, on the internet, listens for libp2p on TCP 443 too, which
-// carries the calls' signalling in and out (circuit relay reservations,
-// which would let bob listen anywhere, are not in peercall yet). carol's
+// carries the calls' signalling in and out (so this scenario does not
+// depend on circuit relay reservations, which other scenarios test). carol's
 // node is restricted, says so in `status`, stays a client with --relay
 // auto, and calls in and out go through TURN over TCP 443.
 //
 // Restricted mode is set in carol's config.toml (network.restricted =
-// true): detecting it is pending (the "detected" subtest).
+// true); dave, beside her without it, must detect it (the "detected"
+// subtest).
 func TestFirewall443(t *testing.T) {
 	t.Parallel()
 	w := newWorldDirPort(t, 4, 443)
@@ -98,7 +99,7 @@ func isRestricted(st control.Status) bool {
 
 // waitRestricted waits until the user's status says the node is
 // restricted (reachability or role reason), at most restrictedWait after
-// its node started; without that the test skips naming the missing piece.
+// its node started; without that the test fails.
 func (u *user) waitRestricted(started time.Time) control.Status {
 	t := u.w.t
 	t.Helper()
@@ -109,7 +110,7 @@ func (u *user) waitRestricted(started time.Time) control.Status {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Skipf("needs restricted-mode detection in node (a node that reaches nothing but TCP 443 sets itself restricted, as network.restricted = true does, and `status` says so): %s behind a 443-only firewall, without network.restricted, reports reachability %q, role %q (%s) %v after it started", u.name, st.Reachability, st.Role, st.RoleReason, time.Since(started).Round(time.Second))
+			t.Fatalf("%s's node behind a 443-only firewall, without network.restricted, did not detect that it is restricted (a node that reaches nothing but TCP 443 sets itself restricted, as network.restricted = true does, and `status` says so): reachability %q, role %q (%s) %v after it started", u.name, st.Reachability, st.Role, st.RoleReason, time.Since(started).Round(time.Second))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

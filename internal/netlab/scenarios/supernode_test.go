@@ -45,9 +45,9 @@ func (w *world) superNode(name string, relay map[string]any) *user {
 	return u
 }
 
-// waitSuperNode waits until the user's node says it is a super-node. When
-// the node gives a reason that names a piece peercall lacks, the test
-// skips saying so.
+// waitSuperNode waits until the user's node says it is a super-node, and
+// fails the test, with the node's reason, when it does not within
+// promoteWait (or says it will take longer).
 func (u *user) waitSuperNode() control.Status {
 	t := u.w.t
 	t.Helper()
@@ -58,16 +58,12 @@ func (u *user) waitSuperNode() control.Status {
 			return st
 		}
 		if strings.Contains(st.RoleReason, "does not relay for others yet") {
-			t.Skipf("needs the super-node wired into the node (supernode.Manager started by node.New, `run --relay on` passed to it, Status.Role from it): %s's status still says role %q (%s)", u.name, st.Role, st.RoleReason)
+			t.Fatalf("%s's node, run with --relay on, does not act as a super-node: its status says role %q (%s); the node must start its super-node manager and report the role from it", u.name, st.Role, st.RoleReason)
 		}
 		if hold, ok := holdLeft(st.RoleReason); ok && hold > time.Until(deadline) {
-			t.Skipf("needs a promotion within seconds in the lab (`run --relay on` still waits relay.DefaultPromoteHold, 5 min; a config setting or flag for RelayOptions.PromoteHold and Interval, or `on` promoting at once): %s's status says %q", u.name, st.RoleReason)
+			t.Fatalf("%s's node, run with --relay on, will not be a super-node within %v: its status says %q; `run --relay on` must promote a reachable node at once, without relay.DefaultPromoteHold", u.name, promoteWait, st.RoleReason)
 		}
 		if time.Now().After(deadline) {
-			switch {
-			case strings.Contains(st.RoleReason, "if it holds"):
-				t.Skipf("needs a promotion within seconds in the lab (`run --relay on` waits relay.DefaultPromoteHold, 5 min; a config setting or flag for RelayOptions.PromoteHold/Interval, or `on` promoting at once): %s's status says %q", u.name, st.RoleReason)
-			}
 			t.Fatalf("%s did not become a super-node within %v: role %q (%s), reachability %q", u.name, promoteWait, st.Role, st.RoleReason, st.Reachability)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -76,7 +72,7 @@ func (u *user) waitSuperNode() control.Status {
 
 // waitCircuit waits until the user's node (behind a NAT) lists a circuit
 // relay address, i.e. holds a reservation at a super-node through which
-// others reach it; without one the test skips naming the missing piece.
+// others reach it; without one within reserveWait the test fails.
 func (u *user) waitCircuit() control.Status {
 	t := u.w.t
 	t.Helper()
@@ -89,7 +85,7 @@ func (u *user) waitCircuit() control.Status {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Skipf("needs circuit relay v2 reservations for nodes behind NAT (libp2p relay client / AutoRelay fed with the super-nodes the relay client finds, and /p2p-circuit addresses in Status.Addrs and the presence record): %s behind %s lists only %v after %v", u.name, u.host, st.Addrs, reserveWait)
+			t.Fatalf("%s behind %s got no circuit relay reservation within %v: its status lists only the addresses %v (a NATed node reserves a slot at a super-node it finds and lists its /p2p-circuit address in status and presence)\n%s's node:\n%s", u.name, u.host, reserveWait, st.Addrs, u.name, tail(u.node.Output(), 40))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

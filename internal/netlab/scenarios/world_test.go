@@ -29,7 +29,7 @@ const (
 
 	// password is every lab user's password (piped with --password-stdin).
 	password = "correct horse battery staple"
-	// directoryPort is the directory's HTTPS port (DESIGN.md's 7443).
+	// directoryPort is the directory's HTTPS port (docs/ports.md's 7443).
 	directoryPort = 7443
 	// callDuration is how long each scenario's call lasts once connected.
 	callDuration = 3 * time.Second
@@ -74,8 +74,8 @@ type world struct {
 }
 
 // newWorld builds the lab's internet, starts peercall-directory on a host
-// called "directory" there and returns the world. It skips the test when
-// netlab cannot run (not root).
+// called "directory" there and returns the world. It skips the test only
+// when netlab cannot run (not root, ip or iptables missing).
 func newWorld(t *testing.T, scenario int) *world {
 	t.Helper()
 	return newWorldDirPort(t, scenario, directoryPort)
@@ -147,7 +147,7 @@ func (w *world) user(name string, h *netlab.Host, set settings) *user {
 		r, err := u.cli(ctx, password+"\n", cmd, name, "--password-stdin")
 		if err == nil && r.code != 0 && strings.Contains(r.stderr, "unknown setting") {
 			first, _, _ := strings.Cut(strings.TrimSpace(r.stderr), "\n")
-			t.Skipf("needs config.toml settings that this peercall does not know yet (%v): %s", set, first)
+			t.Fatalf("%s on %s: peercall %s refuses config.toml settings the scenario needs (%v): %s", name, h, cmd, set, first)
 		}
 		if err != nil || r.code != 0 {
 			t.Fatalf("%s on %s: peercall %s: exit %d, %v\nstdout: %s\nstderr: %s", name, h, cmd, r.code, err, r.stdout, r.stderr)
@@ -239,7 +239,7 @@ func (u *user) run(says string, extra ...string) *netlab.Process {
 	return u.node
 }
 
-// summary is `call --json`'s object (DESIGN.md's CLI contract).
+// summary is `call --json`'s object (docs/cli.md).
 type summary struct {
 	CallID          string  `json:"call_id"`
 	Peer            string  `json:"peer"`
@@ -390,18 +390,6 @@ func tail(out string, n int) string {
 		}
 	}
 	return strings.Join(keep[max(0, len(keep)-n):], "\n")
-}
-
-// pendingEnv runs the scenarios that wait on a missing piece anyway.
-const pendingEnv = "PEERCALL_LAB_PENDING"
-
-// pending skips t, saying what it needs, unless $PEERCALL_LAB_PENDING is
-// set (to see how far the scenario gets while the piece is being built).
-func pending(t *testing.T, need string) {
-	t.Helper()
-	if os.Getenv(pendingEnv) == "" {
-		t.Skipf("%s (set %s=1 to run it anyway)", need, pendingEnv)
-	}
 }
 
 // audioGap polls the user's status from since on, for patience or until

@@ -37,7 +37,6 @@ const logEvery = 10 * time.Second
 
 type metrics struct {
 	refusals *prometheus.CounterVec
-	peers    *prometheus.GaugeVec
 	a        *Admission
 
 	mu      sync.Mutex

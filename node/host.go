@@ -67,8 +67,11 @@ func listenMultiaddrs(listen []string, anyPort bool) ([]ma.Multiaddr, error) {
 // address, Noise security, the identity key as peer ID, and the circuit
 // relay v2 client transport (a node behind a NAT is reached through its
 // super-node's circuit: relay_circuit.go). When a configured port is taken
-// and freePortFallback is set, it listens on free ports instead.
-func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (host.Host, error) {
+// and freePortFallback is set, it listens on free ports instead. extra,
+// when set, gives further options for each attempt (admission's resource
+// manager, gater and connection manager: new ones each time, as a failed
+// host closes its own).
+func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, extra func() ([]libp2p.Option, error)) (host.Host, error) {
 	priv, err := ic.UnmarshalEd25519PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("identity key: %w", err)
@@ -81,7 +84,7 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (ho
 		if err != nil {
 			return nil, err
 		}
-		h, err := libp2p.New(
+		opts := []libp2p.Option{
 			libp2p.Identity(priv),
 			libp2p.ListenAddrs(addrs...),
 			// Without SO_REUSEPORT a second node cannot silently share
@@ -92,7 +95,15 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool) (ho
 			libp2p.Security(noise.ID, noise.New),
 			libp2p.EnableRelay(),
 			libp2p.DisableMetrics(),
-		)
+		}
+		if extra != nil {
+			more, err := extra()
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, more...)
+		}
+		h, err := libp2p.New(opts...)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/peercall/peercall/admission"
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/crypto"
@@ -107,6 +108,7 @@ type Node struct {
 	dirKey  ed25519.PublicKey
 	user    string
 	host    host.Host
+	adm     *admission.Admission
 	dht     *presence.DHT
 	dir     *directory.Client // nil without a directory URL
 	cache   *presence.HostCache
@@ -222,9 +224,17 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if cerr != nil {
 		n.log.Warn("host cache unusable", "err", cerr)
 	}
-	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback); err != nil {
+	n.newRegistry()
+	// Admission: peers that have not proven a directory certificate get a
+	// small budget of their own (package admission).
+	if n.adm, err = admission.New(admission.Config{DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
+		Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
 		return err
 	}
+	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback, n.adm.HostOptions); err != nil {
+		return err
+	}
+	n.adm.Start(n.host)
 	n.watchConnections()
 	boot := n.bootstrapPeers(ctx)
 	n.dht, err = presence.NewDHT(ctx, n.host, presence.DHTConfig{
@@ -242,7 +252,6 @@ func (n *Node) start(ctx context.Context) (err error) {
 	}
 	// Calls are taken before the node joins the network: a peer that
 	// connects during the join can already ring it.
-	n.newRegistry()
 	if err := n.startRelay(); err != nil {
 		return err
 	}
@@ -279,12 +288,17 @@ func (n *Node) startRelay() (err error) {
 	return err
 }
 
+// inviteTimeout resets an incoming signalling stream that sends no INVITE
+// in time (a caller sends it at once).
+const inviteTimeout = 5 * time.Second
+
 // startCalls starts signalling and the call manager.
 func (n *Node) startCalls() (err error) {
 	n.sig, err = signalling.New(signalling.Config{
 		LocalPeer:        n.host.ID().String(),
 		MaxCalls:         1,
 		RingTimeout:      n.opts.RingTimeout,
+		InviteTimeout:    inviteTimeout,
 		Dial:             n.dialSignal,
 		CertificateCheck: n.checkCertificate,
 		Logger:           n.log,
@@ -303,7 +317,7 @@ func (n *Node) startCalls() (err error) {
 	if n.calls, err = call.New(cc); err != nil {
 		return err
 	}
-	n.host.SetStreamHandler(signalling.ProtocolID, n.handleSignalStream)
+	n.host.SetStreamHandler(signalling.ProtocolID, n.adm.GuardSignal(n.handleSignalStream))
 	return nil
 }
 
@@ -514,6 +528,9 @@ func (n *Node) shutdown() error {
 	if n.dht != nil {
 		errs = append(errs, n.dht.Close())
 	}
+	if n.adm != nil {
+		errs = append(errs, n.adm.Close())
+	}
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
 	}
@@ -537,19 +554,27 @@ func (n *Node) dialSignal(ctx context.Context, p string) (io.ReadWriteCloser, er
 	if err != nil {
 		return nil, fmt.Errorf("peer ID %q: %w", p, err)
 	}
+	// The INVITE goes out once the callee has our certificate (the hello),
+	// so it is answered within the callee's certified budget; without a
+	// hello it still carries the certificate.
+	if err := n.adm.WaitCertified(ctx, id); err != nil {
+		n.log.Debug("calling a peer that has not exchanged certificates", "peer", id, "err", err)
+	}
 	// A callee behind a NAT answers over its super-node's circuit: a
 	// limited connection, enough for signalling.
 	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "signalling"), id, signalling.ProtocolID)
 	if err != nil {
 		return nil, fmt.Errorf("open %s to %s: %w", signalling.ProtocolID, id, err)
 	}
-	return s, nil
+	// While the call goes on, the connection manager leaves its
+	// connection alone.
+	return n.adm.Protect(s), nil
 }
 
 // handleSignalStream serves an incoming signalling stream.
 func (n *Node) handleSignalStream(s network.Stream) {
 	remote := s.Conn().RemotePeer()
-	if err := n.sig.HandleStream(n.ctx, remote.String(), s); err != nil {
+	if err := n.sig.HandleStream(n.ctx, remote.String(), n.adm.Protect(s)); err != nil {
 		n.log.Info("incoming call refused", "peer", remote, "err", err)
 	}
 }
@@ -570,5 +595,6 @@ func (n *Node) checkCertificate(remotePeer string, raw []byte) (string, error) {
 		return "", fmt.Errorf("certificate of %q presented by %s: %w", cert.Username, id, err)
 	}
 	n.cache.Remember(id, cert, n.now())
+	n.adm.Certify(id, cert)
 	return cert.Username, nil
 }

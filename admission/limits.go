@@ -5,13 +5,14 @@ import (
 	"math"
 	"time"
 
+	"github.com/peercall/peercall/relay/turncreds"
+
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 
-	"github.com/peercall/peercall/relay"
 	"github.com/peercall/peercall/signalling"
 )
 
@@ -20,7 +21,7 @@ import (
 // (same layer as admission, so spelled out here; node's tests check them).
 const (
 	SignalProtocol   = protocol.ID(signalling.ProtocolID)
-	RelayProtocol    = protocol.ID(relay.ProtocolID)
+	RelayProtocol    = protocol.ID(turncreds.ProtocolID)
 	DialbackProtocol = protocol.ID("/peercall/dialback/1")
 	KadProtocol      = protocol.ID("/peercall/kad/1.0.0")
 )

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/relay/turncreds"
+
 	"go.uber.org/goleak"
 
 	"github.com/peercall/peercall/admission"
@@ -18,7 +20,6 @@ import (
 	"github.com/peercall/peercall/node"
 	"github.com/peercall/peercall/presence"
 	"github.com/peercall/peercall/reach"
-	"github.com/peercall/peercall/relay"
 	"github.com/peercall/peercall/signalling"
 )
 
@@ -173,7 +174,7 @@ func TestAdmissionProtocolIDs(t *testing.T) {
 		{string(admission.DialbackProtocol), reach.ProtocolID},
 		{string(admission.KadProtocol), presence.DHTProtocolPrefix + "/kad/1.0.0"},
 		{string(admission.SignalProtocol), signalling.ProtocolID},
-		{string(admission.RelayProtocol), relay.ProtocolID},
+		{string(admission.RelayProtocol), turncreds.ProtocolID},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {

@@ -1,0 +1,175 @@
+package dsp
+
+import (
+	"math"
+	"math/cmplx"
+
+	"gonum.org/v1/gonum/dsp/fourier"
+)
+
+// delayEstimator finds the echo's delay: how much later than the
+// timestamps say the speaker's sound arrives in the microphone (the
+// acoustic path, and a device latency the timestamps miss). It keeps both
+// signals decimated to 4 kHz (speech's energy is below 4 kHz) and, every
+// estimateEvery of far-end activity, cross-correlates the last two seconds
+// with the PHAT weighting (GCC-PHAT: only the phase of each bin counts, so
+// the peak is sharp for speech). An estimate is taken when its peak stands
+// well clear of the rest and two runs in a row agree.
+type delayEstimator struct {
+	mic, ref  []float64 // decimated histories, newest last
+	acc       [2]float64
+	accN      int
+	sinceRun  int // decimated samples since the last run
+	activeRef int // active decimated ref samples in the window
+	fft       *fourier.FFT
+	x, y      []float64
+	cx, cy    []complex128
+	candidate int // the last run's lag (decimated samples), -1 none
+	estimate  int // the accepted lag, -1 none
+	peakRatio float64
+	maxLag    int
+	window    int
+}
+
+const (
+	decim         = 12            // 48 kHz -> 4 kHz
+	decRate       = 48000 / decim // 4000
+	estWindow     = 2 * decRate   // 2 s of microphone
+	estimateEvery = decRate / 2   // 0.5 s
+	minPeakRatio  = 6.0           // peak over the correlation's RMS
+	agreeWithin   = 4             // decimated samples (1 ms)
+	firstArrival  = 0.5           // of the peak: where the echo starts
+)
+
+func newDelayEstimator() *delayEstimator {
+	maxLag := int(MaxEchoDelay.Seconds() * decRate)
+	n := 1
+	for n < estWindow+maxLag+estWindow {
+		n <<= 1
+	}
+	return &delayEstimator{
+		fft: fourier.NewFFT(n), x: make([]float64, n), y: make([]float64, n),
+		candidate: -1, estimate: -1, maxLag: maxLag, window: estWindow,
+	}
+}
+
+// add takes one 10 ms frame of microphone and of the reference at the same
+// timeline positions (lag 0) and says whether the estimate changed.
+func (d *delayEstimator) add(mic, ref []int16) bool {
+	changed := false
+	for i := range mic {
+		d.acc[0] += float64(mic[i])
+		d.acc[1] += float64(ref[i])
+		d.accN++
+		if d.accN == decim {
+			d.push(d.acc[0]/decim, d.acc[1]/decim)
+			d.acc, d.accN = [2]float64{}, 0
+		}
+	}
+	if d.sinceRun >= estimateEvery && len(d.mic) >= decRate && d.activeRef > decRate/4 {
+		d.sinceRun = 0
+		changed = d.run()
+	}
+	return changed
+}
+
+func (d *delayEstimator) push(m, r float64) {
+	d.mic = append(d.mic, m)
+	d.ref = append(d.ref, r)
+	if len(d.mic) > 2*(d.window+d.maxLag) {
+		k := len(d.mic) - (d.window + d.maxLag)
+		d.mic = d.mic[:copy(d.mic, d.mic[k:])]
+		d.ref = d.ref[:copy(d.ref, d.ref[k:])]
+	}
+	d.sinceRun++
+	// Far-end activity over the window, against a slowly rising floor.
+	if math.Abs(r) > 30 {
+		d.activeRef++
+	}
+	if len(d.ref) > d.window && math.Abs(d.ref[len(d.ref)-1-d.window]) > 30 {
+		d.activeRef--
+	}
+}
+
+// run correlates the last window of microphone against the reference
+// window reaching maxLag further back.
+func (d *delayEstimator) run() bool {
+	// The window grows to d.window as history comes in, leaving room
+	// for lags of up to half the history meanwhile.
+	nm := len(d.mic)
+	L := d.maxLag
+	w := min(d.window, nm-min(L, nm/2))
+	m := d.mic[nm-w:]
+	from := max(0, nm-w-L)
+	r := d.ref[from:nm]
+	lagOffset := nm - w - from // ref index of mic[0] at lag 0
+	clear(d.x)
+	clear(d.y)
+	copy(d.x, m)
+	copy(d.y, r)
+	d.cx = d.fft.Coefficients(d.cx, d.x)
+	d.cy = d.fft.Coefficients(d.cy, d.y)
+	var maxMag float64
+	for i := range d.cx {
+		d.cy[i] *= cmplx.Conj(d.cx[i]) // cc[k] = sum m[i] r[i+k]
+		maxMag = max(maxMag, cmplx.Abs(d.cy[i]))
+	}
+	if maxMag == 0 {
+		return false
+	}
+	for i, v := range d.cy {
+		d.cy[i] = v / complex(cmplx.Abs(v)+1e-3*maxMag, 0)
+	}
+	cc := d.fft.Sequence(d.x, d.cy)
+	// k = lagOffset - lag, lag in [0, min(L, lagOffset)]
+	best, bestLag := math.Inf(-1), -1
+	var sum2 float64
+	n := 0
+	for lag := 0; lag <= L && lag <= lagOffset; lag++ {
+		v := cc[lagOffset-lag]
+		sum2 += v * v
+		n++
+		if v > best {
+			best, bestLag = v, lag
+		}
+	}
+	if n == 0 || best <= 0 {
+		return false
+	}
+	// The strongest arrival may be a reflection: the echo starts at the
+	// earliest lag that comes near it.
+	for lag := 0; lag < bestLag; lag++ {
+		if cc[lagOffset-lag] >= firstArrival*best {
+			bestLag = lag
+			break
+		}
+	}
+	rms := math.Sqrt(sum2 / float64(n))
+	d.peakRatio = best / rms
+	if d.peakRatio < minPeakRatio {
+		d.candidate = -1
+		return false
+	}
+	agree := d.candidate >= 0 && abs(bestLag-d.candidate) <= agreeWithin
+	d.candidate = bestLag
+	if !agree || (d.estimate >= 0 && abs(bestLag-d.estimate) <= agreeWithin) {
+		return false
+	}
+	d.estimate = bestLag
+	return true
+}
+
+// delaySamples is the estimate at 48 kHz, or -1.
+func (d *delayEstimator) delaySamples() int {
+	if d.estimate < 0 {
+		return -1
+	}
+	return d.estimate * decim
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/media"
 	"github.com/peercall/peercall/presence"
@@ -80,6 +81,11 @@ type Config struct {
 	// "default"); Audio, when set, opens each call's devices instead.
 	AudioIn, AudioOut string
 	Audio             AudioOpener
+	// DSP is the processing of every call's microphone (DSPConfig of
+	// config.toml's [audio]); sound cards only, unless DSPVirtual, since
+	// virtual microphones (and Audio's devices) have no room.
+	DSP        dsp.Config
+	DSPVirtual bool
 	// AutoAnswer accepts every incoming call that passes the certificate
 	// check.
 	AutoAnswer bool
@@ -224,6 +230,9 @@ func (m *Manager) mediaConfig(ctx context.Context, p peer.ID, forceRelay bool) (
 // error) when the call did not happen.
 func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result, error) {
 	start := time.Now()
+	if err := CheckDSPOff(o.DSPOff); err != nil {
+		return nil, err
+	}
 	p, err := m.cfg.Resolve(ctx, username)
 	if err != nil {
 		return nil, err

@@ -84,18 +84,15 @@ func newEchoScene(r room, doubleTalk bool) echoScene {
 	far := append(append([]int16(nil), a...), a...)
 	echo := convolve(far, r.impulse())
 	rng := rand.New(rand.NewPCG(r.seed, 99))
-	var near []int16
+	near := make([]int16, len(far)) // silent in single talk
 	if doubleTalk {
-		near = make([]int16, len(far))
 		b := testaudio.MustSpeech("bob")
 		copy(near[8*audio.SampleRate:], b)
 	}
 	mic := make([]int16, len(far))
 	for i := range mic {
 		v := echo[i] + 3*rng.NormFloat64() // a quiet microphone's noise floor (-81 dBFS)
-		if near != nil {
-			v += float64(near[i])
-		}
+		v += float64(near[i])
 		mic[i] = clamp16(v)
 	}
 	return echoScene{far: far, mic: mic, near: near}

@@ -1,0 +1,213 @@
+package dsp
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/internal/testaudio"
+)
+
+// TestEchoCancellation runs the call's chain on a far-end talker heard
+// through a synthetic room (300 ms of reverberation, the echo 6 dB below
+// the speaker, 30 to 150 ms of delay the timestamps do not account for),
+// alone and with a near-end talker over it, and checks that the echo is
+// found and removed while the near end comes through.
+func TestEchoCancellation(t *testing.T) {
+	for _, tc := range []struct {
+		delay      float64
+		doubleTalk bool
+	}{
+		{0.03, false}, {0.09, false}, {0.15, false},
+		{0.03, true}, {0.09, true}, {0.15, true},
+	} {
+		t.Run(fmt.Sprintf("delay=%.0fms/doubletalk=%v", tc.delay*1000, tc.doubleTalk), func(t *testing.T) {
+			sc := newEchoScene(room{delay: tc.delay, irLen: 0.3, rt60: 0.3, gainDB: -6, seed: 1}, tc.doubleTalk)
+			out, rep, err := Run(All(), RunInput{Far: sc.far, Mic: sc.mic, Near: sc.near})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(rep)
+			if d := rep.EchoDelayMs - tc.delay*1000; d < -2 || d > 10 {
+				t.Errorf("estimated echo delay %.1f ms, the room's is %.0f ms", rep.EchoDelayMs, tc.delay*1000)
+			}
+			if rep.ERLEdB < 25 {
+				t.Errorf("ERLE %.1f dB over far-end-only stretches after convergence, want >= 25", rep.ERLEdB)
+			}
+			if rep.ConvergenceS < 0 || rep.ConvergenceS > 3 {
+				t.Errorf("converged after %.2f s, want within 3 s of the far end's first speech", rep.ConvergenceS)
+			}
+			if !tc.doubleTalk {
+				return
+			}
+			// The near end during double talk, scored as calls are.
+			from := 8 * audio.SampleRate
+			sim, lag := testaudio.Similarity(sc.near[from:], out[from:], audio.SampleRate/20)
+			t.Logf("near-end similarity during double talk %.3f (lag %d samples); the chain's own figure %.3f", sim, lag, rep.NearSimilarity)
+			if sim < 0.75 || rep.NearSimilarity < 0.75 {
+				t.Errorf("near-end similarity during double talk %.3f (chain %.3f), want >= 0.75", sim, rep.NearSimilarity)
+			}
+		})
+	}
+}
+
+// TestNoiseSuppression: speech with white or babble noise at 5 dB SNR
+// through the high-pass filter and noise suppression.
+func TestNoiseSuppression(t *testing.T) {
+	for _, tc := range []struct {
+		noise   string
+		minGain float64 // dB of SNR gained
+		minSim  float64
+	}{
+		{"white", 10, 0.85},
+		{"babble", 0, 0.75},
+	} {
+		t.Run(tc.noise, func(t *testing.T) {
+			clean, mixed := noisy(tc.noise, 5)
+			out, _, err := Run(Config{HighPass: true, NoiseSuppress: true}, RunInput{Mic: mixed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, got := snr(clean, mixed), snr(clean, out)
+			simIn, _ := testaudio.Similarity(clean, mixed, 0)
+			sim, lag := testaudio.Similarity(clean, out, audio.SampleRate/20)
+			t.Logf("%s noise: SNR %.1f dB -> %.1f dB (gain %.1f dB); similarity to the clean speech %.3f -> %.3f (lag %d)", tc.noise, in, got, got-in, simIn, sim, lag)
+			if got-in < tc.minGain {
+				t.Errorf("SNR gain %.1f dB, want >= %.0f", got-in, tc.minGain)
+			}
+			if sim < tc.minSim {
+				t.Errorf("similarity to the clean speech %.3f, want >= %.2f", sim, tc.minSim)
+			}
+		})
+	}
+}
+
+// TestAutoGain: a quiet talker comes out louder, a loud one is not
+// clipped.
+func TestAutoGain(t *testing.T) {
+	speech := testaudio.MustSpeech("alice")
+	for _, tc := range []struct {
+		name   string
+		gainDB float64
+		louder bool
+	}{{"quiet", -24, true}, {"normal", 0, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := make([]int16, len(speech))
+			g := pow10(tc.gainDB / 20)
+			for i, v := range speech {
+				x[i] = clamp16(float64(v) * g)
+			}
+			out, _, err := Run(Config{AutoGain: true}, RunInput{Mic: x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames := len(out) / subframe
+			var ein, eout float64
+			for f := frames / 2; f < frames; f++ { // after it adapted
+				ein += energy(x, f)
+				eout += energy(out, f)
+			}
+			change := db(eout, ein)
+			t.Logf("%s talker: level changed by %+.1f dB", tc.name, change)
+			if tc.louder && change < 6 {
+				t.Errorf("a talker 24 dB down was raised by %.1f dB, want >= 6", change)
+			}
+			if !tc.louder && change > 6 {
+				t.Errorf("a normal talker was raised by %.1f dB, want <= 6", change)
+			}
+			sim, _ := testaudio.Similarity(x, out, audio.SampleRate/20)
+			if sim < 0.85 {
+				t.Errorf("similarity to the input %.3f, want >= 0.85", sim)
+			}
+		})
+	}
+}
+
+func pow10(x float64) float64 { return exp10(x) }
+
+func TestPassThrough(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	x := testaudio.MustSpeech("bob")[:960]
+	y := slices.Clone(x)
+	c.ProcessRender(make([]int16, 960), time.Now())
+	if err := c.ProcessCapture(y, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(x, y) {
+		t.Error("a chain with no stage changed the audio")
+	}
+}
+
+func TestFrameSize(t *testing.T) {
+	c, err := New(All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, n := range []int{480, 960} {
+		if err := c.ProcessCapture(make([]int16, n), time.Now()); err != nil {
+			t.Errorf("%d samples: %v", n, err)
+		}
+	}
+	for _, n := range []int{0, 100, 500} {
+		if err := c.ProcessCapture(make([]int16, n), time.Now()); err == nil {
+			t.Errorf("%d samples: accepted", n)
+		}
+	}
+}
+
+func TestUnknownEngine(t *testing.T) {
+	_, err := New(Config{EchoCancel: true, Engine: "nope"})
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unknown engine: %v", err)
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		stamps  []int64 // positions the timestamps give, one 480-sample frame each
+		want    []int64
+		resyncs uint64
+	}{
+		{"exact", []int64{0, 480, 960}, []int64{0, 480, 960}, 0},
+		{"noise is ignored", []int64{0, 500, 940, 1450}, []int64{0, 480, 960, 1440}, 0},
+		{"drift is slewed", []int64{0, 580, 1060, 1540}, []int64{0, 481, 962, 1443}, 0},
+		{"a jump is followed", []int64{0, 480, 5000, 5480}, []int64{0, 480, 5000, 5480}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tl timeline
+			for i, s := range tc.stamps {
+				if got := tl.place(s, 480); got != tc.want[i] {
+					t.Errorf("frame %d stamped %d placed at %d, want %d", i, s, got, tc.want[i])
+				}
+			}
+			if tl.resyncs != tc.resyncs {
+				t.Errorf("%d resyncs, want %d", tl.resyncs, tc.resyncs)
+			}
+		})
+	}
+}
+
+func TestRing(t *testing.T) {
+	r := newRing()
+	r.write(100, []int16{1, 2, 3})
+	r.write(105, []int16{4}) // a gap of two samples
+	got := make([]int16, 8)
+	r.read(99, got)
+	if want := []int16{0, 1, 2, 3, 0, 0, 4, 0}; !slices.Equal(got, want) {
+		t.Errorf("read %v, want %v (silence where nothing was played)", got, want)
+	}
+	r.write(100+ringSize, []int16{9}) // pushes the old samples out
+	r.read(100, got[:1])
+	if got[0] != 0 {
+		t.Errorf("a sample older than the ring reads %d, want 0", got[0])
+	}
+}

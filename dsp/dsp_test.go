@@ -1,9 +1,10 @@
+//go:build cgo
+
 package dsp
 
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -25,8 +26,8 @@ func TestEchoCancellation(t *testing.T) {
 		{0.03, true}, {0.09, true}, {0.15, true},
 	} {
 		t.Run(fmt.Sprintf("delay=%.0fms/doubletalk=%v", tc.delay*1000, tc.doubleTalk), func(t *testing.T) {
-			sc := newEchoScene(room{delay: tc.delay, irLen: 0.3, rt60: 0.3, gainDB: -6, seed: 1}, tc.doubleTalk)
-			out, rep, err := Run(All(), RunInput{Far: sc.far, Mic: sc.mic, Near: sc.near})
+			sc := testaudio.NewEchoScene(testaudio.Room{Delay: tc.delay, IRLen: 0.3, RT60: 0.3, GainDB: -6, Seed: 1}, tc.doubleTalk)
+			out, rep, err := Run(All(), RunInput{Far: sc.Far, Mic: sc.Mic, Near: sc.Near})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +46,7 @@ func TestEchoCancellation(t *testing.T) {
 			}
 			// The near end during double talk, scored as calls are.
 			from := 8 * audio.SampleRate
-			sim, lag := testaudio.Similarity(sc.near[from:], out[from:], audio.SampleRate/20)
+			sim, lag := testaudio.Similarity(sc.Near[from:], out[from:], audio.SampleRate/20)
 			t.Logf("near-end similarity during double talk %.3f (lag %d samples); the chain's own figure %.3f", sim, lag, rep.NearSimilarity)
 			if sim < 0.75 || rep.NearSimilarity < 0.75 {
 				t.Errorf("near-end similarity during double talk %.3f (chain %.3f), want >= 0.75", sim, rep.NearSimilarity)
@@ -66,7 +67,7 @@ func TestNoiseSuppression(t *testing.T) {
 		{"babble", 0, 0.75},
 	} {
 		t.Run(tc.noise, func(t *testing.T) {
-			clean, mixed := noisy(tc.noise, 5)
+			clean, mixed := testaudio.Noisy(tc.noise, 5)
 			out, _, err := Run(Config{HighPass: true, NoiseSuppress: true}, RunInput{Mic: mixed})
 			if err != nil {
 				t.Fatal(err)
@@ -98,7 +99,7 @@ func TestAutoGain(t *testing.T) {
 			x := make([]int16, len(speech))
 			g := pow10(tc.gainDB / 20)
 			for i, v := range speech {
-				x[i] = clamp16(float64(v) * g)
+				x[i] = testaudio.Clamp16(float64(v) * g)
 			}
 			out, _, err := Run(Config{AutoGain: true}, RunInput{Mic: x})
 			if err != nil {
@@ -128,23 +129,6 @@ func TestAutoGain(t *testing.T) {
 
 func pow10(x float64) float64 { return exp10(x) }
 
-func TestPassThrough(t *testing.T) {
-	c, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	x := testaudio.MustSpeech("bob")[:960]
-	y := slices.Clone(x)
-	c.ProcessRender(make([]int16, 960), time.Now())
-	if err := c.ProcessCapture(y, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(x, y) {
-		t.Error("a chain with no stage changed the audio")
-	}
-}
-
 func TestFrameSize(t *testing.T) {
 	c, err := New(All())
 	if err != nil {
@@ -170,44 +154,39 @@ func TestUnknownEngine(t *testing.T) {
 	}
 }
 
-func TestTimeline(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		stamps  []int64 // positions the timestamps give, one 480-sample frame each
-		want    []int64
-		resyncs uint64
-	}{
-		{"exact", []int64{0, 480, 960}, []int64{0, 480, 960}, 0},
-		{"noise is ignored", []int64{0, 500, 940, 1450}, []int64{0, 480, 960, 1440}, 0},
-		{"drift is slewed", []int64{0, 580, 1060, 1540}, []int64{0, 481, 962, 1443}, 0},
-		{"a jump is followed", []int64{0, 480, 5000, 5480}, []int64{0, 480, 5000, 5480}, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var tl timeline
-			for i, s := range tc.stamps {
-				if got := tl.place(s, 480); got != tc.want[i] {
-					t.Errorf("frame %d stamped %d placed at %d, want %d", i, s, got, tc.want[i])
+// BenchmarkChain is the chain's time per 10 ms frame (ns/op is one
+// frame) on far-end speech with its echo, for each engine of the build:
+//
+//	go test -run '^$' -bench Chain -benchtime 2000x ./dsp/
+func BenchmarkChain(b *testing.B) {
+	sc := testaudio.NewEchoScene(testaudio.Room{Delay: 0.09, IRLen: 0.3, RT60: 0.3, GainDB: -6, Seed: 1}, true)
+	for _, eng := range Engines() {
+		for _, tc := range []struct {
+			name string
+			cfg  Config
+		}{{"all", All()}, {"aec", Config{EchoCancel: true}}, {"ns", Config{NoiseSuppress: true}}, {"agc", Config{AutoGain: true}}, {"hpf", Config{HighPass: true}}} {
+			b.Run(eng+"/"+tc.name, func(b *testing.B) {
+				cfg := tc.cfg
+				cfg.Engine = eng
+				c, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
 				}
-			}
-			if tl.resyncs != tc.resyncs {
-				t.Errorf("%d resyncs, want %d", tl.resyncs, tc.resyncs)
-			}
-		})
-	}
-}
-
-func TestRing(t *testing.T) {
-	r := newRing()
-	r.write(100, []int16{1, 2, 3})
-	r.write(105, []int16{4}) // a gap of two samples
-	got := make([]int16, 8)
-	r.read(99, got)
-	if want := []int16{0, 1, 2, 3, 0, 0, 4, 0}; !slices.Equal(got, want) {
-		t.Errorf("read %v, want %v (silence where nothing was played)", got, want)
-	}
-	r.write(100+ringSize, []int16{9}) // pushes the old samples out
-	r.read(100, got[:1])
-	if got[0] != 0 {
-		t.Errorf("a sample older than the ring reads %d, want 0", got[0])
+				defer c.Close()
+				frame := make([]int16, subframe)
+				t0 := time.Now()
+				frames := len(sc.Mic) / subframe
+				b.ResetTimer()
+				for i := range b.N {
+					f := i % frames
+					at := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+					c.ProcessRender(sc.Far[f*subframe:(f+1)*subframe], at)
+					copy(frame, sc.Mic[f*subframe:])
+					if err := c.ProcessCapture(frame, at); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -35,7 +35,6 @@ static pc_speex *pc_speex_new(int frame, int tail, int rate, int aec, int ns, in
 			int maxGain = 20;
 			speex_preprocess_ctl(s->pre, SPEEX_PREPROCESS_SET_AGC_MAX_GAIN, &maxGain);
 		}
-		speex_preprocess_ctl(s->pre, SPEEX_PREPROCESS_SET_VAD, &off);
 		speex_preprocess_ctl(s->pre, SPEEX_PREPROCESS_SET_DEREVERB, &off);
 		if (aec) {
 			speex_preprocess_ctl(s->pre, SPEEX_PREPROCESS_SET_ECHO_STATE, s->echo);

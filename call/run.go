@@ -50,6 +50,10 @@ func (r *run) info() Info {
 		st := r.sess.Stats()
 		ci.Route = st.Route.Kind
 		ci.PacketsSent, ci.PacketsReceived = st.PacketsSent, st.PacketsReceived
+		if st.Quality.Codec != "" {
+			q := st.Quality
+			ci.MOS, ci.Quality = q.MOS, &q
+		}
 	}
 	ci.DSP = r.dspStatsLocked()
 	return ci
@@ -327,6 +331,10 @@ func (r *run) result() *Result {
 		res.Summary.JitterMs = roundTo(st.JitterMs, 2)
 		res.Summary.RTTMs = roundTo(st.RTTMs, 2)
 		res.Summary.DSP = dspStats
+		if st.Quality.Codec != "" {
+			q := st.Quality
+			res.Summary.MOS, res.Summary.Quality = q.MOS, &q
+		}
 	}
 	return res
 }

@@ -61,6 +61,10 @@ type Summary struct {
 	Loss            float64         `json:"loss"`
 	JitterMs        float64         `json:"jitter_ms"`
 	RTTMs           float64         `json:"rtt_ms"`
+	// MOS is the estimated mean opinion score of what this side heard
+	// (ITU-T G.107 E-model, media/mos.go), Quality its inputs.
+	MOS     float64        `json:"mos,omitempty"`
+	Quality *media.Quality `json:"quality,omitempty"`
 	// DSP is the microphone's processing: stages, engine, estimated echo
 	// delay (absent when none ran).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
@@ -97,6 +101,10 @@ type Info struct {
 	// PacketsSent and PacketsReceived count audio packets so far.
 	PacketsSent     uint64 `json:"packets_sent,omitempty"`
 	PacketsReceived uint64 `json:"packets_received,omitempty"`
+	// MOS is the estimated mean opinion score of what this side hears
+	// now, Quality its inputs (active calls).
+	MOS     float64        `json:"mos,omitempty"`
+	Quality *media.Quality `json:"quality,omitempty"`
 	// DSP is the microphone's processing so far (absent when none runs).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
 }

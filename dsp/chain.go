@@ -14,14 +14,30 @@ import (
 type Chain struct {
 	cfg Config
 
+	// rmu guards the render side: the clock, the render timeline and the
+	// ring, held only to place or copy samples, so that the speaker never
+	// waits for the microphone's processing.
+	rmu      sync.Mutex
+	clk      clock
+	render   timeline
+	played   *ring
+	rendered uint64
+
+	// mu guards the capture side.
 	mu      sync.Mutex
 	eng     engine
 	hpf     *highPass
-	clk     clock
-	render  timeline
 	capture timeline
-	played  *ring
 	est     *delayEstimator
+	// The delay estimator's correlations run on their own goroutine
+	// (about 1 ms of FFTs every 0.5 s must not hold a frame up); offline
+	// (Run) they run inline, so that a run is repeatable.
+	inline  bool
+	job     *corrJob
+	busy    bool
+	jobs    chan *corrJob
+	results chan [2]float64
+	wg      sync.WaitGroup
 	shift   int // reference shift in samples: the estimated delay less a margin
 	delayMs int // the echo delay the engine is told
 	ref     []int16
@@ -66,21 +82,36 @@ func New(cfg Config) (*Chain, error) {
 	}
 	if cfg.EchoCancel {
 		c.played, c.est = newRing(), newDelayEstimator()
+		c.job = c.est.newJob()
 	}
 	return c, nil
+}
+
+// startEstimator starts the goroutine of the delay estimator's
+// correlations (Close stops it).
+func (c *Chain) startEstimator() {
+	c.jobs, c.results = make(chan *corrJob), make(chan [2]float64, 1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for job := range c.jobs {
+			lag, ratio := c.est.correlate(job)
+			c.results <- [2]float64{float64(lag), ratio}
+		}
+	}()
 }
 
 // ProcessRender records a frame the speaker played, whose first sample was
 // heard at playedAt.
 func (c *Chain) ProcessRender(frame []int16, playedAt time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed || c.played == nil {
+	if c.played == nil {
 		return
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	p := c.render.place(c.clk.pos(playedAt), len(frame))
 	c.played.write(p, frame)
-	c.stats.RenderFrames += uint64(len(frame) / subframe)
+	c.rendered += uint64(len(frame) / subframe)
 }
 
 // ProcessCapture processes a microphone frame (10 or 20 ms) in place; its
@@ -95,7 +126,10 @@ func (c *Chain) ProcessCapture(frame []int16, capturedAt time.Time) error {
 		return nil
 	}
 	start := time.Now()
-	p := c.capture.place(c.clk.pos(capturedAt), len(frame))
+	c.rmu.Lock()
+	at := c.clk.pos(capturedAt)
+	c.rmu.Unlock()
+	p := c.capture.place(at, len(frame))
 	for off := 0; off < len(frame); off += subframe {
 		c.process(frame[off:off+subframe], p+int64(off))
 	}
@@ -116,14 +150,47 @@ func (c *Chain) process(x []int16, p int64) {
 	if c.played != nil {
 		// The delay estimator sees the microphone against the reference
 		// at lag 0; the canceller gets it shifted by the estimate.
+		c.rmu.Lock()
 		c.played.read(p, c.sub)
-		if c.est.add(x, c.sub) {
-			c.realign()
-		}
 		c.played.read(p-int64(c.shift), c.ref)
+		c.rmu.Unlock()
+		c.estimate(x, c.sub)
 		ref = c.ref
 	}
 	c.eng.process(x, ref, c.delayMs)
+}
+
+// estimate feeds the delay estimator and takes its results.
+func (c *Chain) estimate(x, ref []int16) {
+	due := c.est.add(x, ref)
+	if c.inline {
+		if due {
+			c.est.prepare(c.job)
+			lag, ratio := c.est.correlate(c.job)
+			if c.est.accept(lag, ratio) {
+				c.realign()
+			}
+		}
+		return
+	}
+	if c.busy {
+		select {
+		case r := <-c.results:
+			c.busy = false
+			if c.est.accept(int(r[0]), r[1]) {
+				c.realign()
+			}
+		default:
+		}
+	}
+	if due && !c.busy {
+		if c.jobs == nil {
+			c.startEstimator()
+		}
+		c.est.prepare(c.job)
+		c.jobs <- c.job
+		c.busy = true
+	}
 }
 
 // realign moves the canceller's reference to the new delay estimate.
@@ -151,7 +218,10 @@ func (c *Chain) Stats() Stats {
 	defer c.mu.Unlock()
 	st := c.stats
 	st.Stages = append([]string(nil), st.Stages...)
+	c.rmu.Lock()
 	st.Resyncs = c.render.resyncs + c.capture.resyncs
+	st.RenderFrames = c.rendered
+	c.rmu.Unlock()
 	if st.CaptureFrames > 0 {
 		st.ProcessUsPerFrame = float64(c.spent.Nanoseconds()) / 1000 / float64(st.CaptureFrames)
 	}
@@ -162,9 +232,16 @@ func (c *Chain) Stats() Stats {
 func (c *Chain) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed && c.eng != nil {
-		c.eng.close()
+	if c.closed {
+		return nil
 	}
 	c.closed = true
+	if c.jobs != nil {
+		close(c.jobs)
+		c.wg.Wait()
+	}
+	if c.eng != nil {
+		c.eng.close()
+	}
 	return nil
 }

@@ -22,7 +22,6 @@ type delayEstimator struct {
 	sinceRun  int // decimated samples since the last run
 	activeRef int // active decimated ref samples in the window
 	fft       *fourier.FFT
-	x, y      []float64
 	cx, cy    []complex128
 	candidate int // the last run's lag (decimated samples), -1 none
 	estimate  int // the accepted lag, -1 none
@@ -48,15 +47,14 @@ func newDelayEstimator() *delayEstimator {
 		n <<= 1
 	}
 	return &delayEstimator{
-		fft: fourier.NewFFT(n), x: make([]float64, n), y: make([]float64, n),
+		fft:       fourier.NewFFT(n),
 		candidate: -1, estimate: -1, maxLag: maxLag, window: estWindow,
 	}
 }
 
 // add takes one 10 ms frame of microphone and of the reference at the same
-// timeline positions (lag 0) and says whether the estimate changed.
+// timeline positions (lag 0) and says whether a correlation is due.
 func (d *delayEstimator) add(mic, ref []int16) bool {
-	changed := false
 	for i := range mic {
 		d.acc[0] += float64(mic[i])
 		d.acc[1] += float64(ref[i])
@@ -68,9 +66,36 @@ func (d *delayEstimator) add(mic, ref []int16) bool {
 	}
 	if d.sinceRun >= estimateEvery && len(d.mic) >= decRate && d.activeRef > decRate/4 {
 		d.sinceRun = 0
-		changed = d.run()
+		return true
 	}
-	return changed
+	return false
+}
+
+// corrJob is one correlation's input: the microphone window in x, the
+// reference window in y (both zero-padded to the FFT size), and the
+// reference index of x[0] at lag 0.
+type corrJob struct {
+	x, y      []float64
+	lagOffset int
+}
+
+// prepare copies the windows of the next correlation into job's buffers.
+func (d *delayEstimator) prepare(job *corrJob) {
+	// The window grows to d.window as history comes in, leaving room
+	// for lags of up to half the history meanwhile.
+	nm := len(d.mic)
+	L := d.maxLag
+	w := min(d.window, nm-min(L, nm/2))
+	from := max(0, nm-w-L)
+	job.lagOffset = nm - w - from
+	clear(job.x)
+	clear(job.y)
+	copy(job.x, d.mic[nm-w:])
+	copy(job.y, d.ref[from:nm])
+}
+
+func (d *delayEstimator) newJob() *corrJob {
+	return &corrJob{x: make([]float64, d.fft.Len()), y: make([]float64, d.fft.Len())}
 }
 
 func (d *delayEstimator) push(m, r float64) {
@@ -91,36 +116,26 @@ func (d *delayEstimator) push(m, r float64) {
 	}
 }
 
-// run correlates the last window of microphone against the reference
-// window reaching maxLag further back.
-func (d *delayEstimator) run() bool {
-	// The window grows to d.window as history comes in, leaving room
-	// for lags of up to half the history meanwhile.
-	nm := len(d.mic)
-	L := d.maxLag
-	w := min(d.window, nm-min(L, nm/2))
-	m := d.mic[nm-w:]
-	from := max(0, nm-w-L)
-	r := d.ref[from:nm]
-	lagOffset := nm - w - from // ref index of mic[0] at lag 0
-	clear(d.x)
-	clear(d.y)
-	copy(d.x, m)
-	copy(d.y, r)
-	d.cx = d.fft.Coefficients(d.cx, d.x)
-	d.cy = d.fft.Coefficients(d.cy, d.y)
+// correlate finds the lag of job's echo (decimated samples) and how
+// clearly its peak stands out (peak over the correlation's RMS). It
+// overwrites job.x. It touches only the estimator's FFT state, so it can
+// run on another goroutine than add and accept, one job at a time.
+func (d *delayEstimator) correlate(job *corrJob) (int, float64) {
+	L, lagOffset := d.maxLag, job.lagOffset
+	d.cx = d.fft.Coefficients(d.cx, job.x)
+	d.cy = d.fft.Coefficients(d.cy, job.y)
 	var maxMag float64
 	for i := range d.cx {
 		d.cy[i] *= cmplx.Conj(d.cx[i]) // cc[k] = sum m[i] r[i+k]
 		maxMag = max(maxMag, cmplx.Abs(d.cy[i]))
 	}
 	if maxMag == 0 {
-		return false
+		return -1, 0
 	}
 	for i, v := range d.cy {
 		d.cy[i] = v / complex(cmplx.Abs(v)+1e-3*maxMag, 0)
 	}
-	cc := d.fft.Sequence(d.x, d.cy)
+	cc := d.fft.Sequence(job.x, d.cy)
 	// k = lagOffset - lag, lag in [0, min(L, lagOffset)]
 	best, bestLag := math.Inf(-1), -1
 	var sum2 float64
@@ -134,7 +149,7 @@ func (d *delayEstimator) run() bool {
 		}
 	}
 	if n == 0 || best <= 0 {
-		return false
+		return -1, 0
 	}
 	// The strongest arrival may be a reflection: the echo starts at the
 	// earliest lag that comes near it.
@@ -144,18 +159,23 @@ func (d *delayEstimator) run() bool {
 			break
 		}
 	}
-	rms := math.Sqrt(sum2 / float64(n))
-	d.peakRatio = best / rms
-	if d.peakRatio < minPeakRatio {
+	return bestLag, best / math.Sqrt(sum2/float64(n))
+}
+
+// accept takes a correlation's result and says whether the estimate
+// changed: a clear peak that the previous run agrees with.
+func (d *delayEstimator) accept(lag int, ratio float64) bool {
+	d.peakRatio = ratio
+	if lag < 0 || ratio < minPeakRatio {
 		d.candidate = -1
 		return false
 	}
-	agree := d.candidate >= 0 && abs(bestLag-d.candidate) <= agreeWithin
-	d.candidate = bestLag
-	if !agree || (d.estimate >= 0 && abs(bestLag-d.estimate) <= agreeWithin) {
+	agree := d.candidate >= 0 && abs(lag-d.candidate) <= agreeWithin
+	d.candidate = lag
+	if !agree || (d.estimate >= 0 && abs(lag-d.estimate) <= agreeWithin) {
 		return false
 	}
-	d.estimate = bestLag
+	d.estimate = lag
 	return true
 }
 

@@ -66,6 +66,7 @@ func Run(cfg Config, in RunInput) ([]int16, Report, error) {
 		return nil, Report{}, err
 	}
 	defer c.Close()
+	c.inline = true
 	n := audio.SamplesPer(in.Frame)
 	frames := len(in.Mic) / n
 	out := make([]int16, frames*n)

@@ -25,7 +25,7 @@ static webrtc::AudioProcessing *make(int aec, int ns, int agc) {
 	apm->high_pass_filter()->Enable(false);  // the Go chain filters
 	if (aec) {
 		apm->echo_cancellation()->enable_drift_compensation(false);
-		apm->echo_cancellation()->set_suppression_level(webrtc::EchoCancellation::kModerateSuppression);
+		apm->echo_cancellation()->set_suppression_level(webrtc::EchoCancellation::kLowSuppression);
 		apm->echo_cancellation()->enable_delay_logging(true);
 		apm->echo_cancellation()->Enable(true);
 	}

@@ -34,7 +34,8 @@ const (
 	decim         = 12            // 48 kHz -> 4 kHz
 	decRate       = 48000 / decim // 4000
 	estWindow     = 2 * decRate   // 2 s of microphone
-	estimateEvery = decRate / 2   // 0.5 s
+	estimateEvery = decRate / 2   // 0.5 s, until an estimate is found
+	recheckEvery  = 2 * decRate   // 2 s once one is
 	minPeakRatio  = 6.0           // peak over the correlation's RMS
 	agreeWithin   = 4             // decimated samples (1 ms)
 	firstArrival  = 0.5           // of the peak: where the echo starts
@@ -64,7 +65,11 @@ func (d *delayEstimator) add(mic, ref []int16) bool {
 			d.acc, d.accN = [2]float64{}, 0
 		}
 	}
-	if d.sinceRun >= estimateEvery && len(d.mic) >= decRate && d.activeRef > decRate/4 {
+	every := estimateEvery
+	if d.estimate >= 0 {
+		every = recheckEvery // found: only watch for a change
+	}
+	if d.sinceRun >= every && len(d.mic) >= decRate && d.activeRef > decRate/4 {
 		d.sinceRun = 0
 		return true
 	}

@@ -215,6 +215,15 @@ func (p *callPrinter) summary(res *call.Result) {
 	if res.Connected {
 		fmt.Fprintf(&b, "\n  call id %s, route %s, setup %.0f ms, duration %.1f s", s.CallID, s.Route, s.SetupMs, s.DurationS)
 		fmt.Fprintf(&b, "\n  packets sent %d, received %d, loss %.1f %%, jitter %.1f ms, rtt %.1f ms", s.PacketsSent, s.PacketsReceived, 100*s.Loss, s.JitterMs, s.RTTMs)
+		if s.MOS > 0 && s.Quality != nil {
+			fmt.Fprintf(&b, "\n  estimated MOS %.2f (delay %.0f ms, concealed %.1f %%)", s.MOS, s.Quality.OneWayDelayMs, 100*s.Quality.Loss)
+		}
+		if s.DSP != nil {
+			fmt.Fprintf(&b, "\n  microphone processing %s", strings.Join(s.DSP.Stages, ", "))
+			if s.DSP.EchoDelayMs >= 0 {
+				fmt.Fprintf(&b, ", echo delay %.0f ms", s.DSP.EchoDelayMs)
+			}
+		}
 		fmt.Fprintf(&b, "\n  short authentication string %s", res.SAS)
 	}
 	p.line("%s", b.String())

@@ -1,10 +1,12 @@
 package dsp
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/internal/testaudio"
 )
 
@@ -64,5 +66,52 @@ func TestRing(t *testing.T) {
 	r.read(100, got[:1])
 	if got[0] != 0 {
 		t.Errorf("a sample older than the ring reads %d, want 0", got[0])
+	}
+}
+
+type stampProcessor struct{ captured, played time.Time }
+
+func (p *stampProcessor) ProcessCapture(_ []int16, at time.Time) error { p.captured = at; return nil }
+func (p *stampProcessor) ProcessRender(_ []int16, at time.Time)        { p.played = at }
+
+type latentSource struct{ audio.Source }
+
+func (latentSource) Latency() time.Duration { return 30 * time.Millisecond }
+
+type latentSink struct{ audio.Sink }
+
+func (latentSink) Latency() time.Duration { return 50 * time.Millisecond }
+
+// TestDeviceStamps: frames are stamped with when they were captured and
+// when they will be heard, from the devices' latency when they report it.
+func TestDeviceStamps(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		src              audio.Source
+		sink             audio.Sink
+		capture, playout time.Duration // expected offsets from the call's return
+	}{
+		{"virtual devices", audio.NewSilence(), audio.NewNull(), -20 * time.Millisecond, 0},
+		{"sound cards", latentSource{audio.NewSilence()}, latentSink{audio.NewNull()}, -50 * time.Millisecond, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &stampProcessor{}
+			src, sink := CaptureSource(tc.src, p), RenderSink(tc.sink, p)
+			frame := make([]int16, audio.SamplesPer(audio.Frame20ms))
+			if err := src.Read(context.Background(), frame); err != nil {
+				t.Fatal(err)
+			}
+			after := time.Now()
+			if d := after.Add(tc.capture).Sub(p.captured); d < 0 || d > 10*time.Millisecond {
+				t.Errorf("captured at %v before the read returned, want %v", after.Sub(p.captured), -tc.capture)
+			}
+			if err := sink.Write(context.Background(), frame); err != nil {
+				t.Fatal(err)
+			}
+			after = time.Now()
+			if d := after.Add(tc.playout).Sub(p.played); d < 0 || d > 10*time.Millisecond {
+				t.Errorf("heard %v after the write returned, want %v", p.played.Sub(after), tc.playout)
+			}
+		})
 	}
 }

@@ -230,15 +230,15 @@ func (m *Manager) mediaConfig(ctx context.Context, p peer.ID, forceRelay bool) (
 // error) when the call did not happen.
 func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result, error) {
 	start := time.Now()
-	if err := CheckDSPOff(o.DSPOff); err != nil {
-		return nil, err
-	}
 	p, err := m.cfg.Resolve(ctx, username)
 	if err != nil {
 		return nil, err
 	}
 	if p.ID == m.cfg.Self {
 		return nil, fmt.Errorf("%s is this node's own user; call someone else", p.Username)
+	}
+	if err := CheckDSPOff(o.DSPOff); err != nil {
+		return nil, err
 	}
 	cert, err := m.cfg.Certificate()
 	if err != nil {

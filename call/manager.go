@@ -13,6 +13,7 @@ import (
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/media"
 	"github.com/peercall/peercall/presence"
@@ -80,6 +81,11 @@ type Config struct {
 	// "default"); Audio, when set, opens each call's devices instead.
 	AudioIn, AudioOut string
 	Audio             AudioOpener
+	// DSP is the processing of every call's microphone (DSPConfig of
+	// config.toml's [audio]); sound cards only, unless DSPVirtual, since
+	// virtual microphones (and Audio's devices) have no room.
+	DSP        dsp.Config
+	DSPVirtual bool
 	// AutoAnswer accepts every incoming call that passes the certificate
 	// check.
 	AutoAnswer bool
@@ -233,6 +239,9 @@ func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result
 	}
 	if p.ID == m.cfg.Self {
 		return nil, fmt.Errorf("%s is this node's own user; call someone else", p.Username)
+	}
+	if err := CheckDSPOff(o.DSPOff); err != nil {
+		return nil, err
 	}
 	cert, err := m.cfg.Certificate()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/crypto"
+	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/media"
 	"github.com/peercall/peercall/signalling"
 )
@@ -36,6 +37,7 @@ type run struct {
 	setup       time.Duration
 	mediaErr    error
 	route       media.Route // the route ICE chose, kept across a path loss
+	chain       *dsp.Chain  // the microphone's processing, nil when off
 	failovers   int         // paths recovered after a loss
 }
 
@@ -48,7 +50,12 @@ func (r *run) info() Info {
 		st := r.sess.Stats()
 		ci.Route = st.Route.Kind
 		ci.PacketsSent, ci.PacketsReceived = st.PacketsSent, st.PacketsReceived
+		if st.Quality.Codec != "" {
+			q := st.Quality
+			ci.MOS, ci.Quality = q.MOS, &q
+		}
 	}
+	ci.DSP = r.dspStatsLocked()
 	return ci
 }
 
@@ -241,6 +248,7 @@ func (r *run) startMedia(ctx context.Context) error {
 		return err
 	}
 	r.src, r.sink = src, sink
+	src, sink = r.processAudio(src, sink)
 	sctx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
 	defer cancel()
 	// A call that ends meanwhile (the peer hung up) stops the wait.
@@ -285,6 +293,10 @@ func (r *run) result() *Result {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	dspStats := r.dspStatsLocked()
+	if r.chain != nil {
+		_ = r.chain.Close()
+	}
 	r.state = StateEnded
 	res := &Result{
 		Direction: r.dir,
@@ -318,6 +330,11 @@ func (r *run) result() *Result {
 		res.Summary.Loss = roundTo(st.LossRate, 4)
 		res.Summary.JitterMs = roundTo(st.JitterMs, 2)
 		res.Summary.RTTMs = roundTo(st.RTTMs, 2)
+		res.Summary.DSP = dspStats
+		if st.Quality.Codec != "" {
+			q := st.Quality
+			res.Summary.MOS, res.Summary.Quality = q.MOS, &q
+		}
 	}
 	return res
 }

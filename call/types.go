@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/media"
 )
 
@@ -63,6 +64,13 @@ type Summary struct {
 	Loss            float64         `json:"loss"`
 	JitterMs        float64         `json:"jitter_ms"`
 	RTTMs           float64         `json:"rtt_ms"`
+	// MOS is the estimated mean opinion score of what this side heard
+	// (ITU-T G.107 E-model, media/mos.go), Quality its inputs.
+	MOS     float64        `json:"mos,omitempty"`
+	Quality *media.Quality `json:"quality,omitempty"`
+	// DSP is the microphone's processing: stages, engine, estimated echo
+	// delay (absent when none ran).
+	DSP *dsp.Stats `json:"dsp,omitempty"`
 	// EndReason is how the call ended ("hung up (local)", "relay lost", …)
 	// and why, when a reason was given.
 	EndReason string `json:"end_reason,omitempty"`
@@ -96,6 +104,12 @@ type Info struct {
 	// PacketsSent and PacketsReceived count audio packets so far.
 	PacketsSent     uint64 `json:"packets_sent,omitempty"`
 	PacketsReceived uint64 `json:"packets_received,omitempty"`
+	// MOS is the estimated mean opinion score of what this side hears
+	// now, Quality its inputs (active calls).
+	MOS     float64        `json:"mos,omitempty"`
+	Quality *media.Quality `json:"quality,omitempty"`
+	// DSP is the microphone's processing so far (absent when none runs).
+	DSP *dsp.Stats `json:"dsp,omitempty"`
 }
 
 // Event is a step of a call, given to Options.OnEvent and Config.OnCall.
@@ -117,4 +131,7 @@ type Options struct {
 	// ForceRelay sends the media through a super-node's TURN relay only
 	// (ICE transport policy relay; `call --force-relay`).
 	ForceRelay bool
+	// DSPOff turns stages of the microphone's processing off for this call
+	// (StageAEC, StageNS, StageAGC, StageHPF; `call --no-aec` etc.).
+	DSPOff []string
 }

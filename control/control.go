@@ -48,6 +48,9 @@ type Request struct {
 	AudioOut string `json:"audio_out,omitempty"`
 	// ForceRelay sends the call's media through a super-node (call).
 	ForceRelay bool `json:"force_relay,omitempty"`
+	// DSPOff turns stages of the microphone's processing off for the call
+	// ("aec", "ns", "agc", "hpf"; call).
+	DSPOff []string `json:"dsp_off,omitempty"`
 }
 
 // Response is one line the node answers. A call request gets event
@@ -112,7 +115,7 @@ func (r Request) validate() error {
 			return fmt.Errorf("a field is longer than %d bytes", maxField)
 		}
 	}
-	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay
+	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil
 	switch r.Op {
 	case OpStatus, OpCalls:
 		if callFields || r.CallID != "" {
@@ -127,6 +130,12 @@ func (r Request) validate() error {
 		}
 		if r.DurationMs < 0 || r.DurationMs > int64(7*24*time.Hour/time.Millisecond) {
 			return fmt.Errorf("duration_ms %d is outside 0..one week", r.DurationMs)
+		}
+		if len(r.DSPOff) > 4 {
+			return fmt.Errorf("dsp_off names %d stages; there are 4", len(r.DSPOff))
+		}
+		if err := call.CheckDSPOff(r.DSPOff); err != nil {
+			return fmt.Errorf("dsp_off: %w", err)
 		}
 	case OpHangup, OpAnswer, OpReject:
 		if callFields {
@@ -360,7 +369,7 @@ func (s *Server) serve(c net.Conn) {
 		opts := call.Options{
 			Duration: time.Duration(req.DurationMs) * time.Millisecond,
 			AudioIn:  req.AudioIn, AudioOut: req.AudioOut,
-			ForceRelay: req.ForceRelay,
+			ForceRelay: req.ForceRelay, DSPOff: req.DSPOff,
 			OnEvent: func(ev call.Event) {
 				if ev.Kind == call.EventEnded {
 					return

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -22,6 +23,11 @@ func TestDecodeControlRequest(t *testing.T) {
 		{"status", `{"op":"status"}`, Request{Op: OpStatus}, false},
 		{"call", `{"op":"call","name":"bob","duration_ms":5000,"audio_in":"wav:/a.wav"}`,
 			Request{Op: OpCall, Name: "bob", DurationMs: 5000, AudioIn: "wav:/a.wav"}, false},
+		{"call without echo cancellation", `{"op":"call","name":"bob","dsp_off":["aec","ns"]}`,
+			Request{Op: OpCall, Name: "bob", DSPOff: []string{"aec", "ns"}}, false},
+		{"unknown stage", `{"op":"call","name":"bob","dsp_off":["reverb"]}`, Request{}, true},
+		{"too many stages", `{"op":"call","name":"bob","dsp_off":["aec","aec","aec","aec","aec"]}`, Request{}, true},
+		{"status with dsp_off", `{"op":"status","dsp_off":[]}`, Request{}, true},
 		{"hangup any", `{"op":"hangup"}`, Request{Op: OpHangup}, false},
 		{"answer id", `{"op":"answer","call_id":"ab"}`, Request{Op: OpAnswer, CallID: "ab"}, false},
 		{"unknown field", `{"op":"status","x":1}`, Request{}, true},
@@ -46,7 +52,7 @@ func TestDecodeControlRequest(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tc.want {
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})

@@ -32,6 +32,8 @@ type Config struct {
 	Network   NetworkConfig   `toml:"network"`
 	// Relay is [relay] (nil: DefaultRelayConfig).
 	Relay *RelayConfig `toml:"relay,omitempty"`
+	// Audio is [audio] (nil: DefaultAudioConfig).
+	Audio *AudioConfig `toml:"audio,omitempty"`
 }
 
 // DirectoryConfig says which directory the node uses and pins its key.
@@ -67,6 +69,7 @@ func DefaultConfig() Config {
 	return Config{
 		Network: NetworkConfig{Listen: []string{DefaultListen}, DHTMode: DefaultDHTMode},
 		Relay:   new(DefaultRelayConfig()),
+		Audio:   new(DefaultAudioConfig()),
 	}
 }
 

@@ -113,3 +113,30 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestAudioConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		toml string
+		want AudioConfig
+	}{
+		{"defaults", "", DefaultAudioConfig()},
+		{"echo cancellation off", "[audio]\necho_cancellation = false\n",
+			AudioConfig{NoiseSuppression: true, AutoGain: true, HighPass: true}},
+		{"everything off, virtual on", "[audio]\necho_cancellation = false\nnoise_suppression = false\nauto_gain = false\nhigh_pass = false\nprocess_virtual = true\n",
+			AudioConfig{ProcessVirtual: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tc.toml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.AudioSection(); got != tc.want {
+				t.Errorf("[audio] %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if _, err := ParseConfig([]byte("[audio]\necho = true\n")); err == nil {
+		t.Error("an unknown [audio] key was accepted")
+	}
+}

@@ -106,6 +106,8 @@ type jitterBuffer struct {
 	duplicates uint64
 	shrinks    uint64
 	stalls     uint64
+	lossRuns   uint64 // runs of consecutive lost packets
+	prevLost   bool   // the last packet decided was lost
 }
 
 func newJitterBuffer(frame time.Duration, fec bool) *jitterBuffer {
@@ -224,7 +226,7 @@ func (jb *jitterBuffer) pullLocked() (pullKind, []byte) {
 	jb.sinceLoss = min(jb.sinceLoss+1, jbLossMemory)
 	for {
 		if p := jb.take(jb.next); p != nil {
-			jb.stalled, jb.streak = false, 0
+			jb.stalled, jb.streak, jb.prevLost = false, 0, false
 			spare := jb.newest - jb.next
 			jb.next++
 			if jb.shrink(spare) {
@@ -235,6 +237,10 @@ func (jb *jitterBuffer) pullLocked() (pullKind, []byte) {
 		}
 		if jb.newest > jb.next { // next is missing but later packets are here: it is lost
 			jb.lost++
+			if !jb.prevLost {
+				jb.lossRuns++
+			}
+			jb.prevLost = true
 			jb.sinceLoss, jb.streak = 0, 0
 			if jb.fec && jb.present(jb.next+1) {
 				jb.stalled = false
@@ -289,6 +295,7 @@ type jbStats struct {
 	jitter                                           time.Duration
 	target, depth                                    int
 	late, lost, skipped, duplicates, shrinks, stalls uint64
+	lossRuns                                         uint64
 }
 
 func (jb *jitterBuffer) stats() jbStats {
@@ -302,6 +309,6 @@ func (jb *jitterBuffer) stats() jbStats {
 		jitter: time.Duration(jb.jitter * float64(time.Second)),
 		target: jb.targetLocked(), depth: depth,
 		late: jb.late, lost: jb.lost, skipped: jb.skipped, duplicates: jb.duplicates,
-		shrinks: jb.shrinks, stalls: jb.stalls,
+		shrinks: jb.shrinks, stalls: jb.stalls, lossRuns: jb.lossRuns,
 	}
 }

@@ -66,3 +66,26 @@ func TestLossFECBeatsPLC(t *testing.T) {
 		t.Errorf("FEC+PLC %.3f is not better than PLC alone %.3f by %.2f", scores[true], scores[false], fecMargin)
 	}
 }
+
+// TestLossLowersMOS sends alice's recording through rising seeded loss:
+// the receiver's estimated MOS falls with it (the figures are logged).
+func TestLossLowersMOS(t *testing.T) {
+	sent := speechSeconds("alice", callSeconds, audio.Frame20ms)
+	prev := 5.0
+	for _, p := range []float64{0, 0.05, 0.15, 0.30} {
+		ca, cb := loopbackConfig(), loopbackConfig()
+		if p > 0 {
+			ca.lossHook = seededLoss(7, p)
+		}
+		_, _, _, st := lockstepCall(t, ca, cb, sent, nil)
+		q := st.Quality
+		t.Logf("loss %.0f%%: MOS %.2f (R %.1f), inputs %+v", p*100, q.MOS, q.R, q)
+		if q.MOS >= prev {
+			t.Errorf("loss %.0f%%: MOS %.2f, not below %.2f at less loss", p*100, q.MOS, prev)
+		}
+		if q.Codec != "opus" || q.OneWayDelayMs <= 20 {
+			t.Errorf("loss %.0f%%: inputs %+v: want codec opus and a delay above one frame", p*100, q)
+		}
+		prev = q.MOS
+	}
+}

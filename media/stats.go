@@ -44,7 +44,12 @@ type Stats struct {
 	ClockSlip time.Duration
 	// PlayoutDelayMs is the jitter buffer's current depth.
 	PlayoutDelayMs float64
-	Route          Route
+	// LossRuns counts runs of consecutive lost packets (PacketsLost over
+	// LossRuns is the mean burst length).
+	LossRuns uint64
+	Route    Route
+	// Quality is the estimated MOS of what this side hears (mos.go).
+	Quality Quality
 }
 
 // RouteKind says how a call's media travels.
@@ -130,7 +135,7 @@ func (s *Session) Stats() Stats {
 	if jb != nil {
 		st.Duration = time.Since(startedAt)
 		j := jb.stats()
-		st.PacketsLost, st.Late, st.Underruns, st.Shrinks = j.lost, j.late, j.stalls, j.shrinks
+		st.PacketsLost, st.Late, st.Underruns, st.Shrinks, st.LossRuns = j.lost, j.late, j.stalls, j.shrinks, j.lossRuns
 		if exp := st.PacketsReceived + j.lost; exp > 0 {
 			st.LossRate = float64(j.lost) / float64(exp)
 		}
@@ -149,11 +154,14 @@ func (s *Session) Stats() Stats {
 	if lost := s.remoteLost.Load(); lost > 0 && st.PacketsSent > 0 {
 		st.RemoteLossRate = float64(lost) / float64(st.PacketsSent)
 	}
+	if jb != nil {
+		st.Quality = quality(st, s.cfg.FrameDuration)
+	}
 	return st
 }
 
 // String formats the statistics for a log line or a call summary.
 func (st Stats) String() string {
-	return fmt.Sprintf("sent %d pkts, received %d, loss %.1f%%, jitter %.1f ms, rtt %.1f ms, fec %d, concealed %d, underruns %d, shrinks %d, late %d, delay %.0f ms, route %s",
-		st.PacketsSent, st.PacketsReceived, st.LossRate*100, st.JitterMs, st.RTTMs, st.FECRecovered, st.Concealed, st.Underruns, st.Shrinks, st.Late, st.PlayoutDelayMs, st.Route)
+	return fmt.Sprintf("sent %d pkts, received %d, loss %.1f%%, jitter %.1f ms, rtt %.1f ms, fec %d, concealed %d, underruns %d, shrinks %d, late %d, delay %.0f ms, mos %.2f, route %s",
+		st.PacketsSent, st.PacketsReceived, st.LossRate*100, st.JitterMs, st.RTTMs, st.FECRecovered, st.Concealed, st.Underruns, st.Shrinks, st.Late, st.PlayoutDelayMs, st.Quality.MOS, st.Route)
 }

@@ -311,6 +311,7 @@ func (n *Node) startCalls() (err error) {
 		Media: n.opts.Media, ICEServers: n.opts.ICEServers, AudioIn: n.opts.AudioIn, AudioOut: n.opts.AudioOut,
 		Audio: n.opts.Audio, AutoAnswer: n.opts.AutoAnswer, OnCall: n.opts.OnCall, Logger: n.log,
 	}
+	cc.DSP, cc.DSPVirtual = call.DSPConfig(n.cfg.AudioSection())
 	if n.relay != nil {
 		cc.Relays = n.relay
 	}

@@ -23,13 +23,17 @@ import (
 // runCall calls a user by name through the running node, or through a node
 // started for the call's length when none runs.
 func runCall(ctx context.Context, e *env, args []string) error {
-	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--json]"
+	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--json]"
 	fs := newFlagSet(e, "call")
 	duration := fs.Duration("duration", 0, "hang up after this long once connected (0: until Ctrl-C)")
 	in := fs.String("audio-in", "", "microphone `SPEC`: "+audio.SpecForms+" (default: the node's, else default)")
 	out := fs.String("audio-out", "", "speaker `SPEC`: "+audio.SpecForms+" (default: the node's, else default)")
 	asJSON := fs.Bool("json", false, "print the call summary as one JSON object")
 	forceRelay := fs.Bool("force-relay", false, "send the audio through a super-node's TURN relay only (ICE transport policy relay)")
+	noAEC := fs.Bool("no-aec", false, "no echo cancellation on this call's microphone (config: audio.echo_cancellation)")
+	noNS := fs.Bool("no-ns", false, "no noise suppression on this call's microphone (config: audio.noise_suppression)")
+	noAGC := fs.Bool("no-agc", false, "no automatic gain control on this call's microphone (config: audio.auto_gain)")
+	noHPF := fs.Bool("no-hpf", false, "no high-pass filter on this call's microphone (config: audio.high_pass)")
 	pos, err := parseArgs(e, fs, args, synopsis)
 	if err != nil {
 		return err
@@ -48,6 +52,15 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("call: --audio-out: %v", err)
 	}
+	var dspOff []string
+	for _, o := range []struct {
+		off   bool
+		stage string
+	}{{*noAEC, call.StageAEC}, {*noNS, call.StageNS}, {*noAGC, call.StageAGC}, {*noHPF, call.StageHPF}} {
+		if o.off {
+			dspOff = append(dspOff, o.stage)
+		}
+	}
 	hm, err := e.openHome()
 	if err != nil {
 		return err
@@ -56,7 +69,7 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	var res *call.Result
 	if cc, derr := control.Dial(hm); derr == nil {
 		req := control.Request{Op: control.OpCall, Name: pos[0], DurationMs: duration.Milliseconds(), AudioIn: inSpec, AudioOut: outSpec,
-			ForceRelay: *forceRelay}
+			ForceRelay: *forceRelay, DSPOff: dspOff}
 		p.line("calling %s through the running node…", pos[0])
 		var resp *control.Response
 		resp, err = cc.Call(ctx, req, func(r control.Response) {
@@ -69,7 +82,7 @@ func runCall(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		res, err = callWithOwnNode(ctx, e, hm, pos[0], call.Options{
-			Duration: *duration, AudioIn: inSpec, AudioOut: outSpec, ForceRelay: *forceRelay,
+			Duration: *duration, AudioIn: inSpec, AudioOut: outSpec, ForceRelay: *forceRelay, DSPOff: dspOff,
 			OnEvent: func(ev call.Event) { p.event(ev.Kind, ev.Call) },
 		}, p)
 	}
@@ -202,6 +215,15 @@ func (p *callPrinter) summary(res *call.Result) {
 	if res.Connected {
 		fmt.Fprintf(&b, "\n  call id %s, route %s, setup %.0f ms, duration %.1f s", s.CallID, s.Route, s.SetupMs, s.DurationS)
 		fmt.Fprintf(&b, "\n  packets sent %d, received %d, loss %.1f %%, jitter %.1f ms, rtt %.1f ms", s.PacketsSent, s.PacketsReceived, 100*s.Loss, s.JitterMs, s.RTTMs)
+		if s.MOS > 0 && s.Quality != nil {
+			fmt.Fprintf(&b, "\n  estimated MOS %.2f (delay %.0f ms, concealed %.1f %%)", s.MOS, s.Quality.OneWayDelayMs, 100*s.Quality.Loss)
+		}
+		if s.DSP != nil {
+			fmt.Fprintf(&b, "\n  microphone processing %s", strings.Join(s.DSP.Stages, ", "))
+			if s.DSP.EchoDelayMs >= 0 {
+				fmt.Fprintf(&b, ", echo delay %.0f ms", s.DSP.EchoDelayMs)
+			}
+		}
 		fmt.Fprintf(&b, "\n  short authentication string %s", res.SAS)
 	}
 	p.line("%s", b.String())

@@ -53,6 +53,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		if c.SAS != "" {
 			fmt.Fprintf(w, ", SAS %s", c.SAS)
 		}
+		if c.MOS > 0 {
+			fmt.Fprintf(w, ", MOS %.2f", c.MOS)
+		}
 		fmt.Fprintln(w)
 	}
 	return nil

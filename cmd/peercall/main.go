@@ -41,12 +41,13 @@ var commands = []command{
 	{"login", "NAME [--password-stdin]", "log in and get a certificate for this node's identity key", runLogin},
 	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
 	{"run", "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]", "run the node: presence, incoming calls, control socket", runRun},
-	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
+	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
 	{"status", "[--json]", "show the running node's user, role and calls", runStatus},
 	{"answer", "[CALL_ID]", "answer the ringing call", runAnswer},
 	{"reject", "[CALL_ID]", "decline the ringing call", runReject},
 	{"hangup", "[CALL_ID]", "hang up a call", runHangup},
 	{"devices", "", "list sound card devices (for pa:NAME)", runDevices},
+	{"dsp", dspSynopsis, "run a call's echo cancellation, noise suppression and gain control on WAV files", runDSP},
 }
 
 func findCommand(name string) (command, bool) {

@@ -26,6 +26,7 @@ var (
 // Call with paMu held.
 func paAcquire() error {
 	if paRefs == 0 {
+		quietLibraries()
 		if err := portaudio.Initialize(); err != nil {
 			return fmt.Errorf("initialise PortAudio: %w (is ALSA configured? check ALSA_CONFIG_PATH and ~/.asoundrc)", err)
 		}

@@ -2,7 +2,10 @@
 
 package audio
 
-import "context"
+import (
+	"context"
+	"log/slog"
+)
 
 // Devices lists the PortAudio devices; without cgo there are none.
 func Devices() ([]DeviceInfo, error) { return nil, ErrNoPortAudio }
@@ -16,3 +19,9 @@ func openPortAudioSink(context.Context, Spec, Options) (Sink, error) {
 }
 
 func checkPortAudio(context.Context, Spec, bool) error { return ErrNoPortAudio }
+
+// SetLibraryLogger does nothing without cgo: no ALSA or JACK is linked.
+func SetLibraryLogger(*slog.Logger) {}
+
+// LibraryMessage is empty without cgo.
+func LibraryMessage() (string, int) { return "", 0 }

@@ -122,5 +122,11 @@ func runDevices(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list sound devices: %w; virtual devices (%s) work without a sound card", err, audio.SpecForms)
 	}
-	return audio.FormatDevices(e.stdout, devs)
+	if err := audio.FormatDevices(e.stdout, devs); err != nil {
+		return err
+	}
+	if msg, n := audio.LibraryMessage(); len(devs) == 0 && n > 0 {
+		fmt.Fprintf(e.stdout, "the sound system said: %s (%d messages; -v shows them all)\n", msg, n)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
 	"github.com/peercall/peercall/home"
@@ -118,5 +119,6 @@ func (e *env) setupLog(command string) error {
 	}
 	e.log = slog.New(h)
 	p2plog.Route(h)
+	audio.SetLibraryLogger(e.log.With("component", "audio"))
 	return nil
 }

@@ -147,7 +147,7 @@ func TestCLIRunLogging(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, verbose := range []bool{false, true} {
-		args := []string{"call", "nobody-here"}
+		args := []string{"call", "nobody-here", "--audio-in", "silence", "--audio-out", "null"}
 		if verbose {
 			args = append([]string{"-v"}, args...)
 		}

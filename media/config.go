@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/net/proxy"
 
 	"github.com/peercall/peercall/audio"
 )
@@ -29,6 +30,11 @@ type Config struct {
 	// ICEServers are STUN/TURN servers (TURN URLs and credentials come from
 	// a super-node).
 	ICEServers []webrtc.ICEServer
+	// ICEProxyDialer, when set, makes the TCP connections to TURN servers
+	// (turn: with transport=tcp, and turns:) instead of ICE: the node's
+	// dialer speaks TLS pinned to a super-node's key to turns: addresses,
+	// since their certificates are self-signed.
+	ICEProxyDialer proxy.Dialer
 	// RelayOnly sets the ICE transport policy to "relay": only TURN
 	// candidates are used, so the peer never learns our addresses.
 	RelayOnly bool

@@ -148,6 +148,9 @@ func (s *Session) buildPeerConnection() error {
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}
+	if cfg.ICEProxyDialer != nil {
+		se.SetICEProxyDialer(cfg.ICEProxyDialer)
+	}
 	if cfg.PortMin != 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
 			return fmt.Errorf("media: UDP port range %d-%d: %w", cfg.PortMin, cfg.PortMax, err)

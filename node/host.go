@@ -16,6 +16,8 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/peercall/peercall/relay/sharedport"
 )
 
 // ErrPortInUse is wrapped when the configured libp2p port is taken (another
@@ -71,7 +73,7 @@ func listenMultiaddrs(listen []string, anyPort bool) ([]ma.Multiaddr, error) {
 // when set, gives further options for each attempt (admission's resource
 // manager, gater and connection manager: new ones each time, as a failed
 // host closes its own).
-func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, extra func() ([]libp2p.Option, error)) (host.Host, error) {
+func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, shared net.Listener, extra func() ([]libp2p.Option, error)) (host.Host, error) {
 	priv, err := ic.UnmarshalEd25519PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("identity key: %w", err)
@@ -84,13 +86,24 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, ext
 		if err != nil {
 			return nil, err
 		}
+		// Without SO_REUSEPORT a second node cannot silently share a port
+		// with the first (the kernel would split incoming connections
+		// between them), so a taken port is detected.
+		tcpTransport := libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport())
+		if shared != nil {
+			// The shared port's libp2p route (relay.shared_port) is one
+			// more TCP listen address, served from the route.
+			a, err := manet.FromNetAddr(shared.Addr())
+			if err != nil {
+				return nil, fmt.Errorf("relay.shared_port: %w", err)
+			}
+			addrs = append(addrs, a)
+			tcpTransport = libp2p.Transport(sharedport.NewSharedTCPTransport(shared), tcp.DisableReuseport())
+		}
 		opts := []libp2p.Option{
 			libp2p.Identity(priv),
 			libp2p.ListenAddrs(addrs...),
-			// Without SO_REUSEPORT a second node cannot silently share
-			// a port with the first (the kernel would split incoming
-			// connections between them), so a taken port is detected.
-			libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+			tcpTransport,
 			libp2p.Transport(quic.NewTransport),
 			libp2p.Security(noise.ID, noise.New),
 			libp2p.EnableRelay(),

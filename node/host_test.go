@@ -25,13 +25,13 @@ func TestHostPortTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, err := newHost(key, []string{taken}, false, nil); err == nil {
+	if h, err := newHost(key, []string{taken}, false, nil, nil); err == nil {
 		h.Close()
 		t.Fatalf("listened on %s, which is taken", taken)
 	} else if !errors.Is(err, ErrPortInUse) {
 		t.Errorf("error %v, want ErrPortInUse", err)
 	}
-	h, err := newHost(key, []string{taken}, true, nil)
+	h, err := newHost(key, []string{taken}, true, nil, nil)
 	if err != nil {
 		t.Fatalf("free-port fallback: %v", err)
 	}
@@ -82,7 +82,7 @@ func TestHostAddressNotLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fallback := range []bool{false, true} {
-		h, err := newHost(key, []string{"203.0.113.77:7070"}, fallback, nil)
+		h, err := newHost(key, []string{"203.0.113.77:7070"}, fallback, nil, nil)
 		if err == nil {
 			h.Close()
 			t.Fatalf("listened on 203.0.113.77, a documentation address this machine does not have")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -109,6 +110,7 @@ type Node struct {
 	user    string
 	host    host.Host
 	adm     *admission.Admission
+	shared  *supernode.SharedPort // relay.shared_port (nil: none)
 	dht     *presence.DHT
 	dir     *directory.Client // nil without a directory URL
 	cache   *presence.HostCache
@@ -231,7 +233,14 @@ func (n *Node) start(ctx context.Context) (err error) {
 		Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
 		return err
 	}
-	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback, n.adm.HostOptions); err != nil {
+	if err := n.openSharedPort(); err != nil {
+		return err
+	}
+	var sharedP2P net.Listener
+	if n.shared != nil {
+		sharedP2P = n.shared.P2P
+	}
+	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback, sharedP2P, n.adm.HostOptions); err != nil {
 		return err
 	}
 	n.adm.Start(n.host)
@@ -280,17 +289,36 @@ func (n *Node) start(ctx context.Context) (err error) {
 func (n *Node) startRelay() (err error) {
 	ro := n.opts.Relay
 	ro.Registry = n.reg
-	n.relay, err = supernode.New(supernode.Deps{
+	deps := supernode.Deps{
 		Host: n.host, Routing: n.dht, DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
 		Network: n.cfg.Network, Logger: n.log, DirectoryURL: n.cfg.Directory.URL,
-		OnCircuitChange: n.addrsMayHaveChanged,
-	}, n.cfg.RelaySection(), ro)
+		OnCircuitChange: n.addrsMayHaveChanged, Key: n.key,
+	}
+	if n.shared != nil {
+		deps.SharedTURN, deps.SharedTURNTLS = n.shared.TURN, n.shared.TLS
+	}
+	n.relay, err = supernode.New(deps, n.cfg.RelaySection(), ro)
 	return err
 }
 
 // inviteTimeout resets an incoming signalling stream that sends no INVITE
 // in time (a caller sends it at once).
 const inviteTimeout = 5 * time.Second
+
+// openSharedPort opens relay.shared_port (TURN over TCP and TLS and libp2p
+// on one TCP port) on the first listen host, when the node may relay.
+func (n *Node) openSharedPort() error {
+	port, err := supernode.SharedPortFor(n.cfg.RelaySection(), n.cfg.Network, n.opts.Relay)
+	if err != nil || port == 0 {
+		return err
+	}
+	host := ""
+	if ips := home.ListenIPs(n.cfg.Network.Listen); len(ips) > 0 {
+		host = ips[0]
+	}
+	n.shared, err = supernode.OpenSharedPort(host, port, n.log)
+	return err
+}
 
 // startCalls starts signalling and the call manager.
 func (n *Node) startCalls() (err error) {
@@ -305,6 +333,10 @@ func (n *Node) startCalls() (err error) {
 	})
 	if err != nil {
 		return fmt.Errorf("start call signalling: %w", err)
+	}
+	if n.opts.Media.ICEProxyDialer == nil && n.relay != nil {
+		// TURN over TLS to super-nodes, pinned to their keys.
+		n.opts.Media.ICEProxyDialer = n.relay.TURNDialer()
 	}
 	cc := call.Config{
 		Signalling: n.sig, Self: n.host.ID(), Resolve: n.reachPeer, Certificate: n.currentCertificate,
@@ -534,6 +566,9 @@ func (n *Node) shutdown() error {
 	}
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
+	}
+	if n.shared != nil {
+		errs = append(errs, n.shared.Demux.Close())
 	}
 	if n.cache != nil {
 		if err := n.cache.Save(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,6 +55,7 @@ type relaySpec struct {
 	autoAnswer bool
 	metrics    bool           // serve /metrics on a free loopback port
 	cpu        func() float64 // CPU load (nil: 0)
+	restricted bool           // network.restricted: relays over TCP and TLS only
 }
 
 // superNode is relay on, uptime and bandwidth conditions met, TURN on free
@@ -102,12 +104,13 @@ func testRelayOptions(t testing.TB, cfg home.RelayConfig, policy string) superno
 func startRelayNode(t testing.TB, nw *callharness.Network, spec relaySpec) *relayNode {
 	t.Helper()
 	u := nw.User(spec.name)
-	if spec.ranges != nil {
+	if spec.ranges != nil || spec.restricted {
 		cfg, err := u.Home.Config()
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Network.ReachableRanges = spec.ranges
+		cfg.Network.Restricted = spec.restricted
 		if err := u.Home.SaveConfig(cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -632,4 +635,58 @@ func TestRelayGone(t *testing.T) {
 	if err != nil || ch.Relay != stays.n.PeerID() {
 		t.Fatalf("alice's relay after %s stopped: %s, %v; want %s", gone.u.Name, ch.Relay, err, stays.u.Name)
 	}
+}
+
+// TestRelayedCallSharedPort: a super-node serves TURN over TCP, TURN over
+// TLS and libp2p on one port (relay.shared_port). alice, on a restricted
+// network (TCP and TLS relays only), calls bob through it: her credentials
+// name the shared port, her node does TLS there checked against sam's
+// key, the audio arrives both ways, and sam's libp2p listens on the
+// shared port too.
+func TestRelayedCallSharedPort(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	samCfg := superNode(10)
+	samCfg.SharedPort = port
+	sam := startRelayNode(t, nw, relaySpec{name: "sam", cfg: samCfg, ranges: loopbackRange})
+	alice := startRelayNode(t, nw, relaySpec{name: "alice", cfg: clientNode(), restricted: true})
+	bob := startRelayNode(t, nw, relaySpec{name: "bob", cfg: clientNode(), autoAnswer: true})
+	shared := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)
+	listens := false
+	for _, a := range sam.n.Addrs() {
+		listens = listens || a.String() == shared
+	}
+	if !listens {
+		t.Errorf("sam's libp2p addresses %v lack the shared port %s", sam.n.Addrs(), shared)
+	}
+	waitFor(t, 20*time.Second, "sam is not a super-node", sam.m.Promoted)
+	waitSuperNodes(t, alice, 1)
+	ch, err := alice.m.PickRelay(callCtx(t), "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantURL := fmt.Sprintf("turns:127.0.0.1:%d?transport=tcp", port)
+	if len(ch.Servers) != 1 || !slices.Contains(ch.Servers[0].URLs, wantURL) || slices.Contains(ch.Servers[0].URLs, fmt.Sprintf("turn:127.0.0.1:%d?transport=tcp", port)) {
+		t.Fatalf("alice's TURN servers from sam %+v; want %s and no plain TCP URL on the shared port (the dialer does TLS there)", ch.Servers, wantURL)
+	}
+	c := startCall(t, alice, "bob", false)
+	waitHeard(t, c.done, bob.a, len(alice.a.Send))
+	waitHeard(t, c.done, alice.a, len(bob.a.Send))
+	c.end(t)
+	if c.err != nil {
+		t.Fatalf("restricted alice calls bob through the shared port: %v", c.err)
+	}
+	if s := c.res.Summary; s.Route != "relay" || s.RelayPeerID != sam.n.PeerID().String() {
+		t.Errorf("summary route %q via %q, want relay via sam", s.Route, s.RelayPeerID)
+	}
+	if n := alice.m.TURNTLSDials(); n == 0 {
+		t.Error("alice made no TURN-over-TLS connection checked against sam's key")
+	}
+	checkHeard(t, "alice→bob", alice.a.Send, bob.a.Last())
+	checkHeard(t, "bob→alice", bob.a.Send, alice.a.Last())
 }

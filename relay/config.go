@@ -83,6 +83,10 @@ type Config struct {
 	// TURNTLSPort is the TURN-over-TLS port (0: no TLS listener; 5349 or
 	// 443 for clients behind firewalls that pass only TLS).
 	TURNTLSPort int `toml:"turn_tls_port"`
+	// SharedPort is one TCP port (0: none; 443 for clients behind
+	// firewalls that let out nothing else) on which the node serves TURN
+	// over TCP, TURN over TLS and libp2p at once (package sharedport).
+	SharedPort int `toml:"shared_port"`
 	// RelayPortMin and RelayPortMax bound the UDP ports of relayed
 	// transport addresses (both 0: ephemeral ports, for tests).
 	RelayPortMin int `toml:"relay_port_min"`
@@ -175,6 +179,10 @@ func (c Config) Validate() error {
 	intIn("turn_tls_port", c.TURNTLSPort, 0, 65535, " (0: no TLS listener; 5349 or 443)")
 	if c.TURNTLSPort != 0 && c.TURNTLSPort == c.TURNPort {
 		bad("relay.turn_tls_port %d equals relay.turn_port: TCP and TLS need different ports", c.TURNTLSPort)
+	}
+	intIn("shared_port", c.SharedPort, 0, 65535, " (0: none; 443 serves TURN over TCP and TLS and libp2p on one port)")
+	if c.SharedPort != 0 && (c.SharedPort == c.TURNPort || c.SharedPort == c.TURNTLSPort) {
+		bad("relay.shared_port %d is also relay.turn_port or relay.turn_tls_port: give the shared port its own number (TURN over TCP and TLS are served on it anyway)", c.SharedPort)
 	}
 	switch {
 	case c.RelayPortMin == 0 && c.RelayPortMax == 0:

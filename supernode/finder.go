@@ -282,7 +282,7 @@ func (m *Manager) PickRelay(ctx context.Context, callee peer.ID, need bool) (Cho
 	for _, c := range cands {
 		creds, err := m.requestCredentials(ctx, c.ID)
 		if err == nil {
-			return Choice{Servers: []webrtc.ICEServer{creds.ICEServer()}, Relay: c.ID, RTT: c.RTT}, nil
+			return Choice{Servers: m.pinServers(c.ID, []webrtc.ICEServer{creds.ICEServer()}), Relay: c.ID, RTT: c.RTT}, nil
 		}
 		why = append(why, fmt.Sprintf("%s: %v", brief.ID(c.ID), err))
 		var re *turncreds.RemoteError

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/relay/peerfilter"
+	"github.com/peercall/peercall/relay/sharedport"
 	"github.com/peercall/peercall/relay/turncreds"
 
 	"github.com/libp2p/go-libp2p/core/event"
@@ -53,6 +54,10 @@ type Manager struct {
 	h          host.Host
 	routing    routing.ContentRouting
 	onCircuit  func()
+	key        ed25519.PrivateKey
+	sharedTURN net.Listener // the shared port's TURN-over-TCP route (nil: none)
+	sharedTLS  net.Listener // and its TURN-over-TLS route
+	dialer     *turnDialer
 	dirKey     ed25519.PublicKey
 	cert       func() (*crypto.Certificate, error)
 	log        *slog.Logger
@@ -111,6 +116,13 @@ type Deps struct {
 	// OnCircuitChange, when set, is called when the node's circuit
 	// addresses (CircuitAddrs) change.
 	OnCircuitChange func()
+	// Key is the node's identity key: TURN over TLS presents a
+	// certificate made from it, which clients pin by the peer ID.
+	Key ed25519.PrivateKey
+	// SharedTURN and SharedTURNTLS are the TURN routes of the shared port
+	// (relay.shared_port, SharedPortFor): the relay serves them once
+	// promoted. Nil without a shared port.
+	SharedTURN, SharedTURNTLS net.Listener
 }
 
 // New starts the manager: the promotion loop, the relay client's search
@@ -144,7 +156,8 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		h: d.Host, routing: d.Routing, onCircuit: d.OnCircuitChange, dirKey: d.DirectoryKey, cert: d.Certificate, log: d.Logger, opts: opts,
+		h: d.Host, routing: d.Routing, onCircuit: d.OnCircuitChange, key: d.Key,
+		sharedTURN: d.SharedTURN, sharedTLS: d.SharedTURNTLS, dialer: newTURNDialer(), dirKey: d.DirectoryKey, cert: d.Certificate, log: d.Logger, opts: opts,
 		user: cfg, cfg: eff, reasons: reasons, policy: pol,
 		restricted: d.Network.Restricted || pol.Network.Restricted,
 		ranges:     ranges, listenIP: listenIP(d.Network.Listen),
@@ -404,9 +417,30 @@ func (m *Manager) relayFor(proof reach.Result) (*relay.Relay, error) {
 		}
 		public = net.IP(ip.AsSlice())
 	}
-	r, err := relay.New(m.cfg, relay.Options{DirectoryKey: m.dirKey, ListenIP: m.listenIP, PublicIP: public,
+	opts := relay.Options{DirectoryKey: m.dirKey, ListenIP: m.listenIP, PublicIP: public,
 		TestSameHostPeers: m.opts.SameHostPeers,
-		Tracer:            m.tracer, Logger: m.log})
+		Tracer:            m.tracer, Logger: m.log}
+	if m.sharedTURN != nil {
+		// TURN over TCP is served on the shared port; none on turn_port.
+		opts.TURNListeners, opts.SharedTCPOnly = []net.Listener{m.sharedTURN}, true
+	}
+	if m.sharedTLS != nil {
+		opts.TURNTLSListeners = []net.Listener{m.sharedTLS}
+	}
+	if len(m.key) == ed25519.PrivateKeySize {
+		host := ""
+		if ip := public; ip != nil {
+			host = ip.String()
+		} else if m.listenIP != nil {
+			host = m.listenIP.String()
+		}
+		cert, err := sharedport.SelfSignedCertificate(m.key, host)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSCertificate = &cert
+	}
+	r, err := relay.New(m.cfg, opts)
 	if err != nil {
 		return nil, err
 	}

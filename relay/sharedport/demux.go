@@ -22,6 +22,14 @@ const demuxPeekTimeout = 5 * time.Second
 // demuxBacklog is how many routed connections wait for their Accept.
 const demuxBacklog = 16
 
+// maxPending bounds the connections being peeked at or waiting for a
+// route's Accept at once: beyond it new connections are closed at once, so
+// a flood of silent connections, or of connections to a route nobody
+// accepts (TURN on a node that is not a super-node yet), costs a bounded
+// number of goroutines and sockets. A routed connection not accepted
+// within demuxPeekTimeout is closed.
+const maxPending = 512
+
 // stunMagicCookie is RFC 5389's magic cookie.
 const stunMagicCookie = 0x2112A442
 
@@ -58,6 +66,7 @@ type Demux struct {
 	closed bool
 	wg     sync.WaitGroup
 	done   chan struct{}
+	slots  chan struct{} // one per pending connection (maxPending)
 }
 
 // NewDemux starts demultiplexing ln's connections; add routes before
@@ -66,7 +75,7 @@ func NewDemux(ln net.Listener, log *slog.Logger) *Demux {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Demux{ln: ln, log: log, done: make(chan struct{})}
+	d := &Demux{ln: ln, log: log, done: make(chan struct{}), slots: make(chan struct{}, maxPending)}
 	d.wg.Add(1)
 	go d.serve()
 	return d
@@ -115,6 +124,13 @@ func (d *Demux) serve() {
 			}
 			return
 		}
+		select {
+		case d.slots <- struct{}{}:
+		default:
+			d.log.Debug("demux: too many connections pending; closing", "remote", c.RemoteAddr())
+			_ = c.Close()
+			continue
+		}
 		d.wg.Add(1)
 		go d.route(c)
 	}
@@ -123,6 +139,7 @@ func (d *Demux) serve() {
 // route peeks at c and hands it to the first matching route.
 func (d *Demux) route(c net.Conn) {
 	defer d.wg.Done()
+	defer func() { <-d.slots }()
 	_ = c.SetReadDeadline(time.Now().Add(demuxPeekTimeout))
 	first := make([]byte, demuxPeek)
 	n, err := io.ReadFull(c, first)
@@ -140,8 +157,13 @@ func (d *Demux) route(c net.Conn) {
 			continue
 		}
 		pc := &peekedConn{Conn: c, first: first}
+		wait := time.NewTimer(demuxPeekTimeout)
+		defer wait.Stop()
 		select {
 		case r.ch <- pc:
+		case <-wait.C:
+			d.log.Debug("demux: nobody accepted the connection", "route", r.name, "remote", c.RemoteAddr())
+			_ = c.Close()
 		case <-r.closed:
 			_ = c.Close()
 		case <-d.done:

@@ -1,7 +1,11 @@
 package sharedport
 
 import (
+	"errors"
+	"io"
+	"net"
 	"testing"
+	"time"
 )
 
 func TestDemuxMatchers(t *testing.T) {
@@ -52,4 +56,49 @@ func FuzzDemuxMatchers(f *testing.F) {
 			t.Fatalf("%x matches %d protocols", b, n)
 		}
 	})
+}
+
+// TestDemuxUnacceptedRoute: connections to a route nobody accepts (TURN
+// on a node that is not a super-node yet) do not pile up: beyond the
+// backlog each is closed once the hand-off times out.
+func TestDemuxUnacceptedRoute(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDemux(ln, nil)
+	defer d.Close()
+	_ = d.Route("turn", IsSTUN) // never accepted
+	stun := []byte{0x00, 0x03, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range demuxBacklog + 1 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(stun); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One connection beyond the backlog is closed by the demux.
+	closed := make(chan int, len(conns))
+	for i, c := range conns {
+		go func() {
+			_ = c.SetReadDeadline(time.Now().Add(3 * demuxPeekTimeout))
+			if _, err := c.Read(make([]byte, 1)); errors.Is(err, io.EOF) {
+				closed <- i
+			}
+		}()
+	}
+	select {
+	case <-closed:
+	case <-time.After(3 * demuxPeekTimeout):
+		t.Fatalf("none of %d connections to an unaccepted route was closed", len(conns))
+	}
 }

@@ -1,9 +1,6 @@
 package scenarios
 
 import (
-	"fmt"
-	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,14 +14,15 @@ const restrictedWait = 30 * time.Second
 
 // TestFirewall443 is scenario 4: carol sits behind a default-deny firewall
 // that lets out only TCP to port 443 (no UDP at all, nothing in). The
-// directory listens on 443 so she can log in. The super-node has two
-// addresses: libp2p on the second one's TCP 443 (so carol can ask it for
-// TURN credentials) and TURN (relay.turn_port = 443, UDP and TCP) on the
-// first. bob, on the internet, listens for libp2p on TCP 443 too, which
+// directory listens on 443 so she can log in. The super-node has one
+// address and shares its TCP 443 (relay.shared_port) between libp2p (so
+// carol can ask it for TURN credentials), TURN over TCP and TURN over TLS
+// (carol's node speaks TLS there, checked against the super-node's key);
+// TURN over UDP stays on 3478 for everyone else. bob, on the internet, listens for libp2p on TCP 443 too, which
 // carries the calls' signalling in and out (so this scenario does not
 // depend on circuit relay reservations, which other scenarios test). carol's
 // node is restricted, says so in `status`, stays a client with --relay
-// auto, and calls in and out go through TURN over TCP 443.
+// auto, and calls in and out go through TURN over TLS on 443.
 //
 // Restricted mode is set in carol's config.toml (network.restricted =
 // true); dave, beside her without it, must detect it (the "detected"
@@ -33,10 +31,9 @@ func TestFirewall443(t *testing.T) {
 	t.Parallel()
 	w := newWorldDirPort(t, 4, 443)
 	sh := w.lab.Host("super", w.inet)
-	second := w.secondAddr(sh, 200)
 	set := w.labRanges()
-	set["network"]["listen"] = []string{sh.Addr().String() + ":7070", second.String() + ":443"}
-	set["relay"] = map[string]any{"max_cpu_load": 1.0, "turn_port": 443}
+	set["network"]["listen"] = []string{sh.Addr().String() + ":7070"}
+	set["relay"] = map[string]any{"max_cpu_load": 1.0, "shared_port": 443}
 	super := w.user("super", sh, set)
 	super.run("bob", "--relay", "on")
 
@@ -114,20 +111,4 @@ func (u *user) waitRestricted(started time.Time) control.Status {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-}
-
-// secondAddr gives machine h a second address on its segment, the
-// segment's address ending in last (netlab hands out addresses from .2 in
-// order, so a high one is free), and returns it.
-func (w *world) secondAddr(h *netlab.Host, last byte) netip.Addr {
-	w.t.Helper()
-	p := h.Segment().Prefix()
-	b := p.Addr().As4()
-	b[3] = last
-	a := netip.AddrFrom4(b)
-	cmd := exec.Command("ip", "-n", h.Namespace(), "addr", "add", fmt.Sprintf("%s/%d", a, p.Bits()), "dev", "eth0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		w.t.Fatalf("add address %s to %s: %v\n%s", a, h, err, out)
-	}
-	return a
 }

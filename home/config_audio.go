@@ -9,7 +9,7 @@ type AudioConfig struct {
 	NoiseSuppression bool `toml:"noise_suppression"`
 	// AutoGain brings the voice to a steady level.
 	AutoGain bool `toml:"auto_gain"`
-	// HighPass removes rumble below 80 Hz.
+	// HighPass removes DC and rumble below 50 Hz.
 	HighPass bool `toml:"high_pass"`
 	// ProcessVirtual also processes virtual microphones (wav:, tone:,
 	// silence, and the audio tests give a node), which have no room: off

@@ -126,29 +126,42 @@ func (s *thenSilence) Read(ctx context.Context, frame []int16) error {
 // stretch time by a frame now and then, which a single lag over the whole
 // call would count as corruption. Compare it with testaudio.Threshold.
 func SegmentSimilarity(sent, heard []int16) float64 {
-	seg := audio.SampleRate / 2
+	return SimilarityPer(sent, heard, 500*time.Millisecond)
+}
+
+// SimilarityPer is SegmentSimilarity with segments of seg: each segment
+// of sent is found in heard at its own lag (searched from a quarter second
+// before its place to a second after), and the segments' scores are
+// averaged weighted by their energy. A jitter-buffer stall or shrink (a
+// frame of concealment, or a frame skipped, and a 20 ms shift of all that
+// follows) spoils only the segment it falls in: the shorter the segments,
+// the less a loaded machine's stalls count against the audio itself.
+func SimilarityPer(sent, heard []int16, seg time.Duration) float64 {
+	n := audio.SamplesPer(seg)
 	var total float64
 	for _, v := range sent {
 		total += float64(v) * float64(v)
 	}
-	if len(sent) == 0 {
+	if len(sent) == 0 || n <= 0 {
 		return 0
 	}
-	meanEnergy := total / float64(len(sent)) * float64(seg)
+	meanEnergy := total / float64(len(sent)) * float64(n)
+	early := audio.SampleRate / 4
 	var sum, weight float64
-	for off := 0; off+seg <= len(sent); off += seg {
+	for off := 0; off+n <= len(sent); off += n {
 		var e float64
-		for _, v := range sent[off : off+seg] {
+		for _, v := range sent[off : off+n] {
 			e += float64(v) * float64(v)
 		}
 		if e < 0.1*meanEnergy || off >= len(heard) {
 			continue
 		}
-		// Look from half a second earlier: the first packets may be lost
-		// while the receiving side finishes its own start.
-		from := max(0, off-seg/2)
-		to := min(len(heard), from+seg+audio.SampleRate)
-		sim, _ := testaudio.Similarity(sent[off:off+seg], heard[from:to], audio.SampleRate)
+		// Look from a quarter second earlier (the first packets may be
+		// lost while the receiving side finishes its own start) to a
+		// second later.
+		from := max(0, off-early)
+		to := min(len(heard), from+n+audio.SampleRate)
+		sim, _ := testaudio.Similarity(sent[off:off+n], heard[from:to], audio.SampleRate)
 		sum += sim * e
 		weight += e
 	}

@@ -56,15 +56,20 @@ func newDelayEstimator() *delayEstimator {
 // add takes one 10 ms frame of microphone and of the reference at the same
 // timeline positions (lag 0) and says whether a correlation is due.
 func (d *delayEstimator) add(mic, ref []int16) bool {
-	for i := range mic {
-		d.acc[0] += float64(mic[i])
-		d.acc[1] += float64(ref[i])
-		d.accN++
-		if d.accN == decim {
-			d.push(d.acc[0]/decim, d.acc[1]/decim)
-			d.acc, d.accN = [2]float64{}, 0
+	// The sums run in locals: the race detector (CI's tests) instruments
+	// every access to a field, not a register.
+	am, ar, n := d.acc[0], d.acc[1], d.accN
+	ref = ref[:len(mic)]
+	for i, m := range mic {
+		am += float64(m)
+		ar += float64(ref[i])
+		n++
+		if n == decim {
+			d.push(am/decim, ar/decim)
+			am, ar, n = 0, 0, 0
 		}
 	}
+	d.acc, d.accN = [2]float64{am, ar}, n
 	every := estimateEvery
 	if d.estimate >= 0 {
 		every = recheckEvery // found: only watch for a change

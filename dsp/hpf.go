@@ -20,11 +20,19 @@ func newHighPass(hz, rate float64) *highPass {
 	}
 }
 
+// process filters x in place. The coefficients and the state live in
+// locals through the loop: one load and one store of the struct per
+// frame instead of nine per sample, which the race detector (it
+// instruments every memory access) made 69 us of CPU per 10 ms frame
+// instead of 18.
 func (h *highPass) process(x []int16) {
+	b0, b1, b2, a1, a2 := h.b0, h.b1, h.b2, h.a1, h.a2
+	x1, x2, y1, y2 := h.x1, h.x2, h.y1, h.y2
 	for i, v := range x {
 		in := float64(v)
-		y := h.b0*in + h.b1*h.x1 + h.b2*h.x2 - h.a1*h.y1 - h.a2*h.y2
-		h.x2, h.x1, h.y2, h.y1 = h.x1, in, h.y1, y
+		y := b0*in + b1*x1 + b2*x2 - a1*y1 - a2*y2
+		x2, x1, y2, y1 = x1, in, y1, y
 		x[i] = int16(max(-32768, min(32767, math.Round(y))))
 	}
+	h.x1, h.x2, h.y1, h.y2 = x1, x2, y1, y2
 }

@@ -75,9 +75,7 @@ func (r *ring) write(p int64, x []int16) {
 	case r.end == r.start: // empty
 		r.start, r.end = p, p
 	case p > r.end: // a gap: silence in between
-		for q := r.end; q < p && q < r.end+ringSize; q++ {
-			r.buf[idx(q)] = 0
-		}
+		r.fill(r.end, min(p, r.end+ringSize), nil)
 	case p < r.start:
 		if p+n <= r.start {
 			return // older than what is kept
@@ -85,21 +83,49 @@ func (r *ring) write(p int64, x []int16) {
 		x, p = x[r.start-p:], r.start
 		n = int64(len(x))
 	}
-	for i, v := range x {
-		r.buf[idx(p+int64(i))] = v
+	if n > ringSize {
+		x, p = x[n-ringSize:], p+n-ringSize
+		n = ringSize
 	}
+	r.fill(p, p+n, x)
 	r.end = max(r.end, p+n)
 	r.start = max(r.start, r.end-ringSize)
 }
 
-// read fills dst with the samples from position p.
-func (r *ring) read(p int64, dst []int16) {
-	for i := range dst {
-		q := p + int64(i)
-		if q < r.start || q >= r.end {
-			dst[i] = 0
+// fill stores x (zeros when nil) at positions [from, to), at most
+// ringSize of them, with copies of the ring's (at most two) contiguous
+// runs rather than a loop over samples.
+func (r *ring) fill(from, to int64, x []int16) {
+	for from < to {
+		i := idx(from)
+		run := min(to-from, ringSize-i)
+		if x == nil {
+			clear(r.buf[i : i+run])
 		} else {
-			dst[i] = r.buf[idx(q)]
+			copy(r.buf[i:i+run], x[:run])
+			x = x[run:]
 		}
+		from += run
+	}
+}
+
+// read fills dst with the samples from position p: silence where nothing
+// is held.
+func (r *ring) read(p int64, dst []int16) {
+	n := int64(len(dst))
+	lo, hi := max(p, r.start), min(p+n, r.end)
+	if lo >= hi {
+		clear(dst)
+		return
+	}
+	clear(dst[:lo-p])
+	clear(dst[hi-p:])
+	out := dst[lo-p : hi-p]
+	for lo < hi {
+		i := idx(lo)
+		run := min(hi-lo, ringSize-i)
+		copy(out, r.buf[i:i+run])
+		out = out[run:]
+		lo += run
 	}
 }

@@ -2,6 +2,7 @@ package dsp
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -113,5 +114,72 @@ func TestDeviceStamps(t *testing.T) {
 				t.Errorf("heard %v after the write returned, want %v", p.played.Sub(after), tc.playout)
 			}
 		})
+	}
+}
+
+// TestRingAgainstModel writes frames across the ring's wrap-around, with
+// gaps, overlaps, stale and oversized writes, and reads them back against
+// a plain map of position to sample (the ring copies runs, not samples).
+func TestRingAgainstModel(t *testing.T) {
+	r := newRing()
+	model := map[int64]int16{}
+	var start, end int64
+	started := false
+	rnd := rand.New(rand.NewPCG(1, 2))
+	p := int64(ringSize - 700)
+	for step := range 400 {
+		n := 1 + rnd.IntN(1200)
+		if step == 200 {
+			n = ringSize + 300 // larger than the ring
+		}
+		switch rnd.IntN(6) {
+		case 0:
+			p += int64(rnd.IntN(3000)) // a gap
+		case 1:
+			p -= int64(rnd.IntN(500)) // an overlap
+		case 2:
+			p -= ringSize + int64(rnd.IntN(100)) // older than the ring
+		}
+		x := make([]int16, n)
+		for i := range x {
+			x[i] = int16(rnd.IntN(60000) - 30000)
+		}
+		r.write(p, x)
+		// The model: what the ring promises to keep.
+		if !started {
+			start, end, started = p, p, true
+		}
+		if p+int64(n) > start {
+			for i, v := range x {
+				if q := p + int64(i); q >= start {
+					model[q] = v
+				}
+			}
+			if p > end {
+				for q := end; q < p; q++ {
+					model[q] = 0
+				}
+			}
+			end = max(end, p+int64(n))
+			start = max(start, end-ringSize)
+		}
+		from := end - int64(rnd.IntN(ringSize+2000))
+		got := make([]int16, 1+rnd.IntN(2000))
+		r.read(from, got)
+		for i, v := range got {
+			q := from + int64(i)
+			want := int16(0)
+			if q >= start && q < end {
+				want = model[q]
+			}
+			if v != want {
+				t.Fatalf("step %d: position %d reads %d, want %d (ring holds [%d, %d))", step, q, v, want, start, end)
+			}
+		}
+		if p+int64(n) > start {
+			p += int64(n)
+		} else {
+			p = end
+		}
 	}
 }

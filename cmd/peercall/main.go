@@ -47,6 +47,8 @@ var commands = []command{
 	{"reject", "[CALL_ID]", "decline the ringing call", runReject},
 	{"hangup", "[CALL_ID]", "hang up a call", runHangup},
 	{"devices", "", "list sound card devices (for pa:NAME)", runDevices},
+	{"contacts", contactsSynopsis, "list contacts with their status, or add, accept, decline, block, remove one", runContacts},
+	{"presence", presenceSynopsis, "set your status (and mood) as your contacts see it", runPresence},
 	{"dsp", dspSynopsis, "run a call's echo cancellation, noise suppression and gain control on WAV files", runDSP},
 }
 

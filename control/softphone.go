@@ -20,6 +20,8 @@ const (
 	OpPresence = "presence"
 	// OpHistory lists the latest calls.
 	OpHistory = "history"
+	// OpUI returns the web interface's address with a one-time token.
+	OpUI = "ui"
 )
 
 // Contact actions (Request.Action).
@@ -44,12 +46,15 @@ type softphoneResponse struct {
 	// (else it waits in the outbox).
 	Delivered bool            `json:"delivered,omitempty"`
 	History   []contacts.Call `json:"history,omitempty"`
+	// URL is the web interface's login address (ui).
+	URL string `json:"url,omitempty"`
 }
 
 // Softphone is what a node with a contact list serves besides Node.
 type Softphone interface {
 	Contacts() *contacts.Book
 	Touch()
+	UILoginURL() (string, error)
 }
 
 // validateSoftphone checks the contact operations' fields; ok says the
@@ -58,7 +63,7 @@ func (r Request) validateSoftphone() (bool, error) {
 	fields := r.Action != "" || r.Message != "" || r.Status != "" || r.Mood != nil
 	other := r.CallID != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil
 	switch r.Op {
-	case OpContacts, OpHistory:
+	case OpContacts, OpHistory, OpUI:
 		if fields || other || r.Name != "" {
 			return true, fmt.Errorf("op %q takes no arguments", r.Op)
 		}
@@ -103,11 +108,20 @@ func (r Request) validateSoftphone() (bool, error) {
 // serveSoftphone answers the contact operations; false for other ops.
 func (s *Server) serveSoftphone(req Request, send func(Response), fail func(error)) bool {
 	switch req.Op {
-	case OpContacts, OpContact, OpPresence, OpHistory:
+	case OpContacts, OpContact, OpPresence, OpHistory, OpUI:
 	default:
 		return false
 	}
 	sp, ok := s.n.(Softphone)
+	if ok && req.Op == OpUI {
+		url, err := sp.UILoginURL()
+		if err != nil {
+			fail(err)
+			return true
+		}
+		send(Response{Done: true, softphoneResponse: softphoneResponse{URL: url}})
+		return true
+	}
 	var book *contacts.Book
 	if ok {
 		book = sp.Contacts()

@@ -79,7 +79,10 @@ func (n *Node) startSoftphone(ctx context.Context) error {
 		return err
 	}
 	if n.opts.Softphone.UI {
-		return n.startUI()
+		// The node runs without its interface rather than not at all.
+		if err := n.startUI(); err != nil {
+			n.log.Warn("web interface not served", "err", err)
+		}
 	}
 	return nil
 }

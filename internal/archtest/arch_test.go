@@ -72,7 +72,7 @@ func TestEveryPackageHasDoc(t *testing.T) {
 var layer = map[string]int{
 	"cmd":     7,
 	"node":    6,
-	"control": 5,
+	"control": 5, "ui": 5,
 	"call":    4, "supernode": 4,
 	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3,
 	"signalling": 2, "media": 2, "dsp": 2, "relay": 2, "directory": 2,

@@ -73,7 +73,7 @@ var layer = map[string]int{
 	"cmd":     7,
 	"node":    6,
 	"control": 5, "ui": 5,
-	"call":    4, "supernode": 4,
+	"call": 4, "supernode": 4,
 	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3,
 	"signalling": 2, "media": 2, "dsp": 2, "relay": 2, "directory": 2,
 	"crypto": 1, "audio": 1, "events": 1,

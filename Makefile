@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin
 PACKAGES = ./...
 
-.PHONY: all build deps demo test bench fuzz lab attack vet clean
+.PHONY: all build deps demo test bench fuzz lab attack vet clean install uninstall deb
 
 all: build
 
@@ -44,6 +44,25 @@ lab: deps
 attack: build
 	PEERCALL_ATTACK=1 $(GO) test -count=1 -run 'TestCallUnderAttack$$' -v ./node/
 	PEERCALL_ATTACK=1 $(GO) test -count=1 -run 'TestConnectionExhaustionLong$$' -v ./cmd/peercall-directory/
+
+# Installs both binaries, the systemd units (not enabled), the desktop entry
+# and the docs into $(DESTDIR)$(PREFIX) (default /usr/local).
+PREFIX ?= /usr/local
+install: build
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BIN=$(BIN) bash scripts/install.sh
+
+# Removes what install put there; every user's ~/.peercall stays.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/peercall $(DESTDIR)$(PREFIX)/bin/peercall-directory \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user/peercall.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/peercall-directory.service \
+		$(DESTDIR)$(PREFIX)/share/applications/peercall.desktop
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/peercall
+	@echo "peercall removed; your keys, contacts and history stay in ~/.peercall (or \$$PEERCALL_HOME)"
+
+# A Debian package in bin/ (dpkg-deb; lintian when installed).
+deb: build
+	BIN=$(BIN) bash scripts/deb.sh
 
 clean:
 	rm -rf $(BIN)

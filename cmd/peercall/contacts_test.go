@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +107,57 @@ func TestCLIContacts(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d (%s)", tc.args, r.code, tc.want, r.stderr)
 		}
 	}
+}
+
+// TestAutostart: off by default; on links the installed user unit into
+// default.target.wants, off removes the link; on without an installed unit
+// says how to install it.
+func TestAutostart(t *testing.T) {
+	cfg, data := t.TempDir(), t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", cfg)
+	t.Setenv("XDG_DATA_HOME", data)
+	hm, err := home.OpenHome(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if autostartOn() {
+		t.Fatal("autostart on before anything was done")
+	}
+	if r := runHome(t, hm, "autostart", "on"); r.code != exitFailure || !strings.Contains(r.stderr, "make install") {
+		if !unitInstalledSystemWide() {
+			t.Errorf("autostart on without the unit: exit %d, %q", r.code, r.stderr)
+		}
+	}
+	unit := filepath.Join(data, "systemd/user", unitName)
+	if err := os.MkdirAll(filepath.Dir(unit), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(unit, []byte("[Service]\nExecStart=/bin/true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runHome(t, hm, "autostart", "on"); r.code != exitOK {
+		t.Fatalf("autostart on: exit %d, %s", r.code, r.stderr)
+	}
+	link := filepath.Join(cfg, "systemd/user/default.target.wants", unitName)
+	if target, err := os.Readlink(link); err != nil || target != unit {
+		t.Errorf("link %s -> %q, %v; want %s", link, target, err, unit)
+	}
+	if r := runHome(t, hm, "autostart"); !strings.Contains(r.stdout, "autostart on") {
+		t.Errorf("autostart: %q", r.stdout)
+	}
+	if r := runHome(t, hm, "autostart", "off"); r.code != exitOK || autostartOn() {
+		t.Errorf("autostart off: exit %d, still on %v", r.code, autostartOn())
+	}
+	if r := runHome(t, hm, "autostart", "maybe"); r.code != exitUsage {
+		t.Errorf("autostart maybe: exit %d", r.code)
+	}
+}
+
+func unitInstalledSystemWide() bool {
+	for _, d := range unitDirs()[1:] {
+		if _, err := os.Stat(filepath.Join(d, unitName)); err == nil {
+			return true
+		}
+	}
+	return false
 }

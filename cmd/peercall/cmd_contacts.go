@@ -146,3 +146,41 @@ func runPresence(ctx context.Context, e *env, args []string) error {
 	}
 	return nil
 }
+
+// runHistory lists the latest calls, newest first.
+func runHistory(ctx context.Context, e *env, args []string) error {
+	const synopsis = "[--json]"
+	fs := newFlagSet(e, "history")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parseArgs(e, fs, args, synopsis)
+	if err != nil {
+		return err
+	}
+	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
+		return err
+	}
+	resp, err := controlDo(ctx, e, control.Request{Op: control.OpHistory})
+	if err != nil {
+		if *asJSON {
+			return e.printJSONError(err)
+		}
+		return err
+	}
+	if resp.History == nil {
+		resp.History = []contacts.Call{}
+	}
+	if *asJSON {
+		return e.printJSON(map[string]any{"calls": resp.History})
+	}
+	if len(resp.History) == 0 {
+		fmt.Fprintln(e.stdout, "no calls yet")
+	}
+	for _, c := range resp.History {
+		what := c.End
+		if c.Connected {
+			what = fmt.Sprintf("%.0f s, %s", c.DurationS, c.Route)
+		}
+		fmt.Fprintf(e.stdout, "%s  %-8s %-20s %s\n", c.Started.Local().Format("2006-01-02 15:04"), c.Direction, c.Peer, what)
+	}
+	return nil
+}

@@ -92,6 +92,9 @@ func TestCLIContacts(t *testing.T) {
 	if r.code != exitRejected || !strings.Contains(r.stderr, "contacts only") {
 		t.Errorf("a stranger's call: exit %d, stderr %q; want 5 saying bob takes calls from contacts only", r.code, r.stderr)
 	}
+	if r := runHome(t, bobU.Home, "history", "--json"); r.code != exitOK || !strings.Contains(r.stdout, `"peer": "carol"`) {
+		t.Errorf("bob's history --json: exit %d, %s; want carol's refused call", r.code, r.stdout)
+	}
 	for _, tc := range []struct {
 		args []string
 		want int

@@ -49,6 +49,7 @@ var commands = []command{
 	{"devices", "", "list sound card devices (for pa:NAME)", runDevices},
 	{"contacts", contactsSynopsis, "list contacts with their status, or add, accept, decline, block, remove one", runContacts},
 	{"presence", presenceSynopsis, "set your status (and mood) as your contacts see it", runPresence},
+	{"history", "[--json]", "the latest calls, newest first", runHistory},
 	{"autostart", "[on|off]", "start the node with your session, or not (installing never does)", runAutostart},
 	{"ui", "[--json]", "print a one-time link to the running node's web interface", runUI},
 	{"dsp", dspSynopsis, "run a call's echo cancellation, noise suppression and gain control on WAV files", runDSP},

@@ -89,7 +89,9 @@
     }
     $("set-role").textContent = `${st.role} (${st.role_reason})`;
     const r = st.relay || {};
-    $("set-relay").textContent = `${r.sessions || 0} sessions, ${Math.round(r.kbps || 0)} kbit/s`;
+    const lim = r.limits || {};
+    $("set-relay").textContent = `${r.sessions || 0} sessions, ${Math.round(r.kbps || 0)} kbit/s now` +
+      (lim.max_sessions !== undefined ? ` (caps: ${lim.max_sessions} sessions, ${lim.max_kbps} kbit/s)` : "");
     $("set-reach").textContent = st.reachability;
     $("set-addrs").textContent = (st.addrs || []).join("\n");
     $("acct-user").textContent = st.username;

@@ -3,6 +3,9 @@ package node
 import (
 	"context"
 	"errors"
+	"time"
+
+	"github.com/peercall/peercall/control"
 
 	"github.com/peercall/peercall/ui"
 )
@@ -10,8 +13,21 @@ import (
 // uiNode is the node as the web interface sees it.
 type uiNode struct{ *Node }
 
-// Status is control.Status, the object `status --json` prints.
-func (u uiNode) Status() any { return u.Node.Status() }
+// uiStatus is control.Status (what `status --json` prints) and the
+// certificate's expiry, for the account page.
+type uiStatus struct {
+	control.Status
+	CertificateExpires time.Time `json:"certificate_expires,omitzero"`
+}
+
+// Status is the node's status for the interface.
+func (u uiNode) Status() any {
+	st := uiStatus{Status: u.Node.Status()}
+	if cert, err := u.currentCertificate(); err == nil {
+		st.CertificateExpires = cert.Expires
+	}
+	return st
+}
 
 // Search lists users whose name starts with prefix.
 func (u uiNode) Search(ctx context.Context, prefix string, limit int) ([]string, error) {

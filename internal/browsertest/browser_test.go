@@ -176,6 +176,9 @@ func TestBrowserCall(t *testing.T) {
 	hist := ap.text(`#history-list li[data-peer="bob"]`)
 	t.Logf("alice's history: %s", hist)
 	ap.shot("07-alice-history")
+	if exp := ap.text("#acct-expires"); exp == "" || exp == "unknown" {
+		t.Errorf("the account page shows no certificate expiry: %q", exp)
+	}
 	fmt.Fprintln(os.Stderr, "browsertest: screenshots in bin/ui-screens/")
 }
 

@@ -97,6 +97,7 @@
     $("acct-user").textContent = st.username;
     $("acct-peer").textContent = st.peer_id;
     $("acct-presence").textContent = st.presence;
+    $("acct-expires").textContent = st.certificate_expires ? new Date(st.certificate_expires).toLocaleString() : "unknown";
     for (const c of st.calls || []) {
       if (current && c.call_id === current.id) showCallInfo(c);
     }

@@ -115,6 +115,7 @@ type counters struct {
 	peerForbidden     keyCounters[peerfilter.Kind]
 	bytesRelayed      atomic.Uint64
 	packetsRelayed    atomic.Uint64
+	handed            atomic.Uint64 // packets handed between two allocations in process
 	credentialsIssued atomic.Uint64
 	refused           reasonCounters
 	dropped           reasonCounters

@@ -603,6 +603,7 @@ func (r *Relay) Stats() Stats {
 	s.SessionsExpired = c.sessionsExpired.Load()
 	s.BytesRelayed = c.bytesRelayed.Load()
 	s.PacketsRelayed = c.packetsRelayed.Load()
+	s.PacketsHanded = c.handed.Load()
 	s.CredentialsIssued = c.credentialsIssued.Load()
 	s.Dropped = c.dropped.snapshot()
 	s.Refused = c.refused.snapshot()

@@ -164,20 +164,26 @@ func (t *Table) Wrap(conn *net.UDPConn) *Conn {
 		t.out = conn
 	}
 	t.mu.Unlock()
-	return &Conn{UDPConn: conn, t: t}
+	return &Conn{UDPConn: conn, t: t, b: newBatch(conn)}
 }
 
 // Conn is a TURN UDP socket whose ReadFrom relays the ChannelData of known
 // channels itself and returns every other datagram (STUN, unknown
 // channels) to its caller, pion/turn's read loop. One goroutine reads it.
+// On Linux it reads up to a batch of datagrams per system call and sends
+// the packets handed in process of one read in one system call.
 type Conn struct {
 	*net.UDPConn
 	t    *Table
+	b    *batch // nil: one datagram per system call
 	wbuf [headerSize + 1600 + 3]byte
 }
 
 // ReadFrom returns the next datagram the fast path does not relay itself.
 func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.b != nil {
+		return c.readBatch(p)
+	}
 	for {
 		n, from, err := c.UDPConn.ReadFromUDPAddrPort(p)
 		if err != nil {
@@ -190,39 +196,76 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 }
 
-// relay handles a client's ChannelData; false: not one of a known channel.
-func (c *Conn) relay(pkt []byte, from netip.AddrPort) bool {
-	if len(pkt) < headerSize {
-		return false
-	}
-	num := binary.BigEndian.Uint16(pkt)
-	l := int(binary.BigEndian.Uint16(pkt[2:]))
-	if num < minChannel || num > maxChannel || headerSize+l > len(pkt) {
-		return false
-	}
-	data := pkt[headerSize : headerSize+l]
-	t := c.t
-	t.mu.RLock()
-	e, ok := t.chans[chanKey{from, num}]
-	var to *alloc
-	var toNum uint16
-	if ok {
-		if b := t.byRelayed[e.peer]; b != nil {
-			toNum, ok = t.peers[peerKey{b.relayed, e.a.relayed}]
-			if ok {
-				to = b
+func (c *Conn) readBatch(p []byte) (int, net.Addr, error) {
+	b := c.b
+	for {
+		for b.next < b.n {
+			pkt, from := b.datagram(b.next)
+			b.next++
+			if !from.IsValid() || c.relayInPlace(pkt, from) {
+				continue
 			}
-			ok = true
+			if err := b.flush(); err != nil {
+				return 0, nil, err
+			}
+			return copy(p, pkt), net.UDPAddrFromAddrPort(from), nil
+		}
+		if err := b.flush(); err != nil {
+			return 0, nil, err
+		}
+		if err := b.read(); err != nil {
+			return 0, nil, err
 		}
 	}
-	t.mu.RUnlock()
+}
+
+// route is where a client's ChannelData goes: its channel's entry, and
+// the allocation it is handed to in process with that allocation's
+// channel number for the sender (to is nil when the peer is outside). ok
+// is false for anything but the ChannelData of a known channel.
+func (t *Table) route(pkt []byte, from netip.AddrPort) (e chanEntry, to *alloc, toNum uint16, data []byte, ok bool) {
+	num, data, ok := ParseChannelData(pkt)
+	if !ok {
+		return e, nil, 0, nil, false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok = t.chans[chanKey{from, num}]
+	if !ok {
+		return e, nil, 0, nil, false
+	}
+	if b := t.byRelayed[e.peer]; b != nil {
+		if n, bound := t.peers[peerKey{b.relayed, e.a.relayed}]; bound {
+			to, toNum = b, n
+		}
+	}
+	return e, to, toNum, data, true
+}
+
+// ParseChannelData splits a ChannelData message (RFC 8656 section 12.4):
+// its channel number (0x4000-0x4FFF) and data; ok is false for anything
+// else (a STUN message, a number out of range, a length past the end).
+// Bytes after the data (padding) are ignored.
+func ParseChannelData(pkt []byte) (num uint16, data []byte, ok bool) {
+	if len(pkt) < headerSize {
+		return 0, nil, false
+	}
+	num = binary.BigEndian.Uint16(pkt)
+	l := int(binary.BigEndian.Uint16(pkt[2:]))
+	if num < minChannel || num > maxChannel || headerSize+l > len(pkt) {
+		return 0, nil, false
+	}
+	return num, pkt[headerSize : headerSize+l], true
+}
+
+// relay handles a client's ChannelData; false: not one of a known channel.
+func (c *Conn) relay(pkt []byte, from netip.AddrPort) bool {
+	e, to, toNum, data, ok := c.t.route(pkt, from)
 	if !ok {
 		return false
 	}
 	if to == nil {
-		if !e.a.leg.Forbidden(e.peer) && e.a.leg.Allow(len(data), nil) {
-			_ = e.a.leg.WriteToPeer(data, e.peer) // a send error is the peer's loss, as over the kernel
-		}
+		c.toPeer(e, data)
 		return true
 	}
 	if e.a.leg.Allow(len(data), to.leg) {
@@ -230,6 +273,35 @@ func (c *Conn) relay(pkt []byte, from netip.AddrPort) bool {
 		_, _ = c.UDPConn.WriteToUDPAddrPort(out, to.client)
 	}
 	return true
+}
+
+// relayInPlace is relay for a datagram of the batch: a handed packet is
+// rewritten in its buffer (which has room for the padding past len(pkt))
+// and queued for the batch's send.
+func (c *Conn) relayInPlace(pkt []byte, from netip.AddrPort) bool {
+	e, to, toNum, data, ok := c.t.route(pkt, from)
+	if !ok {
+		return false
+	}
+	if to == nil {
+		c.toPeer(e, data)
+		return true
+	}
+	if e.a.leg.Allow(len(data), to.leg) {
+		binary.BigEndian.PutUint16(pkt, toNum)
+		out := pkt[:headerSize+len(data)]
+		for len(out)%4 != 0 {
+			out = append(out, 0) // within the buffer's capacity
+		}
+		c.b.queue(out, to.client)
+	}
+	return true
+}
+
+func (c *Conn) toPeer(e chanEntry, data []byte) {
+	if !e.a.leg.Forbidden(e.peer) && e.a.leg.Allow(len(data), nil) {
+		_ = e.a.leg.WriteToPeer(data, e.peer) // a send error is the peer's loss, as over the kernel
+	}
 }
 
 // FromPeer relays data that relayed's socket received from peer to its

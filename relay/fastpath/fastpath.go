@@ -39,9 +39,15 @@ type chanKey struct {
 	num    uint16
 }
 
+// chanEntry is a client's channel: its allocation, the peer, and when the
+// peer is another allocation of this table with a channel bound back to
+// this one, that allocation and its channel number (kept up to date by
+// link as channels and allocations come and go).
 type chanEntry struct {
-	a    *alloc
-	peer netip.AddrPort
+	a     *alloc
+	peer  netip.AddrPort
+	to    *alloc
+	toNum uint16
 }
 
 type peerKey struct{ relayed, peer netip.AddrPort }
@@ -53,7 +59,7 @@ type Table struct {
 	mu        sync.RWMutex
 	byClient  map[netip.AddrPort]*alloc
 	byRelayed map[netip.AddrPort]*alloc
-	chans     map[chanKey]chanEntry
+	chans     map[chanKey]*chanEntry
 	peers     map[peerKey]uint16
 	out       *net.UDPConn // a TURN socket, to send to clients from
 }
@@ -63,7 +69,7 @@ func NewTable() *Table {
 	return &Table{
 		byClient:  map[netip.AddrPort]*alloc{},
 		byRelayed: map[netip.AddrPort]*alloc{},
-		chans:     map[chanKey]chanEntry{},
+		chans:     map[chanKey]*chanEntry{},
 		peers:     map[peerKey]uint16{},
 	}
 }
@@ -109,6 +115,7 @@ func (t *Table) removeLocked(a *alloc) {
 	for num, peer := range a.nums {
 		delete(t.chans, chanKey{a.client, num})
 		delete(t.peers, peerKey{a.relayed, peer})
+		t.linkBack(a, peer)
 	}
 	if t.byClient[a.client] == a {
 		delete(t.byClient, a.client)
@@ -128,10 +135,39 @@ func (t *Table) AddChannel(client netip.AddrPort, num uint16, peer netip.AddrPor
 	}
 	if old, ok := a.nums[num]; ok {
 		delete(t.peers, peerKey{a.relayed, old})
+		t.linkBack(a, old)
 	}
 	a.nums[num] = peer
-	t.chans[chanKey{client, num}] = chanEntry{a: a, peer: peer}
+	e := &chanEntry{a: a, peer: peer}
+	t.chans[chanKey{client, num}] = e
 	t.peers[peerKey{a.relayed, peer}] = num
+	t.link(e)
+	t.linkBack(a, peer)
+}
+
+// link sets e's hand-off: the allocation at its peer address, when that
+// one has a channel bound to e's allocation.
+func (t *Table) link(e *chanEntry) {
+	e.to, e.toNum = nil, 0
+	if b := t.byRelayed[e.peer]; b != nil && b != e.a {
+		if n, ok := t.peers[peerKey{b.relayed, e.a.relayed}]; ok {
+			e.to, e.toNum = b, n
+		}
+	}
+}
+
+// linkBack relinks the channel that the allocation at peer has bound to
+// a, after a's channel to peer changed.
+func (t *Table) linkBack(a *alloc, peer netip.AddrPort) {
+	b := t.byRelayed[peer]
+	if b == nil {
+		return
+	}
+	if n, ok := t.peers[peerKey{b.relayed, a.relayed}]; ok {
+		if e := t.chans[chanKey{b.client, n}]; e != nil {
+			t.link(e)
+		}
+	}
 }
 
 // RemoveChannel forgets channel num of client's allocation.
@@ -146,6 +182,7 @@ func (t *Table) RemoveChannel(client netip.AddrPort, num uint16) {
 		delete(a.nums, num)
 		delete(t.chans, chanKey{client, num})
 		delete(t.peers, peerKey{a.relayed, peer})
+		t.linkBack(a, peer)
 	}
 }
 
@@ -229,17 +266,15 @@ func (t *Table) route(pkt []byte, from netip.AddrPort) (e chanEntry, to *alloc, 
 		return e, nil, 0, nil, false
 	}
 	t.mu.RLock()
-	defer t.mu.RUnlock()
-	e, ok = t.chans[chanKey{from, num}]
-	if !ok {
+	p := t.chans[chanKey{from, num}]
+	if p != nil {
+		e = *p
+	}
+	t.mu.RUnlock()
+	if p == nil {
 		return e, nil, 0, nil, false
 	}
-	if b := t.byRelayed[e.peer]; b != nil {
-		if n, bound := t.peers[peerKey{b.relayed, e.a.relayed}]; bound {
-			to, toNum = b, n
-		}
-	}
-	return e, to, toNum, data, true
+	return e, e.to, e.toNum, data, true
 }
 
 // ParseChannelData splits a ChannelData message (RFC 8656 section 12.4):

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +29,7 @@ var (
 	benchServers = flag.String("relay.servers", "peercall,peercall-kernel,bare,coturn", "BenchmarkRelayedCalls: servers to measure (peercall, peercall-kernel: without the fast path, bare: pion/turn, coturn)")
 	benchCPU     = flag.Int("relay.servercpu", -1, "BenchmarkRelayedCalls: pin the server to this CPU with taskset (-1: no pinning); run the generator pinned elsewhere (taskset -c 0 relay.test ...)")
 	benchJSON    = flag.String("relay.json", "", "BenchmarkRelayedCalls: append one JSON line per run to this file")
+	benchRepeat  = flag.Int("relay.repeat", 1, "BenchmarkRelayedCalls: runs of every server and size, the servers' order rotated each time (the spread is the noise)")
 )
 
 // BenchmarkRelayedCalls runs N concurrent relayed calls through one
@@ -55,34 +57,108 @@ func BenchmarkRelayedCalls(b *testing.B) {
 		}
 		ns = append(ns, n)
 	}
-	for _, n := range ns {
-		for _, kind := range strings.Split(*benchServers, ",") {
-			b.Run(fmt.Sprintf("calls=%d/server=%s", n, kind), func(b *testing.B) {
-				if kind == "coturn" {
-					if _, err := exec.LookPath("turnserver"); err != nil {
-						b.Skip("coturn's turnserver is not installed (apt-get install coturn)")
+	servers := strings.Split(*benchServers, ",")
+	var all []callResult
+	for rep := range max(*benchRepeat, 1) {
+		for _, n := range ns {
+			for i := range servers {
+				kind := servers[(i+rep)%len(servers)]
+				b.Run(fmt.Sprintf("calls=%d/server=%s/rep=%d", n, kind, rep), func(b *testing.B) {
+					if kind == "coturn" {
+						if _, err := exec.LookPath("turnserver"); err != nil {
+							b.Skip("coturn's turnserver is not installed (apt-get install coturn)")
+						}
 					}
-				}
-				for range b.N {
-					res := runCalls(b, kind, n, *benchTraffic)
-					b.ReportMetric(res.LossPct, "loss-%")
-					b.ReportMetric(res.P50ms, "p50-ms")
-					b.ReportMetric(res.P99ms, "p99-ms")
-					b.ReportMetric(res.SentPPS, "sent-pkt/s")
-					b.ReportMetric(res.GenUsPerPkt, "client-cpu-us/pkt")
-					b.ReportMetric(res.ServerUsPerPkt, "server-cpu-us/pkt")
-					if res.ServerUsPerPkt > 0 {
-						b.ReportMetric(1e6/(res.ServerUsPerPkt*100), "calls/core")
+					for range b.N {
+						res := runCalls(b, kind, n, *benchTraffic)
+						res.Rep = rep
+						all = append(all, res)
+						reportCalls(b, res)
 					}
-					res.Meets = res.LossPct < 1 && res.P99ms < 5
-					b.Logf("%s: %d calls, %d streams x 50 pkt/s for %v: loss %.3f%%, p50 %.2f ms, p99 %.2f ms, server %.1f µs CPU/pkt (%.0f%% of a core), generator %.1f µs/pkt, meets <1%% loss & <5 ms p99: %v",
-						kind, n, 2*n, *benchTraffic, res.LossPct, res.P50ms, res.P99ms, res.ServerUsPerPkt, res.ServerCores*100, res.GenUsPerPkt, res.Meets)
-					if *benchJSON != "" {
-						writeJSONLine(b, *benchJSON, res)
-					}
-				}
-			})
+				})
+			}
 		}
+	}
+	printCallTable(os.Stdout, all)
+}
+
+func reportCalls(b *testing.B, res callResult) {
+	b.ReportMetric(res.LossPct, "loss-%")
+	b.ReportMetric(res.P50ms, "p50-ms")
+	b.ReportMetric(res.P99ms, "p99-ms")
+	b.ReportMetric(res.SentPPS, "sent-pkt/s")
+	b.ReportMetric(res.GenUsPerPkt, "client-cpu-us/pkt")
+	b.ReportMetric(res.ServerUsPerPkt, "server-cpu-us/pkt")
+	if res.ServerUsPerPkt > 0 {
+		b.ReportMetric(1e6/(res.ServerUsPerPkt*100), "calls/core")
+	}
+	b.Logf("%s: %d calls, %d streams x 50 pkt/s for %v: loss %.3f%% (%d UDP receive-buffer drops on the host), p50 %.2f ms, p99 %.2f ms, server %.1f µs CPU/pkt (%.0f%% of a core), generator %.1f µs/pkt, meets <1%% loss & <5 ms p99: %v",
+		res.Server, res.Calls, 2*res.Calls, *benchTraffic, res.LossPct, res.RcvbufErrors, res.P50ms, res.P99ms, res.ServerUsPerPkt, res.ServerCores*100, res.GenUsPerPkt, res.Meets)
+	if *benchJSON != "" {
+		writeJSONLine(b, *benchJSON, res)
+	}
+}
+
+// printCallTable prints, per size and server, the median of the runs and
+// their range: on a shared machine the range is the noise.
+func printCallTable(w io.Writer, all []callResult) {
+	if len(all) == 0 {
+		return
+	}
+	type key struct {
+		calls  int
+		server string
+	}
+	groups := map[key][]callResult{}
+	var keys []key
+	for _, r := range all {
+		k := key{r.Calls, r.Server}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	order := map[string]int{}
+	for i, s := range strings.Split(*benchServers, ",") {
+		order[s] = i
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.calls != b.calls {
+			return a.calls - b.calls
+		}
+		return order[a.server] - order[b.server]
+	})
+	stat := func(rs []callResult, f func(callResult) float64, prec int) string {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		med := v[len(v)/2]
+		if len(v)%2 == 0 {
+			med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		if len(v) == 1 {
+			return strconv.FormatFloat(med, 'f', prec, 64)
+		}
+		return fmt.Sprintf("%.*f (%.*f–%.*f)", prec, med, prec, v[0], prec, v[len(v)-1])
+	}
+	fmt.Fprintf(w, "\nrelayed calls, server pinned to CPU %d, %v of traffic per run; median (min–max) of the runs:\n\n", *benchCPU, *benchTraffic)
+	fmt.Fprintln(w, "| calls | server | runs | server CPU µs/pkt | loss % | p99 ms | p50 ms | runs meeting <1 % & <5 ms |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, k := range keys {
+		rs := groups[k]
+		meets := 0
+		for _, r := range rs {
+			if r.Meets {
+				meets++
+			}
+		}
+		fmt.Fprintf(w, "| %d | %s | %d | %s | %s | %s | %s | %d/%d |\n", k.calls, k.server, len(rs),
+			stat(rs, func(r callResult) float64 { return r.ServerUsPerPkt }, 1),
+			stat(rs, func(r callResult) float64 { return r.LossPct }, 2),
+			stat(rs, func(r callResult) float64 { return r.P99ms }, 2),
+			stat(rs, func(r callResult) float64 { return r.P50ms }, 2), meets, len(rs))
 	}
 }
 
@@ -99,6 +175,8 @@ type callResult struct {
 	ServerUsPerPkt float64 `json:"server_us_per_pkt"`    // server process CPU per delivered packet
 	ServerCores    float64 `json:"server_cores"`         // server CPU time / wall time
 	Meets          bool    `json:"meets_1pct_5ms"`
+	Rep            int     `json:"rep"`           // which of -relay.repeat
+	RcvbufErrors   uint64  `json:"rcvbuf_errors"` // the host's UDP receive-buffer drops during the run (any socket)
 }
 
 func writeJSONLine(b *testing.B, path string, v any) {
@@ -154,10 +232,10 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 	}
 	time.Sleep(200 * time.Millisecond)
 
-	cpuBefore, serverBefore := processCPU(), srv.cpu()
+	cpuBefore, serverBefore, dropsBefore := processCPU(), srv.cpu(), udpRcvbufErrors()
 	sent, failed, elapsed, sendErr := sendMeasured(socks, streams, base, traffic)
 	time.Sleep(300 * time.Millisecond) // in flight
-	cpu, serverCPU := processCPU()-cpuBefore, srv.cpu()-serverBefore
+	cpu, serverCPU, drops := processCPU()-cpuBefore, srv.cpu()-serverBefore, udpRcvbufErrors()-dropsBefore
 	if failed > 0 {
 		b.Logf("%d sends failed: %v", failed, sendErr)
 	}
@@ -180,7 +258,8 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 		return float64(delays[int(p*float64(len(delays)-1))]) / float64(time.Millisecond)
 	}
 	res := callResult{Server: kind, Calls: calls, ServerCPU: *benchCPU, P50ms: pct(0.50), P99ms: pct(0.99),
-		SentPPS: float64(sent) / elapsed.Seconds(), ServerCores: serverCPU.Seconds() / (elapsed + 300*time.Millisecond).Seconds()}
+		SentPPS: float64(sent) / elapsed.Seconds(), ServerCores: serverCPU.Seconds() / (elapsed + 300*time.Millisecond).Seconds(),
+		RcvbufErrors: drops}
 	if received > 0 {
 		res.GenUsPerPkt = float64(cpu.Microseconds()) / float64(received)
 		res.ServerUsPerPkt = float64(serverCPU.Microseconds()) / float64(received)
@@ -188,6 +267,7 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 	if sent > 0 {
 		res.LossPct = 100 * float64(sent-received) / float64(sent)
 	}
+	res.Meets = sent > 0 && res.LossPct < 1 && res.P99ms < 5
 	return res
 }
 
@@ -342,6 +422,33 @@ func procCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// udpRcvbufErrors is the host's count of UDP datagrams dropped for a full
+// receive buffer (/proc/net/snmp, Udp RcvbufErrors).
+func udpRcvbufErrors() uint64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseUint(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 // processCPU is the user and system CPU time this process (the load

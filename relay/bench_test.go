@@ -29,6 +29,7 @@ var (
 	benchServers = flag.String("relay.servers", "peercall,peercall-kernel,bare,coturn", "BenchmarkRelayedCalls: servers to measure (peercall, peercall-kernel: without the fast path, bare: pion/turn, coturn)")
 	benchCPU     = flag.Int("relay.servercpu", -1, "BenchmarkRelayedCalls: pin the server to this CPU with taskset (-1: no pinning); run the generator pinned elsewhere (taskset -c 0 relay.test ...)")
 	benchJSON    = flag.String("relay.json", "", "BenchmarkRelayedCalls: append one JSON line per run to this file")
+	benchRT      = flag.Bool("relay.rt", false, "BenchmarkRelayedCalls: run the server under SCHED_FIFO (chrt -f 10), so that other processes on its CPU do not delay its packets (run the generator so too: chrt -f 10 taskset -c 0 relay.test ...)")
 	benchRepeat  = flag.Int("relay.repeat", 1, "BenchmarkRelayedCalls: runs of every server and size, the servers' order rotated each time (the spread is the noise)")
 )
 
@@ -143,7 +144,7 @@ func printCallTable(w io.Writer, all []callResult) {
 		}
 		return fmt.Sprintf("%.*f (%.*f–%.*f)", prec, med, prec, v[0], prec, v[len(v)-1])
 	}
-	fmt.Fprintf(w, "\nrelayed calls, server pinned to CPU %d, %v of traffic per run; median (min–max) of the runs:\n\n", *benchCPU, *benchTraffic)
+	fmt.Fprintf(w, "\nrelayed calls, server pinned to CPU %d (SCHED_FIFO: %v), %v of traffic per run; median (min–max) of the runs:\n\n", *benchCPU, *benchRT, *benchTraffic)
 	fmt.Fprintln(w, "| calls | server | runs | server CPU µs/pkt | loss % | p99 ms | p50 ms | runs meeting <1 % & <5 ms |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, k := range keys {
@@ -164,9 +165,11 @@ func printCallTable(w io.Writer, all []callResult) {
 
 // callResult is one run's figures (a JSON line of -relay.json).
 type callResult struct {
+	Bench          string  `json:"bench"` // "relay_calls"
 	Server         string  `json:"server"`
 	Calls          int     `json:"calls"`
 	ServerCPU      int     `json:"server_cpu"` // -1: not pinned
+	RealTime       bool    `json:"sched_fifo"` // -relay.rt
 	LossPct        float64 `json:"loss_pct"`
 	P50ms          float64 `json:"p50_ms"`
 	P99ms          float64 `json:"p99_ms"`
@@ -257,7 +260,7 @@ func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callR
 		}
 		return float64(delays[int(p*float64(len(delays)-1))]) / float64(time.Millisecond)
 	}
-	res := callResult{Server: kind, Calls: calls, ServerCPU: *benchCPU, P50ms: pct(0.50), P99ms: pct(0.99),
+	res := callResult{Bench: "relay_calls", Server: kind, Calls: calls, ServerCPU: *benchCPU, RealTime: *benchRT, P50ms: pct(0.50), P99ms: pct(0.99),
 		SentPPS: float64(sent) / elapsed.Seconds(), ServerCores: serverCPU.Seconds() / (elapsed + 300*time.Millisecond).Seconds(),
 		RcvbufErrors: drops}
 	if received > 0 {
@@ -337,8 +340,13 @@ func startBenchServer(b *testing.B, kind string, calls int) benchTURN {
 }
 
 // pinned is the command name args, under taskset -c -relay.servercpu when
-// that is set (taskset execs it: the pid is the server's).
+// that is set and chrt -f 10 with -relay.rt (both exec it: the pid is the
+// server's).
 func pinned(name string, args ...string) *exec.Cmd {
+	if *benchRT {
+		args = append([]string{"-f", "10", name}, args...)
+		name = "chrt"
+	}
 	if *benchCPU < 0 {
 		return exec.Command(name, args...)
 	}

@@ -249,7 +249,7 @@ func runCascade(t *testing.T, tt cascadeCase) {
 	for i := tt.kill; i < tt.relays; i++ {
 		survivorRefusals += n.relays[i].Stats().Refused[RefusedMaxSessions]
 	}
-	report := cascadeReport{
+	report := cascadeReport{Bench: "no_cascade",
 		Relays: tt.relays, Cap: tt.cap, Calls: tt.calls, Killed: tt.kill, Orphans: orphans,
 		Moved: moved, RefusedCalls: refusedCalls, NewCalls: tt.newCalls, NewUp: newUp,
 		SurvivorRefusedMaxSessions: survivorRefusals, KilledAtMs: ms(killedAt), NewAtMs: ms(newAt),
@@ -262,10 +262,10 @@ func runCascade(t *testing.T, tt cascadeCase) {
 	b, _ := json.Marshal(report)
 	t.Logf("no cascade: %s", b)
 	if tt.large {
-		fmt.Printf("CASCADE %s\n", b)
+		printCascade(report)
 		if p := os.Getenv("PEERCALL_SCALE_JSON"); p != "" {
 			if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-				fmt.Fprintf(f, "{\"cascade\":%s}\n", b)
+				fmt.Fprintf(f, "%s\n", b)
 				f.Close()
 			}
 		}
@@ -292,6 +292,7 @@ func runCascade(t *testing.T, tt cascadeCase) {
 
 // cascadeReport is the outcome and timeline of one run (a JSON line).
 type cascadeReport struct {
+	Bench                      string  `json:"bench"` // "no_cascade"
 	Relays                     int     `json:"relays"`
 	Cap                        int     `json:"max_sessions"`
 	Calls                      int     `json:"calls"`
@@ -311,6 +312,18 @@ type cascadeReport struct {
 	NewP95Ms                   float64 `json:"new_p95_ms"`
 	NewMaxMs                   float64 `json:"new_max_ms"`
 	MaxSessionsSeen            []int64 `json:"max_sessions_seen"`
+}
+
+// printCascade prints the run's timeline as a table (make bench-scale).
+func printCascade(r cascadeReport) {
+	fmt.Printf("\nno cascade: %d relays (max_sessions %d), %d calls, %d relays killed at once at t=%.0f ms\n\n", r.Relays, r.Cap, r.Calls, r.Killed, r.KilledAtMs)
+	fmt.Println("| what | count | p50 | p95 | max |")
+	fmt.Println("|---|---|---|---|---|")
+	fmt.Printf("| orphaned calls moved to a survivor (ms after the kill) | %d of %d | %.0f | %.0f | %.0f |\n", r.Moved, r.Orphans, r.MovedP50Ms, r.MovedP95Ms, r.MovedMaxMs)
+	fmt.Printf("| orphaned calls refused everywhere | %d | | | |\n", r.RefusedCalls)
+	fmt.Printf("| new calls set up after the moves (ms after placing) | %d of %d | %.0f | %.0f | %.0f |\n", r.NewUp, r.NewCalls, r.NewP50Ms, r.NewP95Ms, r.NewMaxMs)
+	fmt.Printf("| survivors' max_sessions refusals | %d | | | |\n", r.SurvivorRefusedMaxSessions)
+	fmt.Printf("| highest session count seen per relay (cap %d) | %v | | | |\n\n", r.Cap, r.MaxSessionsSeen)
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e5) / 10 }

@@ -166,6 +166,19 @@ func testAccounts(t *testing.T, b backend) {
 		if list, _ := s.Revocations(ctx, at(60), 100); len(list) != 1 || list[0].Serial != c1.Serial {
 			t.Errorf("Revocations after c2 expired = %+v, want only %d", list, c1.Serial)
 		}
+		one := addCert(t, s, "dee", at(0), at(100))
+		if ok, err := s.RevokeCertificate(ctx, one.Serial, at(4)); !ok || err != nil {
+			t.Errorf("RevokeCertificate(%d) = %v, %v; want revoked", one.Serial, ok, err)
+		}
+		if ok, err := s.RevokeCertificate(ctx, one.Serial, at(5)); ok || err != nil {
+			t.Errorf("RevokeCertificate of a revoked one = %v, %v; want false", ok, err)
+		}
+		if ok, _ := s.RevokeCertificate(ctx, 1<<40, at(5)); ok {
+			t.Error("RevokeCertificate of an unknown serial revoked something")
+		}
+		if got, _ := s.Certificates(ctx, "dee", at(5), 10); len(got) != 1 || got[0].Serial != other.Serial {
+			t.Errorf("after revoking one of dee's two: %+v, want only %d", got, other.Serial)
+		}
 		if _, err := s.RevokeCertificates(ctx, "nobody", at(2)); !errors.Is(err, ErrNotFound) {
 			t.Errorf("RevokeCertificates of an unknown user = %v, want ErrNotFound", err)
 		}

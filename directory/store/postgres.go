@@ -423,6 +423,15 @@ func (s *postgresStore) RevokeCertificates(ctx context.Context, username string,
 	return revoked, nil
 }
 
+// RevokeCertificate revokes one certificate.
+func (s *postgresStore) RevokeCertificate(ctx context.Context, serial uint64, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE certificates SET revoked = $1 WHERE serial = $2 AND revoked IS NULL`, at, int64(serial))
+	if err != nil {
+		return false, fmt.Errorf("store: revoke certificate %d: %w", serial, s.fault(err))
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
 // Revocations lists the revoked certificates that have not expired.
 func (s *postgresStore) Revocations(ctx context.Context, now time.Time, limit int) ([]Certificate, error) {
 	rows, err := s.pool.Query(ctx, `SELECT serial, username, expires, revoked FROM certificates

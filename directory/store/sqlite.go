@@ -475,6 +475,16 @@ func (s *sqliteStore) RevokeCertificates(ctx context.Context, username string, a
 	return revoked, err
 }
 
+// RevokeCertificate revokes one certificate.
+func (s *sqliteStore) RevokeCertificate(ctx context.Context, serial uint64, at time.Time) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE certificates SET revoked = ? WHERE serial = ? AND revoked IS NULL`, at.UnixMicro(), int64(serial))
+	if err != nil {
+		return false, fmt.Errorf("store: revoke certificate %d: %w", serial, s.hint(err))
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // Revocations lists the revoked certificates that have not expired.
 func (s *sqliteStore) Revocations(ctx context.Context, now time.Time, limit int) ([]Certificate, error) {
 	rows, err := s.query(ctx, `SELECT serial, username, expires, revoked FROM certificates

@@ -117,6 +117,9 @@ type Store interface {
 	// that has not expired at at, ends the user's sightings, and returns
 	// how many certificates it revoked (ErrNotFound for an unknown user).
 	RevokeCertificates(ctx context.Context, username string, at time.Time) (int64, error)
+	// RevokeCertificate revokes one certificate as of at; it reports
+	// false when the serial is unknown or revoked already.
+	RevokeCertificate(ctx context.Context, serial uint64, at time.Time) (bool, error)
 	// Revocations returns the revoked certificates that have not expired
 	// at now (Serial, Expires and Revoked set), by serial, at most limit
 	// (which may exceed MaxLimit).

@@ -135,6 +135,7 @@ type Node struct {
 	presenceErr    error
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
+	checkins       checkinState
 
 	closeOnce sync.Once
 	closeErr  error
@@ -267,6 +268,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if err := n.startCalls(); err != nil {
 		return err
 	}
+	n.startCheckin()
 	n.connectBootstrap(ctx, boot)
 	n.wg.Add(1)
 	go n.saveHostCache()

@@ -62,12 +62,6 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	if err := hm.SaveUsername(cert.Username); err != nil {
 		return err
 	}
-	if addrs := loginAddrs(ctx, hm); len(addrs) > 0 {
-		// Until the node checks in itself, the login says where it is.
-		if _, err := client.CheckIn(ctx, directory.CheckinParams{Key: key, Certificate: cert, Time: time.Now(), Addrs: addrs}); err != nil {
-			fmt.Fprintf(e.stderr, "warning: %v\n", err)
-		}
-	}
 
 	fmt.Fprintf(e.stdout, "logged in as %s at %s\n", resp.Username, client.BaseURL())
 	fmt.Fprintf(e.stdout, "peer key:    %s", crypto.EncodePublicKey(cert.PeerKey))

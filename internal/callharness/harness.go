@@ -83,6 +83,10 @@ func (d *Directory) Stop() {
 	})
 }
 
+// Client returns a directory client pinned to the directory's key; the
+// caller closes it.
+func (d *Directory) Client(tb testing.TB) *directory.Client { return d.client(tb) }
+
 // client returns a directory client pinned to the directory's key.
 func (d *Directory) client(tb testing.TB) *directory.Client {
 	tb.Helper()

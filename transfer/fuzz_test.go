@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -94,4 +95,20 @@ func FuzzParsePolicy(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestChunkFrame: the in-place chunk frame is the framed CHUNK message.
+func TestChunkFrame(t *testing.T) {
+	for _, n := range []int{1, 100, ChunkSize} {
+		frame := make([]byte, chunkFrameHeader+ChunkSize)
+		data := bytes.Repeat([]byte{7}, n)
+		copy(frame[chunkFrameHeader:], data)
+		var want bytes.Buffer
+		if err := writeMsg(&want, Chunk{Offset: 42, SHA256: sha256.Sum256(data), Data: data}.Marshal()); err != nil {
+			t.Fatal(err)
+		}
+		if got := chunkFrame(frame, 42, n, sha256.Sum256(data)); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%d bytes: frame differs", n)
+		}
+	}
 }

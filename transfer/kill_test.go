@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,7 @@ import (
 const (
 	envReceiver = "PEERCALL_TRANSFER_TEST_RECEIVER" // home folder
 	envSender   = "PEERCALL_TRANSFER_TEST_SENDER"   // addr|file|state dir
+	envHalf     = "PEERCALL_TRANSFER_TEST_HALF"     // bytes after which the child stalls
 )
 
 func TestMain(m *testing.M) {
@@ -36,12 +38,7 @@ func TestMain(m *testing.M) {
 
 func childReceiver(home string) int {
 	r, err := NewReceiver(ReceiverConfig{Quarantine: filepath.Join(home, "quarantine"), Downloads: filepath.Join(home, "received"),
-		Rules: defaultRules, Identify: testCertCheck, SyncEvery: 1 << 20,
-		OnEvent: func(e Event) {
-			if e.State == "progress" {
-				fmt.Println(e.Bytes)
-			}
-		}})
+		Rules: defaultRules, Identify: testCertCheck, SyncEvery: 1 << 20})
 	if err != nil {
 		fmt.Println("error", err)
 		return 1
@@ -57,18 +54,20 @@ func childReceiver(home string) int {
 		if err != nil {
 			return 1
 		}
-		go func() { _ = r.Handle(context.Background(), "peer", c) }()
+		go func() { _ = r.Handle(context.Background(), "peer", stallConn(c)) }()
 	}
 }
 
 func childSender(args string) int {
 	parts := strings.Split(args, "|")
 	cfg := SendConfig{Cert: []byte("alice"), Rules: defaultRules(), StateDir: parts[2], Attempts: 1,
-		Dial: func(ctx context.Context) (Stream, error) { var d net.Dialer; return d.DialContext(ctx, "tcp", parts[0]) },
-		OnEvent: func(e Event) {
-			if e.State == "progress" {
-				fmt.Println(e.Bytes)
+		Dial: func(ctx context.Context) (Stream, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", parts[0])
+			if err != nil {
+				return nil, err
 			}
+			return stallConn(c), nil
 		}}
 	if _, err := Send(context.Background(), cfg, parts[1]); err != nil {
 		fmt.Println("error", err)
@@ -79,10 +78,10 @@ func childSender(args string) int {
 
 // child starts this test binary with env set and returns it and its
 // stdout lines.
-func child(t *testing.T, env string) (*exec.Cmd, *bufio.Scanner) {
+func child(t *testing.T, env string, half int) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env)
+	cmd.Env = append(os.Environ(), env, envHalf+"="+strconv.Itoa(half))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -95,21 +94,72 @@ func child(t *testing.T, env string) (*exec.Cmd, *bufio.Scanner) {
 	return cmd, bufio.NewScanner(out)
 }
 
-func startReceiver(t *testing.T, home string) (*exec.Cmd, string, *bufio.Scanner) {
-	cmd, lines := child(t, envReceiver+"="+home)
+func startReceiver(t *testing.T, home string, half int) (*exec.Cmd, string, *bufio.Scanner) {
+	cmd, lines := child(t, envReceiver+"="+home, half)
 	if !lines.Scan() {
 		t.Fatal("the receiver process printed no address")
 	}
 	return cmd, lines.Text(), lines
 }
 
-// waitHalf reads a child's progress lines until one says half of size.
-func waitHalf(lines *bufio.Scanner, size int) {
+// waitHalf reads a child's lines until it says it is at half the file.
+func waitHalf(t *testing.T, lines *bufio.Scanner) {
+	var seen []string
 	for lines.Scan() {
-		if n, err := strconv.Atoi(lines.Text()); err == nil && n >= size/2 {
+		if lines.Text() == "half" {
 			return
 		}
+		seen = append(seen, lines.Text())
 	}
+	t.Fatalf("the child ended before half the file (it said %q, %v)", seen, lines.Err())
+}
+
+// waitSynced waits (at most 10 s) until a receiver's state records some
+// synced bytes: a kill then tests the resume, not a slow first fsync.
+func waitSynced(home string) {
+	for i := 0; i < 200; i++ {
+		states, _ := filepath.Glob(filepath.Join(home, "quarantine", "*.json"))
+		for _, p := range states {
+			var st recvState
+			if data, err := os.ReadFile(p); err == nil && json.Unmarshal(data, &st) == nil && st.Offset > 0 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stalling is a child's connection that stops (and prints "half") after
+// PEERCALL_TRANSFER_TEST_HALF bytes, read or written, until it is killed.
+type stalling struct {
+	net.Conn
+	left int64
+}
+
+func stallConn(c net.Conn) net.Conn {
+	n, _ := strconv.ParseInt(os.Getenv(envHalf), 10, 64)
+	return &stalling{c, n}
+}
+
+func (s *stalling) count(n int) {
+	if s.left -= int64(n); s.left < 0 {
+		if home := os.Getenv(envReceiver); home != "" {
+			waitSynced(home)
+		}
+		fmt.Println("half")
+		time.Sleep(time.Minute)
+	}
+}
+
+func (s *stalling) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	s.count(n)
+	return n, err
+}
+
+func (s *stalling) Write(p []byte) (int, error) {
+	s.count(len(p))
+	return s.Conn.Write(p)
 }
 
 func kill9(t *testing.T, cmd *exec.Cmd) {
@@ -167,21 +217,25 @@ func TestKill9Resume(t *testing.T) {
 		t.Run(victim, func(t *testing.T) {
 			home, stateDir := t.TempDir(), t.TempDir()
 			path, sum := bigFile(t, size)
-			recv, addr, progress := startReceiver(t, home)
+			half := size / 2
+			if victim != "receiver" {
+				half = 1 << 40
+			}
+			recv, addr, progress := startReceiver(t, home, half)
 			cfg := SendConfig{Cert: []byte("alice"), Rules: defaultRules(), StateDir: stateDir, Attempts: 1,
 				Dial: func(ctx context.Context) (Stream, error) { var d net.Dialer; return d.DialContext(ctx, "tcp", addr) }}
 			if victim == "receiver" {
 				sent := make(chan error, 1)
 				go func() { _, err := Send(context.Background(), cfg, path); sent <- err }()
-				waitHalf(progress, size)
+				waitHalf(t, progress)
 				kill9(t, recv)
 				if err := <-sent; err == nil {
 					t.Fatal("the send survived the receiver's death")
 				}
-				_, addr, _ = startReceiver(t, home)
+				_, addr, _ = startReceiver(t, home, 1<<40)
 			} else {
-				snd, lines := child(t, envSender+"="+addr+"|"+path+"|"+stateDir)
-				waitHalf(lines, size)
+				snd, lines := child(t, envSender+"="+addr+"|"+path+"|"+stateDir, size/2)
+				waitHalf(t, lines)
 				kill9(t, snd)
 			}
 			cfg.OnEvent = nil
@@ -202,4 +256,3 @@ func TestKill9Resume(t *testing.T) {
 		})
 	}
 }
-

@@ -1,12 +1,14 @@
 package transfer
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -166,11 +168,12 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
+	br := bufio.NewReaderSize(s, 4*maxFrame) // fewer reads of 2-byte headers
 	read := func() (Message, error) {
 		if d, ok := s.(deadliner); ok {
 			_ = d.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
 		}
-		return readMsg(s)
+		return readMsg(br)
 	}
 	m, err := read()
 	if err != nil {
@@ -230,7 +233,7 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 		}
 		st = &recvState{User: user, ID: ev.ID, Name: name, Size: int64(o.Size), SHA256: hex.EncodeToString(o.SHA256[:])}
 	}
-	f, err := r.openPart(key, st)
+	f, h, err := r.openPart(key, st)
 	if err != nil {
 		return refuse(ev, fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
 	}
@@ -243,13 +246,13 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	}
 	ev.Bytes, ev.State = st.Offset, "accepted"
 	r.emit(ev)
-	err = r.receive(read, f, key, st, ev)
+	err = r.receive(read, f, h, key, st, ev)
 	if err != nil {
 		ev.Bytes, ev.State, ev.Reason = st.Offset, "interrupted", err.Error()
 		r.emit(ev)
 		return err
 	}
-	res := r.finish(ctx, f, key, st)
+	res := r.finish(ctx, h, key, st)
 	ev.Bytes, ev.State, ev.Reason = st.Size, res.Status.String(), res.Reason
 	if res.Status == StatusReleased {
 		ev.Name = res.Name
@@ -261,67 +264,169 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	return nil
 }
 
-// receive reads chunks until DONE, writing them to f at st.Offset.
-func (r *Receiver) receive(read func() (Message, error), f *os.File, key string, st *recvState, ev Event) error {
-	var unsynced int64
-	durable := func() error {
-		if unsynced == 0 {
-			return nil
-		}
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		unsynced = 0
-		return r.saveState(key, st)
+// receive reads chunks until DONE, checks each, and hands it to a writer
+// goroutine that writes it to f at st.Offset and adds it to h (the whole
+// file's hash so far); the written bytes are made durable in the
+// background every SyncEvery bytes. Reading, writing and syncing overlap.
+func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) error {
+	base := *st // what a sync saves, but for the offset
+	sy := &syncer{f: f, save: func(off int64) error {
+		cp := base
+		cp.Offset = off
+		return r.saveState(key, &cp)
+	}}
+	type verified struct {
+		data []byte
+		sum  [32]byte
 	}
-	defer durable() //nolint:errcheck // best effort on the way out; the state lags at worst
-	for {
-		m, err := read()
+	chunks := make(chan verified, 16)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var werr error
+	wdone := make(chan struct{})
+	go func() { // owned by receive, which waits for it below
+		defer close(wdone)
+		var unsynced int64
+		for c := range chunks {
+			if werr != nil {
+				continue // drain
+			}
+			if _, err := bw.Write(c.data); err != nil {
+				werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
+				continue
+			}
+			h.Write(c.sum[:])
+			st.Offset += int64(len(c.data))
+			unsynced += int64(len(c.data))
+			if unsynced >= r.cfg.SyncEvery {
+				if err := bw.Flush(); err != nil {
+					werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
+				} else if err := sy.err(); err != nil {
+					werr = fmt.Errorf("sync %s: %w", f.Name(), err)
+				} else if sy.kick(st.Offset) {
+					unsynced = 0
+					e := ev
+					e.Bytes, e.State = st.Offset, "progress"
+					r.emit(e)
+				}
+			}
+		}
+		// What was written is made durable whatever ended the stream.
+		if err := bw.Flush(); err != nil && werr == nil {
+			werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
+			st.Offset = base.Offset // unknown how much reached the file: the last sync's state stands
+			sy.wait()
+			return
+		}
+		if err := sy.final(st.Offset); err != nil && werr == nil {
+			werr = fmt.Errorf("sync %s: %w", f.Name(), err)
+		}
+	}()
+	next := st.Offset
+	rerr := func() error {
+		defer close(chunks)
+		for {
+			m, err := read()
+			if err != nil {
+				return fmt.Errorf("read chunk: %w", err)
+			}
+			if m.Done {
+				if next != st.Size {
+					return fmt.Errorf("sender finished at %d of %d bytes: %w", next, st.Size, ErrMalformed)
+				}
+				return nil
+			}
+			c := m.Chunk
+			if c == nil {
+				return fmt.Errorf("unexpected message during the file: %w", ErrMalformed)
+			}
+			want := min(int64(ChunkSize), st.Size-next)
+			if int64(c.Offset) != next || int64(len(c.Data)) != want {
+				return fmt.Errorf("chunk at %d of %d bytes, want %d at %d: %w", c.Offset, len(c.Data), want, next, ErrMalformed)
+			}
+			sum := sha256.Sum256(c.Data)
+			if sum != c.SHA256 {
+				return fmt.Errorf("chunk at %d fails its SHA-256 (the transfer resumes from there): %w", c.Offset, ErrMalformed)
+			}
+			next += want
+			chunks <- verified{c.Data, sum} // a frame of its own (wire.ReadFrame allocates each)
+		}
+	}()
+	<-wdone
+	if rerr != nil {
+		return rerr
+	}
+	return werr
+}
+
+// syncer makes a file's written bytes durable (fsync, then the state that
+// counts them) on a goroutine of its own, one sync at a time.
+type syncer struct {
+	f    *os.File
+	save func(offset int64) error
+	mu   sync.Mutex
+	busy chan struct{} // closed when the running sync ends (nil: none)
+	fail error
+}
+
+// kick starts a sync of everything written up to offset, unless one runs.
+func (s *syncer) kick(offset int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy != nil {
+		select {
+		case <-s.busy:
+		default:
+			return false
+		}
+	}
+	done := make(chan struct{})
+	s.busy = done
+	go func() {
+		defer close(done)
+		err := s.f.Sync()
+		if err == nil {
+			err = s.save(offset)
+		}
 		if err != nil {
-			return fmt.Errorf("read chunk: %w", err)
+			s.mu.Lock()
+			s.fail = err
+			s.mu.Unlock()
 		}
-		if m.Done {
-			if st.Offset != st.Size {
-				return fmt.Errorf("sender finished at %d of %d bytes: %w", st.Offset, st.Size, ErrMalformed)
-			}
-			return durable()
-		}
-		c := m.Chunk
-		if c == nil {
-			return fmt.Errorf("unexpected message during the file: %w", ErrMalformed)
-		}
-		want := min(int64(ChunkSize), st.Size-st.Offset)
-		if int64(c.Offset) != st.Offset || int64(len(c.Data)) != want {
-			return fmt.Errorf("chunk at %d of %d bytes, want %d at %d: %w", c.Offset, len(c.Data), want, st.Offset, ErrMalformed)
-		}
-		if sha256.Sum256(c.Data) != c.SHA256 {
-			return fmt.Errorf("chunk at %d fails its SHA-256 (the transfer resumes from there): %w", c.Offset, ErrMalformed)
-		}
-		if _, err := f.Write(c.Data); err != nil {
-			return fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
-		}
-		st.Offset += int64(len(c.Data))
-		unsynced += int64(len(c.Data))
-		if unsynced >= r.cfg.SyncEvery {
-			if err := durable(); err != nil {
-				return fmt.Errorf("sync %s: %w", f.Name(), err)
-			}
-			ev.Bytes, ev.State = st.Offset, "progress"
-			r.emit(ev)
-		}
+	}()
+	return true
+}
+
+func (s *syncer) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fail
+}
+
+// wait waits for the running sync.
+func (s *syncer) wait() {
+	s.mu.Lock()
+	busy := s.busy
+	s.mu.Unlock()
+	if busy != nil {
+		<-busy
 	}
 }
 
-// finish verifies the whole file, scans it and releases or keeps it.
-func (r *Receiver) finish(ctx context.Context, f *os.File, key string, st *recvState) Result {
+// final waits for the running sync and syncs up to offset.
+func (s *syncer) final(offset int64) error {
+	s.wait()
+	if err := s.err(); err != nil {
+		return err
+	}
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	return s.save(offset)
+}
+
+// finish checks the whole file's hash, scans it and releases or keeps it.
+func (r *Receiver) finish(ctx context.Context, h hash.Hash, key string, st *recvState) Result {
 	part := r.partPath(key)
-	h := sha256.New()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return Result{Status: StatusFailed, Reason: "the recipient could not read the file back: " + err.Error()}
-	}
-	if _, err := io.Copy(h, f); err != nil {
-		return Result{Status: StatusFailed, Reason: "the recipient could not read the file back: " + err.Error()}
-	}
 	if hex.EncodeToString(h.Sum(nil)) != st.SHA256 {
 		r.forget(key)
 		return Result{Status: StatusFailed, Reason: "the file's SHA-256 does not match the offer: it was deleted; send it again"}
@@ -443,28 +548,38 @@ func (r *Receiver) forget(key string) {
 }
 
 // openPart opens key's .part file positioned at st.Offset, cut to it (bytes
-// after the last synced state are not trusted). A file shorter than the
-// state (lost in a crash) moves the offset back to a chunk boundary.
-func (r *Receiver) openPart(key string, st *recvState) (*os.File, error) {
+// after the last synced state are not trusted), and hashes what it keeps.
+// A file shorter than the state (lost in a crash) moves the offset back to
+// a chunk boundary.
+func (r *Receiver) openPart(key string, st *recvState) (*os.File, hash.Hash, error) {
 	f, err := os.OpenFile(r.partPath(key), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	fail := func(err error) (*os.File, hash.Hash, error) {
+		f.Close()
+		return nil, nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, err
+		return fail(err)
 	}
 	if fi.Size() < st.Offset {
 		st.Offset = fi.Size() / ChunkSize * ChunkSize
 	}
 	if err := f.Truncate(st.Offset); err != nil {
-		f.Close()
-		return nil, err
+		return fail(err)
+	}
+	h := sha256.New() // the hash list (FileHash) of what is kept
+	_, sums, err := FileHash(io.NewSectionReader(f, 0, st.Offset))
+	if err != nil {
+		return fail(fmt.Errorf("read back %s: %w", f.Name(), err))
+	}
+	for _, sum := range sums {
+		h.Write(sum[:])
 	}
 	if _, err := f.Seek(st.Offset, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
+		return fail(err)
 	}
-	return f, nil
+	return f, h, nil
 }

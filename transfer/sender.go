@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -140,15 +141,13 @@ func Send(ctx context.Context, cfg SendConfig, path string) (Report, error) {
 	if err := cfg.Rules.Check(name, fi.Size()); err != nil {
 		return Report{}, fmt.Errorf("%w (on this machine, nothing was sent)", err)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	sum, sums, err := FileHash(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
 		return Report{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
 	id := TransferID(sum, fi.Size(), name)
 	rep := Report{ID: hex.EncodeToString(id[:]), Name: name, Size: fi.Size()}
-	s := &sender{cfg: cfg, f: f, rep: &rep, offer: Offer{ID: id, Size: uint64(fi.Size()), SHA256: sum, Cert: cfg.Cert, Name: []byte(name)}}
+	s := &sender{cfg: cfg, f: f, rep: &rep, sums: sums, offer: Offer{ID: id, Size: uint64(fi.Size()), SHA256: sum, Cert: cfg.Cert, Name: []byte(name)}}
 	s.loadState()
 	wait := cfg.RetryWait
 	for {
@@ -179,6 +178,7 @@ type sender struct {
 	f     *os.File
 	rep   *Report
 	offer Offer
+	sums  [][32]byte // each chunk's SHA-256, from FileHash
 	state sendState
 	saved int64
 	pos   int64
@@ -266,16 +266,16 @@ func (s *sender) attempt(ctx context.Context) error {
 	if _, err := s.f.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
-	buf := make([]byte, ChunkSize)
+	frame := make([]byte, chunkFrameHeader+ChunkSize)
+	fr := bufio.NewReaderSize(s.f, 1<<20)
 	lastEvent := time.Now()
 	for s.pos < s.rep.Size {
-		n, err := io.ReadFull(s.f, buf[:min(int64(ChunkSize), s.rep.Size-s.pos)])
+		n, err := io.ReadFull(fr, frame[chunkFrameHeader:chunkFrameHeader+min(int64(ChunkSize), s.rep.Size-s.pos)])
 		if err != nil {
 			return fmt.Errorf("read the file at %d: %w (did it change while sending?)", s.pos, err)
 		}
-		c := Chunk{Offset: uint64(s.pos), SHA256: sha256.Sum256(buf[:n]), Data: buf[:n]}
 		setDeadline(st, s.cfg.IdleTimeout)
-		if err := writeMsg(st, c.Marshal()); err != nil {
+		if _, err := st.Write(chunkFrame(frame, uint64(s.pos), n, s.sums[s.pos/ChunkSize])); err != nil {
 			s.saveState(true)
 			return fmt.Errorf("send the chunk at %d: %w", s.pos, err)
 		}

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,8 +46,10 @@ var ErrMalformed = errors.New("malformed file transfer message")
 
 // Offer is the sender's first message: what it wants to send.
 type Offer struct {
-	ID     [IDSize]byte
-	Size   uint64
+	ID   [IDSize]byte
+	Size uint64
+	// SHA256 is the whole file's hash list root (FileHash): SHA-256 over
+	// the SHA-256 of each chunk.
 	SHA256 [32]byte
 	// Cert is the sender's directory certificate (the receiver checks it
 	// names the stream's authenticated peer).
@@ -232,6 +235,49 @@ func Decode(b []byte) (Message, error) {
 		return Message{}, err
 	}
 	return m, nil
+}
+
+// chunkFrameHeader is the frame length, the message header, the offset and
+// the hash before a chunk's data.
+const chunkFrameHeader = 2 + 2 + 8 + 32
+
+// chunkFrame fills in the header of a CHUNK frame whose n bytes of data are
+// already in frame[chunkFrameHeader:], and returns the frame: the same
+// bytes as writeMsg(Chunk{...}.Marshal()), without copying the data.
+func chunkFrame(frame []byte, offset uint64, n int, sum [32]byte) []byte {
+	binary.BigEndian.PutUint16(frame, uint16(chunkFrameHeader-2+n))
+	frame[2], frame[3] = version, typeChunk
+	binary.BigEndian.PutUint64(frame[4:], offset)
+	copy(frame[12:], sum[:])
+	return frame[:chunkFrameHeader+n]
+}
+
+// FileHash is the whole-file hash of an offer: SHA-256 over the
+// concatenated SHA-256 of each ChunkSize piece of the file (the last one
+// shorter; an empty file has no pieces). A hash list, so that each byte is
+// hashed once on each side (the chunk's hash) instead of twice: it halves
+// the hashing of a transfer (BenchmarkLoopback).
+func FileHash(r io.Reader) ([32]byte, [][32]byte, error) {
+	var sums [][32]byte
+	root := sha256.New()
+	buf := make([]byte, ChunkSize)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			sum := sha256.Sum256(buf[:n])
+			sums = append(sums, sum)
+			root.Write(sum[:])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return [32]byte{}, nil, err
+		}
+	}
+	var out [32]byte
+	copy(out[:], root.Sum(nil))
+	return out, sums, nil
 }
 
 // writeMsg writes one framed message.

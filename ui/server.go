@@ -46,16 +46,20 @@ const (
 	sessionTTL  = 12 * time.Hour
 	maxTokens   = 16
 	maxSessions = 64
-	cookieName  = "peercall_session"
+	// cookiePrefix names the session cookie, followed by the port: cookies
+	// are per host, not per port, and two nodes' interfaces on one machine
+	// must not overwrite each other's session.
+	cookiePrefix = "peercall_session_"
 )
 
 // Server serves the interface on one loopback listener.
 type Server struct {
-	n   Node
-	log *slog.Logger
-	ln  net.Listener
-	srv *http.Server
-	url string
+	n      Node
+	log    *slog.Logger
+	ln     net.Listener
+	srv    *http.Server
+	url    string
+	cookie string
 	// hosts are the Host (and Origin host) values accepted.
 	hosts map[string]bool
 
@@ -97,6 +101,7 @@ func Listen(addr string, n Node, log *slog.Logger) (*Server, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	hp := net.JoinHostPort(ip.String(), fmt.Sprint(port))
 	s.url = "http://" + hp
+	s.cookie = fmt.Sprint(cookiePrefix, port)
 	s.hosts = map[string]bool{hp: true}
 	if ip.Is4() {
 		s.hosts[fmt.Sprintf("localhost:%d", port)] = true
@@ -228,13 +233,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this login link is used up or expired; run `peercall ui` for a new one", http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) session(r *http.Request) *session {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(s.cookie)
 	if err != nil {
 		return nil
 	}

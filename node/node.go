@@ -140,6 +140,7 @@ type Node struct {
 	presenceErr    error
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
+	checkins       checkinState
 
 	closeOnce sync.Once
 	closeErr  error
@@ -273,6 +274,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if err := n.startCalls(); err != nil {
 		return err
 	}
+	n.startCheckin()
 	n.connectBootstrap(ctx, boot)
 	if err := n.startSoftphone(ctx); err != nil {
 		return err

@@ -129,6 +129,9 @@ type Book struct {
 	notify *network.NotifyBundle
 	sem    chan struct{}
 
+	goMu    sync.Mutex // orders spawn against Close
+	closing bool
+
 	outMu    sync.Mutex      // one outbox pass at a time
 	flushing map[string]bool // users an operation delivers to itself (under outMu)
 
@@ -203,6 +206,9 @@ func Open(ctx context.Context, cfg Config) (*Book, error) {
 func (b *Book) Close() error {
 	b.cfg.Host.RemoveStreamHandler(protocol.ID(ProtocolID))
 	b.cfg.Host.Network().StopNotify(b.notify)
+	b.goMu.Lock()
+	b.closing = true
+	b.goMu.Unlock()
 	b.cancel()
 	b.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -781,11 +787,18 @@ func (b *Book) pushAll() {
 	}
 }
 
-func (b *Book) push(username string) {
-	if b.ctx.Err() != nil {
+// spawn runs f on a goroutine Close waits for, unless Close has begun.
+func (b *Book) spawn(f func()) {
+	b.goMu.Lock()
+	defer b.goMu.Unlock()
+	if b.closing {
 		return
 	}
-	b.wg.Go(func() {
+	b.wg.Go(f)
+}
+
+func (b *Book) push(username string) {
+	b.spawn(func() {
 		select {
 		case b.sem <- struct{}{}:
 		case <-b.ctx.Done():

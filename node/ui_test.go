@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/events"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
 	"github.com/peercall/peercall/ui"
@@ -175,4 +176,37 @@ func nonLoopbackIP() string {
 		}
 	}
 	return ""
+}
+
+// TestAudioTest: the settings page's test tone plays and reports its end;
+// a device that cannot be used reports why.
+func TestAudioTest(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	n := nw.Start(nw.User("alice"), callharness.NodeOptions())
+	sub := n.Events().Subscribe(100)
+	defer sub.Close()
+	for _, tc := range []struct {
+		what, device string
+		wantErr      bool
+	}{
+		{"tone", "null", false},
+		{"meter", "wav:/nonexistent.wav", true},
+		{"tone", "bogus:device", true},
+		{"sing", "null", true},
+	} {
+		err := n.AudioTest(t.Context(), tc.what, tc.device)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s on %s: %v, want error %v", tc.what, tc.device, err, tc.wantErr)
+		}
+		var last events.AudioLevel
+		for ev := range sub.C() {
+			if a, ok := ev.Data.(events.AudioLevel); ok && !a.Running {
+				last = a
+				break
+			}
+		}
+		if (last.Error != "") != tc.wantErr || last.Device != tc.device {
+			t.Errorf("%s on %s: last event %+v", tc.what, tc.device, last)
+		}
+	}
 }

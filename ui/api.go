@@ -28,6 +28,8 @@ type request struct {
 	Status  string  `json:"status,omitempty"`
 	Mood    *string `json:"mood,omitempty"`
 	CallID  string  `json:"call_id,omitempty"`
+	What    string  `json:"what,omitempty"`
+	Device  string  `json:"device,omitempty"`
 }
 
 func decode(r *http.Request) (request, error) {
@@ -256,4 +258,22 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// audioTest starts the microphone meter or the test tone; the levels
+// arrive on the event stream (kind audio).
+func (s *Server) audioTest(w http.ResponseWriter, r *http.Request) {
+	req, err := decode(r)
+	if err == nil && req.What != "meter" && req.What != "tone" {
+		err = fmt.Errorf("what %.20q: choose meter or tone", req.What)
+	}
+	if err == nil && len(req.Device) > 256 {
+		err = errors.New("device spec over 256 bytes")
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, err)
+		return
+	}
+	s.wg.Go(func() { _ = s.n.AudioTest(s.ctx, req.What, req.Device) })
+	writeJSON(w, http.StatusAccepted, map[string]string{"started": req.What})
 }

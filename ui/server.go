@@ -38,6 +38,9 @@ type Node interface {
 	Search(ctx context.Context, prefix string, limit int) ([]string, error)
 	// Touch records the user's activity (auto-away).
 	Touch()
+	// AudioTest runs "meter" (the microphone's level) or "tone" (a test
+	// tone) on device ("" the node's), publishing events.AudioLevel.
+	AudioTest(ctx context.Context, what, device string) error
 }
 
 // Lifetimes of the interface's secrets.
@@ -176,6 +179,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /api/answer", s.mutating(s.answer))
 	mux.HandleFunc("POST /api/reject", s.mutating(s.answer))
 	mux.HandleFunc("POST /api/hangup", s.mutating(s.answer))
+	mux.HandleFunc("POST /api/audio", s.mutating(s.audioTest))
 	return s.guard(mux)
 }
 

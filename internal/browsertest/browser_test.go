@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,6 +177,14 @@ func TestBrowserCall(t *testing.T) {
 	hist := ap.text(`#history-list li[data-peer="bob"]`)
 	t.Logf("alice's history: %s", hist)
 	ap.shot("07-alice-history")
+	// The settings page's microphone meter, on a virtual microphone (a
+	// half-scale sine: -9 dBFS).
+	ap.run("meter a tone", chromedp.SendKeys(chromedp.CSS("#audio-device"), "tone:440"), chromedp.Click(chromedp.CSS("#meter-btn")),
+		waitJS(`document.getElementById("level-text").textContent.includes("dBFS")`))
+	if lvl := ap.text("#level-text"); !strings.HasPrefix(lvl, "-9.") {
+		t.Errorf("meter of a half-scale tone shows %q, want -9.x dBFS", lvl)
+	}
+	ap.shot("08-alice-settings-meter")
 	if exp := ap.text("#acct-expires"); exp == "" || exp == "unknown" {
 		t.Errorf("the account page shows no certificate expiry: %q", exp)
 	}

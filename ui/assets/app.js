@@ -190,6 +190,16 @@
     es.addEventListener("presence", () => load());
     es.addEventListener("contacts", () => load());
     es.addEventListener("reload", () => load());
+    es.addEventListener("audio", (m) => {
+      const a = JSON.parse(m.data).data;
+      if (a.error) { notice(`Audio test on ${a.device}: ${a.error}`); return; }
+      if (a.what === "meter") {
+        $("level").value = Math.max(-60, a.dbfs);
+        $("level-text").textContent = a.running ? `${a.dbfs.toFixed(1)} dBFS` : `${$("level-text").textContent} (done)`;
+      } else {
+        notice(a.running ? `Playing a 440 Hz tone on ${a.device}…` : `Test tone on ${a.device} done.`);
+      }
+    });
     es.onerror = () => { /* EventSource reconnects; reload on open */ };
     es.onopen = () => load();
   }
@@ -220,6 +230,8 @@
       }
       if (!d.users.length) ul.append(el("li", { text: "Nobody by that name." }));
     });
+    $("meter-btn").addEventListener("click", () => act("/api/audio", { what: "meter", device: $("audio-device").value.trim() }));
+    $("tone-btn").addEventListener("click", () => act("/api/audio", { what: "tone", device: $("audio-device").value.trim() }));
     $("presence-form").addEventListener("submit", (e) => {
       e.preventDefault();
       act("/api/presence", { status: $("presence").value, mood: $("mood").value }, load);

@@ -6,6 +6,7 @@
   let csrf = "";
   let current = null; // the call shown: {id, peer, state, connectedAt}
   let timer = null;
+  const relayKbps = []; // the relayed kbit/s of the latest samples (every 5 s)
   const $ = (id) => document.getElementById(id);
   const el = (tag, attrs, ...kids) => {
     const e = document.createElement(tag);
@@ -92,6 +93,11 @@
     const lim = r.limits || {};
     $("set-relay").textContent = `${r.sessions || 0} sessions, ${Math.round(r.kbps || 0)} kbit/s now` +
       (lim.max_sessions !== undefined ? ` (caps: ${lim.max_sessions} sessions, ${lim.max_kbps} kbit/s)` : "");
+    relayKbps.push(r.kbps || 0);
+    if (relayKbps.length > 60) relayKbps.shift();
+    const top = Math.max(1, ...relayKbps), bars = "▁▂▃▄▅▆▇█";
+    $("set-relay-graph").textContent = relayKbps.map((k) => bars[Math.min(7, Math.floor(8 * k / top))]).join("") +
+      ` (last ${relayKbps.length} samples, peak ${Math.round(Math.max(...relayKbps))} kbit/s)`;
     $("set-reach").textContent = st.reachability;
     $("set-addrs").textContent = (st.addrs || []).join("\n");
     $("acct-user").textContent = st.username;
@@ -237,5 +243,6 @@
       act("/api/presence", { status: $("presence").value, mood: $("mood").value }, load);
     });
     load().then(listen);
+    setInterval(() => { if (!current) load(); }, 5000);
   });
 })();

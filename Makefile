@@ -74,7 +74,8 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/peercall $(DESTDIR)$(PREFIX)/bin/peercall-directory \
 		$(DESTDIR)$(PREFIX)/lib/systemd/user/peercall.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/peercall-directory.service \
-		$(DESTDIR)$(PREFIX)/share/applications/peercall.desktop
+		$(DESTDIR)$(PREFIX)/share/applications/peercall.desktop \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/peercall
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/peercall
 	@echo "peercall removed; your keys, contacts and history stay in ~/.peercall (or \$$PEERCALL_HOME)"
 

@@ -184,3 +184,33 @@ func BenchmarkPresencePush(b *testing.B) {
 		wait(st)
 	}
 }
+
+// TestContactRequestWhileOffline: a request to a registered user whose
+// node is not running waits in the outbox and reaches them once their
+// node starts.
+func TestContactRequestWhileOffline(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	aliceU, daveU := nw.User("alice"), nw.User("dave")
+	o := callharness.NodeOptions()
+	o.Softphone.ContactsRetry = 200 * time.Millisecond
+	alice := nw.Start(aliceU, o)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	delivered, err := alice.Contacts().Add(ctx, "dave", "see you later")
+	if err != nil || delivered {
+		t.Fatalf("add offline dave: delivered %v, %v; want queued", delivered, err)
+	}
+	dave := nw.Start(daveU, o)
+	daveEv := dave.Events().Subscribe(100)
+	defer daveEv.Close()
+	if list, _ := dave.Contacts().List(ctx); len(list) == 0 {
+		waitEvent(t, daveEv, "alice's queued request", func(ev events.Event) bool {
+			c, ok := ev.Data.(contacts.ContactsEvent)
+			return ok && c.Username == "alice" && c.State == contacts.StateIncoming
+		})
+	}
+	list, err := dave.Contacts().List(ctx)
+	if err != nil || len(list) != 1 || list[0].Note != "see you later" {
+		t.Errorf("dave's list %+v, %v", list, err)
+	}
+}

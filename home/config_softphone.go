@@ -50,10 +50,13 @@ const DefaultUIListen = "127.0.0.1:7080"
 
 // UIConfig is config.toml's [ui] section: the local web interface.
 type UIConfig struct {
-	// Listen is the interface's host:port: a loopback address (other
-	// interfaces would need TLS, which the interface does not serve yet);
-	// "" turns the interface off.
+	// Listen is the interface's host:port: a loopback address, or another
+	// one with TLS; "" turns the interface off.
 	Listen string `toml:"listen"`
+	// TLSCert and TLSKey are PEM files; both serve the interface over
+	// HTTPS, and a listen address other than loopback needs them.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
 }
 
 // DefaultUIConfig serves the interface on DefaultUIListen.
@@ -67,10 +70,13 @@ func (c UIConfig) Validate() error {
 	if err := CheckListenAddr(c.Listen); err != nil {
 		return fmt.Errorf("ui.listen: %w", err)
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("ui.tls_cert and ui.tls_key go together: set both, or neither")
+	}
 	host, _, _ := net.SplitHostPort(c.Listen)
 	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.IsLoopback() {
-		return fmt.Errorf("ui.listen %q: the web interface listens on loopback only (127.0.0.1 or [::1]); reach it from elsewhere through an SSH tunnel", c.Listen)
+	if (err != nil || !ip.IsLoopback()) && c.TLSCert == "" {
+		return fmt.Errorf("ui.listen %q: without TLS the web interface listens on loopback only (127.0.0.1 or [::1]); set ui.tls_cert and ui.tls_key, or reach it through an SSH tunnel", c.Listen)
 	}
 	return nil
 }

@@ -48,14 +48,15 @@ func (u uiNode) Search(ctx context.Context, prefix string, limit int) ([]string,
 // startUI serves the web interface on ui.listen (or
 // Options.Softphone.UIListen).
 func (n *Node) startUI() error {
-	addr := n.cfg.UISection().Listen
+	uc := n.cfg.UISection()
+	addr := uc.Listen
 	if n.opts.Softphone.UIListen != "" {
 		addr = n.opts.Softphone.UIListen
 	}
 	if addr == "" {
 		return nil
 	}
-	s, err := ui.Listen(addr, uiNode{n}, n.log)
+	s, err := ui.ListenConfig(ui.Config{Addr: addr, CertFile: uc.TLSCert, KeyFile: uc.TLSKey}, uiNode{n}, n.log)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,27 @@ package node_test
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/peercall/peercall/events"
+	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
 	"github.com/peercall/peercall/ui"
@@ -209,4 +220,75 @@ func TestAudioTest(t *testing.T) {
 			t.Errorf("%s on %s: last event %+v", tc.what, tc.device, last)
 		}
 	}
+}
+
+// TestUITLS: with ui.tls_cert and ui.tls_key the interface speaks HTTPS
+// only, and its session cookie is Secure; an address other than loopback
+// is refused without them.
+func TestUITLS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "peercall ui"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "ui.crt"), filepath.Join(dir, "ui.key")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+
+	nw := callharness.NewNetwork(t)
+	u := nw.User("alice")
+	cfg, err := u.Home.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.UI = &home.UIConfig{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}
+	if err := u.Home.SaveConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := (home.UIConfig{Listen: "0.0.0.0:7080"}).Validate(); err == nil {
+		t.Error("ui.listen 0.0.0.0 without TLS validated")
+	}
+	if err := (home.UIConfig{Listen: "0.0.0.0:7080", TLSCert: certFile, TLSKey: keyFile}).Validate(); err != nil {
+		t.Errorf("ui.listen 0.0.0.0 with TLS: %v", err)
+	}
+	o := callharness.NodeOptions()
+	o.Softphone = node.SoftphoneOptions{UI: true}
+	n := nw.Start(u, o)
+	base := n.UIURL()
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("UI URL %q, want https", base)
+	}
+	if resp, err := http.Get("http://" + strings.TrimPrefix(base, "https://") + "/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Errorf("plain HTTP answered %d", resp.StatusCode)
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(must(x509.ParseCertificate(der)))
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login, _ := n.UILoginURL()
+	resp, err := client.Get(login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
+		t.Errorf("login over HTTPS: %d, cookies %+v; want a Secure session cookie", resp.StatusCode, resp.Cookies())
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

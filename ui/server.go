@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -63,6 +64,7 @@ type Server struct {
 	srv    *http.Server
 	url    string
 	cookie string
+	secure bool // HTTPS: Secure cookies, https origins
 	// hosts are the Host (and Origin host) values accepted.
 	hosts map[string]bool
 
@@ -80,18 +82,47 @@ type session struct {
 	expires time.Time
 }
 
-// ErrNotLoopback: the interface listens on loopback addresses only.
-var ErrNotLoopback = errors.New("the web interface listens on loopback addresses only")
+// ErrNotLoopback: without TLS the interface listens on loopback addresses
+// only.
+var ErrNotLoopback = errors.New("without TLS the web interface listens on loopback addresses only")
 
-// Listen serves n's interface on addr (host:port, a loopback IP).
+// Listen serves n's interface on addr (host:port, a loopback IP) over
+// plain HTTP.
 func Listen(addr string, n Node, log *slog.Logger) (*Server, error) {
+	return ListenConfig(Config{Addr: addr}, n, log)
+}
+
+// Config is where and how the interface listens.
+type Config struct {
+	// Addr is host:port; an address other than loopback needs TLS.
+	Addr string
+	// CertFile and KeyFile, both or neither, serve HTTPS (PEM files).
+	CertFile, KeyFile string
+}
+
+// ListenConfig serves n's interface as c says.
+func ListenConfig(c Config, n Node, log *slog.Logger) (*Server, error) {
+	addr := c.Addr
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("ui.listen %q: %w", addr, err)
 	}
 	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("ui.listen %q: %w (it has no TLS); use 127.0.0.1 and an SSH tunnel", addr, ErrNotLoopback)
+	if err != nil {
+		return nil, fmt.Errorf("ui.listen %q: the host must be an IP address", addr)
+	}
+	useTLS := c.CertFile != "" || c.KeyFile != ""
+	if useTLS && (c.CertFile == "" || c.KeyFile == "") {
+		return nil, errors.New("ui.tls_cert and ui.tls_key go together: set both, or neither")
+	}
+	if !ip.IsLoopback() && !useTLS {
+		return nil, fmt.Errorf("ui.listen %q: %w; set ui.tls_cert and ui.tls_key, or use 127.0.0.1 and an SSH tunnel", addr, ErrNotLoopback)
+	}
+	var cert tls.Certificate
+	if useTLS {
+		if cert, err = tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+			return nil, fmt.Errorf("web interface: load ui.tls_cert %s and ui.tls_key %s: %w", c.CertFile, c.KeyFile, err)
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -104,9 +135,14 @@ func Listen(addr string, n Node, log *slog.Logger) (*Server, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	hp := net.JoinHostPort(ip.String(), fmt.Sprint(port))
 	s.url = "http://" + hp
+	if useTLS {
+		s.url = "https://" + hp
+		s.secure = true
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
 	s.cookie = fmt.Sprint(cookiePrefix, port)
 	s.hosts = map[string]bool{hp: true}
-	if ip.Is4() {
+	if ip.IsLoopback() && ip.Is4() {
 		s.hosts[fmt.Sprintf("localhost:%d", port)] = true
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -191,7 +227,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			http.Error(w, "unknown host: open the interface at "+s.url, http.StatusMisdirectedRequest)
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+		scheme := "http://"
+		if s.secure {
+			scheme = "https://"
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != scheme+r.Host {
 			http.Error(w, "cross-origin request refused", http.StatusForbidden)
 			return
 		}
@@ -238,7 +278,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: id, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
+		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second), Secure: s.secure})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

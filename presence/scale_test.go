@@ -112,7 +112,6 @@ func runDHTScale(b *testing.B) dhtScaleResult {
 	n.mn.SetLinkDefaults(mocknet.LinkOptions{Latency: *dhtLatency})
 	servers := max(int(float64(*dhtNodes)**dhtServers), 2)
 	res := dhtScaleResult{Bench: "dht_scale", Nodes: *dhtNodes, Servers: servers, LatencyMs: float64(*dhtLatency) / 1e6, ChurnPerMin: *dhtChurn}
-	var all []*scaleNode
 	defer func() {
 		n.mu.Lock()
 		live := slices.Clone(n.live)
@@ -130,11 +129,9 @@ func runDHTScale(b *testing.B) dhtScaleResult {
 	// The super-nodes first, each bootstrapped to those before it; then
 	// the clients, 32 at a time, bootstrapped to a few super-nodes.
 	for range servers {
-		s, err := n.join(true)
-		if err != nil {
+		if _, err := n.join(true); err != nil {
 			b.Fatal(err)
 		}
-		all = append(all, s)
 	}
 	if err := parallelDo(*dhtNodes-servers, 32, func(int) error {
 		_, err := n.join(false)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/peercall/peercall/relay/fastpath"
 	"github.com/peercall/peercall/relay/peerfilter"
+	"github.com/peercall/peercall/relay/tcplisten"
 	"github.com/peercall/peercall/relay/turncreds"
 
 	"github.com/peercall/peercall/internal/pionlog"
@@ -299,7 +300,7 @@ func (r *Relay) Start(ctx context.Context) error {
 			closeAll()
 			return fmt.Errorf("relay: TURN over TLS on TCP port %d: %w (free the port or change relay.turn_tls_port)", r.cfg.TURNTLSPort, err)
 		}
-		tlsLn = tls.NewListener(newTrackingListener(ln), r.tlsCfg)
+		tlsLn = tls.NewListener(tcplisten.NewTracking(ln), r.tlsCfg)
 	}
 
 	filter := peerfilter.New(r.allowed, nw, r.opts.ListenIP, r.opts.PublicIP, r.opts.OwnIPs)
@@ -337,8 +338,8 @@ func (r *Relay) Start(ctx context.Context) error {
 	}
 	var sharedTCP, sharedTLS []net.Addr
 	for _, h := range r.handed {
-		h.cur = newChanListener(h.ln.Addr())
-		var l net.Listener = newTrackingListener(h.cur)
+		h.cur = tcplisten.NewChan(h.ln.Addr())
+		var l net.Listener = tcplisten.NewTracking(h.cur)
 		if h.tls {
 			l = tls.NewListener(l, r.tlsCfg)
 			sharedTLS = append(sharedTLS, h.ln.Addr())
@@ -405,7 +406,7 @@ func (r *Relay) listen(ctx context.Context, nw transport.Net) ([]net.PacketConn,
 		tcp, err := nw.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port})
 		switch {
 		case err == nil:
-			return r.moreUDP(ctx, lc, udp), newTrackingListener(tcp), nil
+			return r.moreUDP(ctx, lc, udp), tcplisten.NewTracking(tcp), nil
 		case errors.Is(err, transport.ErrNotSupported):
 			r.log.Info("relay: the injected network has no TCP; serving TURN over UDP only")
 			return r.moreUDP(ctx, lc, udp), nil, nil

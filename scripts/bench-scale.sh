@@ -4,7 +4,10 @@
 #     relay (fast path), the same without it, bare pion/turn and Debian's
 #     coturn (installed here when missing), RELAY_REPEAT runs each with the
 #     order rotated (the spread is the noise of a shared machine);
-#  2. no cascade: 30 % of 20 relays die under 400 calls (timeline).
+#  2. no cascade: 30 % of 20 relays die under 400 calls (timeline);
+#  3. the DHT at DHT_NODES (1000) nodes on libp2p's mocknet, 10 % of them
+#     super-nodes, 20 ms links: publish and lookup latency and success,
+#     steady and under 10 %/min churn, memory per node.
 # JSON lines go to OUT (default bench-scale.jsonl, one object per run, field
 # "bench" says which), the tables to stdout. RELAY_RT=1 repeats 1 with the
 # generator and the server under SCHED_FIFO (root), RELAY_CALLS, RELAY_REPEAT
@@ -54,6 +57,11 @@ fi
 
 echo "== no cascade (30 % of the super-nodes die at once)"
 (cd relay && PEERCALL_SCALE=1 PEERCALL_SCALE_JSON="$out" "$tmp/relay.test" -test.run 'TestNoCascade/large' -test.count 1 -test.timeout 10m) | grep -v '^PASS$' || true
+
+echo "== DHT at scale (mocknet, link latency, churn)"
+(cd presence && go test -run '^$' -bench 'BenchmarkDHTScale$' -benchtime 1x -timeout 60m . -dht.nodes "${DHT_NODES:-1000}" \
+	-dht.phase "${DHT_PHASE:-60s}" -dht.latency "${DHT_LATENCY:-20ms}" -dht.churn "${DHT_CHURN:-0.10}" -dht.json "$out") |
+	grep -v '^\(goos\|goarch\|pkg\|cpu\|Benchmark\|--- BENCH\|PASS\|ok \)' || true
 
 echo "== JSON lines: $out"
 cat "$out"

@@ -30,6 +30,7 @@ AUDIO=${AUDIO:-}                 # "default": the sound card instead of WAV file
 OUT=${OUT:-$BIN/demo}            # where bob's recording is kept
 BOB_PORT=${BOB_PORT:-$((17000 + RANDOM % 2000))}
 CALL_SECONDS=${CALL_SECONDS:-5}
+BOB_UI=127.0.0.1:$((BOB_PORT + 1))  # bob's web interface (ui.listen)
 
 cleanup() {
 	local status=$?
@@ -49,7 +50,7 @@ cleanup() {
 		echo "--- the directory's log:" >&2
 		sed 's/^/    /' "$work/directory.err" >&2
 	fi
-	rm -rf "$work"
+	if [ -n "${KEEP:-}" ]; then echo "demo: the homes are kept in $work" >&2; else rm -rf "$work"; fi
 	exit "$status"
 }
 trap cleanup EXIT
@@ -159,7 +160,7 @@ else
 fi
 
 step "8. bob runs his node: presence in the DHT, answers calls automatically"
-"$PEERCALL" --home "$work/bob" run --auto-answer --audio-in "${AUDIO:-tone:440}" --audio-out "$heard" >"$work/bob-run.out" 2>&1 &
+"$PEERCALL" --home "$work/bob" run --auto-answer --ui "$BOB_UI" --audio-in "${AUDIO:-tone:440}" --audio-out "$heard" >"$work/bob-run.out" 2>&1 &
 bob_pid=$!
 deadline=$((SECONDS + START_TIMEOUT))
 until pc bob status >/dev/null 2>&1; do
@@ -169,6 +170,7 @@ until pc bob status >/dev/null 2>&1; do
 done
 sed 's/^/    /' "$work/bob-run.out"
 expect 0 pc bob status
+expect 0 pc bob ui
 
 step "9. alice calls bob by name for ${CALL_SECONDS}s (no node runs for her, so \`call\` starts one)"
 summary=$(pc alice call bob --duration "${CALL_SECONDS}s" --audio-in "$speech" --audio-out "$alice_heard" --json) ||
@@ -190,6 +192,10 @@ bob_pid=""
 expect 4 pc alice call bob --duration 1s --audio-in silence --audio-out null
 
 step "Done"
+echo "    each user's web interface: run their node, then open the link \`ui\` prints (it works once):"
+echo "      peercall --home DIR/bob run --ui $BOB_UI &   peercall --home DIR/bob ui"
+echo "      peercall --home DIR/alice run --ui 127.0.0.1:$((BOB_PORT + 2)) &   peercall --home DIR/alice ui"
+echo "    (KEEP=1 make demo keeps the homes, DIR, and prints where they are)"
 if [ "$AUDIO" = "default" ]; then
 	echo "    the call ran on the sound cards"
 else

@@ -37,6 +37,9 @@ type settings struct {
 	MinFreeDiskMiB    int64
 
 	CertValidity, SeenWindow, PruneInterval time.Duration
+	CheckinTTL, RevocationRefresh           time.Duration
+	CheckinsPerKey, RenewalsPerKey          int64
+	CheckinWindow, RenewalWindow            time.Duration
 	Argon2MemoryKiB, Argon2Time             int64
 	Argon2Threads                           int64
 
@@ -86,6 +89,12 @@ func defaultSettings() *settings {
 		MinFreeDiskMiB:         server.DefaultMinFreeDisk >> 20,
 		CertValidity:           server.DefaultCertValidity,
 		SeenWindow:             server.DefaultSeenWindow,
+		CheckinTTL:             server.DefaultCheckinTTL,
+		RevocationRefresh:      server.DefaultRevocationRefresh,
+		CheckinsPerKey:         int64(l.CheckinsPerKey),
+		CheckinWindow:          l.CheckinWindow,
+		RenewalsPerKey:         int64(l.RenewalsPerKey),
+		RenewalWindow:          l.RenewalWindow,
 		PruneInterval:          server.DefaultPruneInterval,
 		Argon2MemoryKiB:        int64(p.Memory),
 		Argon2Time:             int64(p.Time),
@@ -155,9 +164,11 @@ func (s *settings) table() []setting {
 		{key: "integrity_check", ptr: &s.IntegrityCheck, help: "check an SQLite database's integrity (PRAGMA quick_check) at start"},
 		{key: "integrity_check_interval", ptr: &s.IntegrityInterval, zeroOff: true, minDur: time.Minute, help: "how often to check an SQLite database's integrity again while running, `D` (0: never)"},
 		{key: "min_free_disk_mib", ptr: &s.MinFreeDiskMiB, zeroOff: true, min: 1, help: "/healthz is unhealthy with less free space than this beside an SQLite database, `MiB` (0: never)"},
-		{key: "cert_validity", ptr: &s.CertValidity, minDur: time.Minute, help: "lifetime of the identity certificates issued at login, `D` (such as 7d or 36h)"},
-		{key: "seen_window", ptr: &s.SeenWindow, minDur: time.Minute, help: "how long a node's login is answered in lookups and bootstrap, `D`"},
-		{key: "prune_interval", ptr: &s.PruneInterval, zeroOff: true, minDur: time.Second, help: "how often sightings older than seen_window are deleted, `D` (0: never)"},
+		{key: "cert_validity", ptr: &s.CertValidity, minDur: server.MinCertValidity, help: "lifetime of the identity certificates issued at login and renewal, `D` (such as 7d or 36h; nodes renew at two thirds of it)"},
+		{key: "checkin_ttl", ptr: &s.CheckinTTL, minDur: 5 * time.Second, help: "how long a node's check-in keeps it listed in lookups and bootstrap, `D` (nodes check in again after two fifths of it)"},
+		{key: "revocation_refresh", ptr: &s.RevocationRefresh, minDur: time.Second, help: "how often the signed revocation list is rebuilt from the database (revocations by another replica or by `user revoke`), `D`"},
+		{key: "seen_window", ptr: &s.SeenWindow, minDur: time.Minute, help: "how long an expired check-in is kept (it refuses replays of older ones), `D`"},
+		{key: "prune_interval", ptr: &s.PruneInterval, zeroOff: true, minDur: time.Second, help: "how often check-ins expired for longer than seen_window are deleted, `D` (0: never)"},
 		{key: "argon2_memory_kib", ptr: &s.Argon2MemoryKiB, min: 8, help: "argon2id memory of new password hashes, `KiB`"},
 		{key: "argon2_time", ptr: &s.Argon2Time, min: 1, help: "argon2id passes of new password hashes, `N`"},
 		{key: "argon2_threads", ptr: &s.Argon2Threads, min: 1, help: "argon2id threads of new password hashes, `N`"},
@@ -165,6 +176,10 @@ func (s *settings) table() []setting {
 		{key: "login_failures_per_addr", ptr: &s.LoginFailuresPerAddr, min: 1, help: "failed logins allowed per client address (IPv4, IPv6 /64) per login_window, `N`"},
 		{key: "login_failures_per_device", ptr: &s.LoginFailuresPerDevice, min: 1, help: "failed logins allowed per username from one machine it logged in from before, per login_window, `N`"},
 		{key: "login_window", ptr: &s.LoginWindow, minDur: time.Second, help: "window of the login budgets, `D`"},
+		{key: "checkins_per_key", ptr: &s.CheckinsPerKey, min: 1, help: "check-ins allowed per node key per checkin_window, `N` (beyond: 429)"},
+		{key: "checkin_window", ptr: &s.CheckinWindow, minDur: time.Second, help: "window of the check-in budget, `D`"},
+		{key: "renewals_per_key", ptr: &s.RenewalsPerKey, min: 1, help: "certificate renewals and revocations allowed per node key per renewal_window, `N`"},
+		{key: "renewal_window", ptr: &s.RenewalWindow, minDur: time.Second, help: "window of the renewal budget, `D`"},
 		{key: "registrations_per_addr", ptr: &s.RegistrationsPerAddr, min: 1, help: "successful registrations allowed per client address per registration_window, `N`"},
 		{key: "registration_window", ptr: &s.RegistrationWindow, minDur: time.Second, help: "window of the registration budget, `D`"},
 		{key: "max_tracked_keys", ptr: &s.MaxTrackedKeys, min: 1, help: "spent budgets each throttling table keeps, `N` (beyond: one shared overflow budget)"},
@@ -514,6 +529,10 @@ func (s *settings) limits() server.Limits {
 		LoginWindow:            s.LoginWindow,
 		RegistrationsPerAddr:   int(s.RegistrationsPerAddr),
 		RegistrationWindow:     s.RegistrationWindow,
+		CheckinsPerKey:         int(s.CheckinsPerKey),
+		CheckinWindow:          s.CheckinWindow,
+		RenewalsPerKey:         int(s.RenewalsPerKey),
+		RenewalWindow:          s.RenewalWindow,
 		MaxTrackedKeys:         int(s.MaxTrackedKeys),
 		MaxConcurrentHashes:    int(s.MaxConcurrentHashes),
 		MaxHashQueue:           int(s.MaxHashQueue),
@@ -537,6 +556,8 @@ func (s *settings) serverConfig() server.Config {
 	c := server.Config{
 		CertValidity:      s.CertValidity,
 		SeenWindow:        s.SeenWindow,
+		CheckinTTL:        s.CheckinTTL,
+		RevocationRefresh: s.RevocationRefresh,
 		PruneInterval:     s.PruneInterval,
 		Password:          s.passwordParams(),
 		Limits:            s.limits(),

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"time"
+
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/supernode"
 )
@@ -16,4 +18,20 @@ type Status struct {
 	Calls        []call.Info           `json:"calls"`
 	Addrs        []string              `json:"addrs"`
 	Presence     string                `json:"presence"`
+	Identity     *Identity             `json:"identity,omitempty"`
+}
+
+// Identity is the node's certificate and directory standing: when the
+// certificate expires, its last automatic renewal, why the last renewal
+// or check-in failed (empty: it did not), and until when the directory
+// lists the node.
+type Identity struct {
+	CertificateSerial  uint64    `json:"certificate_serial"`
+	CertificateExpires time.Time `json:"certificate_expires"`
+	LastRenewal        time.Time `json:"last_renewal,omitzero"`
+	NextRenewal        time.Time `json:"next_renewal,omitzero"`
+	RenewalError       string    `json:"renewal_error,omitempty"`
+	CheckedIn          time.Time `json:"checked_in,omitzero"`
+	ListedUntil        time.Time `json:"listed_until,omitzero"`
+	CheckinError       string    `json:"checkin_error,omitempty"`
 }

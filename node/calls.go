@@ -94,6 +94,7 @@ func (n *Node) Status() control.Status {
 		Reachability: string(rs.Reachability),
 		Relay:        rs.Relay,
 		Calls:        n.Calls(),
+		Identity:     n.identity(),
 	}
 	for _, a := range n.presenceAddrs() {
 		st.Addrs = append(st.Addrs, a.String())

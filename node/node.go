@@ -136,6 +136,7 @@ type Node struct {
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
 	checkins       checkinState
+	renewal        renewState
 
 	closeOnce sync.Once
 	closeErr  error
@@ -269,6 +270,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return err
 	}
 	n.startCheckin()
+	n.startRenewal()
 	n.connectBootstrap(ctx, boot)
 	n.wg.Add(1)
 	go n.saveHostCache()

@@ -34,4 +34,9 @@ type Identity struct {
 	CheckedIn          time.Time `json:"checked_in,omitzero"`
 	ListedUntil        time.Time `json:"listed_until,omitzero"`
 	CheckinError       string    `json:"checkin_error,omitempty"`
+	// The revocation list: its entries, when it was last fetched, and
+	// why the last fetch failed.
+	Revocations        int       `json:"revocations"`
+	RevocationsFetched time.Time `json:"revocations_fetched,omitzero"`
+	RevocationsError   string    `json:"revocations_error,omitempty"`
 }

@@ -72,6 +72,9 @@ type Options struct {
 	// PresenceTTL and PresenceRetry: see presence.Config (defaults 1 h and
 	// 5 s; tests shorten them).
 	PresenceTTL, PresenceRetry time.Duration
+	// RevocationRefresh is how often the revocation list is fetched
+	// (default DefaultRevocationRefresh).
+	RevocationRefresh time.Duration
 	// PresenceShutdown bounds the tombstone's publication at Close
 	// (default 10 s).
 	PresenceShutdown time.Duration
@@ -137,6 +140,7 @@ type Node struct {
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
 	checkins       checkinState
 	renewal        renewState
+	revs           revocationCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -257,7 +261,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return err
 	}
 	n.resolve = &presence.Resolver{DHT: n.dht, Cache: n.cache, DirectoryKey: n.dirKey,
-		Timeout: opts.LookupTimeout, Logger: n.log, Now: n.now}
+		Timeout: opts.LookupTimeout, Logger: n.log, Now: n.now, Revoked: n.revoked}
 	if n.dir != nil {
 		n.resolve.Directory = n.dir
 	}
@@ -271,6 +275,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	}
 	n.startCheckin()
 	n.startRenewal()
+	n.startRevocations()
 	n.connectBootstrap(ctx, boot)
 	n.wg.Add(1)
 	go n.saveHostCache()

@@ -132,6 +132,7 @@ func (n *Node) identity() *control.Identity {
 		id.RenewalError = n.renewal.err.Error()
 	}
 	n.renewal.mu.Unlock()
+	id.Revocations, id.RevocationsFetched, id.RevocationsError = n.revocationStatus()
 	ci := n.CheckinStatus()
 	id.CheckedIn, id.ListedUntil = ci.Last, ci.Expires
 	if ci.Err != nil {

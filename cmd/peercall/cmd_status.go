@@ -63,6 +63,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		case !id.CheckedIn.IsZero():
 			fmt.Fprintf(w, "check-in:     %s, listed until %s\n", id.CheckedIn.Local().Format(time.DateTime), id.ListedUntil.Local().Format(time.DateTime))
 		}
+		switch {
+		case id.RevocationsError != "":
+			fmt.Fprintf(w, "revocations:  %d known; last fetch failed: %s\n", id.Revocations, id.RevocationsError)
+		default:
+			fmt.Fprintf(w, "revocations:  %d, fetched %s\n", id.Revocations, id.RevocationsFetched.Local().Format(time.DateTime))
+		}
 	}
 	fmt.Fprintf(w, "relay:        %d sessions, %d bytes relayed, %.0f kbit/s\n", st.Relay.Sessions, st.Relay.BytesRelayed, st.Relay.Kbps)
 	if len(st.Calls) == 0 {

@@ -42,6 +42,17 @@ func TestDecodeControlRequest(t *testing.T) {
 		{"not an object", `["status"]`, Request{}, true},
 		{"too large", `{"op":"call","name":"` + strings.Repeat("a", MaxMessage) + `"}`, Request{}, true},
 		{"long field", `{"op":"call","name":"` + strings.Repeat("a", 5000) + `"}`, Request{}, true},
+		{"contacts", `{"op":"contacts"}`, Request{Op: OpContacts}, false},
+		{"add with a message", `{"op":"contact","action":"add","name":"bob","message":"hi"}`,
+			Request{Op: OpContact, Action: ActionAdd, Name: "bob", Message: "hi"}, false},
+		{"accept with a message", `{"op":"contact","action":"accept","name":"bob","message":"hi"}`, Request{}, true},
+		{"unknown action", `{"op":"contact","action":"befriend","name":"bob"}`, Request{}, true},
+		{"contact without name", `{"op":"contact","action":"remove"}`, Request{}, true},
+		{"presence", `{"op":"presence","status":"dnd","mood":""}`, Request{Op: OpPresence, Status: "dnd", Mood: new("")}, false},
+		{"presence offline", `{"op":"presence","status":"offline"}`, Request{}, true},
+		{"call with a status", `{"op":"call","name":"bob","status":"dnd"}`, Request{}, true},
+		{"history with a name", `{"op":"history","name":"bob"}`, Request{}, true},
+		{"ui", `{"op":"ui"}`, Request{Op: OpUI}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +74,7 @@ func FuzzDecodeControlRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"op":"status"}`, `{"op":"call","name":"bob","duration_ms":5000,"audio_in":"wav:a.wav","audio_out":"null"}`,
 		`{"op":"hangup","call_id":"00"}`, `{"op":"x"}`, `{`, `null`, `{"op":"call","name":""}`,
+		`{"op":"contact","action":"add","name":"bob","message":"hi"}`, `{"op":"presence","status":"away","mood":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}

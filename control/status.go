@@ -18,7 +18,11 @@ type Status struct {
 	Calls        []call.Info           `json:"calls"`
 	Addrs        []string              `json:"addrs"`
 	Presence     string                `json:"presence"`
-	Identity     *Identity             `json:"identity,omitempty"`
+	// Availability and Mood are this user's status as contacts see it
+	// (online, away, dnd, invisible; package contacts).
+	Availability string    `json:"availability,omitempty"`
+	Mood         string    `json:"mood,omitempty"`
+	Identity     *Identity `json:"identity,omitempty"`
 }
 
 // Identity is the node's certificate and directory standing: when the

@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peercall/peercall/relay/fastpath"
 	"github.com/peercall/peercall/relay/peerfilter"
+	"github.com/peercall/peercall/relay/tcplisten"
 	"github.com/peercall/peercall/relay/turncreds"
 
 	"github.com/peercall/peercall/internal/pionlog"
@@ -25,7 +27,6 @@ import (
 	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/turn/v5"
-	"golang.org/x/time/rate"
 )
 
 // ErrDisabled is returned by Start when the effective relay mode is off.
@@ -88,6 +89,10 @@ type Options struct {
 	// UDPListeners is how many UDP sockets share the TURN port (0:
 	// GOMAXPROCS), each read by its own goroutine.
 	UDPListeners int
+	// NoFastPath sends every packet through pion/turn's own data path and
+	// the kernel (the comparison of BenchmarkRelayedCalls); by default the
+	// relay handles ChannelData itself (package fastpath).
+	NoFastPath bool
 	// Secret is the HMAC key of the credentials (nil: 32 random bytes, so
 	// credentials die with the process).
 	Secret []byte
@@ -120,7 +125,8 @@ type Relay struct {
 	log     *slog.Logger
 	tracer  MetricsTracer
 	now     func() time.Time
-	limiter *rate.Limiter
+	bucket  *bucket
+	epoch   time.Time      // of bucket's clock
 	allowed []netip.Prefix // relay.allowed_peer_ranges
 	tlsCfg  *tls.Config
 	ports   relayPorts // ports of open relay sockets
@@ -197,7 +203,8 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		log:     opts.Logger,
 		tracer:  opts.Tracer,
 		now:     opts.Now,
-		limiter: newLimiter(cfg.MaxKbps),
+		bucket:  newBucket(cfg.MaxKbps),
+		epoch:   time.Now(),
 		allowed: allowed,
 		tlsCfg:  tlsCfg,
 		perUser: map[string]int{},
@@ -293,7 +300,7 @@ func (r *Relay) Start(ctx context.Context) error {
 			closeAll()
 			return fmt.Errorf("relay: TURN over TLS on TCP port %d: %w (free the port or change relay.turn_tls_port)", r.cfg.TURNTLSPort, err)
 		}
-		tlsLn = tls.NewListener(newTrackingListener(ln), r.tlsCfg)
+		tlsLn = tls.NewListener(tcplisten.NewTracking(ln), r.tlsCfg)
 	}
 
 	filter := peerfilter.New(r.allowed, nw, r.opts.ListenIP, r.opts.PublicIP, r.opts.OwnIPs)
@@ -303,15 +310,23 @@ func (r *Relay) Start(ctx context.Context) error {
 	}
 	permit := r.permit(filter)
 	gen := &allocator{r: r, inner: r.innerGenerator(nw), filter: filter}
+	events := turn.EventHandler{OnAuth: r.onAuth, OnAllocationCreated: r.onAllocationCreated}
+	if !r.opts.NoFastPath {
+		gen.fast = fastpath.NewTable()
+		events.OnChannelCreated, events.OnChannelDeleted = onChannel(gen.fast, true), onChannel(gen.fast, false)
+	}
 	sc := turn.ServerConfig{
 		Realm:              r.opts.Realm,
 		AuthHandler:        r.authenticate,
 		QuotaHandler:       r.admit,
-		EventHandler:       turn.EventHandler{OnAuth: r.onAuth, OnAllocationCreated: r.onAllocationCreated},
+		EventHandler:       events,
 		AllocationLifetime: r.cfg.AllocationLifetime,
 		LoggerFactory:      pionlog.New(r.log, pionlog.Server),
 	}
 	for _, u := range udps {
+		if uc, ok := u.(*net.UDPConn); ok && gen.fast != nil {
+			u = gen.fast.Wrap(uc)
+		}
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: u, RelayAddressGenerator: gen, PermissionHandler: permit})
 	}
 	listeners := []net.Listener{}
@@ -323,8 +338,8 @@ func (r *Relay) Start(ctx context.Context) error {
 	}
 	var sharedTCP, sharedTLS []net.Addr
 	for _, h := range r.handed {
-		h.cur = newChanListener(h.ln.Addr())
-		var l net.Listener = newTrackingListener(h.cur)
+		h.cur = tcplisten.NewChan(h.ln.Addr())
+		var l net.Listener = tcplisten.NewTracking(h.cur)
 		if h.tls {
 			l = tls.NewListener(l, r.tlsCfg)
 			sharedTLS = append(sharedTLS, h.ln.Addr())
@@ -391,7 +406,7 @@ func (r *Relay) listen(ctx context.Context, nw transport.Net) ([]net.PacketConn,
 		tcp, err := nw.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port})
 		switch {
 		case err == nil:
-			return r.moreUDP(ctx, lc, udp), newTrackingListener(tcp), nil
+			return r.moreUDP(ctx, lc, udp), tcplisten.NewTracking(tcp), nil
 		case errors.Is(err, transport.ErrNotSupported):
 			r.log.Info("relay: the injected network has no TCP; serving TURN over UDP only")
 			return r.moreUDP(ctx, lc, udp), nil, nil
@@ -589,6 +604,7 @@ func (r *Relay) Stats() Stats {
 	s.SessionsExpired = c.sessionsExpired.Load()
 	s.BytesRelayed = c.bytesRelayed.Load()
 	s.PacketsRelayed = c.packetsRelayed.Load()
+	s.PacketsHanded = c.handed.Load()
 	s.CredentialsIssued = c.credentialsIssued.Load()
 	s.Dropped = c.dropped.snapshot()
 	s.Refused = c.refused.snapshot()

@@ -32,6 +32,7 @@ OUT=${OUT:-$BIN/demo}            # where bob's recording is kept
 BOB_PORT=${BOB_PORT:-$((17000 + RANDOM % 2000))}
 ALICE_PORT=${ALICE_PORT:-$((19000 + RANDOM % 2000))}
 CALL_SECONDS=${CALL_SECONDS:-5}
+BOB_UI=127.0.0.1:$((BOB_PORT + 1))  # bob's web interface (ui.listen)
 
 cleanup() {
 	local status=$?
@@ -55,7 +56,7 @@ cleanup() {
 		echo "--- the directory's log:" >&2
 		sed 's/^/    /' "$work/directory.err" >&2
 	fi
-	rm -rf "$work"
+	if [ -n "${KEEP:-}" ]; then echo "demo: the homes are kept in $work" >&2; else rm -rf "$work"; fi
 	exit "$status"
 }
 trap cleanup EXIT
@@ -162,7 +163,7 @@ else
 fi
 
 step "8. bob runs his node on port $BOB_PORT: it checks in at the directory, answers calls automatically"
-"$PEERCALL" --home "$work/bob" run --listen "127.0.0.1:$BOB_PORT" --auto-answer --audio-in "${AUDIO:-tone:440}" --audio-out "$heard" >"$work/bob-run.out" 2>&1 &
+"$PEERCALL" --home "$work/bob" run --listen "127.0.0.1:$BOB_PORT" --auto-answer --ui "$BOB_UI" --audio-in "${AUDIO:-tone:440}" --audio-out "$heard" >"$work/bob-run.out" 2>&1 &
 bob_pid=$!
 deadline=$((SECONDS + START_TIMEOUT))
 until pc bob status >/dev/null 2>&1; do
@@ -172,6 +173,7 @@ until pc bob status >/dev/null 2>&1; do
 done
 sed 's/^/    /' "$work/bob-run.out"
 expect 0 pc bob status
+expect 0 pc bob ui
 
 step "9. alice runs her node on port $ALICE_PORT and calls bob by name for ${CALL_SECONDS}s"
 "$PEERCALL" --home "$work/alice" run --listen "127.0.0.1:$ALICE_PORT" --audio-in "$speech" --audio-out "$alice_heard" >"$work/alice-run.out" 2>&1 &
@@ -201,6 +203,10 @@ bob_pid=""
 expect 4 pc alice call bob --duration 1s --audio-in silence --audio-out null
 
 step "Done"
+echo "    each user's web interface: run their node, then open the link \`ui\` prints (it works once):"
+echo "      peercall --home DIR/bob run --ui $BOB_UI &   peercall --home DIR/bob ui"
+echo "      peercall --home DIR/alice run --ui 127.0.0.1:$((BOB_PORT + 2)) &   peercall --home DIR/alice ui"
+echo "    (KEEP=1 make demo keeps the homes, DIR, and prints where they are)"
 if [ "$AUDIO" = "default" ]; then
 	echo "    the call ran on the sound cards"
 else

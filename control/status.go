@@ -1,6 +1,8 @@
 package control
 
 import (
+	"time"
+
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/supernode"
 )
@@ -18,6 +20,27 @@ type Status struct {
 	Presence     string                `json:"presence"`
 	// Availability and Mood are this user's status as contacts see it
 	// (online, away, dnd, invisible; package contacts).
-	Availability string `json:"availability,omitempty"`
-	Mood         string `json:"mood,omitempty"`
+	Availability string    `json:"availability,omitempty"`
+	Mood         string    `json:"mood,omitempty"`
+	Identity     *Identity `json:"identity,omitempty"`
+}
+
+// Identity is the node's certificate and directory standing: when the
+// certificate expires, its last automatic renewal, why the last renewal
+// or check-in failed (empty: it did not), and until when the directory
+// lists the node.
+type Identity struct {
+	CertificateSerial  uint64    `json:"certificate_serial"`
+	CertificateExpires time.Time `json:"certificate_expires"`
+	LastRenewal        time.Time `json:"last_renewal,omitzero"`
+	NextRenewal        time.Time `json:"next_renewal,omitzero"`
+	RenewalError       string    `json:"renewal_error,omitempty"`
+	CheckedIn          time.Time `json:"checked_in,omitzero"`
+	ListedUntil        time.Time `json:"listed_until,omitzero"`
+	CheckinError       string    `json:"checkin_error,omitempty"`
+	// The revocation list: its entries, when it was last fetched, and
+	// why the last fetch failed.
+	Revocations        int       `json:"revocations"`
+	RevocationsFetched time.Time `json:"revocations_fetched,omitzero"`
+	RevocationsError   string    `json:"revocations_error,omitempty"`
 }

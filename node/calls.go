@@ -94,6 +94,7 @@ func (n *Node) Status() control.Status {
 		Reachability: string(rs.Reachability),
 		Relay:        rs.Relay,
 		Calls:        n.Calls(),
+		Identity:     n.identity(),
 	}
 	n.softStatus(&st)
 	for _, a := range n.presenceAddrs() {

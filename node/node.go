@@ -73,6 +73,9 @@ type Options struct {
 	// PresenceTTL and PresenceRetry: see presence.Config (defaults 1 h and
 	// 5 s; tests shorten them).
 	PresenceTTL, PresenceRetry time.Duration
+	// RevocationRefresh is how often the revocation list is fetched
+	// (default DefaultRevocationRefresh).
+	RevocationRefresh time.Duration
 	// PresenceShutdown bounds the tombstone's publication at Close
 	// (default 10 s).
 	PresenceShutdown time.Duration
@@ -141,6 +144,8 @@ type Node struct {
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
 	checkins       checkinState
+	renewal        renewState
+	revs           revocationCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -262,7 +267,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return err
 	}
 	n.resolve = &presence.Resolver{DHT: n.dht, Cache: n.cache, DirectoryKey: n.dirKey,
-		Timeout: opts.LookupTimeout, Logger: n.log, Now: n.now}
+		Timeout: opts.LookupTimeout, Logger: n.log, Now: n.now, Revoked: n.revoked}
 	if n.dir != nil {
 		n.resolve.Directory = n.dir
 	}
@@ -275,6 +280,8 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return err
 	}
 	n.startCheckin()
+	n.startRenewal()
+	n.startRevocations()
 	n.connectBootstrap(ctx, boot)
 	if err := n.startSoftphone(ctx); err != nil {
 		return err

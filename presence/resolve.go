@@ -62,6 +62,10 @@ type Resolver struct {
 	Timeout time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Revoked, when set, reports a certificate serial on the directory's
+	// revocation list: Verify refuses it, and a DHT record carrying it
+	// is not an answer.
+	Revoked func(serial uint64) bool
 }
 
 // cachedDirectoryTimeout bounds the directory fallback of a lookup when a
@@ -81,6 +85,9 @@ func (r *Resolver) Lookup(ctx context.Context, username string) (*PeerInfo, erro
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	p, derr := Lookup(dctx, r.DHT, name)
 	cancel()
+	if derr == nil && r.Revoked != nil && r.Revoked(p.Certificate.Serial) {
+		derr = fmt.Errorf("the presence record of %s carries certificate %d, which is revoked: %w", name, p.Certificate.Serial, crypto.ErrCertificateRevoked)
+	}
 	if derr == nil {
 		r.Cache.Remember(p.PeerID, p.Certificate, r.Now())
 		return &PeerInfo{Username: name, PeerID: p.PeerID, Addrs: p.Addrs, Certificate: p.Certificate, Source: SourceDHT}, nil
@@ -159,7 +166,13 @@ func (r *Resolver) Verify(cert *crypto.Certificate, id peer.ID) error {
 	if err != nil {
 		return err
 	}
-	return cert.VerifyPeer(r.DirectoryKey, raw, r.Now())
+	if err := cert.VerifyPeer(r.DirectoryKey, raw, r.Now()); err != nil {
+		return err
+	}
+	if r.Revoked != nil && r.Revoked(cert.Serial) {
+		return fmt.Errorf("certificate %d of %q: %w", cert.Serial, cert.Username, crypto.ErrCertificateRevoked)
+	}
+	return nil
 }
 
 // KeyOf returns the raw ed25519 identity key a peer ID embeds.

@@ -3,8 +3,8 @@
 # bin/): starts a directory on 127.0.0.1, sets up two users, alice and bob,
 # in their own home directories, registers and logs in both, shows what a
 # taken name and a wrong password do, and looks a user up. Then bob runs his
-# node (answering automatically) and alice calls him by name for 5 s,
-# speaking a recording; bob's node records what it heard to
+# node on a port given to `run --listen` (answering automatically), alice
+# runs hers likewise and calls him by name for 5 s, speaking a recording; bob's node records what it heard to
 # bin/demo/bob-heard.wav. AUDIO=default uses the sound card on both sides
 # instead. Every process is stopped and the temporary files removed on
 # exit, whatever happens.
@@ -26,14 +26,20 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/peercall-demo.XXXXXX")
 dir_pid=""
 bob_pid=""
+alice_pid=""
 AUDIO=${AUDIO:-}                 # "default": the sound card instead of WAV files
 OUT=${OUT:-$BIN/demo}            # where bob's recording is kept
 BOB_PORT=${BOB_PORT:-$((17000 + RANDOM % 2000))}
+ALICE_PORT=${ALICE_PORT:-$((19000 + RANDOM % 2000))}
 CALL_SECONDS=${CALL_SECONDS:-5}
 BOB_UI=127.0.0.1:$((BOB_PORT + 1))  # bob's web interface (ui.listen)
 
 cleanup() {
 	local status=$?
+	if [ -n "$alice_pid" ] && kill -0 "$alice_pid" 2>/dev/null; then
+		kill -INT "$alice_pid" 2>/dev/null || true
+		wait "$alice_pid" 2>/dev/null || true
+	fi
 	if [ -n "$bob_pid" ] && kill -0 "$bob_pid" 2>/dev/null; then
 		kill -INT "$bob_pid" 2>/dev/null || true
 		wait "$bob_pid" 2>/dev/null || true
@@ -119,12 +125,9 @@ expect 0 pc alice init --directory "$url" --directory-key "$key"
 expect 0 pc bob init --directory "$url"
 grep -qF "$key" "$work/bob/config.toml" || fail "bob pinned another key than the directory's"
 
-# Both nodes listen on loopback: bob on a fixed port (the one his login
-# reports to the directory, which is how alice's node finds the network),
-# alice on any free port.
-sed -i "s/\"0.0.0.0:7070\"/\"127.0.0.1:$BOB_PORT\"/" "$work/bob/config.toml"
-sed -i 's/"0.0.0.0:7070"/"127.0.0.1:0"/' "$work/alice/config.toml"
-grep -q "127.0.0.1:$BOB_PORT" "$work/bob/config.toml" || fail "could not set bob's network.listen"
+# Both nodes listen on loopback, on ports given to `run --listen` (nothing
+# is written into config.toml): each node checks in at the directory with
+# the addresses it really has, which is how the other finds it.
 
 alice_pw="alice-demo-$RANDOM-$RANDOM"
 bob_pw="bob-demo-$RANDOM-$RANDOM"
@@ -159,8 +162,8 @@ else
 	rm -f "$OUT/bob-heard.wav" "$OUT/alice-heard.wav"
 fi
 
-step "8. bob runs his node: presence in the DHT, answers calls automatically"
-"$PEERCALL" --home "$work/bob" run --auto-answer --ui "$BOB_UI" --audio-in "${AUDIO:-tone:440}" --audio-out "$heard" >"$work/bob-run.out" 2>&1 &
+step "8. bob runs his node on port $BOB_PORT: it checks in at the directory, answers calls automatically"
+"$PEERCALL" --home "$work/bob" run --listen "127.0.0.1:$BOB_PORT" --auto-answer --ui "$BOB_UI" --audio-in "${AUDIO:-tone:440}" --audio-out "$heard" >"$work/bob-run.out" 2>&1 &
 bob_pid=$!
 deadline=$((SECONDS + START_TIMEOUT))
 until pc bob status >/dev/null 2>&1; do
@@ -172,7 +175,15 @@ sed 's/^/    /' "$work/bob-run.out"
 expect 0 pc bob status
 expect 0 pc bob ui
 
-step "9. alice calls bob by name for ${CALL_SECONDS}s (no node runs for her, so \`call\` starts one)"
+step "9. alice runs her node on port $ALICE_PORT and calls bob by name for ${CALL_SECONDS}s"
+"$PEERCALL" --home "$work/alice" run --listen "127.0.0.1:$ALICE_PORT" --audio-in "$speech" --audio-out "$alice_heard" >"$work/alice-run.out" 2>&1 &
+alice_pid=$!
+deadline=$((SECONDS + START_TIMEOUT))
+until pc alice status >/dev/null 2>&1; do
+	kill -0 "$alice_pid" 2>/dev/null || { alice_pid=""; fail "alice's node exited: $(cat "$work/alice-run.out")"; }
+	[ "$SECONDS" -lt "$deadline" ] || fail "alice's node did not answer \`status\` within ${START_TIMEOUT}s"
+	sleep 0.2
+done
 summary=$(pc alice call bob --duration "${CALL_SECONDS}s" --audio-in "$speech" --audio-out "$alice_heard" --json) ||
 	fail "alice's call to bob exited $?"
 printf '%s\n' "$summary" | sed 's/^/    /'

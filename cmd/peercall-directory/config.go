@@ -37,6 +37,7 @@ type settings struct {
 	MinFreeDiskMiB    int64
 
 	CertValidity, SeenWindow, PruneInterval time.Duration
+	CheckinTTL, RevocationRefresh           time.Duration
 	Argon2MemoryKiB, Argon2Time             int64
 	Argon2Threads                           int64
 
@@ -88,6 +89,8 @@ func defaultSettings() *settings {
 		MinFreeDiskMiB:         server.DefaultMinFreeDisk >> 20,
 		CertValidity:           server.DefaultCertValidity,
 		SeenWindow:             server.DefaultSeenWindow,
+		CheckinTTL:             server.DefaultCheckinTTL,
+		RevocationRefresh:      server.DefaultRevocationRefresh,
 		PruneInterval:          server.DefaultPruneInterval,
 		Argon2MemoryKiB:        int64(p.Memory),
 		Argon2Time:             int64(p.Time),
@@ -161,9 +164,11 @@ func (s *settings) table() []setting {
 		{key: "integrity_check", ptr: &s.IntegrityCheck, help: "check an SQLite database's integrity (PRAGMA quick_check) at start"},
 		{key: "integrity_check_interval", ptr: &s.IntegrityInterval, zeroOff: true, minDur: time.Minute, help: "how often to check an SQLite database's integrity again while running, `D` (0: never)"},
 		{key: "min_free_disk_mib", ptr: &s.MinFreeDiskMiB, zeroOff: true, min: 1, help: "/healthz is unhealthy with less free space than this beside an SQLite database, `MiB` (0: never)"},
-		{key: "cert_validity", ptr: &s.CertValidity, minDur: time.Minute, help: "lifetime of the identity certificates issued at login, `D` (such as 7d or 36h)"},
-		{key: "seen_window", ptr: &s.SeenWindow, minDur: time.Minute, help: "how long a node's login is answered in lookups and bootstrap, `D`"},
-		{key: "prune_interval", ptr: &s.PruneInterval, zeroOff: true, minDur: time.Second, help: "how often sightings older than seen_window are deleted, `D` (0: never)"},
+		{key: "cert_validity", ptr: &s.CertValidity, minDur: server.MinCertValidity, help: "lifetime of the identity certificates issued at login and renewal, `D` (such as 7d or 36h; nodes renew at two thirds of it)"},
+		{key: "checkin_ttl", ptr: &s.CheckinTTL, minDur: 5 * time.Second, help: "how long a node's check-in keeps it listed in lookups and bootstrap, `D` (nodes check in again after two fifths of it)"},
+		{key: "revocation_refresh", ptr: &s.RevocationRefresh, minDur: time.Second, help: "how often the signed revocation list is rebuilt from the database (revocations by another replica or by `user revoke`), `D`"},
+		{key: "seen_window", ptr: &s.SeenWindow, minDur: time.Minute, help: "how long an expired check-in is kept (it refuses replays of older ones), `D`"},
+		{key: "prune_interval", ptr: &s.PruneInterval, zeroOff: true, minDur: time.Second, help: "how often check-ins expired for longer than seen_window are deleted, `D` (0: never)"},
 		{key: "argon2_memory_kib", ptr: &s.Argon2MemoryKiB, min: 8, help: "argon2id memory of new password hashes, `KiB`"},
 		{key: "argon2_time", ptr: &s.Argon2Time, min: 1, help: "argon2id passes of new password hashes, `N`"},
 		{key: "argon2_threads", ptr: &s.Argon2Threads, min: 1, help: "argon2id threads of new password hashes, `N`"},
@@ -551,6 +556,8 @@ func (s *settings) serverConfig() server.Config {
 	c := server.Config{
 		CertValidity:      s.CertValidity,
 		SeenWindow:        s.SeenWindow,
+		CheckinTTL:        s.CheckinTTL,
+		RevocationRefresh: s.RevocationRefresh,
 		PruneInterval:     s.PruneInterval,
 		Password:          s.passwordParams(),
 		Limits:            s.limits(),

@@ -5,6 +5,7 @@
 //	peercall-directory [--config directory.toml] [--data DIR] [--listen ADDR]
 //	                   [--db URL] [--metrics ADDR] [--tls-cert FILE --tls-key FILE]
 //	                   [--insecure-http] [--trusted-proxy CIDR]... [LIMIT FLAGS]
+//	peercall-directory user disable|enable|revoke NAME [--config F] [--data DIR] [--db URL]
 //
 // The first start creates DIR/directory.key, the directory's ed25519 signing
 // key, and prints its public key: the key clients pin (peercall init
@@ -80,6 +81,9 @@ func isLoopback(addr string) bool {
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "user" {
+		return runUser(ctx, args[1:], stdout, stderr)
+	}
 	o, err := loadSettings(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/call"
@@ -51,6 +52,31 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	for _, a := range st.Addrs {
 		fmt.Fprintf(w, "address:      %s\n", a)
+	}
+	if id := st.Identity; id != nil {
+		fmt.Fprintf(w, "certificate:  serial %d, expires %s", id.CertificateSerial, id.CertificateExpires.Local().Format(time.DateTime))
+		if !id.LastRenewal.IsZero() {
+			fmt.Fprintf(w, ", renewed %s", id.LastRenewal.Local().Format(time.DateTime))
+		}
+		if !id.NextRenewal.IsZero() {
+			fmt.Fprintf(w, ", next renewal %s", id.NextRenewal.Local().Format(time.DateTime))
+		}
+		fmt.Fprintln(w)
+		if id.RenewalError != "" {
+			fmt.Fprintf(w, "renewal:      failing: %s\n", id.RenewalError)
+		}
+		switch {
+		case id.CheckinError != "":
+			fmt.Fprintf(w, "check-in:     failing: %s\n", id.CheckinError)
+		case !id.CheckedIn.IsZero():
+			fmt.Fprintf(w, "check-in:     %s, listed until %s\n", id.CheckedIn.Local().Format(time.DateTime), id.ListedUntil.Local().Format(time.DateTime))
+		}
+		switch {
+		case id.RevocationsError != "":
+			fmt.Fprintf(w, "revocations:  %d known; last fetch failed: %s\n", id.Revocations, id.RevocationsError)
+		default:
+			fmt.Fprintf(w, "revocations:  %d, fetched %s\n", id.Revocations, id.RevocationsFetched.Local().Format(time.DateTime))
+		}
 	}
 	fmt.Fprintf(w, "relay:        %d sessions, %d bytes relayed, %.0f kbit/s\n", st.Relay.Sessions, st.Relay.BytesRelayed, st.Relay.Kbps)
 	if len(st.Calls) == 0 {

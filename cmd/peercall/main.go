@@ -39,6 +39,8 @@ var commands = []command{
 	{"init", "--directory URL [--directory-key KEY]", "choose a directory and pin its key", runInit},
 	{"register", "NAME [--password-stdin] [--json]", "create an account (exit 3 when the name is taken)", runRegister},
 	{"login", "NAME [--password-stdin]", "log in and get a certificate for this node's identity key", runLogin},
+	{"logout", "[--everywhere [--password-stdin]]", "revoke this node's certificate, or with --everywhere every one of the account", runLogout},
+	{"passwd", "[--password-stdin]", "change the account's password", runPasswd},
 	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
 	{"run", "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR] [--ui ADDR|off]", "run the node: presence, incoming calls, control socket", runRun},
 	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},

@@ -50,7 +50,11 @@ type Directory struct {
 }
 
 // StartDirectory starts a directory; it stops when the test ends.
-func StartDirectory(tb testing.TB) *Directory {
+func StartDirectory(tb testing.TB) *Directory { tb.Helper(); return StartDirectoryWith(tb, nil) }
+
+// StartDirectoryWith is StartDirectory with mutate applied to the
+// server's configuration (a shorter certificate validity, say).
+func StartDirectoryWith(tb testing.TB, mutate func(*server.Config)) *Directory {
 	tb.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(tb.TempDir(), "directory.db"))
 	if err != nil {
@@ -60,7 +64,11 @@ func StartDirectory(tb testing.TB) *Directory {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: st, Key: key, Password: cheapParams, Logger: Logger()})
+	cfg := server.Config{Store: st, Key: key, Password: cheapParams, Logger: Logger()}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		tb.Fatalf("start directory: %v", err)
 	}
@@ -72,6 +80,15 @@ func StartDirectory(tb testing.TB) *Directory {
 		st.Close()
 	})
 	return d
+}
+
+// SetDisabled disables or enables name's account, as
+// `peercall-directory user disable|enable` does.
+func (d *Directory) SetDisabled(tb testing.TB, name string, disabled bool) {
+	tb.Helper()
+	if err := d.store.SetDisabled(context.Background(), name, disabled); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // Stop takes the directory down (nodes keep running on the DHT and their
@@ -211,8 +228,11 @@ type Network struct {
 }
 
 // NewNetwork starts a directory.
-func NewNetwork(tb testing.TB) *Network {
-	nw := &Network{TB: tb, Dir: StartDirectory(tb)}
+func NewNetwork(tb testing.TB) *Network { tb.Helper(); return NewNetworkWith(tb, nil) }
+
+// NewNetworkWith starts a directory configured by mutate.
+func NewNetworkWith(tb testing.TB, mutate func(*server.Config)) *Network {
+	nw := &Network{TB: tb, Dir: StartDirectoryWith(tb, mutate)}
 	tb.Cleanup(nw.closeAll)
 	return nw
 }

@@ -18,6 +18,15 @@ const (
 	// RestartGatherWait bounds candidate gathering in an ICE restart (offer
 	// or answer): a dead TURN server is not waited for.
 	RestartGatherWait = 1500 * time.Millisecond
+	// SrflxAcceptanceWait, PrflxAcceptanceWait and RelayAcceptanceWait
+	// are how long ICE lets a better pair succeed before it nominates a
+	// working pair that ends at a server-reflexive, peer-reflexive or
+	// relay candidate (host pairs at once). A hole punched through two
+	// NATs succeeds within a check interval or two of the answer; a relay
+	// pair waits longer so that the punched one wins when there is one.
+	SrflxAcceptanceWait = 100 * time.Millisecond
+	PrflxAcceptanceWait = 150 * time.Millisecond
+	RelayAcceptanceWait = 500 * time.Millisecond
 	// RelayOnlyAcceptanceWait is how long a relay-only session's ICE
 	// waits before nominating a working pair.
 	RelayOnlyAcceptanceWait = 200 * time.Millisecond

@@ -169,7 +169,7 @@ func (r *run) run(ctx context.Context) *Result {
 				// The peer's network changed: answer its new offer with
 				// fresh candidates (the DTLS session is kept).
 				actx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
-				if fo != nil && fo.dead != "" && !r.answersPing(actx, fo.dead, calleePingTimeout) {
+				if fo != nil && fo.dead != "" && !r.deadAnswers(actx, fo) {
 					// Our own relay died too (not only the caller's):
 					// take another's before gathering the answer's
 					// candidates.

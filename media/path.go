@@ -12,9 +12,13 @@ import (
 // silent for ICEFailedTimeout fails the session unless an ICE restart
 // found another path first.
 const (
-	ICEDisconnectedTimeout = 2 * time.Second
+	// A call sends 50 packets a second each way (DTX off), so 0.7 s
+	// with none from the peer (35 packets) is a dead path, not a pause
+	// (ICE notices it within ICEDisconnectedTimeout+ICEKeepaliveInterval); a consent check
+	// (STUN binding) goes out every ICEKeepaliveInterval on an idle pair.
+	ICEDisconnectedTimeout = 700 * time.Millisecond
 	ICEFailedTimeout       = 6 * time.Second
-	ICEKeepaliveInterval   = 1 * time.Second
+	ICEKeepaliveInterval   = 200 * time.Millisecond
 	// RestartGatherWait bounds candidate gathering in an ICE restart (offer
 	// or answer): a dead TURN server is not waited for.
 	RestartGatherWait = 1500 * time.Millisecond

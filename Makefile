@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin
 PACKAGES = ./...
 
-.PHONY: all build deps demo test bench fuzz lab lab-report attack vet clean
+.PHONY: all build deps demo test bench bench-scale fuzz lab lab-report attack vet clean
 
 all: build
 
@@ -26,6 +26,13 @@ test: deps
 
 bench: deps
 	@bash scripts/bench.sh
+
+# The scale figures of issue 16 (minutes, not part of test): relayed calls
+# through one super-node pinned to one core against bare pion/turn and
+# coturn (installed when missing), and the no-cascade timeline; JSON lines
+# in OUT (default bench-scale.jsonl) and tables.
+bench-scale: deps
+	@bash scripts/bench-scale.sh
 
 # Short fuzzing of every decoder of untrusted bytes (FUZZTIME each).
 fuzz:

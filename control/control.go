@@ -51,6 +51,12 @@ type Request struct {
 	// DSPOff turns stages of the microphone's processing off for the call
 	// ("aec", "ns", "agc", "hpf"; call).
 	DSPOff []string `json:"dsp_off,omitempty"`
+	// Action, Message, Status and Mood are the contact list's fields
+	// (softphone.go).
+	Action  string  `json:"action,omitempty"`
+	Message string  `json:"message,omitempty"`
+	Status  string  `json:"status,omitempty"`
+	Mood    *string `json:"mood,omitempty"`
 }
 
 // Response is one line the node answers. A call request gets event
@@ -66,6 +72,7 @@ type Response struct {
 	Status  *Status        `json:"status,omitempty"`
 	Calls   []call.Info    `json:"calls,omitempty"`
 	Result  *call.Result   `json:"result,omitempty"`
+	softphoneResponse
 }
 
 // Control error codes (Response.Error).
@@ -114,6 +121,9 @@ func (r Request) validate() error {
 		if len(f) > maxField {
 			return fmt.Errorf("a field is longer than %d bytes", maxField)
 		}
+	}
+	if ok, err := r.validateSoftphone(); ok {
+		return err
 	}
 	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil
 	switch r.Op {
@@ -171,6 +181,9 @@ func ErrorCode(err error) string {
 	case errors.Is(err, call.ErrAudio):
 		return CodeAudio
 	}
+	if code := softphoneCode(err); code != "" {
+		return code
+	}
 	return CodeFailed
 }
 
@@ -203,6 +216,9 @@ func (e *remoteError) Unwrap() error {
 		return call.ErrNoSuchCall
 	case CodeAudio:
 		return call.ErrAudio
+	}
+	if err := softphoneError(e.code); err != nil {
+		return err
 	}
 	return call.ErrCallFailed
 }
@@ -327,6 +343,9 @@ func (s *Server) serve(c net.Conn) {
 		return
 	}
 	n := s.n
+	if s.serveSoftphone(req, send, fail) {
+		return
+	}
 	switch req.Op {
 	case OpStatus:
 		st := n.Status()

@@ -16,4 +16,8 @@ type Status struct {
 	Calls        []call.Info           `json:"calls"`
 	Addrs        []string              `json:"addrs"`
 	Presence     string                `json:"presence"`
+	// Availability and Mood are this user's status as contacts see it
+	// (online, away, dnd, invisible; package contacts).
+	Availability string `json:"availability,omitempty"`
+	Mood         string `json:"mood,omitempty"`
 }

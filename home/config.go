@@ -34,6 +34,9 @@ type Config struct {
 	Relay *RelayConfig `toml:"relay,omitempty"`
 	// Audio is [audio] (nil: DefaultAudioConfig).
 	Audio *AudioConfig `toml:"audio,omitempty"`
+	// Contacts is [contacts] and UI is [ui] (config_softphone.go).
+	Contacts *ContactsConfig `toml:"contacts,omitempty"`
+	UI       *UIConfig       `toml:"ui,omitempty"`
 }
 
 // DirectoryConfig says which directory the node uses and pins its key.
@@ -104,6 +107,9 @@ func (c Config) Validate() error {
 		if err := c.Relay.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.validateSoftphone(); err != nil {
+		return err
 	}
 	for _, r := range c.Network.ReachableRanges {
 		if _, err := netip.ParsePrefix(r); err != nil {

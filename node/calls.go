@@ -151,6 +151,7 @@ func (n *Node) Status() control.Status {
 		Relay:        rs.Relay,
 		Calls:        n.Calls(),
 	}
+	n.softStatus(&st)
 	for _, a := range n.presenceAddrs() {
 		st.Addrs = append(st.Addrs, a.String())
 	}

@@ -115,6 +115,10 @@ func LoadPolicy(path string) (AdminPolicy, error) {
 	return p, nil
 }
 
+// otherSections are policy sections other packages read and check
+// (package transfer's [transfer]).
+var otherSections = map[string]bool{"transfer": true}
+
 // ParsePolicy decodes and validates a policy file's contents. Unknown
 // settings are refused by name (a typo must not silently lift a cap).
 func ParsePolicy(data []byte) (AdminPolicy, error) {
@@ -123,7 +127,13 @@ func ParsePolicy(data []byte) (AdminPolicy, error) {
 	if err != nil {
 		return AdminPolicy{}, fmt.Errorf("not a valid policy: %w", err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
+	var und []toml.Key
+	for _, k := range md.Undecoded() {
+		if len(k) == 0 || !otherSections[k[0]] {
+			und = append(und, k)
+		}
+	}
+	if len(und) > 0 {
 		keys := make([]string, len(und))
 		for i, k := range und {
 			keys[i] = k.String()

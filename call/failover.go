@@ -26,7 +26,13 @@ const (
 	failoverPingTimeout = time.Second
 	// calleePingTimeout bounds the callee's check of its own super-node
 	// before it answers the caller's restart: a live one answers at once.
-	calleePingTimeout = 500 * time.Millisecond
+	calleePingTimeout = 300 * time.Millisecond
+	// ownRelayPingTimeout bounds the caller's check of its own super-node
+	// when the path is lost: when it answers, the peer's relay (or the
+	// path between) died, and the call restarts ICE at once through it
+	// (the callee replaces its own relay before it answers) instead of
+	// dropping a live relay and asking the others for credentials.
+	ownRelayPingTimeout = 300 * time.Millisecond
 	// calleeGiveUpExtra lets the caller, who drives the recovery and
 	// knows why it failed, end the call first.
 	calleeGiveUpExtra = 2 * time.Second
@@ -40,6 +46,29 @@ type failover struct {
 	timer  *time.Timer
 	// why is set when the caller found no other super-node.
 	why string
+	// alive (callee only, with dead set) receives once whether dead
+	// answered a ping started at the loss, so that the caller's restart
+	// offer finds the answer ready; aliveOK caches it.
+	alive   chan bool
+	aliveOK *bool
+}
+
+// deadAnswers says whether the failover's super-node answers a ping: the
+// one started at the loss when there is one, else a new one (false when
+// ctx ends first).
+func (r *run) deadAnswers(ctx context.Context, f *failover) bool {
+	if f.aliveOK == nil {
+		if f.alive == nil {
+			return r.answersPing(ctx, f.dead, calleePingTimeout)
+		}
+		select {
+		case ok := <-f.alive:
+			f.aliveOK = &ok
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return *f.aliveOK
 }
 
 // failoverResult is what the caller's recovery goroutine reports.
@@ -120,6 +149,10 @@ func (r *run) relayPeerID(rt media.Route) string {
 // comes back as EventICERestartAnswer to run's loop.
 func (r *run) recoverPath(ctx context.Context, dead peer.ID) failoverResult {
 	var res failoverResult
+	if dead != "" && r.answersPing(ctx, dead, ownRelayPingTimeout) {
+		r.m.log.Info("call path lost, but this side's super-node answers: restarting ICE through it", "call", r.sc.ID(), "relay", dead)
+		dead = ""
+	}
 	if dead != "" {
 		if _, err := r.nextRelay(ctx, dead, true); err != nil {
 			res.noRelay = err.Error()
@@ -202,6 +235,16 @@ func (r *run) onPath(ctx context.Context, pe media.PathEvent, fo *failover, reco
 	}
 	fo = &failover{lostAt: pe.At, dead: dead, timer: time.NewTimer(giveUp - time.Since(pe.At))}
 	r.m.log.Warn("call path lost", "call", r.sc.ID(), "ice", pe.State, "relay", dead, "direction", r.dir)
+	if r.dir == Incoming && dead != "" {
+		// Whether our own relay died decides how the caller's restart
+		// offer is answered: ask now, not when it arrives.
+		fo.alive = make(chan bool, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fo.alive <- r.answersPing(ctx, dead, calleePingTimeout)
+		}()
+	}
 	if r.dir == Outgoing {
 		wg.Add(1)
 		go func() {

@@ -234,13 +234,16 @@ func (m *Manager) mediaConfig(ctx context.Context, p peer.ID, forceRelay bool) (
 // error) when the call did not happen.
 func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result, error) {
 	start := time.Now()
+	ph := newPhases(start)
 	if err := m.checkAudio(ctx, o); err != nil {
 		return nil, err
 	}
+	ph.mark("audio_check")
 	p, err := m.cfg.Resolve(ctx, username)
 	if err != nil {
 		return nil, err
 	}
+	ph.mark("resolve")
 	if p.ID == m.cfg.Self {
 		return nil, fmt.Errorf("%s is this node's own user; call someone else", p.Username)
 	}
@@ -255,6 +258,7 @@ func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCallFailed, err)
 	}
+	ph.mark("relay_credentials")
 	sess, err := media.New(ctx, mcfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: set up media: %w", ErrCallFailed, err)
@@ -264,6 +268,7 @@ func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result
 	if err != nil {
 		return nil, fmt.Errorf("%w: make the SDP offer: %w", ErrCallFailed, err)
 	}
+	ph.mark("offer")
 	sc, err := m.cfg.Signalling.Call(ctx, p.ID.String(), signalling.Invite{Certificate: cert.Marshal(), SDP: offer, DisplayName: cert.Username})
 	if err != nil {
 		if errors.Is(err, signalling.ErrTooManyCalls) || errors.Is(err, signalling.ErrAlreadyInCall) {
@@ -272,7 +277,8 @@ func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result
 		return nil, fmt.Errorf("%w: call %s: %w", presence.ErrUserOffline, p.Username, err)
 	}
 	r := &run{m: m, sc: sc, sess: sess, dir: Outgoing, peerName: p.Username, peerID: p.ID,
-		relayID: relayID, started: start, opts: o, state: StateInviting, ended: make(chan struct{})}
+		relayID: relayID, started: start, opts: o, state: StateInviting, ended: make(chan struct{}), phases: ph}
+	ph.mark("invite")
 	m.add(r)
 	res := r.run(ctx)
 	m.remove(r, res)
@@ -391,8 +397,9 @@ func (m *Manager) incomingLoop() {
 // runIncoming rings (or auto-answers) an incoming call and runs it.
 func (m *Manager) runIncoming(sc *signalling.Call) {
 	id, _ := peer.Decode(sc.RemotePeer())
-	r := &run{m: m, sc: sc, dir: Incoming, peerName: sc.RemoteUsername(), peerID: id, started: time.Now(),
-		state: StateRinging, answerCh: make(chan bool, 1), ended: make(chan struct{})}
+	now := time.Now()
+	r := &run{m: m, sc: sc, dir: Incoming, peerName: sc.RemoteUsername(), peerID: id, started: now,
+		state: StateRinging, answerCh: make(chan bool, 1), ended: make(chan struct{}), phases: newPhases(now)}
 	ring, reason := true, ""
 	if m.cfg.Screen != nil {
 		ring, reason = m.cfg.Screen(r.peerName)

@@ -29,6 +29,7 @@ type run struct {
 	opts     Options
 	answerCh chan bool     // incoming: true to accept, false to reject
 	ended    chan struct{} // closed once the call has left the call table
+	phases   *phases       // the set-up's steps, logged once connected
 
 	mu          sync.Mutex
 	state       State
@@ -148,6 +149,7 @@ func (r *run) run(ctx context.Context) *Result {
 				r.setState(StateRinging)
 				r.emit(EventRinging, nil)
 			case signalling.EventAccepted:
+				r.phases.mark("answer")
 				if err := r.sess.SetAnswer(ev.SDP); err != nil {
 					r.setMediaErr(err)
 					hangup("bad SDP answer")
@@ -167,7 +169,7 @@ func (r *run) run(ctx context.Context) *Result {
 				// The peer's network changed: answer its new offer with
 				// fresh candidates (the DTLS session is kept).
 				actx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
-				if fo != nil && fo.dead != "" && !r.answersPing(actx, fo.dead, calleePingTimeout) {
+				if fo != nil && fo.dead != "" && !r.deadAnswers(actx, fo) {
 					// Our own relay died too (not only the caller's):
 					// take another's before gathering the answer's
 					// candidates.
@@ -264,6 +266,8 @@ func (r *run) startMedia(ctx context.Context) error {
 		return err
 	}
 	_ = r.sc.MediaConnected(ctx)
+	r.phases.mark("ice_dtls")
+	r.phases.log(r.m.log, "call set up", "call", r.sc.ID(), "direction", string(r.dir), "route", r.sess.Route().String())
 	r.noteRoute()
 	sas := crypto.ShortAuthString([]byte(r.sess.LocalFingerprint()), []byte(r.sess.RemoteFingerprint()))
 	r.mu.Lock()
@@ -367,7 +371,9 @@ func (r *run) waitAnswer() bool {
 // accept answers a ringing call and runs it to its end.
 func (r *run) accept() *Result {
 	ctx := r.m.ctx
+	r.phases.mark("ring")
 	mcfg, relayID, err := r.m.mediaConfig(ctx, r.peerID, false)
+	r.phases.mark("relay_credentials")
 	var sess *media.Session
 	if err == nil {
 		r.relayID = relayID
@@ -386,9 +392,11 @@ func (r *run) accept() *Result {
 	r.mu.Unlock()
 	actx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
 	answer, err := sess.Accept(actx, r.sc.Offer())
+	r.phases.mark("answer")
 	if err == nil {
 		err = r.sc.Accept(actx, answer)
 	}
+	r.phases.mark("accept_sent")
 	cancel()
 	if err != nil {
 		r.setMediaErr(err)

@@ -12,12 +12,25 @@ import (
 // silent for ICEFailedTimeout fails the session unless an ICE restart
 // found another path first.
 const (
-	ICEDisconnectedTimeout = 2 * time.Second
+	// A call sends 50 packets a second each way (DTX off), so 0.7 s
+	// with none from the peer (35 packets) is a dead path, not a pause
+	// (ICE notices it within ICEDisconnectedTimeout+ICEKeepaliveInterval); a consent check
+	// (STUN binding) goes out every ICEKeepaliveInterval on an idle pair.
+	ICEDisconnectedTimeout = 700 * time.Millisecond
 	ICEFailedTimeout       = 6 * time.Second
-	ICEKeepaliveInterval   = 1 * time.Second
+	ICEKeepaliveInterval   = 200 * time.Millisecond
 	// RestartGatherWait bounds candidate gathering in an ICE restart (offer
 	// or answer): a dead TURN server is not waited for.
 	RestartGatherWait = 1500 * time.Millisecond
+	// SrflxAcceptanceWait, PrflxAcceptanceWait and RelayAcceptanceWait
+	// are how long ICE lets a better pair succeed before it nominates a
+	// working pair that ends at a server-reflexive, peer-reflexive or
+	// relay candidate (host pairs at once). A hole punched through two
+	// NATs succeeds within a check interval or two of the answer; a relay
+	// pair waits longer so that the punched one wins when there is one.
+	SrflxAcceptanceWait = 100 * time.Millisecond
+	PrflxAcceptanceWait = 150 * time.Millisecond
+	RelayAcceptanceWait = 500 * time.Millisecond
 	// RelayOnlyAcceptanceWait is how long a relay-only session's ICE
 	// waits before nominating a working pair.
 	RelayOnlyAcceptanceWait = 200 * time.Millisecond

@@ -136,6 +136,14 @@ func (s *Session) buildPeerConnection() error {
 	// disconnected and 25 s to failed), so that a call whose relay died can
 	// move to another before the user gives up.
 	se.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepaliveInterval)
+	// pion waits 0.5 s (server-reflexive), 1 s (peer-reflexive) and 2 s
+	// (relay) before it nominates such a pair, in case a better one
+	// succeeds meanwhile; a call set-up waits for that on every path
+	// through a NAT. Shorter waits (path.go) still let a direct pair that
+	// answers within them win over a relay.
+	se.SetSrflxAcceptanceMinWait(SrflxAcceptanceWait)
+	se.SetPrflxAcceptanceMinWait(PrflxAcceptanceWait)
+	se.SetRelayAcceptanceMinWait(RelayAcceptanceWait)
 	if cfg.RelayOnly {
 		// Every local candidate is a relay: pion's waits before
 		// nominating a relay (2 s), peer-reflexive (1 s) or

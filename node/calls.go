@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/presence"
+	"github.com/peercall/peercall/reach"
 )
 
 // dialTimeout bounds the libp2p dial of a looked-up peer.
@@ -25,15 +28,19 @@ func (n *Node) Lookup(ctx context.Context, username string) (*presence.PeerInfo,
 // reachPeer is the call manager's Resolve: look the user up and connect to
 // their node.
 func (n *Node) reachPeer(ctx context.Context, username string) (call.Peer, error) {
+	start := time.Now()
 	info, err := n.Lookup(ctx, username)
 	if err != nil {
 		return call.Peer{}, err
 	}
+	found := time.Now()
 	if info.PeerID != n.host.ID() {
 		if err := n.connect(ctx, info); err != nil {
 			return call.Peer{}, err
 		}
 	}
+	n.log.Info("callee reached", "user", info.Username, "source", info.Source, "lookup", found.Sub(start).Round(time.Millisecond),
+		"connect", time.Since(found).Round(time.Millisecond), "addrs", len(info.Addrs))
 	return call.Peer{Username: info.Username, ID: info.PeerID}, nil
 }
 
@@ -41,13 +48,37 @@ func (n *Node) reachPeer(ctx context.Context, username string) (call.Peer, error
 // already has), and through the super-nodes' circuits when the direct
 // addresses do not answer. A peer that cannot be reached is reported
 // offline.
+//
+// A peer behind a NAT publishes its circuit address through its
+// super-node besides its LAN addresses: those are dialled only after the
+// circuit failed (dials to a private address outside
+// network.reachable_ranges time out, seconds, from outside that LAN), and
+// a connection through the super-node is enough (signalling only; media
+// finds its own path), so the dial ends as soon as it is up. libp2p dials
+// the direct addresses first (relays 500 ms later), so a public one that
+// answers still wins.
 func (n *Node) connect(ctx context.Context, info *presence.PeerInfo) error {
-	if len(info.Addrs) > 0 {
-		n.host.Peerstore().AddAddrs(info.PeerID, info.Addrs, peerstore.TempAddrTTL)
-	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	if err := n.host.Connect(dctx, peer.AddrInfo{ID: info.PeerID}); err != nil {
+	var err error
+	if first, later := n.splitAddrs(info.Addrs); hasCircuit(first) {
+		ps := n.host.Peerstore()
+		if n.host.Network().Connectedness(info.PeerID) != network.Connected {
+			ps.ClearAddrs(info.PeerID) // what identify or the DHT left: LAN addresses too
+		}
+		ps.AddAddrs(info.PeerID, first, peerstore.TempAddrTTL)
+		err = n.host.Connect(network.WithAllowLimitedConn(dctx, "signalling through the callee's super-node"), peer.AddrInfo{ID: info.PeerID})
+		if err != nil && len(later) > 0 {
+			ps.AddAddrs(info.PeerID, later, peerstore.TempAddrTTL)
+			err = n.host.Connect(dctx, peer.AddrInfo{ID: info.PeerID})
+		}
+	} else {
+		if len(info.Addrs) > 0 {
+			n.host.Peerstore().AddAddrs(info.PeerID, info.Addrs, peerstore.TempAddrTTL)
+		}
+		err = n.host.Connect(dctx, peer.AddrInfo{ID: info.PeerID})
+	}
+	if err != nil {
 		// Behind a NAT, the peer is reached through a super-node.
 		rctx, rcancel := context.WithTimeout(ctx, dialTimeout)
 		defer rcancel()
@@ -58,6 +89,31 @@ func (n *Node) connect(ctx context.Context, info *presence.PeerInfo) error {
 	}
 	n.cache.Remember(info.PeerID, info.Certificate, n.now())
 	return nil
+}
+
+// splitAddrs splits a peer's addresses into those worth dialling first
+// (circuit addresses, and those reachable from anywhere: public, or in
+// network.reachable_ranges) and the rest (private LAN addresses).
+func (n *Node) splitAddrs(addrs []ma.Multiaddr) (first, later []ma.Multiaddr) {
+	ranges, _ := reach.ParseRanges(n.cfg.Network.ReachableRanges) // validated with the config
+	for _, a := range addrs {
+		if reach.IsCircuit(a) || ranges.Counts(a) {
+			first = append(first, a)
+		} else {
+			later = append(later, a)
+		}
+	}
+	return first, later
+}
+
+// hasCircuit reports whether addrs hold a circuit relay address.
+func hasCircuit(addrs []ma.Multiaddr) bool {
+	for _, a := range addrs {
+		if reach.IsCircuit(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // Call calls username and blocks until the call ends (call.Manager.Call).

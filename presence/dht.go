@@ -146,6 +146,44 @@ func Publish(ctx context.Context, d *DHT, p *Record) error {
 	return nil
 }
 
+// LookupGrace is how long a lookup that holds a valid record goes on
+// searching for a newer one before it answers. kad-dht's search ends only
+// when its whole query has (every closer peer asked, dials to unreachable
+// ones timed out), seconds on a network with NATed peers in the routing
+// tables; a call must not wait for that. A stale record found first costs
+// little: the caller dials the peerstore's addresses too, and the
+// callee's circuits.
+const LookupGrace = 150 * time.Millisecond
+
+// bestValue reads a SearchValue channel (each value better than the last)
+// and returns the last value received before the channel closed or grace
+// passed since the first; then it stops the search and waits for the
+// channel to close.
+func bestValue(ch <-chan []byte, stop context.CancelFunc, grace time.Duration) []byte {
+	var best []byte
+	var timeout <-chan time.Time
+	for {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return best
+			}
+			best = v
+			if timeout == nil {
+				t := time.NewTimer(grace)
+				defer t.Stop()
+				timeout = t.C
+			}
+		case <-timeout:
+			stop()
+			for v := range ch { // the search ends on stop; what it still sends is better
+				best = v
+			}
+			return best
+		}
+	}
+}
+
 // dhtQuorum is how many DHT peers must agree on the best record before a
 // lookup stops searching.
 const dhtQuorum = 2
@@ -165,14 +203,13 @@ func Lookup(ctx context.Context, d *DHT, name string) (*Record, error) {
 	}
 	name = norm
 	key := Key(name)
-	ch, err := d.SearchValue(ctx, key, dht.Quorum(dhtQuorum))
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ch, err := d.SearchValue(sctx, key, dht.Quorum(dhtQuorum))
 	if err != nil {
 		return nil, fmt.Errorf("look up %q in the DHT: %w", name, err)
 	}
-	var best []byte
-	for v := range ch {
-		best = v
-	}
+	best := bestValue(ch, stop, LookupGrace)
 	if best == nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("look up %q in the DHT: %w", name, ctx.Err())

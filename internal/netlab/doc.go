@@ -66,7 +66,10 @@
 // BuildBinary builds a main package once per test process for it. Host.Run
 // runs Go code on a thread inside the namespace (sockets opened there stay
 // there). Host.Kill, SetDown/SetUp and Impair (loss, rate; delay needs sch_netem)
-// make failures. The labecho command answers UDP and TCP with the source
+// make failures. Profiles (lan, dsl, wan, bad-wifi) describe realistic paths: delay, jitter
+// with reordering and Gilbert-Elliott bursty loss; Shaper makes their
+// per-packet decisions (TestProfilesImpose measures them), for a userspace
+// stage between namespaces that is still to be built. The labecho command answers UDP and TCP with the source
 // address it saw.
 //
 // A scenario with a real binary reads:

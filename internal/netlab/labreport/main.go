@@ -99,10 +99,24 @@ func run(ctx context.Context, runs int, out, only, profiles, pkgDir string, time
 					}
 				}
 				rows = append(rows, got...)
+				// After every run, so that a report cut short keeps what it has.
+				if err := writeReport(out, summarize(rows, failures)); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	report := summarize(rows, failures)
+	if err := writeReport(out, report); err != nil {
+		return err
+	}
+	printTable(stdout, report)
+	fmt.Fprintf(stderr, "labreport: wrote %s\n", out)
+	return nil
+}
+
+// writeReport writes the report as JSON to out.
+func writeReport(out string, report []Row) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -110,12 +124,7 @@ func run(ctx context.Context, runs int, out, only, profiles, pkgDir string, time
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	printTable(stdout, report)
-	fmt.Fprintf(stderr, "labreport: wrote %s\n", out)
-	return nil
+	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 
 // runOnce runs one scenario test once and returns its SCENARIO results,

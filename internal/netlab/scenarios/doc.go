@@ -7,8 +7,13 @@
 //
 //	SCENARIO n=1 name=direct profile=none route=direct relay_peer_id=- setup_ms=19 similarity=0.912 call_wall_s=3.1 wall_s=14.7
 //
-// (setup_ms is the summary's; call_wall_s is the `call` command's run time;
-// wall_s is the time since the scenario's lab was built.)
+// (setup_ms is the summary's; similarity the worse direction's; profile the
+// impairment the links ran on; call_wall_s is the `call` command's run
+// time; wall_s is the time since the scenario's lab was built; the failover
+// adds gap_ms.) Each call also logs both sides' set-up phases (the nodes'
+// "call set up" lines). `make lab-report` runs the scenarios several times
+// and tabulates these lines (internal/netlab/labreport);
+// PEERCALL_LAB_LOGS=DIR keeps every node's whole log there.
 //
 //	1 TestDirect          both on the internet: direct
 //	2 TestConeNAT         callee behind a cone NAT: direct through it

@@ -232,6 +232,11 @@ func (u *user) run(says string, extra ...string) *netlab.Process {
 	args := append([]string{"--home", u.home, "-v", "run", "--auto-answer",
 		"--audio-in", "wav:" + speechPath(t, says), "--audio-out", "wav:" + u.heard}, extra...)
 	u.node = u.host.Start(nil, u.w.bin, args...)
+	if dir := os.Getenv("PEERCALL_LAB_LOGS"); dir != "" {
+		// Every node's whole log, for reading where a call's time went.
+		node, name := u.node, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+u.name+".log"
+		t.Cleanup(func() { _ = os.WriteFile(filepath.Join(dir, name), []byte(node.Output()), 0o644) })
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), startWait)
 	defer cancel()
 	if err := u.node.WaitFor(ctx, "control socket"); err != nil {
@@ -296,6 +301,14 @@ func (u *user) call(callee *user, says string, allowFail bool, extra ...string) 
 	}
 	t.Logf("%s called %s: route %s relay %q setup %.0f ms, %d packets sent, %d received, loss %.3f, rtt %.1f ms, wall %.1f s",
 		u.name, callee.name, c.Route, c.RelayPeerID, c.SetupMs, c.PacketsSent, c.PacketsReceived, c.Loss, c.RTTMs, r.wall.Seconds())
+	callerLog := r.stderr
+	if u.node != nil {
+		callerLog = u.node.Output()
+	}
+	t.Logf("%s's set-up: %s; %s", u.name, lastLine(callerLog, "callee reached"), setupPhases(callerLog))
+	if callee.node != nil {
+		t.Logf("%s's set-up: %s", callee.name, setupPhases(callee.node.Output()))
+	}
 	return c
 }
 
@@ -381,6 +394,21 @@ func (w *world) reportExtra(name string, c finishedCall, extra string, sims ...f
 	}
 	w.t.Logf("SCENARIO n=%d name=%s profile=%s route=%s relay_peer_id=%s setup_ms=%.0f similarity=%s%s call_wall_s=%.1f wall_s=%.1f",
 		w.scenario, name, w.profileName(), orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, sim, extra, c.wall.Seconds(), time.Since(w.started).Seconds())
+}
+
+// setupPhases is the phases of the last "call set up" line of a node's
+// log (call/phases.go), or "-".
+func setupPhases(log string) string { return lastLine(log, "call set up") }
+
+// lastLine is the last log line of a node with message msg, from the
+// message on, or "-".
+func lastLine(log, msg string) string {
+	i := strings.LastIndex(log, `msg="`+msg+`"`)
+	if i < 0 {
+		return "-"
+	}
+	line, _, _ := strings.Cut(log[i:], "\n")
+	return line
 }
 
 // profileName is the impairment profile the world's links run on.

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -142,7 +143,6 @@ type recvState struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
 	// Offset is how many bytes of the .part file are verified and synced.
 	Offset int64 `json:"offset"`
 	// Quarantined is set when the file is complete but kept (scan).
@@ -218,7 +218,7 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	if err != nil {
 		return refuse(ev, fmt.Errorf("%w: the recipient cannot read its state of this transfer: %w", ErrRefused, err))
 	}
-	if st != nil && (st.User != user || st.Size != int64(o.Size) || st.SHA256 != hex.EncodeToString(o.SHA256[:])) {
+	if st != nil && (st.User != user || st.Size != int64(o.Size) || st.ID != ev.ID) {
 		st = nil // another file under the same id: start over
 	}
 	if st != nil && st.Quarantined != "" {
@@ -231,7 +231,7 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 				return refuse(ev, fmt.Errorf("%w: %w", ErrRefused, err))
 			}
 		}
-		st = &recvState{User: user, ID: ev.ID, Name: name, Size: int64(o.Size), SHA256: hex.EncodeToString(o.SHA256[:])}
+		st = &recvState{User: user, ID: ev.ID, Name: name, Size: int64(o.Size)}
 	}
 	f, h, err := r.openPart(key, st)
 	if err != nil {
@@ -246,13 +246,13 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	}
 	ev.Bytes, ev.State = st.Offset, "accepted"
 	r.emit(ev)
-	err = r.receive(read, f, h, key, st, ev)
+	root, err := r.receive(read, f, h, key, st, ev)
 	if err != nil {
 		ev.Bytes, ev.State, ev.Reason = st.Offset, "interrupted", err.Error()
 		r.emit(ev)
 		return err
 	}
-	res := r.finish(ctx, h, key, st)
+	res := r.finish(ctx, h, root, key, st)
 	ev.Bytes, ev.State, ev.Reason = st.Size, res.Status.String(), res.Reason
 	if res.Status == StatusReleased {
 		ev.Name = res.Name
@@ -268,7 +268,7 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 // goroutine that writes it to f at st.Offset and adds it to h (the whole
 // file's hash so far); the written bytes are made durable in the
 // background every SyncEvery bytes. Reading, writing and syncing overlap.
-func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) error {
+func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) (root [32]byte, _ error) {
 	base := *st // what a sync saves, but for the offset
 	sy := &syncer{f: f, save: func(off int64) error {
 		cp := base
@@ -329,7 +329,8 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 			if err != nil {
 				return fmt.Errorf("read chunk: %w", err)
 			}
-			if m.Done {
+			if m.Done != nil {
+				root = m.Done.SHA256
 				if next != st.Size {
 					return fmt.Errorf("sender finished at %d of %d bytes: %w", next, st.Size, ErrMalformed)
 				}
@@ -353,9 +354,9 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 	}()
 	<-wdone
 	if rerr != nil {
-		return rerr
+		return root, rerr
 	}
-	return werr
+	return root, werr
 }
 
 // syncer makes a file's written bytes durable (fsync, then the state that
@@ -425,11 +426,11 @@ func (s *syncer) final(offset int64) error {
 }
 
 // finish checks the whole file's hash, scans it and releases or keeps it.
-func (r *Receiver) finish(ctx context.Context, h hash.Hash, key string, st *recvState) Result {
+func (r *Receiver) finish(ctx context.Context, h hash.Hash, root [32]byte, key string, st *recvState) Result {
 	part := r.partPath(key)
-	if hex.EncodeToString(h.Sum(nil)) != st.SHA256 {
+	if !bytes.Equal(h.Sum(nil), root[:]) {
 		r.forget(key)
-		return Result{Status: StatusFailed, Reason: "the file's SHA-256 does not match the offer: it was deleted; send it again"}
+		return Result{Status: StatusFailed, Reason: "the file's SHA-256 does not match the sender's: it was deleted; send it again"}
 	}
 	rules := r.cfg.Rules()
 	if err := Scan(ctx, rules.Scan, part, rules.ScanTimeout); err != nil {

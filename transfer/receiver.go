@@ -139,10 +139,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 
 // recvState is the durable state of one transfer, beside its .part file.
 type recvState struct {
-	User   string `json:"user"`
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
+	User string `json:"user"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
 	// Offset is how many bytes of the .part file are verified and synced.
 	Offset int64 `json:"offset"`
 	// Quarantined is set when the file is complete but kept (scan).

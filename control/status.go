@@ -16,4 +16,7 @@ type Status struct {
 	Calls        []call.Info           `json:"calls"`
 	Addrs        []string              `json:"addrs"`
 	Presence     string                `json:"presence"`
+	// TransferRules are the file transfer rules in force, each with the
+	// file that set it (transfer.Rules.Describe).
+	TransferRules []string `json:"transfer_rules,omitempty"`
 }

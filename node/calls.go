@@ -95,6 +95,7 @@ func (n *Node) Status() control.Status {
 		Relay:        rs.Relay,
 		Calls:        n.Calls(),
 	}
+	st.TransferRules = n.TransferRules()
 	for _, a := range n.presenceAddrs() {
 		st.Addrs = append(st.Addrs, a.String())
 	}

@@ -120,6 +120,7 @@ type Node struct {
 	lock    *home.Lock
 	control *control.Server
 	relay   *supernode.Manager
+	files   *fileTransfers // node/transfer.go
 	reg     *prometheus.Registry
 	metrics *metricsServer
 	started time.Time
@@ -265,6 +266,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.startCalls(); err != nil {
+		return err
+	}
+	if err := n.startTransfers(); err != nil {
 		return err
 	}
 	n.connectBootstrap(ctx, boot)
@@ -539,6 +543,9 @@ func (n *Node) shutdown() error {
 	}
 	if n.host != nil {
 		n.host.RemoveStreamHandler(signalling.ProtocolID)
+	}
+	if n.files != nil {
+		errs = append(errs, n.files.close())
 	}
 	if n.sig != nil {
 		errs = append(errs, n.sig.Close())

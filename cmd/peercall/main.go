@@ -47,6 +47,10 @@ var commands = []command{
 	{"reject", "[CALL_ID]", "decline the ringing call", runReject},
 	{"hangup", "[CALL_ID]", "hang up a call", runHangup},
 	{"devices", "", "list sound card devices (for pa:NAME)", runDevices},
+	{"send", "NAME FILE [--json]", "send a file to a user (they accept, or auto-accept you)", runSend},
+	{"transfers", "[--json]", "list recent file transfers and offers waiting", runTransfers},
+	{"accept", "ID", "accept a waiting file offer", runAccept},
+	{"refuse", "ID", "refuse a waiting file offer", runRefuse},
 	{"dsp", dspSynopsis, "run a call's echo cancellation, noise suppression and gain control on WAV files", runDSP},
 }
 

@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin
 PACKAGES = ./...
 
-.PHONY: all build deps demo test bench fuzz lab attack vet clean
+.PHONY: all build deps demo test bench fuzz lab attack long vet clean
 
 all: build
 
@@ -44,6 +44,10 @@ lab: deps
 attack: build
 	PEERCALL_ATTACK=1 $(GO) test -count=1 -run 'TestCallUnderAttack$$' -v ./node/
 	PEERCALL_ATTACK=1 $(GO) test -count=1 -run 'TestConnectionExhaustionLong$$' -v ./cmd/peercall-directory/
+
+# Long variants: a 200 MiB file transfer killed (kill -9) at half and resumed.
+long:
+	PEERCALL_LONG=1 $(GO) test -count=1 -run 'TestKill9Resume$$' -v ./transfer/
 
 clean:
 	rm -rf $(BIN)

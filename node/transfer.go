@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/home"
@@ -36,6 +37,9 @@ type fileTransfers struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 
+	states   *prometheus.CounterVec // peercall_node_file_transfers_total{state}
+	refusals *prometheus.CounterVec // peercall_node_file_refusals_total{reason}
+
 	mu      sync.Mutex
 	closed  bool
 	pending map[string]chan bool
@@ -59,6 +63,11 @@ func (n *Node) startTransfers() error {
 	for _, u := range tc.AutoAcceptFrom {
 		f.autoAccept[u] = true
 	}
+	f.states = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "peercall_node_file_transfers_total",
+		Help: "File transfers (both ways) that ended or stopped, by state: released, quarantined, failed, refused, interrupted."}, []string{"state"})
+	f.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "peercall_node_file_refusals_total",
+		Help: "Incoming file offers this node refused, by reason (the rule, e.g. transfer.max_file_size, or certificate, blocked, name, busy, storage, quarantined, declined)."}, []string{"reason"})
+	n.reg.MustRegister(f.states, f.refusals)
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.recv, err = transfer.NewReceiver(transfer.ReceiverConfig{
 		Quarantine: n.home.Path(home.QuarantineDir), Downloads: n.home.Path(home.ReceivedDir),
@@ -134,6 +143,13 @@ func (f *fileTransfers) record(ev transfer.Event) {
 	f.recent = append(f.recent, ev)
 	if len(f.recent) > maxRecentTransfers {
 		f.recent = f.recent[1:]
+	}
+	switch ev.State {
+	case "released", "quarantined", "failed", "refused", "interrupted":
+		f.states.WithLabelValues(ev.State).Inc()
+	}
+	if ev.State == "refused" && ev.Code != "" {
+		f.refusals.WithLabelValues(ev.Code).Inc()
 	}
 	if ev.State != "progress" {
 		f.n.log.Info("file transfer", "id", ev.ID, "peer", ev.Peer, "name", ev.Name, "state", ev.State, "bytes", ev.Bytes, "reason", ev.Reason)

@@ -134,7 +134,7 @@ func TestSendFileAccept(t *testing.T) {
 // rule and the file before any byte moves.
 func TestSendFilePolicyDisabled(t *testing.T) {
 	on := true
-	alice, _, bobHome := fileNodes(t, &home.TransferConfig{Settings: transfer.Settings{Enabled: &on}, AutoAcceptFrom: []string{"alice"}},
+	alice, bob, bobHome := fileNodes(t, &home.TransferConfig{Settings: transfer.Settings{Enabled: &on}, AutoAcceptFrom: []string{"alice"}},
 		"[transfer]\nenabled = false\n")
 	path := filepath.Join(t.TempDir(), "a.txt")
 	if err := os.WriteFile(path, []byte("hello bob"), 0o600); err != nil {
@@ -148,4 +148,28 @@ func TestSendFilePolicyDisabled(t *testing.T) {
 	if left, _ := os.ReadDir(bobHome.Path(home.QuarantineDir)); len(left) != 0 {
 		t.Fatalf("bob's quarantine has %d files", len(left))
 	}
+	if n := refusals(t, bob); n != 1 {
+		t.Fatalf("peercall_node_file_refusals_total{reason=\"transfer.enabled\"} = %v, want 1", n)
+	}
+}
+
+func refusals(t *testing.T, n *node.Node) float64 {
+	t.Helper()
+	mfs, err := n.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "peercall_node_file_refusals_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == "transfer.enabled" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -59,6 +59,11 @@ type Event struct {
 	Bytes  int64  `json:"bytes"` // verified (receiver) or sent (sender) so far
 	State  string `json:"state"` // offered, accepted, refused, progress, released, quarantined, failed, interrupted
 	Reason string `json:"reason,omitempty"`
+	// Code names a refusal's reason for metrics: certificate, blocked,
+	// name, busy, storage, quarantined, declined, or the rule
+	// (transfer.enabled, transfer.max_file_size, transfer.allowed_extensions,
+	// transfer.blocked_extensions).
+	Code string `json:"code,omitempty"`
 }
 
 // ReceiverConfig configures a Receiver.
@@ -183,63 +188,63 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 		return fmt.Errorf("first message is not an offer: %w", ErrMalformed)
 	}
 	o := m.Offer
-	refuse := func(ev Event, err error) error {
-		ev.State, ev.Reason = "refused", err.Error()
+	refuse := func(ev Event, code string, err error) error {
+		ev.State, ev.Reason, ev.Code = "refused", err.Error(), code
 		r.emit(ev)
 		_ = writeMsg(s, Refuse{Reason: err.Error()}.Marshal())
 		return err
 	}
 	user, err := r.cfg.Identify(remotePeer, o.Cert)
 	if err != nil {
-		return refuse(Event{}, fmt.Errorf("%w: the sender's certificate does not check: %w", ErrRefused, err))
+		return refuse(Event{}, "certificate", fmt.Errorf("%w: the sender's certificate does not check: %w", ErrRefused, err))
 	}
 	ev := Event{ID: hex.EncodeToString(o.ID[:]), Peer: user, Size: int64(o.Size)}
 	if r.cfg.Blocker.Blocked(user) {
-		return refuse(ev, fmt.Errorf("%w: %s is blocked by the recipient", ErrRefused, user))
+		return refuse(ev, "blocked", fmt.Errorf("%w: %s is blocked by the recipient", ErrRefused, user))
 	}
 	name, changed, err := SanitizeName(o.Name)
 	if err != nil {
-		return refuse(ev, fmt.Errorf("%w: %w", ErrRefused, err))
+		return refuse(ev, "name", fmt.Errorf("%w: %w", ErrRefused, err))
 	}
 	ev.Name = name
 	if changed {
 		r.log.Info("incoming file renamed", "from", clip(string(o.Name)), "to", name, "user", user)
 	}
 	if err := r.cfg.Rules().Check(name, int64(o.Size)); err != nil {
-		return refuse(ev, err)
+		return refuse(ev, RuleOf(err), err)
 	}
 	key := stateKey(user, o.ID)
 	release, err := r.claim(ctx, key, cancel)
 	if err != nil {
-		return refuse(ev, err)
+		return refuse(ev, "busy", err)
 	}
 	defer release()
 	st, err := r.loadState(key)
 	if err != nil {
-		return refuse(ev, fmt.Errorf("%w: the recipient cannot read its state of this transfer: %w", ErrRefused, err))
+		return refuse(ev, "storage", fmt.Errorf("%w: the recipient cannot read its state of this transfer: %w", ErrRefused, err))
 	}
 	if st != nil && (st.User != user || st.Size != int64(o.Size) || st.ID != ev.ID) {
 		st = nil // another file under the same id: start over
 	}
 	if st != nil && st.Quarantined != "" {
-		return refuse(ev, fmt.Errorf("%w: %s was received before and is kept in quarantine: %s", ErrRefused, name, st.Quarantined))
+		return refuse(ev, "quarantined", fmt.Errorf("%w: %s was received before and is kept in quarantine: %s", ErrRefused, name, st.Quarantined))
 	}
 	if st == nil {
 		r.emit(Event{ID: ev.ID, Peer: user, Name: name, Size: ev.Size, State: "offered"})
 		if r.cfg.Accept != nil {
 			if err := r.cfg.Accept(ctx, Incoming{ID: ev.ID, User: user, Name: name, Size: int64(o.Size)}); err != nil {
-				return refuse(ev, fmt.Errorf("%w: %w", ErrRefused, err))
+				return refuse(ev, "declined", fmt.Errorf("%w: %w", ErrRefused, err))
 			}
 		}
 		st = &recvState{User: user, ID: ev.ID, Name: name, Size: int64(o.Size)}
 	}
 	f, h, err := r.openPart(key, st)
 	if err != nil {
-		return refuse(ev, fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
+		return refuse(ev, "storage", fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
 	}
 	defer f.Close()
 	if err := r.saveState(key, st); err != nil {
-		return refuse(ev, fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
+		return refuse(ev, "storage", fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
 	}
 	if err := writeMsg(s, Accept{Offset: uint64(st.Offset)}.Marshal()); err != nil {
 		return err

@@ -335,13 +335,14 @@ func TestPolicyRefusesBeforeAnyByte(t *testing.T) {
 		file        string
 		size        int
 		reason      string
+		rule        string
 	}{
-		{"disabled by policy", Settings{Enabled: &on}, Settings{Enabled: &off}, "a.txt", 1 << 20, "transfer.enabled = false in policy.toml"},
-		{"too large", Settings{MaxFileSize: 10 << 20}, Settings{MaxFileSize: 1 << 20}, "a.txt", 1<<20 + 1, "over the limit of 1048576 (transfer.max_file_size in policy.toml)"},
-		{"user cannot raise", Settings{MaxFileSize: 1 << 40}, Settings{MaxFileSize: 1000}, "a.txt", 1001, "transfer.max_file_size in policy.toml"},
-		{"blocked extension", Settings{}, Settings{BlockedExtensions: []string{"exe"}}, "setup.EXE", 10, `blocked extension "exe"`},
-		{"not allowed", Settings{}, Settings{AllowedExtensions: []string{"pdf", "txt"}}, "a.pdf.js", 10, `not among the allowed`},
-		{"user allows more", Settings{AllowedExtensions: []string{"js", "txt"}}, Settings{AllowedExtensions: []string{"txt"}}, "a.js", 10, `not among the allowed ["txt"]`},
+		{"disabled by policy", Settings{Enabled: &on}, Settings{Enabled: &off}, "a.txt", 1 << 20, "transfer.enabled = false in policy.toml", "transfer.enabled"},
+		{"too large", Settings{MaxFileSize: 10 << 20}, Settings{MaxFileSize: 1 << 20}, "a.txt", 1<<20 + 1, "over the limit of 1048576 (transfer.max_file_size in policy.toml)", "transfer.max_file_size"},
+		{"user cannot raise", Settings{MaxFileSize: 1 << 40}, Settings{MaxFileSize: 1000}, "a.txt", 1001, "transfer.max_file_size in policy.toml", "transfer.max_file_size"},
+		{"blocked extension", Settings{}, Settings{BlockedExtensions: []string{"exe"}}, "setup.EXE", 10, `blocked extension "exe"`, "transfer.blocked_extensions"},
+		{"not allowed", Settings{}, Settings{AllowedExtensions: []string{"pdf", "txt"}}, "a.pdf.js", 10, `not among the allowed`, "transfer.allowed_extensions"},
+		{"user allows more", Settings{AllowedExtensions: []string{"js", "txt"}}, Settings{AllowedExtensions: []string{"txt"}}, "a.js", 10, `not among the allowed ["txt"]`, "transfer.allowed_extensions"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPeer(t, Effective(tc.user, "config.toml", tc.admin, "policy.toml"), nil)
@@ -351,6 +352,9 @@ func TestPolicyRefusesBeforeAnyByte(t *testing.T) {
 			var refused *RefusedError
 			if !errors.As(err, &refused) || !strings.Contains(refused.Reason, tc.reason) {
 				t.Fatalf("got %v, want a refusal naming %q", err, tc.reason)
+			}
+			if e := p.waitEvent("refused"); e.Code != tc.rule {
+				t.Fatalf("refusal code %q, want %q", e.Code, tc.rule)
 			}
 			if n := p.received.Load(); n > 2+int64(len(Offer{Cert: []byte("alice"), Name: []byte(tc.file)}.Marshal())) {
 				t.Fatalf("the receiver read %d bytes: more than the offer", n)

@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin
 PACKAGES = ./...
 
-.PHONY: all build deps demo test bench fuzz lab attack long vet clean
+.PHONY: all build deps demo test bench bench-scale fuzz lab lab-report attack long vet clean
 
 all: build
 
@@ -27,6 +27,13 @@ test: deps
 bench: deps
 	@bash scripts/bench.sh
 
+# The scale figures of issue 16 (minutes, not part of test): relayed calls
+# through one super-node pinned to one core against bare pion/turn and
+# coturn (installed when missing), and the no-cascade timeline; JSON lines
+# in OUT (default bench-scale.jsonl) and tables.
+bench-scale: deps
+	@bash scripts/bench-scale.sh
+
 # Short fuzzing of every decoder of untrusted bytes (FUZZTIME each).
 fuzz:
 	@bash scripts/fuzz.sh
@@ -36,6 +43,17 @@ fuzz:
 # The scenarios take minutes on a loaded machine: hence the 20 min timeout.
 lab: deps
 	$(GO) test -race -count=1 -timeout 20m -v ./internal/netlab/...
+
+# The lab's figures: every scenario LAB_RUNS times (one at a time) on the
+# impairment profiles that apply to it; bin/lab-report.json and a table of
+# set-up p50/p95, failover audio gap p95 and speech similarity. Needs root;
+# tens of minutes. LAB_TESTS=TestConeNATs,TestDirect runs only those,
+# LAB_PROFILES=none,dsl puts every test on those profiles.
+LAB_RUNS ?= 10
+LAB_TESTS ?=
+LAB_PROFILES ?=
+lab-report: deps
+	$(GO) run ./internal/netlab/labreport -runs $(LAB_RUNS) -run "$(LAB_TESTS)" -profiles "$(LAB_PROFILES)" -out $(BIN)/lab-report.json
 
 # The attacks of docs/security.md at full scale: signalling streams and a
 # connection flood against a node while certified calls are placed (JSON

@@ -91,6 +91,10 @@ type Config struct {
 	AutoAnswer bool
 	// OnCall receives the progress of every call, incoming and outgoing.
 	OnCall func(Event)
+	// Screen, when set, decides each incoming call before it rings: a call
+	// it does not let ring is rejected with the reason it gives (the
+	// contact list's privacy setting, do not disturb).
+	Screen func(username string) (ring bool, reason string)
 	Logger *slog.Logger
 }
 
@@ -389,18 +393,24 @@ func (m *Manager) runIncoming(sc *signalling.Call) {
 	id, _ := peer.Decode(sc.RemotePeer())
 	r := &run{m: m, sc: sc, dir: Incoming, peerName: sc.RemoteUsername(), peerID: id, started: time.Now(),
 		state: StateRinging, answerCh: make(chan bool, 1), ended: make(chan struct{})}
+	ring, reason := true, ""
+	if m.cfg.Screen != nil {
+		ring, reason = m.cfg.Screen(r.peerName)
+	}
 	m.add(r)
-	r.emit(EventIncoming, nil)
-	accept := m.cfg.AutoAnswer
-	if !accept {
-		accept = r.waitAnswer()
+	accept := false
+	if ring {
+		r.emit(EventIncoming, nil)
+		accept = m.cfg.AutoAnswer || r.waitAnswer()
+	} else {
+		m.log.Info("incoming call refused", "from", r.peerName, "reason", reason)
 	}
 	var res *Result
 	if accept {
 		res = r.accept()
 	} else {
 		hctx, cancel := context.WithTimeout(m.ctx, HangupTimeout)
-		_ = sc.Reject(hctx, "")
+		_ = sc.Reject(hctx, reason)
 		cancel()
 		<-sc.Done()
 		res = r.result()

@@ -56,6 +56,12 @@ type Request struct {
 	// (accept_file, refuse_file): control/transfer.go.
 	Path       string `json:"path,omitempty"`
 	TransferID string `json:"transfer_id,omitempty"`
+	// Action, Message, Status and Mood are the contact list's fields
+	// (softphone.go).
+	Action  string  `json:"action,omitempty"`
+	Message string  `json:"message,omitempty"`
+	Status  string  `json:"status,omitempty"`
+	Mood    *string `json:"mood,omitempty"`
 }
 
 // Response is one line the node answers. A call request gets event
@@ -75,6 +81,7 @@ type Response struct {
 	Transfer  *transfer.Event  `json:"transfer,omitempty"`
 	Transfers []transfer.Event `json:"transfers,omitempty"`
 	Report    *transfer.Report `json:"report,omitempty"`
+	softphoneResponse
 }
 
 // Control error codes (Response.Error).
@@ -123,6 +130,9 @@ func (r Request) validate() error {
 		if len(f) > maxField {
 			return fmt.Errorf("a field is longer than %d bytes", maxField)
 		}
+	}
+	if ok, err := r.validateSoftphone(); ok {
+		return err
 	}
 	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil
 	if err := r.validateTransfer(); err != nil || isTransferOp(r.Op) {
@@ -183,6 +193,9 @@ func ErrorCode(err error) string {
 	case errors.Is(err, call.ErrAudio):
 		return CodeAudio
 	}
+	if code := softphoneCode(err); code != "" {
+		return code
+	}
 	return CodeFailed
 }
 
@@ -215,6 +228,9 @@ func (e *remoteError) Unwrap() error {
 		return call.ErrNoSuchCall
 	case CodeAudio:
 		return call.ErrAudio
+	}
+	if err := softphoneError(e.code); err != nil {
+		return err
 	}
 	return call.ErrCallFailed
 }
@@ -341,6 +357,9 @@ func (s *Server) serve(c net.Conn) {
 	n := s.n
 	if isTransferOp(req.Op) {
 		s.serveTransfer(req, send, fail)
+		return
+	}
+	if s.serveSoftphone(req, send, fail) {
 		return
 	}
 	switch req.Op {

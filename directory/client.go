@@ -184,15 +184,13 @@ func (c *Client) Register(ctx context.Context, name, password string) (RegisterR
 	return out, nil
 }
 
-// LoginParams is what Login sends: the password, the node's identity key to
-// certify (its public half is sent with a proof of possession), and the
-// addresses the node listens on.
+// LoginParams is what Login sends: the password and the node's identity
+// key to certify (its public half is sent with a proof of possession).
+// Where the node is, the directory learns from its check-ins (CheckIn).
 type LoginParams struct {
-	Username  string
-	Password  string
-	Key       ed25519.PrivateKey
-	Addrs     []string
-	SuperNode bool
+	Username string
+	Password string
+	Key      ed25519.PrivateKey
 }
 
 // Login proves the password and the possession of p.Key and returns the
@@ -216,18 +214,27 @@ func (c *Client) Login(ctx context.Context, p LoginParams) (*crypto.Certificate,
 	peerKey := crypto.EncodePublicKey(pub)
 	now := c.now().UTC()
 	req := LoginRequest{
-		Username:  name,
-		Password:  p.Password,
-		PeerKey:   peerKey,
-		Time:      now,
-		Proof:     ed25519.Sign(p.Key, LoginProofMessage(name, peerKey, now)),
-		Addrs:     p.Addrs,
-		SuperNode: p.SuperNode,
+		Username: name,
+		Password: p.Password,
+		PeerKey:  peerKey,
+		Time:     now,
+		Proof:    ed25519.Sign(p.Key, LoginProofMessage(name, peerKey, now)),
 	}
 	var out LoginResponse
 	if _, err := c.do(ctx, http.MethodPost, "/login", nil, req, &out, false); err != nil {
 		return fail(err)
 	}
+	cert, err := c.checkIssued(out, pub, name)
+	if err != nil {
+		return fail(err)
+	}
+	return cert, out, nil
+}
+
+// checkIssued checks a certificate the directory issued for pub and name.
+func (c *Client) checkIssued(out LoginResponse, pub ed25519.PublicKey, name string) (*crypto.Certificate, error) {
+	fail := func(err error) (*crypto.Certificate, error) { return nil, err }
+	peerKey := crypto.EncodePublicKey(pub)
 	if out.DirectoryKey != "" {
 		dk, err := crypto.ParsePublicKey(out.DirectoryKey)
 		if err != nil || !dk.Equal(c.key) {
@@ -248,7 +255,112 @@ func (c *Client) Login(ctx context.Context, p LoginParams) (*crypto.Certificate,
 	if cert.Username != name {
 		return fail(fmt.Errorf("%w: the certificate names user %q, not %q", ErrBadResponse, cert.Username, name))
 	}
-	return cert, out, nil
+	return cert, nil
+}
+
+// CheckinParams is one check-in: the node's key and current certificate,
+// the time (strictly later than the node's previous check-in), and where
+// the node is.
+type CheckinParams struct {
+	Key         ed25519.PrivateKey
+	Certificate *crypto.Certificate
+	Time        time.Time
+	Addrs       []string
+	SuperNode   bool
+	Withdraw    bool
+}
+
+// CheckIn tells the directory where the node is (or, with Withdraw, that
+// it signs off).
+func (c *Client) CheckIn(ctx context.Context, p CheckinParams) (CheckinResponse, error) {
+	if len(p.Key) != ed25519.PrivateKeySize || p.Certificate == nil {
+		return CheckinResponse{}, errors.New("check in: a node key and a certificate are required")
+	}
+	raw := p.Certificate.Marshal()
+	t := p.Time.UTC()
+	addrs := p.Addrs
+	if addrs == nil {
+		addrs = []string{}
+	}
+	req := CheckinRequest{Certificate: raw, Time: t, Addrs: addrs, SuperNode: p.SuperNode, Withdraw: p.Withdraw,
+		Proof: ed25519.Sign(p.Key, CheckinProofMessage(raw, t, addrs, p.SuperNode, p.Withdraw))}
+	var out CheckinResponse
+	if _, err := c.do(ctx, http.MethodPost, "/checkin", nil, req, &out, false); err != nil {
+		return CheckinResponse{}, fmt.Errorf("check in as %q: %w", p.Certificate.Username, err)
+	}
+	return out, nil
+}
+
+// keyProof builds a KeyProofRequest for purpose.
+func (c *Client) keyProof(purpose string, key ed25519.PrivateKey, cert *crypto.Certificate) KeyProofRequest {
+	raw, now := cert.Marshal(), c.now().UTC()
+	return KeyProofRequest{Certificate: raw, Time: now, Proof: ed25519.Sign(key, KeyProofMessage(purpose, raw, now))}
+}
+
+// Renew asks for a new certificate of cert's user and key, proving
+// possession of key (no password), before cert expires; it checks the new
+// certificate as Login does.
+func (c *Client) Renew(ctx context.Context, key ed25519.PrivateKey, cert *crypto.Certificate) (*crypto.Certificate, LoginResponse, error) {
+	if c.key == nil {
+		return nil, LoginResponse{}, fmt.Errorf("renew the certificate: %w", c.noKeyError())
+	}
+	var out LoginResponse
+	if _, err := c.do(ctx, http.MethodPost, "/renew", nil, c.keyProof(ProofRenew, key, cert), &out, false); err != nil {
+		return nil, LoginResponse{}, fmt.Errorf("renew the certificate of %q: %w", cert.Username, err)
+	}
+	issued, err := c.checkIssued(out, key.Public().(ed25519.PublicKey), cert.Username)
+	if err != nil {
+		return nil, LoginResponse{}, fmt.Errorf("renew the certificate of %q: %w", cert.Username, err)
+	}
+	return issued, out, nil
+}
+
+// Revoke revokes cert (this node's own), proving possession of key.
+func (c *Client) Revoke(ctx context.Context, key ed25519.PrivateKey, cert *crypto.Certificate) (RevokeResponse, error) {
+	var out RevokeResponse
+	if _, err := c.do(ctx, http.MethodPost, "/revoke", nil, c.keyProof(ProofRevoke, key, cert), &out, false); err != nil {
+		return out, fmt.Errorf("revoke certificate %d of %q: %w", cert.Serial, cert.Username, err)
+	}
+	return out, nil
+}
+
+// Logout revokes every certificate of the account, proved by its password.
+func (c *Client) Logout(ctx context.Context, name, password string) (RevokeResponse, error) {
+	var out RevokeResponse
+	if _, err := c.do(ctx, http.MethodPost, "/logout", nil, LogoutRequest{Username: name, Password: password}, &out, false); err != nil {
+		return out, fmt.Errorf("log %q out everywhere: %w", name, err)
+	}
+	return out, nil
+}
+
+// Passwd changes the account's password from password to newPassword.
+func (c *Client) Passwd(ctx context.Context, name, password, newPassword string) error {
+	var out RegisterResponse
+	req := PasswdRequest{Username: name, Password: password, NewPassword: newPassword}
+	if _, err := c.do(ctx, http.MethodPost, "/passwd", nil, req, &out, false); err != nil {
+		return fmt.Errorf("change the password of %q: %w", name, err)
+	}
+	return nil
+}
+
+// Revocations fetches the directory's revocation list and checks its
+// signature with the pinned key.
+func (c *Client) Revocations(ctx context.Context) (*crypto.RevocationList, error) {
+	if c.key == nil {
+		return nil, fmt.Errorf("fetch the revocation list: %w", c.noKeyError())
+	}
+	var out RevocationsResponse
+	if _, err := c.do(ctx, http.MethodGet, "/revocations", nil, nil, &out, true); err != nil {
+		return nil, fmt.Errorf("fetch the revocation list: %w", err)
+	}
+	l, err := crypto.ParseRevocationList(out.List)
+	if err == nil {
+		err = l.Verify(c.key, c.now())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch the revocation list: %w: %w", ErrBadResponse, err)
+	}
+	return l, nil
 }
 
 // User returns name's public record. Certificates that do not parse, do not

@@ -36,6 +36,14 @@ var (
 	// ErrNoPinnedKey: the operation needs the directory's public key, and the
 	// client was created without one.
 	ErrNoPinnedKey = errors.New("no directory key pinned")
+	// ErrRevoked: the certificate was revoked (401 certificate_revoked);
+	// it wraps ErrAuthFailed too.
+	ErrRevoked = fmt.Errorf("certificate revoked: %w", ErrAuthFailed)
+	// ErrDisabled: the operator disabled the account (403
+	// account_disabled); it wraps ErrAuthFailed too.
+	ErrDisabled = fmt.Errorf("account disabled: %w", ErrAuthFailed)
+	// ErrReplay: a check-in no newer than the last one (409 replay).
+	ErrReplay = errors.New("check-in refused as a replay")
 )
 
 // APIError is an error answer of the directory: its HTTP status, the stable
@@ -67,15 +75,21 @@ func (e *APIError) Unwrap() error {
 	switch e.Code {
 	case CodeNameTaken:
 		return ErrNameTaken
-	case CodeUnauthorized, CodeBadProof:
+	case CodeUnauthorized, CodeBadProof, CodeCertificate:
 		return ErrAuthFailed
+	case CodeRevoked:
+		return ErrRevoked
+	case CodeDisabled:
+		return ErrDisabled
+	case CodeReplay:
+		return ErrReplay
 	case CodeNotFound:
 		return ErrNotFound
 	case CodeThrottled:
 		return ErrThrottled
 	case CodeOverloaded:
 		return ErrOverloaded
-	case CodeInvalidUsername, CodeReservedName, CodeWeakPassword, CodeBadRequest, CodeBodyTooLarge:
+	case CodeInvalidUsername, CodeReservedName, CodeWeakPassword, CodeBadRequest, CodeBodyTooLarge, CodeStaleTime:
 		return ErrInvalidRequest
 	}
 	switch {

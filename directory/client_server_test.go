@@ -104,10 +104,13 @@ func TestClientAgainstRealServer(t *testing.T) {
 		}
 	})
 	t.Run("login and lookup", func(t *testing.T) {
-		cert, resp, err := c.Login(ctx, directory.LoginParams{Username: "Alice", Password: pw, Key: node,
-			Addrs: []string{"/ip4/127.0.0.1/tcp/7070"}})
+		cert, resp, err := c.Login(ctx, directory.LoginParams{Username: "Alice", Password: pw, Key: node})
 		if err != nil {
 			t.Fatal(err)
+		}
+		ci, err := c.CheckIn(ctx, directory.CheckinParams{Key: node, Certificate: cert, Time: time.Now(), Addrs: []string{"/ip4/127.0.0.1/tcp/7070"}})
+		if err != nil || ci.IntervalSeconds <= 0 || !ci.Expires.After(time.Now()) {
+			t.Fatalf("CheckIn = %+v, %v", ci, err)
 		}
 		if cert.Username != "alice" || !cert.PeerKey.Equal(node.Public()) || !resp.Expires.Equal(cert.Expires) {
 			t.Errorf("certificate %+v, response %+v", cert, resp)
@@ -120,7 +123,7 @@ func TestClientAgainstRealServer(t *testing.T) {
 			t.Errorf("User returned %d certificates, want the one just issued", len(u.Certificates))
 		}
 		if len(u.Nodes) != 1 || !slices.Equal(u.Nodes[0].Addrs, []string{"/ip4/127.0.0.1/tcp/7070"}) {
-			t.Errorf("User nodes = %+v, want the node that logged in", u.Nodes)
+			t.Errorf("User nodes = %+v, want the node that checked in", u.Nodes)
 		}
 		if _, err := c.User(ctx, "nobody-here"); !errors.Is(err, directory.ErrNotFound) {
 			t.Errorf("User of an unknown name: %v, want ErrNotFound", err)
@@ -128,6 +131,51 @@ func TestClientAgainstRealServer(t *testing.T) {
 		b, err := c.Bootstrap(ctx, 5)
 		if err != nil || len(b.Peers) != 1 {
 			t.Errorf("Bootstrap = %+v, %v; want the one node seen", b, err)
+		}
+	})
+	t.Run("renew, revoke, logout everywhere, passwd", func(t *testing.T) {
+		if _, err := c.Register(ctx, "rene", pw); err != nil {
+			t.Fatal(err)
+		}
+		key, _ := crypto.GenerateKey()
+		cert, _, err := c.Login(ctx, directory.LoginParams{Username: "rene", Password: pw, Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		renewed, _, err := c.Renew(ctx, key, cert)
+		if err != nil || renewed.Serial == cert.Serial || !renewed.PeerKey.Equal(key.Public()) || renewed.Username != "rene" {
+			t.Fatalf("Renew = %+v, %v; want a new certificate of rene's key", renewed, err)
+		}
+		if l, err := c.Revocations(ctx); err != nil || len(l.Entries) != 0 {
+			t.Fatalf("Revocations before any = %+v, %v", l, err)
+		}
+		if r, err := c.Revoke(ctx, key, cert); err != nil || r.Revoked != 1 {
+			t.Fatalf("Revoke = %+v, %v", r, err)
+		}
+		if _, _, err := c.Renew(ctx, key, cert); !errors.Is(err, directory.ErrRevoked) {
+			t.Errorf("Renew of a revoked certificate: %v, want ErrRevoked", err)
+		}
+		if r, err := c.Logout(ctx, "rene", pw); err != nil || r.Revoked != 1 {
+			t.Fatalf("Logout = %+v, %v; want the renewed certificate revoked", r, err)
+		}
+		l, err := c.Revocations(ctx)
+		if err != nil || !l.Revokes(cert.Serial) || !l.Revokes(renewed.Serial) {
+			t.Fatalf("Revocations = %+v, %v; want both serials", l, err)
+		}
+		if _, err := c.CheckIn(ctx, directory.CheckinParams{Key: key, Certificate: renewed, Time: time.Now()}); !errors.Is(err, directory.ErrRevoked) {
+			t.Errorf("CheckIn with a revoked certificate: %v, want ErrRevoked", err)
+		}
+		if err := c.Passwd(ctx, "rene", "wrong password!", "a new password"); !errors.Is(err, directory.ErrAuthFailed) {
+			t.Errorf("Passwd with a wrong password: %v, want ErrAuthFailed", err)
+		}
+		if err := c.Passwd(ctx, "rene", pw, "a new password"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Login(ctx, directory.LoginParams{Username: "rene", Password: pw, Key: key}); !errors.Is(err, directory.ErrAuthFailed) {
+			t.Errorf("Login with the old password: %v, want ErrAuthFailed", err)
+		}
+		if _, _, err := c.Login(ctx, directory.LoginParams{Username: "rene", Password: "a new password", Key: key}); err != nil {
+			t.Errorf("Login with the new password: %v", err)
 		}
 	})
 	t.Run("search pages", func(t *testing.T) {

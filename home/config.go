@@ -36,6 +36,9 @@ type Config struct {
 	Audio *AudioConfig `toml:"audio,omitempty"`
 	// Transfer is [transfer] (nil: the defaults; config_transfer.go).
 	Transfer *TransferConfig `toml:"transfer,omitempty"`
+	// Contacts is [contacts] and UI is [ui] (config_softphone.go).
+	Contacts *ContactsConfig `toml:"contacts,omitempty"`
+	UI       *UIConfig       `toml:"ui,omitempty"`
 }
 
 // DirectoryConfig says which directory the node uses and pins its key.
@@ -111,6 +114,9 @@ func (c Config) Validate() error {
 		if err := c.Transfer.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.validateSoftphone(); err != nil {
+		return err
 	}
 	for _, r := range c.Network.ReachableRanges {
 		if _, err := netip.ParsePrefix(r); err != nil {

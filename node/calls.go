@@ -96,6 +96,7 @@ func (n *Node) Status() control.Status {
 		Calls:        n.Calls(),
 	}
 	st.TransferRules = n.TransferRules()
+	n.softStatus(&st)
 	for _, a := range n.presenceAddrs() {
 		st.Addrs = append(st.Addrs, a.String())
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/events"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/media"
 	"github.com/peercall/peercall/presence"
@@ -90,6 +91,9 @@ type Options struct {
 	// outgoing call (`call` with no node running) is not there to be
 	// called, and should leave no record, nor a tombstone, behind.
 	NoPresence bool
+	// Softphone tunes the contact list and the web interface
+	// (node/softphone.go).
+	Softphone SoftphoneOptions
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -123,6 +127,7 @@ type Node struct {
 	files   *fileTransfers // node/transfer.go
 	reg     *prometheus.Registry
 	metrics *metricsServer
+	soft    softphone // contacts, event stream, web interface
 	started time.Time
 
 	ctx    context.Context
@@ -136,6 +141,7 @@ type Node struct {
 	presenceErr    error
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
+	checkins       checkinState
 
 	closeOnce sync.Once
 	closeErr  error
@@ -182,6 +188,7 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 	n := &Node{home: h, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now, started: time.Now(),
 		presenceCh: make(chan struct{}), presenceDone: make(chan struct{}), addrsChanged: make(chan struct{}, 1)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.soft.bus = events.New(n.now)
 	if err := n.start(ctx); err != nil {
 		n.cancel()
 		_ = n.shutdown()
@@ -271,7 +278,11 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if err := n.startTransfers(); err != nil {
 		return err
 	}
+	n.startCheckin()
 	n.connectBootstrap(ctx, boot)
+	if err := n.startSoftphone(ctx); err != nil {
+		return err
+	}
 	n.wg.Add(1)
 	go n.saveHostCache()
 	if !opts.NoPresence {
@@ -345,7 +356,7 @@ func (n *Node) startCalls() (err error) {
 	cc := call.Config{
 		Signalling: n.sig, Self: n.host.ID(), Resolve: n.reachPeer, Certificate: n.currentCertificate,
 		Media: n.opts.Media, ICEServers: n.opts.ICEServers, AudioIn: n.opts.AudioIn, AudioOut: n.opts.AudioOut,
-		Audio: n.opts.Audio, AutoAnswer: n.opts.AutoAnswer, OnCall: n.opts.OnCall, Logger: n.log,
+		Audio: n.opts.Audio, AutoAnswer: n.opts.AutoAnswer, OnCall: n.onCall, Screen: n.screenCall, Logger: n.log,
 	}
 	cc.DSP, cc.DSPVirtual = call.DSPConfig(n.cfg.AudioSection())
 	if n.relay != nil {
@@ -541,6 +552,7 @@ func (n *Node) shutdown() error {
 	if n.control != nil {
 		errs = append(errs, n.control.Close())
 	}
+	errs = append(errs, n.stopSoftphone())
 	if n.host != nil {
 		n.host.RemoveStreamHandler(signalling.ProtocolID)
 	}

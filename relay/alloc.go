@@ -3,15 +3,17 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/peercall/peercall/relay/fastpath"
 	"github.com/peercall/peercall/relay/peerfilter"
 
 	"github.com/pion/turn/v5"
-	"golang.org/x/time/rate"
 )
 
 var errTCPAllocation = errors.New("relay: TCP relay allocations (RFC 6062) are not offered; allocate UDP")
@@ -26,6 +28,7 @@ type allocator struct {
 	r      *Relay
 	inner  turn.RelayAddressGenerator
 	filter *peerfilter.Filter
+	fast   *fastpath.Table // nil: every packet through pion/turn and the kernel
 }
 
 func (a *allocator) Validate() error { return a.inner.Validate() }
@@ -40,7 +43,11 @@ func (a *allocator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pa
 		a.r.release(conf.UserID)
 		return nil, nil, err
 	}
-	return a.r.newMeteredConn(conn, conf.UserID, a.filter), addr, nil
+	c := a.r.newMeteredConn(conn, conf.UserID, a.filter)
+	if ap, ok := fastpath.AddrPort(addr); ok && a.fast != nil {
+		c.fast, c.relayed = a.fast, ap
+	}
+	return c, addr, nil
 }
 
 func (a *allocator) AllocateListener(turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
@@ -115,11 +122,13 @@ func (r *Relay) release(userID string) int {
 // or after relay.allocation_lifetime without a Refresh.
 type meteredConn struct {
 	net.PacketConn
-	r      *Relay
-	filter *peerfilter.Filter
-	user   string
-	port   int
-	opened time.Time
+	r       *Relay
+	filter  *peerfilter.Filter
+	user    string
+	port    int
+	opened  time.Time
+	fast    *fastpath.Table // set before pion sees the socket
+	relayed netip.AddrPort  // the relayed address, for fast
 
 	lastActive  atomic.Int64 // UnixNano of the last relayed packet
 	lastRefresh atomic.Int64 // UnixNano of the allocation or its last Refresh
@@ -200,18 +209,56 @@ func (c *meteredConn) check() {
 	_ = c.Close()
 }
 
-func (c *meteredConn) allow(n int) bool {
-	now := time.Now()
-	if c.r.limiter.AllowN(now, n) {
-		c.lastActive.Store(now.UnixNano())
-		c.r.counters.bytesRelayed.Add(uint64(n))
-		c.r.counters.packetsRelayed.Add(1)
-		c.r.tracer.Relayed(n)
-		return true
+// Allow charges n bytes relayed by c, and by to when the packet is handed
+// to that allocation in process (fastpath.Leg), in one charge of the
+// bucket: each allocation a packet crosses counts it, as when it crosses
+// the kernel between them.
+func (c *meteredConn) Allow(n int, to fastpath.Leg) bool {
+	d, _ := to.(*meteredConn)
+	legs := 1
+	if d != nil {
+		legs = 2
 	}
-	c.r.counters.dropped.add(DroppedBandwidth)
-	c.r.tracer.Dropped(DroppedBandwidth)
-	return false
+	now := time.Now()
+	if !c.r.bucket.allow(legs*n, int64(now.Sub(c.r.epoch))) {
+		c.r.counters.dropped.add(DroppedBandwidth)
+		c.r.tracer.Dropped(DroppedBandwidth)
+		return false
+	}
+	c.lastActive.Store(now.UnixNano())
+	if d != nil {
+		d.lastActive.Store(now.UnixNano())
+		c.r.counters.handed.Add(1)
+	}
+	c.r.counters.bytesRelayed.Add(uint64(legs * n)) //nolint:gosec // n >= 0
+	c.r.counters.packetsRelayed.Add(uint64(legs))   //nolint:gosec // 1 or 2
+	for range legs {
+		c.r.tracer.Relayed(n)
+	}
+	return true
+}
+
+func (c *meteredConn) allow(n int) bool { return c.Allow(n, nil) }
+
+// Forbidden is ownPortForbidden for the fast path (fastpath.Leg).
+func (c *meteredConn) Forbidden(peer netip.AddrPort) bool {
+	if !c.filter.IsSelfAddr(peer.Addr()) || c.r.ports.has(int(peer.Port())) {
+		return false
+	}
+	c.r.counters.dropped.add(DroppedPeerForbidden)
+	c.r.tracer.Dropped(DroppedPeerForbidden)
+	c.r.forbidPeer(peerfilter.Self)
+	return true
+}
+
+// WriteToPeer sends p to peer from the relay socket (fastpath.Leg).
+func (c *meteredConn) WriteToPeer(p []byte, peer netip.AddrPort) error {
+	if u, ok := c.PacketConn.(*net.UDPConn); ok {
+		_, err := u.WriteToUDPAddrPort(p, peer)
+		return err
+	}
+	_, err := c.PacketConn.WriteTo(p, net.UDPAddrFromAddrPort(peer))
+	return err
 }
 
 // ownPortForbidden reports (and counts) a datagram to or from one of the
@@ -227,8 +274,13 @@ func (c *meteredConn) ownPortForbidden(addr net.Addr) bool {
 	return true
 }
 
-// ReadFrom returns the next packet from a peer that fits the budget.
+// ReadFrom returns the next packet from a peer that fits the budget. With
+// the fast path, a packet from a peer with a bound channel goes to the
+// client as ChannelData here and never reaches pion/turn.
 func (c *meteredConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if u, ok := c.PacketConn.(*net.UDPConn); ok && c.fast != nil && len(p) > fastpath.HeaderRoom {
+		return c.readFast(u, p)
+	}
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(p)
 		if err != nil {
@@ -237,6 +289,22 @@ func (c *meteredConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if !c.ownPortForbidden(addr) && c.allow(n) {
 			return n, addr, nil
 		}
+	}
+}
+
+func (c *meteredConn) readFast(u *net.UDPConn, p []byte) (int, net.Addr, error) {
+	const h = fastpath.HeaderRoom - 3 // the ChannelData header
+	for {
+		n, from, err := u.ReadFromUDPAddrPort(p[h : len(p)-3])
+		if err != nil {
+			return 0, nil, err
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if c.Forbidden(from) || !c.allow(n) || c.fast.FromPeer(c.relayed, from, p, n) {
+			continue
+		}
+		copy(p, p[h:h+n])
+		return n, net.UDPAddrFromAddrPort(from), nil
 	}
 }
 
@@ -259,6 +327,9 @@ func (c *meteredConn) Close() error {
 		c.timer.Stop()
 		c.timerMu.Unlock()
 		c.err = c.PacketConn.Close()
+		if c.fast != nil {
+			c.fast.RemoveAlloc(c)
+		}
 		c.r.ports.remove(c.port)
 		c.r.mu.Lock()
 		delete(c.r.conns, c)
@@ -291,6 +362,27 @@ func (r *Relay) onAllocationCreated(src, dst net.Addr, _, _, _ string, relayAddr
 	if c := r.byPort[ua.Port]; c != nil {
 		c.tuple.Store(&key)
 		r.byTuple[key] = c
+		client, ok := fastpath.AddrPort(src)
+		if _, udp := dst.(*net.UDPAddr); ok && udp && c.fast != nil {
+			c.fast.AddAlloc(client, c.relayed, c)
+		}
+	}
+}
+
+// onChannel mirrors pion/turn's channel binds of UDP clients into the
+// fast path's table.
+func onChannel(fast *fastpath.Table, created bool) func(src, dst net.Addr, _, _, _ string, _, peer net.Addr, num uint16) {
+	return func(src, dst net.Addr, _, _, _ string, _, peer net.Addr, num uint16) {
+		client, ok := fastpath.AddrPort(src)
+		p, okPeer := fastpath.AddrPort(peer)
+		if _, udp := dst.(*net.UDPAddr); !ok || !okPeer || !udp {
+			return
+		}
+		if created {
+			fast.AddChannel(client, num, p)
+		} else {
+			fast.RemoveChannel(client, num)
+		}
 	}
 }
 
@@ -304,16 +396,36 @@ func (r *Relay) refreshed(src, dst net.Addr) {
 	}
 }
 
-// newLimiter is the total bandwidth bucket: kbps kbit/s, with a burst of
-// 50 ms of traffic but at least two full-size packets (a packet larger than
-// the burst could never pass).
-func newLimiter(kbps int) *rate.Limiter {
+// bucket is the total bandwidth token bucket (relay.max_kbps), as a
+// generic cell rate algorithm on one atomic word: a packet passes if the
+// bucket's theoretical arrival time, pushed by the packet's cost, stays
+// within the burst of now. The burst is 50 ms of traffic but at least two
+// full-size packets (a packet larger than the burst could never pass).
+type bucket struct {
+	nsPerByte float64
+	burst     int64        // ns of traffic
+	tat       atomic.Int64 // ns since Relay.epoch
+}
+
+func newBucket(kbps int) *bucket {
 	bytesPerSec := float64(kbps) * 1000 / 8
-	burst := int(bytesPerSec / 20)
-	if burst < 2*1600 {
-		burst = 2 * 1600
+	burst := max(bytesPerSec/20, 2*1600)
+	return &bucket{nsPerByte: 1e9 / bytesPerSec, burst: int64(burst * 1e9 / bytesPerSec)}
+}
+
+// allow takes n bytes at now (ns since the epoch) if they fit.
+func (b *bucket) allow(n int, now int64) bool {
+	cost := int64(math.Ceil(float64(n) * b.nsPerByte))
+	for {
+		tat := b.tat.Load()
+		next := max(tat, now) + cost
+		if next-now > b.burst {
+			return false
+		}
+		if b.tat.CompareAndSwap(tat, next) {
+			return true
+		}
 	}
-	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
 }
 
 // permit is the PermissionHandler of every listener: CreatePermission,

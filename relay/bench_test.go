@@ -5,43 +5,50 @@ package relay
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/peercall/peercall/internal/pionlog"
 
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
 )
 
 var (
-	benchCalls   = flag.String("relay.calls", "100,250,500,750", "BenchmarkRelayedCalls: comma-separated numbers of concurrent calls")
+	benchCalls   = flag.String("relay.calls", "100,250,500,1000,2000", "BenchmarkRelayedCalls: comma-separated numbers of concurrent calls")
 	benchTraffic = flag.Duration("relay.traffic", 5*time.Second, "BenchmarkRelayedCalls: measured traffic time per run")
+	benchServers = flag.String("relay.servers", "peercall,peercall-kernel,bare,coturn", "BenchmarkRelayedCalls: servers to measure (peercall, peercall-kernel: without the fast path, bare: pion/turn, coturn)")
+	benchCPU     = flag.Int("relay.servercpu", -1, "BenchmarkRelayedCalls: pin the server to this CPU with taskset (-1: no pinning); run the generator pinned elsewhere (taskset -c 0 relay.test ...)")
+	benchJSON    = flag.String("relay.json", "", "BenchmarkRelayedCalls: append one JSON line per run to this file")
+	benchRT      = flag.Bool("relay.rt", false, "BenchmarkRelayedCalls: run the server under SCHED_FIFO (chrt -f 10), so that other processes on its CPU do not delay its packets (run the generator so too: chrt -f 10 taskset -c 0 relay.test ...)")
+	benchRepeat  = flag.Int("relay.repeat", 1, "BenchmarkRelayedCalls: runs of every server and size, the servers' order rotated each time (the spread is the noise)")
 )
 
 // BenchmarkRelayedCalls runs N concurrent relayed calls through one
-// super-node and, as the reference, through a bare pion/turn server (static
-// relay addresses, TURN REST auth, no limits, no metering) in the same run.
-// A call is two TURN clients on 127.0.0.1, each with its own UDP
-// allocation, sending to the other's relayed address at 50 packets/s of 80
-// bytes (20 ms Opus frames) over a bound channel (ChannelData), as ICE
-// does with two relayed candidates: every packet crosses the server twice.
-// It reports the loss and the one-way delay through the server (p50, p99;
-// direct loopback adds microseconds, so this is the delay the relay adds).
+// server in a child process: peercall's super-node (with and without its
+// fast path), a bare pion/turn server (static relay addresses, TURN REST
+// auth, no limits, no metering) and coturn (Debian's, TURN REST secret;
+// `apt-get install coturn` when it is missing, else that run is skipped),
+// in the same run with the same generator (loadgen_test.go). A call is two
+// TURN clients, each with its own UDP allocation, sending to the other's
+// relayed address at 50 packets/s of 80 bytes (20 ms Opus frames) over a
+// bound channel, as ICE does with two relayed candidates: every packet
+// crosses the server twice (or is handed between the two allocations in
+// process by peercall's fast path). It reports the loss, the one-way delay
+// through the server (p50, p99: loopback adds microseconds, so this is the
+// delay the server adds) and the server's CPU per delivered packet.
 //
 //	go test -run '^$' -bench BenchmarkRelayedCalls -benchtime 1x ./relay/
-//	go test -run '^$' -bench BenchmarkRelayedCalls -benchtime 1x ./relay/ -relay.calls 500 -relay.traffic 5s
+//	go test -c -o /tmp/relay.test ./relay/ && taskset -c 0 /tmp/relay.test -test.run '^$' -test.bench RelayedCalls -test.benchtime 1x -relay.servercpu 1 -relay.calls 1000
 func BenchmarkRelayedCalls(b *testing.B) {
 	var ns []int
 	for _, s := range strings.Split(*benchCalls, ",") {
@@ -51,33 +58,220 @@ func BenchmarkRelayedCalls(b *testing.B) {
 		}
 		ns = append(ns, n)
 	}
-	for _, n := range ns {
-		for _, kind := range []string{"bare", "peercall"} {
-			b.Run(fmt.Sprintf("calls=%d/server=%s", n, kind), func(b *testing.B) {
-				for range b.N {
-					res := runCalls(b, kind, n, *benchTraffic)
-					b.ReportMetric(res.lossPct, "loss-%")
-					b.ReportMetric(res.p50ms, "p50-ms")
-					b.ReportMetric(res.p99ms, "p99-ms")
-					b.ReportMetric(res.sentPPS, "sent-pkt/s")
-					b.ReportMetric(res.cpuUsPerPkt, "client-cpu-us/pkt")
-					b.ReportMetric(res.serverUsPerPkt, "server-cpu-us/pkt")
-					if res.serverUsPerPkt > 0 {
-						b.ReportMetric(1e6/(res.serverUsPerPkt*100), "calls/core")
+	servers := strings.Split(*benchServers, ",")
+	var all []callResult
+	for rep := range max(*benchRepeat, 1) {
+		for _, n := range ns {
+			for i := range servers {
+				kind := servers[(i+rep)%len(servers)]
+				b.Run(fmt.Sprintf("calls=%d/server=%s/rep=%d", n, kind, rep), func(b *testing.B) {
+					if kind == "coturn" {
+						if _, err := exec.LookPath("turnserver"); err != nil {
+							b.Skip("coturn's turnserver is not installed (apt-get install coturn)")
+						}
 					}
-					ok := res.lossPct < 1 && res.p99ms < 5
-					b.Logf("%s: %d calls, %d streams x 50 pkt/s for %v: loss %.3f%%, p50 %.2f ms, p99 %.2f ms, server %.1f µs CPU/pkt, meets <1%% loss & <5 ms p99: %v",
-						kind, n, 2*n, *benchTraffic, res.lossPct, res.p50ms, res.p99ms, res.serverUsPerPkt, ok)
-				}
-			})
+					for range b.N {
+						res := runCalls(b, kind, n, *benchTraffic)
+						res.Rep = rep
+						all = append(all, res)
+						reportCalls(b, res)
+					}
+				})
+			}
 		}
+	}
+	printCallTable(os.Stdout, all)
+}
+
+func reportCalls(b *testing.B, res callResult) {
+	b.ReportMetric(res.LossPct, "loss-%")
+	b.ReportMetric(res.P50ms, "p50-ms")
+	b.ReportMetric(res.P99ms, "p99-ms")
+	b.ReportMetric(res.SentPPS, "sent-pkt/s")
+	b.ReportMetric(res.GenUsPerPkt, "client-cpu-us/pkt")
+	b.ReportMetric(res.ServerUsPerPkt, "server-cpu-us/pkt")
+	if res.ServerUsPerPkt > 0 {
+		b.ReportMetric(1e6/(res.ServerUsPerPkt*100), "calls/core")
+	}
+	b.Logf("%s: %d calls, %d streams x 50 pkt/s for %v: loss %.3f%% (%d UDP receive-buffer drops on the host), p50 %.2f ms, p99 %.2f ms, server %.1f µs CPU/pkt (%.0f%% of a core), generator %.1f µs/pkt, meets <1%% loss & <5 ms p99: %v",
+		res.Server, res.Calls, 2*res.Calls, *benchTraffic, res.LossPct, res.RcvbufErrors, res.P50ms, res.P99ms, res.ServerUsPerPkt, res.ServerCores*100, res.GenUsPerPkt, res.Meets)
+	if *benchJSON != "" {
+		writeJSONLine(b, *benchJSON, res)
 	}
 }
 
+// printCallTable prints, per size and server, the median of the runs and
+// their range: on a shared machine the range is the noise.
+func printCallTable(w io.Writer, all []callResult) {
+	if len(all) == 0 {
+		return
+	}
+	type key struct {
+		calls  int
+		server string
+	}
+	groups := map[key][]callResult{}
+	var keys []key
+	for _, r := range all {
+		k := key{r.Calls, r.Server}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	order := map[string]int{}
+	for i, s := range strings.Split(*benchServers, ",") {
+		order[s] = i
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.calls != b.calls {
+			return a.calls - b.calls
+		}
+		return order[a.server] - order[b.server]
+	})
+	stat := func(rs []callResult, f func(callResult) float64, prec int) string {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		med := v[len(v)/2]
+		if len(v)%2 == 0 {
+			med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		if len(v) == 1 {
+			return strconv.FormatFloat(med, 'f', prec, 64)
+		}
+		return fmt.Sprintf("%.*f (%.*f–%.*f)", prec, med, prec, v[0], prec, v[len(v)-1])
+	}
+	fmt.Fprintf(w, "\nrelayed calls, server pinned to CPU %d (SCHED_FIFO: %v), %v of traffic per run; median (min–max) of the runs:\n\n", *benchCPU, *benchRT, *benchTraffic)
+	fmt.Fprintln(w, "| calls | server | runs | server CPU µs/pkt | loss % | p99 ms | p50 ms | runs meeting <1 % & <5 ms |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, k := range keys {
+		rs := groups[k]
+		meets := 0
+		for _, r := range rs {
+			if r.Meets {
+				meets++
+			}
+		}
+		fmt.Fprintf(w, "| %d | %s | %d | %s | %s | %s | %s | %d/%d |\n", k.calls, k.server, len(rs),
+			stat(rs, func(r callResult) float64 { return r.ServerUsPerPkt }, 1),
+			stat(rs, func(r callResult) float64 { return r.LossPct }, 2),
+			stat(rs, func(r callResult) float64 { return r.P99ms }, 2),
+			stat(rs, func(r callResult) float64 { return r.P50ms }, 2), meets, len(rs))
+	}
+}
+
+// callResult is one run's figures (a JSON line of -relay.json).
 type callResult struct {
-	lossPct, p50ms, p99ms, sentPPS float64
-	cpuUsPerPkt                    float64 // load generator CPU per delivered packet
-	serverUsPerPkt                 float64 // server process CPU per delivered packet
+	Bench          string  `json:"bench"` // "relay_calls"
+	Server         string  `json:"server"`
+	Calls          int     `json:"calls"`
+	ServerCPU      int     `json:"server_cpu"` // -1: not pinned
+	RealTime       bool    `json:"sched_fifo"` // -relay.rt
+	LossPct        float64 `json:"loss_pct"`
+	P50ms          float64 `json:"p50_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	SentPPS        float64 `json:"sent_pps"`
+	GenUsPerPkt    float64 `json:"generator_us_per_pkt"` // load generator CPU per delivered packet
+	ServerUsPerPkt float64 `json:"server_us_per_pkt"`    // server process CPU per delivered packet
+	ServerCores    float64 `json:"server_cores"`         // server CPU time / wall time
+	Meets          bool    `json:"meets_1pct_5ms"`
+	Rep            int     `json:"rep"`           // which of -relay.repeat
+	RcvbufErrors   uint64  `json:"rcvbuf_errors"` // the host's UDP receive-buffer drops during the run (any socket)
+}
+
+func writeJSONLine(b *testing.B, path string, v any) {
+	line, err := json.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callResult {
+	b.StopTimer()
+	srv := startBenchServer(b, kind, calls)
+	defer srv.close()
+	base := time.Now()
+	server, err := net.ResolveUDPAddr("udp4", srv.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var socks []*genSocket
+	defer func() {
+		for _, s := range socks {
+			s.conn.Close()
+			<-s.done
+		}
+	}()
+	for range genSockets {
+		s, err := newGenSocket(server, base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		socks = append(socks, s)
+	}
+	eps, err := allocateEndpoints(context.Background(), srv, socks, 2*calls)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		for _, e := range eps {
+			e.close()
+		}
+	}()
+	streams, err := prepareStreams(eps)
+	if err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+
+	cpuBefore, serverBefore, dropsBefore := processCPU(), srv.cpu(), udpRcvbufErrors()
+	sent, failed, elapsed, sendErr := sendMeasured(socks, streams, base, traffic)
+	time.Sleep(300 * time.Millisecond) // in flight
+	cpu, serverCPU, drops := processCPU()-cpuBefore, srv.cpu()-serverBefore, udpRcvbufErrors()-dropsBefore
+	if failed > 0 {
+		b.Logf("%d sends failed: %v", failed, sendErr)
+	}
+	for _, s := range socks {
+		s.conn.Close()
+		<-s.done
+	}
+	socks = nil
+	var received int
+	var delays []time.Duration
+	for _, e := range eps {
+		received += e.received
+		delays = append(delays, e.delays...)
+	}
+	slices.Sort(delays)
+	pct := func(p float64) float64 {
+		if len(delays) == 0 {
+			return 0
+		}
+		return float64(delays[int(p*float64(len(delays)-1))]) / float64(time.Millisecond)
+	}
+	res := callResult{Bench: "relay_calls", Server: kind, Calls: calls, ServerCPU: *benchCPU, RealTime: *benchRT, P50ms: pct(0.50), P99ms: pct(0.99),
+		SentPPS: float64(sent) / elapsed.Seconds(), ServerCores: serverCPU.Seconds() / (elapsed + 300*time.Millisecond).Seconds(),
+		RcvbufErrors: drops}
+	if received > 0 {
+		res.GenUsPerPkt = float64(cpu.Microseconds()) / float64(received)
+		res.ServerUsPerPkt = float64(serverCPU.Microseconds()) / float64(received)
+	}
+	if sent > 0 {
+		res.LossPct = 100 * float64(sent-received) / float64(sent)
+	}
+	res.Meets = sent > 0 && res.LossPct < 1 && res.P99ms < 5
+	return res
 }
 
 // benchTURN is the server under test, running in a child process: its
@@ -99,7 +293,10 @@ func (benchTURN) creds(user string) (string, string) {
 // startBenchServer re-runs this test binary as the server (see TestMain
 // and benchServerMain).
 func startBenchServer(b *testing.B, kind string, calls int) benchTURN {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if kind == "coturn" {
+		return startCoturn(b)
+	}
+	cmd := pinned(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "RELAY_BENCH_SERVER="+kind, "RELAY_BENCH_CALLS="+strconv.Itoa(calls))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -142,6 +339,79 @@ func startBenchServer(b *testing.B, kind string, calls int) benchTURN {
 	}
 }
 
+// pinned is the command name args, under taskset -c -relay.servercpu when
+// that is set and chrt -f 10 with -relay.rt (both exec it: the pid is the
+// server's).
+func pinned(name string, args ...string) *exec.Cmd {
+	if *benchRT {
+		args = append([]string{"-f", "10", name}, args...)
+		name = "chrt"
+	}
+	if *benchCPU < 0 {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", strconv.Itoa(*benchCPU), name}, args...)...)
+}
+
+// startCoturn runs Debian's coturn on a free port of 127.0.0.1 with TURN
+// REST secret auth, loopback peers allowed (the benchmark's peers are
+// other allocations on 127.0.0.1), no TLS, CLI or database, one relay
+// thread per CPU it may use, and waits until it answers a STUN binding.
+func startCoturn(b *testing.B) benchTURN {
+	probe, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := probe.LocalAddr().(*net.UDPAddr).Port
+	probe.Close()
+	dir := b.TempDir()
+	threads := "2"
+	if *benchCPU >= 0 {
+		threads = "1"
+	}
+	cmd := pinned("turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", "--listening-port="+strconv.Itoa(port),
+		"--min-port=20000", "--max-port=59999", "--use-auth-secret", "--static-auth-secret="+benchSecret, "--realm="+DefaultRealm,
+		"--allow-loopback-peers", "--no-tls", "--no-dtls", "--no-tcp-relay", "--no-cli", "--no-stdout-log", "--log-file=/dev/null",
+		"--pidfile="+dir+"/turnserver.pid", "--db="+dir+"/turndb", "--relay-threads="+threads, "--no-software-attribute", "--no-multicast-peers")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have exited
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
+	ua, _ := net.ResolveUDPAddr("udp4", addr)
+	for try := 0; ; try++ {
+		c.WriteTo(req.Raw, ua) //nolint:errcheck // retried
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, _, err := c.ReadFrom(make([]byte, 1500)); err == nil {
+			break
+		}
+		if try == 50 {
+			stop()
+			b.Fatalf("coturn did not answer on %s in 5 s", addr)
+		}
+	}
+	pid := cmd.Process.Pid
+	return benchTURN{addr: addr, cpu: func() time.Duration { return procCPU(pid) }, close: stop}
+}
+
 // procCPU is the user and system CPU time of process pid, from
 // /proc/pid/stat (clock ticks of 10 ms).
 func procCPU(pid int) time.Duration {
@@ -162,238 +432,31 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// benchEndpoint is one side of a call: a UDP socket read by one goroutine
-// that takes ChannelData (the media) itself and hands every STUN message
-// to the pion client (which was not started with Listen).
-type benchEndpoint struct {
-	conn   net.PacketConn
-	client *turn.Client
-	relay  net.PacketConn
-	// written by the reader goroutine only, read after it ends
-	received int
-	delays   []time.Duration
-	done     chan struct{}
-}
-
-const (
-	benchPayload  = 80
-	phaseWarmUp   = 0
-	phaseMeasured = 1
-)
-
-func (e *benchEndpoint) read(base time.Time) {
-	defer close(e.done)
-	buf := make([]byte, 1600)
-	for {
-		n, from, err := e.conn.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		p := buf[:n]
-		if n >= 4 && p[0] >= 0x40 && p[0] <= 0x7f { // ChannelData
-			l := int(binary.BigEndian.Uint16(p[2:4]))
-			if 4+l > n || l < 13 {
-				continue
-			}
-			data := p[4 : 4+l]
-			if data[12] != phaseMeasured {
-				continue
-			}
-			sent := time.Duration(binary.BigEndian.Uint64(data[0:8]))
-			e.delays = append(e.delays, time.Since(base)-sent)
-			e.received++
+// udpRcvbufErrors is the host's count of UDP datagrams dropped for a full
+// receive buffer (/proc/net/snmp, Udp RcvbufErrors).
+func udpRcvbufErrors() uint64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
 			continue
 		}
-		if stun.IsMessage(p) {
-			e.client.HandleInbound(p, from) //nolint:errcheck // a bad packet is the client's business
+		if names == nil {
+			names = f
+			continue
 		}
-	}
-}
-
-func newBenchEndpoint(b *testing.B, srv benchTURN, user string, base time.Time) (*benchEndpoint, error) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	u, p := srv.creds(user)
-	client, err := turn.NewClient(&turn.ClientConfig{
-		TURNServerAddr: srv.addr, Conn: conn, Username: u, Password: p,
-		LoggerFactory: pionlog.New(quietLogger(), pionlog.Server),
-	})
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	e := &benchEndpoint{conn: conn, client: client, done: make(chan struct{})}
-	go e.read(base)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if e.relay, err = client.AllocateWithContext(ctx); err != nil {
-		e.close()
-		return nil, fmt.Errorf("allocate for %s: %w", user, err)
-	}
-	return e, nil
-}
-
-func (e *benchEndpoint) close() {
-	if e.relay != nil {
-		e.relay.Close()
-	}
-	e.client.Close()
-	e.conn.Close()
-	<-e.done
-}
-
-type benchStream struct {
-	from   *benchEndpoint
-	to     net.Addr // the receiver's relayed address
-	sent   int
-	failed int
-	err    error
-	slot   int // 0..19: which millisecond of the 20 ms period it sends in
-}
-
-func runCalls(b *testing.B, kind string, calls int, traffic time.Duration) callResult {
-	b.StopTimer()
-	srv := startBenchServer(b, kind, calls)
-	defer srv.close()
-	base := time.Now()
-
-	// Allocate 2 x calls endpoints, 8 at a time.
-	eps := make([]*benchEndpoint, 2*calls)
-	var wg sync.WaitGroup
-	errs := make(chan error, len(eps))
-	sem := make(chan struct{}, 8)
-	for i := range eps {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			e, err := newBenchEndpoint(b, srv, fmt.Sprintf("user%d", i), base)
-			if err != nil {
-				errs <- err
-				return
-			}
-			eps[i] = e
-		}()
-	}
-	wg.Wait()
-	defer func() {
-		for _, e := range eps {
-			if e != nil {
-				e.close()
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseUint(f[i], 10, 64)
+				return v
 			}
 		}
-	}()
-	select {
-	case err := <-errs:
-		b.Fatal(err)
-	default:
 	}
-
-	streams := make([]*benchStream, 0, 2*calls)
-	for i := 0; i < calls; i++ {
-		a, c := eps[2*i], eps[2*i+1]
-		streams = append(streams,
-			&benchStream{from: a, to: c.relay.LocalAddr(), slot: (2 * i) % 20},
-			&benchStream{from: c, to: a.relay.LocalAddr(), slot: (2*i + 1) % 20})
-	}
-
-	// Warm up: permissions and channel bindings are made by the first
-	// writes; three rounds 100 ms apart, not measured.
-	pkt := make([]byte, benchPayload)
-	for round := 0; round < 3; round++ {
-		for _, s := range streams {
-			pkt[12] = phaseWarmUp
-			s.from.relay.WriteTo(pkt, s.to) //nolint:errcheck
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond)
-
-	// Measured traffic: 4 sender goroutines; each wakes every millisecond
-	// and sends, for every slot that came due, one packet per stream in
-	// that slot, so every stream sends 50 packets/s.
-	const senders = 4
-	cpuBefore, serverBefore := processCPU(), srv.cpu()
-	start := time.Now()
-	var swg sync.WaitGroup
-	for g := 0; g < senders; g++ {
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
-			var mine [20][]*benchStream
-			for i, s := range streams {
-				if i%senders == g {
-					mine[s.slot] = append(mine[s.slot], s)
-				}
-			}
-			buf := make([]byte, benchPayload)
-			buf[12] = phaseMeasured
-			next := 0 // next millisecond slot to send
-			for {
-				now := time.Since(start)
-				if now >= traffic {
-					return
-				}
-				due := int(now / time.Millisecond)
-				for ; next <= due; next++ {
-					for _, s := range mine[next%20] {
-						binary.BigEndian.PutUint64(buf[0:8], uint64(time.Since(base)))
-						if _, err := s.from.relay.WriteTo(buf, s.to); err != nil {
-							s.failed++
-							s.err = err
-						} else {
-							s.sent++
-						}
-					}
-				}
-				time.Sleep(time.Millisecond - time.Since(start)%time.Millisecond)
-			}
-		}()
-	}
-	swg.Wait()
-	elapsed := time.Since(start)
-	time.Sleep(300 * time.Millisecond) // in flight
-	cpu, serverCPU := processCPU()-cpuBefore, srv.cpu()-serverBefore
-	for _, e := range eps {
-		e.conn.Close()
-	}
-	var sent, received int
-	var delays []time.Duration
-	failed := 0
-	for _, s := range streams {
-		sent += s.sent
-		failed += s.failed
-		if s.err != nil && failed == s.failed {
-			b.Logf("send error: %v", s.err)
-		}
-	}
-	if failed > 0 {
-		b.Logf("%d sends failed", failed)
-	}
-	for _, e := range eps {
-		<-e.done
-		received += e.received
-		delays = append(delays, e.delays...)
-	}
-	slices.Sort(delays)
-	pct := func(p float64) float64 {
-		if len(delays) == 0 {
-			return 0
-		}
-		return float64(delays[int(p*float64(len(delays)-1))]) / float64(time.Millisecond)
-	}
-	res := callResult{p50ms: pct(0.50), p99ms: pct(0.99), sentPPS: float64(sent) / elapsed.Seconds()}
-	if received > 0 {
-		res.cpuUsPerPkt = float64(cpu.Microseconds()) / float64(received)
-		res.serverUsPerPkt = float64(serverCPU.Microseconds()) / float64(received)
-	}
-	if sent > 0 {
-		res.lossPct = 100 * float64(sent-received) / float64(sent)
-	}
-	return res
+	return 0
 }
 
 // processCPU is the user and system CPU time this process (the load

@@ -8,9 +8,11 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 
 	"github.com/peercall/peercall/internal/pionlog"
+	"github.com/peercall/peercall/relay/peerfilter"
 
 	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/turn/v5"
@@ -31,13 +33,14 @@ func benchServerMain(kind string) int {
 	var addr string
 	var stop func()
 	switch kind {
-	case "peercall":
+	case "peercall", "peercall-kernel":
 		cfg := testConfig()
 		cfg.MaxSessions = 2*calls + 16
 		cfg.MaxSessionsPerUser = 2
 		cfg.MaxKbps = 1_000_000 // far above the offered load: measure the path, not the cap
+		cfg.AllowedPeerRanges = peerfilter.NewRanges("127.0.0.0/8")
 		r, err := New(cfg, Options{DirectoryKey: make([]byte, 32), Secret: []byte(benchSecret),
-			ListenIP: net.IPv4(127, 0, 0, 1), Logger: quietLogger()})
+			ListenIP: net.IPv4(127, 0, 0, 1), Logger: quietLogger(), NoFastPath: kind == "peercall-kernel"})
 		if err == nil {
 			err = r.Start(context.Background())
 		}
@@ -56,6 +59,12 @@ func benchServerMain(kind string) int {
 	default:
 		fmt.Fprintf(os.Stderr, "unknown server %q\n", kind)
 		return 2
+	}
+	if path := os.Getenv("RELAY_BENCH_PROFILE"); path != "" { // a CPU profile of the server's run
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 	}
 	fmt.Printf("ADDR %s\n", addr)
 	io.Copy(io.Discard, bufio.NewReader(os.Stdin)) //nolint:errcheck // until the parent closes stdin

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peercall/peercall/relay/fastpath"
 	"github.com/peercall/peercall/relay/peerfilter"
 	"github.com/peercall/peercall/relay/turncreds"
 
@@ -25,7 +26,6 @@ import (
 	"github.com/pion/transport/v5/reuseport"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/turn/v5"
-	"golang.org/x/time/rate"
 )
 
 // ErrDisabled is returned by Start when the effective relay mode is off.
@@ -88,6 +88,10 @@ type Options struct {
 	// UDPListeners is how many UDP sockets share the TURN port (0:
 	// GOMAXPROCS), each read by its own goroutine.
 	UDPListeners int
+	// NoFastPath sends every packet through pion/turn's own data path and
+	// the kernel (the comparison of BenchmarkRelayedCalls); by default the
+	// relay handles ChannelData itself (package fastpath).
+	NoFastPath bool
 	// Secret is the HMAC key of the credentials (nil: 32 random bytes, so
 	// credentials die with the process).
 	Secret []byte
@@ -120,7 +124,8 @@ type Relay struct {
 	log     *slog.Logger
 	tracer  MetricsTracer
 	now     func() time.Time
-	limiter *rate.Limiter
+	bucket  *bucket
+	epoch   time.Time      // of bucket's clock
 	allowed []netip.Prefix // relay.allowed_peer_ranges
 	tlsCfg  *tls.Config
 	ports   relayPorts // ports of open relay sockets
@@ -197,7 +202,8 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		log:     opts.Logger,
 		tracer:  opts.Tracer,
 		now:     opts.Now,
-		limiter: newLimiter(cfg.MaxKbps),
+		bucket:  newBucket(cfg.MaxKbps),
+		epoch:   time.Now(),
 		allowed: allowed,
 		tlsCfg:  tlsCfg,
 		perUser: map[string]int{},
@@ -303,15 +309,23 @@ func (r *Relay) Start(ctx context.Context) error {
 	}
 	permit := r.permit(filter)
 	gen := &allocator{r: r, inner: r.innerGenerator(nw), filter: filter}
+	events := turn.EventHandler{OnAuth: r.onAuth, OnAllocationCreated: r.onAllocationCreated}
+	if !r.opts.NoFastPath {
+		gen.fast = fastpath.NewTable()
+		events.OnChannelCreated, events.OnChannelDeleted = onChannel(gen.fast, true), onChannel(gen.fast, false)
+	}
 	sc := turn.ServerConfig{
 		Realm:              r.opts.Realm,
 		AuthHandler:        r.authenticate,
 		QuotaHandler:       r.admit,
-		EventHandler:       turn.EventHandler{OnAuth: r.onAuth, OnAllocationCreated: r.onAllocationCreated},
+		EventHandler:       events,
 		AllocationLifetime: r.cfg.AllocationLifetime,
 		LoggerFactory:      pionlog.New(r.log, pionlog.Server),
 	}
 	for _, u := range udps {
+		if uc, ok := u.(*net.UDPConn); ok && gen.fast != nil {
+			u = gen.fast.Wrap(uc)
+		}
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, turn.PacketConnConfig{PacketConn: u, RelayAddressGenerator: gen, PermissionHandler: permit})
 	}
 	listeners := []net.Listener{}
@@ -589,6 +603,7 @@ func (r *Relay) Stats() Stats {
 	s.SessionsExpired = c.sessionsExpired.Load()
 	s.BytesRelayed = c.bytesRelayed.Load()
 	s.PacketsRelayed = c.packetsRelayed.Load()
+	s.PacketsHanded = c.handed.Load()
 	s.CredentialsIssued = c.credentialsIssued.Load()
 	s.Dropped = c.dropped.snapshot()
 	s.Refused = c.refused.snapshot()

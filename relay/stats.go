@@ -115,6 +115,7 @@ type counters struct {
 	peerForbidden     keyCounters[peerfilter.Kind]
 	bytesRelayed      atomic.Uint64
 	packetsRelayed    atomic.Uint64
+	handed            atomic.Uint64 // packets handed between two allocations in process
 	credentialsIssued atomic.Uint64
 	refused           reasonCounters
 	dropped           reasonCounters
@@ -143,14 +144,18 @@ type Stats struct {
 	// PeerForbidden counts refused permissions (Refused["peer_forbidden"])
 	// and dropped datagrams (Dropped["peer_forbidden"]) by the kind of
 	// peer address.
-	PeerForbidden     map[peerfilter.Kind]uint64 `json:"peer_forbidden"`
-	BytesRelayed      uint64                     `json:"bytes_relayed"`
-	PacketsRelayed    uint64                     `json:"packets_relayed"`
-	Kbps              float64                    `json:"kbps"` // relayed rate over the last second
-	CredentialsIssued uint64                     `json:"credentials_issued"`
-	Dropped           map[Reason]uint64          `json:"dropped"`
-	Refused           map[Reason]uint64          `json:"refused"`
-	Limits            Limits                     `json:"limits"`
+	PeerForbidden  map[peerfilter.Kind]uint64 `json:"peer_forbidden"`
+	BytesRelayed   uint64                     `json:"bytes_relayed"`
+	PacketsRelayed uint64                     `json:"packets_relayed"`
+	// PacketsHanded counts the packets the fast path handed from one of
+	// this relay's allocations to another in process (each also counts
+	// twice in PacketsRelayed, once per allocation it crossed).
+	PacketsHanded     uint64            `json:"packets_handed"`
+	Kbps              float64           `json:"kbps"` // relayed rate over the last second
+	CredentialsIssued uint64            `json:"credentials_issued"`
+	Dropped           map[Reason]uint64 `json:"dropped"`
+	Refused           map[Reason]uint64 `json:"refused"`
+	Limits            Limits            `json:"limits"`
 }
 
 func limitsOf(c Config) Limits {

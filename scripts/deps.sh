@@ -11,6 +11,7 @@ need=(
 	postgresql      # the directory's PostgreSQL store is tested on a real server
 	iproute2        # the network lab
 	iptables        # the network lab's NATs and firewalls
+	chromium        # the web interface is tested in a real browser (chromedp)
 )
 
 missing=()

@@ -44,6 +44,8 @@ type settings struct {
 	LoginWindow                                                        time.Duration
 	RegistrationsPerAddr                                               int64
 	RegistrationWindow                                                 time.Duration
+	CheckinsPerKey, RenewalsPerKey                                     int64
+	CheckinWindow, RenewalWindow                                       time.Duration
 	MaxTrackedKeys                                                     int64
 
 	MaxConcurrentHashes, MaxHashQueue int64
@@ -96,6 +98,10 @@ func defaultSettings() *settings {
 		LoginWindow:            l.LoginWindow,
 		RegistrationsPerAddr:   int64(l.RegistrationsPerAddr),
 		RegistrationWindow:     l.RegistrationWindow,
+		CheckinsPerKey:         int64(l.CheckinsPerKey),
+		CheckinWindow:          l.CheckinWindow,
+		RenewalsPerKey:         int64(l.RenewalsPerKey),
+		RenewalWindow:          l.RenewalWindow,
 		MaxTrackedKeys:         int64(l.MaxTrackedKeys),
 		MaxConcurrentHashes:    int64(l.MaxConcurrentHashes),
 		MaxHashQueue:           int64(l.MaxHashQueue),
@@ -167,6 +173,10 @@ func (s *settings) table() []setting {
 		{key: "login_window", ptr: &s.LoginWindow, minDur: time.Second, help: "window of the login budgets, `D`"},
 		{key: "registrations_per_addr", ptr: &s.RegistrationsPerAddr, min: 1, help: "successful registrations allowed per client address per registration_window, `N`"},
 		{key: "registration_window", ptr: &s.RegistrationWindow, minDur: time.Second, help: "window of the registration budget, `D`"},
+		{key: "checkins_per_key", ptr: &s.CheckinsPerKey, min: 1, help: "check-ins allowed per node key per checkin_window, `N` (beyond: 429)"},
+		{key: "checkin_window", ptr: &s.CheckinWindow, minDur: time.Second, help: "window of the check-in budget, `D`"},
+		{key: "renewals_per_key", ptr: &s.RenewalsPerKey, min: 1, help: "certificate renewals and revocations allowed per node key per renewal_window, `N`"},
+		{key: "renewal_window", ptr: &s.RenewalWindow, minDur: time.Second, help: "window of the renewal budget, `D`"},
 		{key: "max_tracked_keys", ptr: &s.MaxTrackedKeys, min: 1, help: "spent budgets each throttling table keeps, `N` (beyond: one shared overflow budget)"},
 		{key: "max_concurrent_hashes", ptr: &s.MaxConcurrentHashes, min: 1, help: "argon2id hashes running at once, `N` (default: CPUs)"},
 		{key: "max_hash_queue", ptr: &s.MaxHashQueue, help: "requests that may wait for a hash slot, `N` (beyond: 503)"},
@@ -514,6 +524,10 @@ func (s *settings) limits() server.Limits {
 		LoginWindow:            s.LoginWindow,
 		RegistrationsPerAddr:   int(s.RegistrationsPerAddr),
 		RegistrationWindow:     s.RegistrationWindow,
+		CheckinsPerKey:         int(s.CheckinsPerKey),
+		CheckinWindow:          s.CheckinWindow,
+		RenewalsPerKey:         int(s.RenewalsPerKey),
+		RenewalWindow:          s.RenewalWindow,
 		MaxTrackedKeys:         int(s.MaxTrackedKeys),
 		MaxConcurrentHashes:    int(s.MaxConcurrentHashes),
 		MaxHashQueue:           int(s.MaxHashQueue),

@@ -86,7 +86,11 @@ func start(t *testing.T, args ...string) *proc {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("directory exited before listening: %s", p.stderr)
+				// Wait returns once stderr is copied: only then is
+				// the buffer safe to read.
+				err := <-p.done
+				p.done <- err
+				t.Fatalf("directory exited before listening (%v): %s", err, p.stderr)
 			}
 			if k, ok := strings.CutPrefix(l, "directory key: "); ok {
 				p.key = k

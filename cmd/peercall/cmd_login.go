@@ -39,7 +39,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cert, resp, err := client.Login(ctx, directory.LoginParams{Username: name, Password: password, Key: key, Addrs: loginAddrs(ctx, hm)})
+	cert, resp, err := client.Login(ctx, directory.LoginParams{Username: name, Password: password, Key: key})
 	var apiErr *directory.APIError
 	switch {
 	case errors.Is(err, directory.ErrAuthFailed):

@@ -25,6 +25,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	autoAnswer := fs.Bool("auto-answer", false, "accept every incoming call from a certified user")
 	in := fs.String("audio-in", "default", "microphone `SPEC`: "+audio.SpecForms)
 	out := fs.String("audio-out", "default", "speaker `SPEC`: "+audio.SpecForms)
+	uiAddr := fs.String("ui", "", "web interface `HOST:PORT` on loopback (default ui.listen of config.toml, 127.0.0.1:7080); off for none")
 	listen := fs.String("listen", "", "libp2p host:port, TCP and QUIC (default network.listen, 0.0.0.0:7070)")
 	pos, err := parseArgs(e, fs, args, synopsis)
 	if err != nil {
@@ -69,6 +70,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		opts.Listen = []string{*listen}
 	}
+	opts.Softphone = runSoftphoneOptions(*uiAddr)
 	warnAudio(ctx, e, inSpec, outSpec)
 	n, err := node.New(ctx, hm, opts)
 	if err != nil {
@@ -87,6 +89,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		answer = "incoming calls are answered automatically"
 	}
 	p.line("role %s (%s); %s; audio in %s, out %s", st.Role, st.RoleReason, answer, orDefault(inSpec), orDefault(outSpec))
+	if u := n.UIURL(); u != "" {
+		p.line("web interface %s: open it with `peercall ui`", u)
+	}
 	p.line("control socket %s; press Ctrl-C to stop", hm.Path(home.ControlSocket))
 	<-ctx.Done()
 	p.line("stopping: hanging up and signing off…")

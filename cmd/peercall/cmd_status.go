@@ -41,6 +41,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	w := e.stdout
 	fmt.Fprintf(w, "user:         %s\npeer id:      %s\n", st.Username, st.PeerID)
 	fmt.Fprintf(w, "role:         %s (%s)\nreachability: %s\npresence:     %s\n", st.Role, st.RoleReason, st.Reachability, st.Presence)
+	if st.Availability != "" {
+		fmt.Fprintf(w, "status:       %s%s\n", st.Availability, moodSuffix(st.Mood))
+	}
 	for _, a := range st.Addrs {
 		fmt.Fprintf(w, "address:      %s\n", a)
 	}

@@ -40,7 +40,7 @@ var commands = []command{
 	{"register", "NAME [--password-stdin] [--json]", "create an account (exit 3 when the name is taken)", runRegister},
 	{"login", "NAME [--password-stdin]", "log in and get a certificate for this node's identity key", runLogin},
 	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
-	{"run", "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR]", "run the node: presence, incoming calls, control socket", runRun},
+	{"run", "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR] [--ui ADDR|off]", "run the node: presence, incoming calls, control socket", runRun},
 	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
 	{"status", "[--json]", "show the running node's user, role and calls", runStatus},
 	{"answer", "[CALL_ID]", "answer the ringing call", runAnswer},
@@ -51,6 +51,9 @@ var commands = []command{
 	{"transfers", "[--json]", "list recent file transfers and offers waiting", runTransfers},
 	{"accept", "ID", "accept a waiting file offer", runAccept},
 	{"refuse", "ID", "refuse a waiting file offer", runRefuse},
+	{"contacts", contactsSynopsis, "list contacts with their status, or add, accept, decline, block, remove one", runContacts},
+	{"presence", presenceSynopsis, "set your status (and mood) as your contacts see it", runPresence},
+	{"ui", "[--json]", "print a one-time link to the running node's web interface", runUI},
 	{"dsp", dspSynopsis, "run a call's echo cancellation, noise suppression and gain control on WAV files", runDSP},
 }
 

@@ -18,16 +18,28 @@ import (
 // Defaults of Config.
 const (
 	DefaultCertValidity = 7 * 24 * time.Hour
-	DefaultSeenWindow   = 7 * 24 * time.Hour
+	// MinCertValidity is the shortest certificate lifetime: nodes renew at
+	// two thirds of it, so it must leave them time to.
+	MinCertValidity   = 10 * time.Second
+	DefaultSeenWindow = 7 * 24 * time.Hour
 	// DefaultMinFreeDisk is the free space below which /healthz reports
 	// the disk of an SQLite database as nearly full.
 	DefaultMinFreeDisk = 256 << 20
 	// DefaultIntegrityInterval is how often an SQLite database's integrity
 	// is checked again after the check at open.
 	DefaultIntegrityInterval = 24 * time.Hour
-	// MaxClockSkew is how far a login request's Time may be from the
-	// directory's clock.
+	// MaxClockSkew is how far a login, check-in or renewal request's Time
+	// may be from the directory's clock.
 	MaxClockSkew = 5 * time.Minute
+	// DefaultCheckinTTL is how long a check-in keeps a node listed: two
+	// and a half check-in intervals, so one lost check-in does not drop
+	// a node that runs.
+	DefaultCheckinTTL = 25 * time.Minute
+	// DefaultRevocationRefresh is how often the revocation list is rebuilt
+	// from the store (revocations made by another replica, or by
+	// `peercall-directory user revoke`); this replica's own are listed at
+	// once.
+	DefaultRevocationRefresh = 30 * time.Second
 )
 
 // Config configures a Server. Store and Key are required; zero values of the
@@ -40,8 +52,14 @@ type Config struct {
 	Key ed25519.PrivateKey
 	// CertValidity is the lifetime of issued certificates (default 7 days).
 	CertValidity time.Duration
-	// SeenWindow is how old a sighting may be to be answered in lookups and
-	// bootstrap (default 7 days).
+	// CheckinTTL is how long a check-in keeps a node listed in lookups and
+	// bootstrap (default DefaultCheckinTTL); nodes are told to check in
+	// again after two fifths of it.
+	CheckinTTL time.Duration
+	// RevocationRefresh: see DefaultRevocationRefresh.
+	RevocationRefresh time.Duration
+	// SeenWindow is how long an expired sighting is kept (it refuses
+	// replays of the check-ins before it) before pruning (default 7 days).
 	SeenWindow time.Duration
 	// PruneInterval is how often sightings older than SeenWindow are
 	// deleted, when the Store implements store.SightingsPruner (default
@@ -105,6 +123,14 @@ type Limits struct {
 	// nothing.
 	RegistrationsPerAddr int
 	RegistrationWindow   time.Duration
+	// CheckinsPerKey check-ins of one node key are allowed per
+	// CheckinWindow (a burst of address changes fits); more are answered
+	// 429 without touching the store. RenewalsPerKey renewals and
+	// revocations per RenewalWindow likewise.
+	CheckinsPerKey int
+	CheckinWindow  time.Duration
+	RenewalsPerKey int
+	RenewalWindow  time.Duration
 	// MaxTrackedKeys bounds each throttling table (names, addresses,
 	// machines, registering addresses). Only spent budgets are kept, and
 	// one leaves only once it is full again; when a table is full, new keys
@@ -154,6 +180,10 @@ func DefaultLimits() Limits {
 		LoginWindow:            15 * time.Minute,
 		RegistrationsPerAddr:   20,
 		RegistrationWindow:     time.Hour,
+		CheckinsPerKey:         20,
+		CheckinWindow:          10 * time.Minute,
+		RenewalsPerKey:         10,
+		RenewalWindow:          time.Hour,
 		MaxTrackedKeys:         1 << 16,
 		MaxConcurrentHashes:    n,
 		MaxHashQueue:           8 * n,
@@ -186,6 +216,10 @@ func (l Limits) validate() error {
 		return fmt.Errorf("limits: RegistrationsPerAddr is %d, want at least 1", l.RegistrationsPerAddr)
 	case l.RegistrationWindow <= 0:
 		return fmt.Errorf("limits: RegistrationWindow is %v, want a positive duration", l.RegistrationWindow)
+	case l.CheckinsPerKey < 1 || l.CheckinWindow <= 0:
+		return fmt.Errorf("limits: CheckinsPerKey %d per CheckinWindow %v, want at least 1 per a positive duration", l.CheckinsPerKey, l.CheckinWindow)
+	case l.RenewalsPerKey < 1 || l.RenewalWindow <= 0:
+		return fmt.Errorf("limits: RenewalsPerKey %d per RenewalWindow %v, want at least 1 per a positive duration", l.RenewalsPerKey, l.RenewalWindow)
 	case l.MaxTrackedKeys < 1:
 		return fmt.Errorf("limits: MaxTrackedKeys is %d, want at least 1", l.MaxTrackedKeys)
 	case l.MaxConcurrentHashes < 1:
@@ -229,8 +263,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CertValidity == 0 {
 		c.CertValidity = DefaultCertValidity
 	}
-	if c.CertValidity < time.Minute {
-		return c, fmt.Errorf("server config: CertValidity is %v, want at least 1m", c.CertValidity)
+	if c.CertValidity < MinCertValidity {
+		return c, fmt.Errorf("server config: CertValidity is %v, want at least %v", c.CertValidity, MinCertValidity)
+	}
+	if c.CheckinTTL == 0 {
+		c.CheckinTTL = DefaultCheckinTTL
+	}
+	if c.CheckinTTL < 5*time.Second {
+		return c, fmt.Errorf("server config: CheckinTTL is %v, want at least 5s", c.CheckinTTL)
+	}
+	if c.RevocationRefresh == 0 {
+		c.RevocationRefresh = DefaultRevocationRefresh
+	}
+	if c.RevocationRefresh < 0 {
+		return c, fmt.Errorf("server config: RevocationRefresh is %v, want a positive duration", c.RevocationRefresh)
 	}
 	if c.SeenWindow == 0 {
 		c.SeenWindow = DefaultSeenWindow

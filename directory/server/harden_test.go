@@ -256,7 +256,7 @@ func TestNameBudgetSurvivesFlood(t *testing.T) {
 			name := fmt.Sprintf("rnd%d_%d", a, i)
 			clk.advance(step)
 			_, aerr := d.srv.admitLogin(clk.now(), addr, name, key, false)
-			full := d.srv.loginsByName.len() >= DefaultLimits().MaxTrackedKeys
+			full := d.srv.loginsByName.Len() >= DefaultLimits().MaxTrackedKeys
 			switch {
 			case i < admittedPerAddr && aerr != nil && full && strings.Contains(aerr.message, name):
 				// The name table is full of spent budgets: newcomers share
@@ -268,17 +268,17 @@ func TestNameBudgetSurvivesFlood(t *testing.T) {
 				t.Fatalf("flood login %d from %s past the address budget: %v, want 429", i, addr, aerr)
 			case aerr != nil:
 				refused++
-				if a == 0 && d.srv.loginsByName.has(name) {
+				if a == 0 && d.srv.loginsByName.Has(name) {
 					t.Fatalf("a login the address budget refused recorded its name %q", name)
 				}
 			}
 		}
 	}
-	if n := d.srv.loginsByName.len(); n > DefaultLimits().MaxTrackedKeys {
+	if n := d.srv.loginsByName.Len(); n > DefaultLimits().MaxTrackedKeys {
 		t.Fatalf("the name table holds %d names, bound %d", n, DefaultLimits().MaxTrackedKeys)
 	}
 	t.Logf("flood: %d logins passed their address, %d refused by it; %d refused by the exhausted overflow budget; name table holds %d",
-		addrs*admittedPerAddr, refused, overflowRefused, d.srv.loginsByName.len())
+		addrs*admittedPerAddr, refused, overflowRefused, d.srv.loginsByName.Len())
 	if overflowRefused == 0 {
 		t.Error("70,000 names did not fill the name table of 65,536")
 	}

@@ -122,8 +122,7 @@ func (d *testDir) register(name, password string) answer {
 func loginRequest(name, password string, node ed25519.PrivateKey, now time.Time) directory.LoginRequest {
 	pk := crypto.EncodePublicKey(node.Public().(ed25519.PublicKey))
 	return directory.LoginRequest{Username: name, Password: password, PeerKey: pk, Time: now,
-		Proof: ed25519.Sign(node, directory.LoginProofMessage(name, pk, now)),
-		Addrs: []string{"/ip4/127.0.0.1/udp/7070/quic-v1"}}
+		Proof: ed25519.Sign(node, directory.LoginProofMessage(name, pk, now))}
 }
 
 func (d *testDir) login(name, password string, node ed25519.PrivateKey) answer {
@@ -141,3 +140,34 @@ func newNodeKey(t *testing.T) ed25519.PrivateKey {
 }
 
 func jsonTypeOf(v any) reflect.Type { return reflect.TypeOf(v).Elem() }
+
+// checkinRequest builds a check-in signed by node.
+func checkinRequest(node ed25519.PrivateKey, cert []byte, at time.Time, addrs []string, super, withdraw bool) directory.CheckinRequest {
+	return directory.CheckinRequest{Certificate: cert, Time: at, Addrs: addrs, SuperNode: super, Withdraw: withdraw,
+		Proof: ed25519.Sign(node, directory.CheckinProofMessage(cert, at, addrs, super, withdraw))}
+}
+
+// loginCert logs name in with node and returns the certificate.
+func (d *testDir) loginCert(name, password string, node ed25519.PrivateKey) []byte {
+	d.t.Helper()
+	a := d.post("/v1/login", loginRequest(name, password, node, d.srv.now()))
+	if a.status != http.StatusOK {
+		d.t.Fatalf("login %s: %d %s", name, a.status, a.body)
+	}
+	var lr directory.LoginResponse
+	a.decode(d.t, &lr)
+	return lr.Certificate
+}
+
+// checkin checks node in with cert at the server's time.
+func (d *testDir) checkin(node ed25519.PrivateKey, cert []byte, addrs []string, super bool) answer {
+	d.t.Helper()
+	return d.post("/v1/checkin", checkinRequest(node, cert, d.srv.now(), addrs, super, false))
+}
+
+// loginCheckin logs name in with node, checks in at addrs and returns the
+// check-in's answer.
+func (d *testDir) loginCheckin(name, password string, node ed25519.PrivateKey, addrs []string, super bool) answer {
+	d.t.Helper()
+	return d.checkin(node, d.loginCert(name, password, node), addrs, super)
+}

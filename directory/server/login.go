@@ -10,6 +10,7 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/directory/budget"
 	"github.com/peercall/peercall/directory/store"
 )
 
@@ -41,13 +42,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (int, any, *apiEr
 		s.metrics.logins.WithLabelValues("bad_proof").Inc()
 		return 0, nil, aerr
 	}
-	if aerr := checkAddrs(req.Addrs); aerr != nil {
-		s.metrics.logins.WithLabelValues("invalid").Inc()
-		return 0, nil, aerr
-	}
 	now := s.now()
-	ip, _ := clientIP(r, s.cfg.TrustedProxies)
-	addr := clientKey(r, s.cfg.TrustedProxies)
+	addr := budget.ClientKey(r, s.cfg.TrustedProxies)
 	known, err := s.store.HasCertifiedKey(r.Context(), name, peerKey)
 	if err != nil {
 		return 0, nil, s.internal(r, "check certified keys", err)
@@ -66,47 +62,50 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (int, any, *apiEr
 			"wrong username or password; check both (names are not case-sensitive) and try again")
 	}
 	ch.refund(now, failCost-successCost)
+	if u, err := s.store.User(r.Context(), name); err == nil && u.Disabled {
+		s.metrics.logins.WithLabelValues("disabled").Inc()
+		return 0, nil, disabledError(name)
+	}
+	resp, aerr := s.issue(r, name, peerKey, now)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	s.log.Info("login", "user", name, "peer", peerID(peerKey), "own_machine", known)
+	return http.StatusOK, resp, nil
+}
 
+// issue signs and records a certificate of name for peerKey.
+func (s *Server) issue(r *http.Request, name string, peerKey ed25519.PublicKey, now time.Time) (directory.LoginResponse, *apiError) {
 	serial, err := s.store.NextSerial(r.Context())
 	if err != nil {
-		return 0, nil, s.internal(r, "next serial", err)
+		return directory.LoginResponse{}, s.internal(r, "next serial", err)
 	}
 	cert, err := crypto.IssueCertificate(s.key, name, peerKey, serial, now, s.cfg.CertValidity)
 	if err != nil {
-		return 0, nil, s.internal(r, "issue certificate", err)
+		return directory.LoginResponse{}, s.internal(r, "issue certificate", err)
 	}
 	raw := cert.Marshal()
 	err = s.store.AddCertificate(r.Context(), store.Certificate{
 		Serial: serial, Username: name, PeerKey: peerKey, Issued: cert.Issued, Expires: cert.Expires, Raw: raw})
 	if err != nil {
-		return 0, nil, s.internal(r, "record certificate", err)
+		return directory.LoginResponse{}, s.internal(r, "record certificate", err)
 	}
-	addrs := req.Addrs
-	if addrs == nil {
-		addrs = []string{}
-	}
-	sg := store.Sighting{Username: name, PeerID: peerID(peerKey), Addrs: addrs, Source: addr, Seen: now.UTC()}
-	queue := func() {}
-	if req.SuperNode && s.super != nil && ip.IsValid() {
-		sg.VerifiedAddrs, queue = s.super.claim(ip, sg, peerKey, addrs)
-		sg.SuperNode = len(sg.VerifiedAddrs) > 0
-	}
-	if err := s.store.Seen(r.Context(), sg); err != nil {
-		return 0, nil, s.internal(r, "record sighting", err)
-	}
-	queue() // after Seen: the dial-back marks this very sighting
-	s.metrics.logins.WithLabelValues("ok").Inc()
-	s.log.Info("login", "user", name, "serial", serial, "peer", sg.PeerID, "own_machine", known)
-	return http.StatusOK, directory.LoginResponse{Username: name, Certificate: raw, Expires: cert.Expires, DirectoryKey: s.pubText}, nil
+	return directory.LoginResponse{Username: name, Certificate: raw, Expires: cert.Expires, DirectoryKey: s.pubText}, nil
+}
+
+func disabledError(name string) *apiError {
+	return errorf(http.StatusForbidden, directory.CodeDisabled,
+		"the account %q is disabled by the directory's operator; ask them to enable it", name)
 }
 
 // loginCharge is what admitLogin took from the budgets.
-type loginCharge []ticket
+type loginCharge []budget.Ticket
 
 // refund gives units back to each budget charged.
 func (c loginCharge) refund(now time.Time, units float64) {
 	for _, tk := range c {
-		tk.refund(now, units)
+		tk.Refund(now, units)
 	}
 }
 
@@ -124,19 +123,19 @@ func (s *Server) admitLogin(now time.Time, addr, name string, peerKey []byte, kn
 			message: fmt.Sprintf("%s; try again in %v (check the name and password first)", msg, wait.Round(time.Second))}
 	}
 	if known {
-		tk, wait, ok := s.loginsByDevice.take(name+"\x00"+string(peerKey), now, failCost)
+		tk, wait, ok := s.loginsByDevice.Take(name+"\x00"+string(peerKey), now, failCost)
 		if !ok {
 			return nil, throttled("device", wait, fmt.Sprintf("too many failed logins for %q from this machine", name))
 		}
 		return loginCharge{tk}, nil
 	}
-	ta, wait, ok := s.loginsByAddr.take(addr, now, failCost)
+	ta, wait, ok := s.loginsByAddr.Take(addr, now, failCost)
 	if !ok {
 		return nil, throttled("addr", wait, "too many failed logins from your address")
 	}
-	tn, wait, ok := s.loginsByName.take(name, now, failCost)
+	tn, wait, ok := s.loginsByName.Take(name, now, failCost)
 	if !ok {
-		ta.refund(now, failCost)
+		ta.Refund(now, failCost)
 		return nil, throttled("name", wait, fmt.Sprintf("too many failed logins for %q (a machine that logged in as %q before is not held back by this)", name, name))
 	}
 	return loginCharge{ta, tn}, nil

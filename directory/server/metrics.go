@@ -18,6 +18,9 @@ type metrics struct {
 	overflow      *prometheus.CounterVec // table
 	dialBacks     *prometheus.CounterVec // result
 	healthy       prometheus.Gauge
+	checkins      *prometheus.CounterVec // result
+	renewals      *prometheus.CounterVec // result
+	revocations   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,11 +35,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_logins_total",
-			Help: "Login attempts by result (ok, unknown_user, bad_password, bad_proof, invalid).",
+			Help: "Login attempts by result (ok, unknown_user, bad_password, bad_proof, invalid, disabled).",
 		}, []string{"result"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_throttled_total",
-			Help: "Requests answered 429 throttled, by the limit that refused them (name, addr, device: logins; register: registrations per address).",
+			Help: "Requests answered 429 throttled, by the limit that refused them (name, addr, device: logins; register: registrations per address; checkin, renew: per node key).",
 		}, []string{"limit"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_shed_total",
@@ -71,8 +74,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "peercall_directory_healthy",
 			Help: "1 when the last /healthz found the directory healthy, 0 when not.",
 		}),
+		checkins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_checkins_total",
+			Help: "Check-ins by result (ok, withdrawn, invalid, replay, disabled, unknown_user, or the error code of a refused certificate, time or proof); throttled ones count in peercall_directory_throttled_total{limit=\"checkin\"}.",
+		}, []string{"result"}),
+		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "peercall_directory_renewals_total",
+			Help: "Certificate renewals by result (ok, disabled, unknown_user, or the error code of a refused certificate, time or proof).",
+		}, []string{"result"}),
+		revocations: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "peercall_directory_revocations",
+			Help: "Entries of the revocation list nodes fetch (revoked certificates not yet expired).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds, m.pruned, m.overflow, m.dialBacks, m.healthy} {
+	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds, m.pruned, m.overflow, m.dialBacks, m.healthy, m.checkins, m.renewals, m.revocations} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/directory/budget"
 	"github.com/peercall/peercall/directory/lookalike"
 	"github.com/peercall/peercall/directory/store"
 )
@@ -74,7 +75,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) (int, any, *ap
 		return 0, nil, aerr
 	}
 	now := s.now()
-	tk, wait, ok := s.registers.take(clientKey(r, s.cfg.TrustedProxies), now, 1)
+	tk, wait, ok := s.registers.Take(budget.ClientKey(r, s.cfg.TrustedProxies), now, 1)
 	if !ok {
 		s.metrics.throttled.WithLabelValues("register").Inc()
 		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
@@ -84,7 +85,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) (int, any, *ap
 	created := false
 	defer func() {
 		if !created {
-			tk.refund(now, 1) // only registrations that succeed count
+			tk.Refund(now, 1) // only registrations that succeed count
 		}
 	}()
 	// A name known to be taken, or to look like a taken one, is answered

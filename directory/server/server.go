@@ -17,12 +17,14 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/directory/budget"
 	"github.com/peercall/peercall/directory/store"
 )
 
 // Server answers the directory's HTTP API. Its work happens in the handlers'
 // goroutines; the goroutines it starts (pruning old sightings, checking the
-// store's integrity, dialling super-nodes back) end at Close.
+// store's integrity, rebuilding the revocation list, dialling super-nodes
+// back) end at Close.
 type Server struct {
 	cfg     Config
 	store   store.Store
@@ -34,10 +36,13 @@ type Server struct {
 	handler http.Handler
 
 	hashes         *hashGate
-	loginsByName   *budgetTable
-	loginsByAddr   *budgetTable
-	loginsByDevice *budgetTable
-	registers      *budgetTable
+	loginsByName   *budget.Table
+	loginsByAddr   *budget.Table
+	loginsByDevice *budget.Table
+	registers      *budget.Table
+	checkins       *budget.Table // by node key
+	renewals       *budget.Table // renewals and revocations, by node key
+	revs           revocationList
 	super          *superNodes // nil without a Prover
 	health         healthState
 
@@ -67,13 +72,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	l := cfg.Limits
-	table := func(units int, window time.Duration, name string) *budgetTable {
-		t := newBudgetTable(units, window, l.MaxTrackedKeys, m.overflow.WithLabelValues(name).Inc)
+	table := func(units int, window time.Duration, name string) *budget.Table {
+		t := budget.New(units, window, l.MaxTrackedKeys, m.overflow.WithLabelValues(name).Inc)
 		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "peercall_directory_throttle_keys",
 			Help:        "Spent budgets a throttling table holds, by table (at most max_tracked_keys each).",
 			ConstLabels: prometheus.Labels{"table": name},
-		}, func() float64 { return float64(t.len()) }))
+		}, func() float64 { return float64(t.Len()) }))
 		return t
 	}
 	s := &Server{
@@ -88,6 +93,8 @@ func New(cfg Config) (*Server, error) {
 		loginsByAddr:   table(l.LoginFailuresPerAddr*failCost, l.LoginWindow, "addr"),
 		loginsByDevice: table(l.LoginFailuresPerDevice*failCost, l.LoginWindow, "device"),
 		registers:      table(l.RegistrationsPerAddr, l.RegistrationWindow, "register"),
+		checkins:       table(l.CheckinsPerKey, l.CheckinWindow, "checkin"),
+		renewals:       table(l.RenewalsPerKey, l.RenewalWindow, "renew"),
 		dummyHash:      dummy,
 		closed:         make(chan struct{}),
 	}
@@ -105,12 +112,16 @@ func New(cfg Config) (*Server, error) {
 	if c, ok := cfg.Store.(store.IntegrityChecker); ok && cfg.IntegrityInterval > 0 {
 		s.done.Go(func() { s.checkIntegrity(ctx, c, cfg.IntegrityInterval) })
 	}
+	if err := s.rebuildRevocations(ctx); err != nil {
+		s.log.Warn("build the revocation list; retried every refresh and at the first request", "err", err)
+	}
+	s.done.Go(func() { s.refreshRevocations(ctx, cfg.RevocationRefresh) })
 	if cfg.Prover != nil {
 		s.super = newSuperNodes(s, cfg.Prover)
 		s.super.start(ctx, &s.done)
 	}
 	p := cfg.Password
-	s.log.Debug("directory server configured", "key", s.pubText, "cert_validity", cfg.CertValidity, "seen_window", cfg.SeenWindow,
+	s.log.Debug("directory server configured", "key", s.pubText, "cert_validity", cfg.CertValidity, "checkin_ttl", cfg.CheckinTTL, "seen_window", cfg.SeenWindow,
 		"argon2id", fmt.Sprintf("m=%dKiB,t=%d,p=%d", p.Memory, p.Time, p.Threads), "limits", fmt.Sprintf("%+v", l),
 		"dial_back", cfg.Prover != nil, "min_free_disk", cfg.MinFreeDisk, "integrity_interval", cfg.IntegrityInterval)
 	return s, nil
@@ -125,6 +136,12 @@ func (s *Server) routes() {
 	s.mux.Handle("GET "+p+"/users", s.api(s.search))
 	s.mux.Handle("GET "+p+"/bootstrap", s.api(s.bootstrap))
 	s.mux.Handle("GET "+p+"/key", s.api(s.publicKey))
+	s.mux.Handle("POST "+p+"/checkin", s.api(s.checkin))
+	s.mux.Handle("POST "+p+"/renew", s.api(s.renew))
+	s.mux.Handle("POST "+p+"/revoke", s.api(s.revokeOwn))
+	s.mux.Handle("POST "+p+"/logout", s.api(s.logout))
+	s.mux.Handle("POST "+p+"/passwd", s.api(s.passwd))
+	s.mux.Handle("GET "+p+"/revocations", s.api(s.revocations))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 }

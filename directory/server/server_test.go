@@ -140,7 +140,11 @@ func testLoginIssuesCertificate(t *testing.T, backend string) {
 		t.Fatal("a certificate signed by another key verified")
 	}
 
-	// The lookup of any spelling finds the certificate and the node.
+	// The lookup of any spelling finds the certificate and the node that
+	// checked in.
+	if a := d.checkin(node, lr.Certificate, []string{"/ip4/127.0.0.1/udp/7070/quic-v1"}, false); a.status != http.StatusOK {
+		t.Fatalf("check-in: %d %s", a.status, a.body)
+	}
 	var ur directory.UserResponse
 	a = d.do(http.MethodGet, "/v1/users/Alice", nil)
 	if a.status != http.StatusOK {
@@ -155,24 +159,35 @@ func testLoginIssuesCertificate(t *testing.T, backend string) {
 	}
 }
 
-func TestLookupLeavesOutExpiredCertificates(t *testing.T) {
+// TestLookupLeavesOutExpired: a lookup lists a node while its check-in
+// lives (CheckinTTL), and a certificate while it is valid.
+func TestLookupLeavesOutExpired(t *testing.T) {
 	now := time.Now()
-	clock := func() time.Time { return now }
-	d := newTestDir(t, func(c *Config) { c.Now = func() time.Time { return clock() }; c.CertValidity = time.Hour })
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	start := now
+	d := newTestDir(t, func(c *Config) { c.Now = clock; c.CertValidity = time.Hour; c.CheckinTTL = 20 * time.Minute })
 	d.register("dave", "dave's password")
 	node := newNodeKey(t)
-	if a := d.post("/v1/login", loginRequest("dave", "dave's password", node, now)); a.status != http.StatusOK {
-		t.Fatalf("login: %d %q", a.status, a.body)
+	if a := d.loginCheckin("dave", "dave's password", node, []string{"/ip4/127.0.0.1/tcp/7070"}, false); a.status != http.StatusOK {
+		t.Fatalf("login and check-in: %d %q", a.status, a.body)
 	}
-	later := now.Add(2 * time.Hour)
-	clock = func() time.Time { return later }
-	var ur directory.UserResponse
-	d.do(http.MethodGet, "/v1/users/dave", nil).decode(t, &ur)
-	if len(ur.Certificates) != 0 {
-		t.Fatalf("lookup two hours after a one-hour certificate returned %d certificates", len(ur.Certificates))
-	}
-	if len(ur.Nodes) != 1 {
-		t.Fatalf("the sighting of the last 7 days is gone: %+v", ur.Nodes)
+	for _, tc := range []struct {
+		after        time.Duration
+		certs, nodes int
+	}{
+		{10 * time.Minute, 1, 1},
+		{21 * time.Minute, 1, 0},
+		{2 * time.Hour, 0, 0},
+	} {
+		set(start.Add(tc.after))
+		var ur directory.UserResponse
+		d.do(http.MethodGet, "/v1/users/dave", nil).decode(t, &ur)
+		if len(ur.Certificates) != tc.certs || len(ur.Nodes) != tc.nodes {
+			t.Errorf("lookup %v after a check-in (TTL 20m) and a one-hour certificate: %d certificates, %d nodes; want %d, %d",
+				tc.after, len(ur.Certificates), len(ur.Nodes), tc.certs, tc.nodes)
+		}
 	}
 }
 
@@ -381,16 +396,14 @@ func TestSearchAndBootstrap(t *testing.T) {
 		t.Fatalf("bootstrap before any login = %+v", br)
 	}
 	plain, super := newNodeKey(t), newNodeKey(t)
-	d.login("mike", "a long password", plain)
+	d.loginCheckin("mike", "a long password", plain, []string{"/ip4/127.0.0.1/tcp/7070"}, false)
 	d.do(http.MethodGet, "/v1/bootstrap", nil).decode(t, &br)
 	if len(br.Peers) != 1 || br.Peers[0].PeerID != peerID(plain.Public().(ed25519.PublicKey)) || br.Peers[0].Username != "" {
 		t.Fatalf("bootstrap with one plain node = %+v", br)
 	}
 	// A node's own word does not make it a super-node: this directory has
 	// no Prover to dial it back, so it is listed as a plain node.
-	req := loginRequest("mina", "a long password", super, time.Now())
-	req.SuperNode = true
-	d.post("/v1/login", req)
+	d.loginCheckin("mina", "a long password", super, []string{"/ip4/127.0.0.1/tcp/7071"}, true)
 	br = directory.BootstrapResponse{}
 	d.do(http.MethodGet, "/v1/bootstrap?limit=50", nil).decode(t, &br)
 	if len(br.Peers) != 2 || br.Peers[0].PeerID != peerID(super.Public().(ed25519.PublicKey)) || br.Peers[0].SuperNode || br.Peers[1].SuperNode {

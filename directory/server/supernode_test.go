@@ -57,7 +57,7 @@ func libp2pNode(t *testing.T, key ed25519.PrivateKey) host.Host {
 	return h
 }
 
-// TestBootstrapCannotBePoisoned: an ordinary user logging in three times
+// TestBootstrapCannotBePoisoned: an ordinary user checking in three nodes
 // with super_node: true and fake addresses (a third party's, another
 // node's, a closed port) is never listed as a super-node, and the
 // directory never dials the third party; a genuine super-node on loopback
@@ -93,11 +93,9 @@ func TestBootstrapCannotBePoisoned(t *testing.T) {
 	for range 3 {
 		k := newNodeKey(t)
 		fakeIDs = append(fakeIDs, peerID(k.Public().(ed25519.PublicKey)))
-		req := loginRequest("mallory", "a long password", k, time.Now())
-		req.SuperNode = true
-		req.Addrs = []string{thirdParty, other.Addrs()[0].String(), closed, "/dns4/example.org/tcp/4001"}
-		if a := d.post("/v1/login", req); a.status != http.StatusOK {
-			t.Fatalf("mallory's login: %d %q", a.status, a.body)
+		addrs := []string{thirdParty, other.Addrs()[0].String(), closed, "/dns4/example.org/tcp/4001"}
+		if a := d.loginCheckin("mallory", "a long password", k, addrs, true); a.status != http.StatusOK {
+			t.Fatalf("mallory's check-in: %d %q", a.status, a.body)
 		}
 	}
 	// Unverified, mallory's nodes are plain ones, at most two of one account.
@@ -112,11 +110,9 @@ func TestBootstrapCannotBePoisoned(t *testing.T) {
 		}
 	}
 
-	req := loginRequest("sam", "a long password", superKey, time.Now())
-	req.SuperNode = true
-	req.Addrs = []string{genuineAddr, "/ip4/127.0.0.1/udp/4001/quic-v1"}
-	if a := d.post("/v1/login", req); a.status != http.StatusOK {
-		t.Fatalf("sam's login: %d %q", a.status, a.body)
+	samCert := d.loginCert("sam", "a long password", superKey)
+	if a := d.checkin(superKey, samCert, []string{genuineAddr, "/ip4/127.0.0.1/udp/4001/quic-v1"}, true); a.status != http.StatusOK {
+		t.Fatalf("sam's check-in: %d %q", a.status, a.body)
 	}
 	samID := peerID(superKey.Public().(ed25519.PublicKey))
 	deadline := time.Now().Add(15 * time.Second)
@@ -155,15 +151,12 @@ func TestBootstrapCannotBePoisoned(t *testing.T) {
 			t.Errorf("bootstrap lists mallory's node %s: %+v", pi.PeerID, br)
 		}
 	}
-	// Sam's next login is listed at once, from the cached verdict.
-	req = loginRequest("sam", "a long password", superKey, time.Now())
-	req.SuperNode = true
-	req.Addrs = []string{genuineAddr}
-	d.post("/v1/login", req)
+	// Sam's next check-in is listed at once, from the cached verdict.
+	d.checkin(superKey, samCert, []string{genuineAddr}, true)
 	br = directory.BootstrapResponse{}
 	d.do(http.MethodGet, "/v1/bootstrap", nil).decode(t, &br)
 	if len(br.Peers) != 1 || !br.Peers[0].SuperNode || len(rec.dialled()) != want {
-		t.Errorf("after sam's second login bootstrap = %+v with %d dials, want sam listed from the cache", br, len(rec.dialled()))
+		t.Errorf("after sam's second check-in bootstrap = %+v with %d dials, want sam listed from the cache", br, len(rec.dialled()))
 	}
 	m := string(d.do(http.MethodGet, "/metrics", nil).body)
 	for _, s := range []string{`peercall_directory_dialbacks_total{result="ok"} 1`, `peercall_directory_dialbacks_total{result="failed"} 6`, `peercall_directory_dialbacks_total{result="cached"} 1`} {

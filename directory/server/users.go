@@ -36,12 +36,15 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) (int, any, *apiErr
 	if err != nil {
 		return 0, nil, s.internal(r, "load user", err)
 	}
+	if u.Disabled {
+		return 0, nil, errorf(http.StatusNotFound, directory.CodeNotFound, "the account %q is disabled by the directory's operator", name)
+	}
 	now := s.now()
 	certs, err := s.store.Certificates(r.Context(), name, now, maxCertificates)
 	if err != nil {
 		return 0, nil, s.internal(r, "load certificates", err)
 	}
-	seen, err := s.store.Sightings(r.Context(), name, now.Add(-s.cfg.SeenWindow), maxSightings)
+	seen, err := s.store.Sightings(r.Context(), name, now, maxSightings) // live ones
 	if err != nil {
 		return 0, nil, s.internal(r, "load sightings", err)
 	}
@@ -103,9 +106,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) (int, any, *apiE
 	return http.StatusOK, resp, nil
 }
 
-// bootstrap handles GET /v1/bootstrap?limit=N: recently seen super-nodes
-// the directory reached itself (at the addresses it reached them), else
-// recently seen nodes; at most a few of one account and of one client
+// bootstrap handles GET /v1/bootstrap?limit=N: live super-nodes the
+// directory reached itself (at the addresses it reached them), else live
+// nodes (checked in); at most a few of one account and of one client
 // address either way, so that no one account or address can fill the
 // answer. Usernames are left out.
 func (s *Server) bootstrap(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
@@ -117,7 +120,7 @@ func (s *Server) bootstrap(w http.ResponseWriter, r *http.Request) (int, any, *a
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	bq := store.BootstrapQuery{Since: s.now().Add(-s.cfg.SeenWindow), SuperOnly: true,
+	bq := store.BootstrapQuery{Since: s.now(), SuperOnly: true,
 		PerUser: s.cfg.Limits.BootstrapPerAccount, PerSource: s.cfg.Limits.BootstrapPerAddr, Limit: limit}
 	nodes, err := s.store.BootstrapNodes(r.Context(), bq)
 	if err == nil && len(nodes) == 0 {

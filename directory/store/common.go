@@ -93,6 +93,18 @@ func checkSighting(sg Sighting) error {
 	return nil
 }
 
+// expiresOf is a sighting's expiry: Seen when none is given.
+func expiresOf(sg Sighting) time.Time {
+	if sg.Expires.IsZero() {
+		return sg.Seen
+	}
+	return sg.Expires
+}
+
+// maxRevocations bounds what Revocations reads (crypto.MaxRevocations,
+// which the server's list holds at most, plus one to notice an overflow).
+const maxRevocations = 32769
+
 // now is the stores' clock for defaults (a zero User.Created).
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
@@ -101,7 +113,7 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // sightingColumns are the columns every sighting query reads, in the order
 // the stores scan them.
-const sightingColumns = `username, peer_id, addrs, super_node, seen, source, verified_addrs`
+const sightingColumns = `username, peer_id, addrs, super_node, seen, source, verified_addrs, expires`
 
 // bootstrapQuery is BootstrapNodes' query for both stores, with the
 // arguments since, per user, per source and limit: numbered says whether
@@ -118,7 +130,7 @@ func bootstrapQuery(numbered bool, filter string) string {
 		SELECT ` + sightingColumns + `,
 			ROW_NUMBER() OVER (PARTITION BY username ORDER BY seen DESC, peer_id) AS nth_user,
 			ROW_NUMBER() OVER (PARTITION BY source ORDER BY seen DESC, peer_id) AS nth_source
-		FROM sightings WHERE ` + filter + ` AND seen >= ` + ph[0] + `
+		FROM sightings WHERE ` + filter + ` AND expires >= ` + ph[0] + `
 	) AS ranked WHERE nth_user <= ` + ph[1] + ` AND nth_source <= ` + ph[2] + `
 	ORDER BY seen DESC, peer_id LIMIT ` + ph[3]
 }

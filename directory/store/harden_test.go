@@ -155,7 +155,7 @@ func testHardening(t *testing.T, b backend) {
 		}
 		got, err = s.BootstrapNodes(ctx, BootstrapQuery{Since: at(0), SuperOnly: true, PerUser: 2, PerSource: 2, Limit: 10})
 		want := all[7]
-		want.SuperNode, want.VerifiedAddrs = true, []string{"/ip4/203.0.113.3/tcp/1"}
+		want.SuperNode, want.VerifiedAddrs, want.Expires = true, []string{"/ip4/203.0.113.3/tcp/1"}, want.Seen
 		if err != nil || !reflect.DeepEqual(got, []Sighting{want}) {
 			t.Errorf("BootstrapNodes(super only) = %+v, %v; want %+v", got, err, want)
 		}

@@ -126,11 +126,11 @@ func (s *postgresStore) HasCertifiedKey(ctx context.Context, username string, pe
 
 // The queries of a user's page.
 const (
-	pgUserQuery = `SELECT name, display, password_hash, created FROM users WHERE name = $1`
+	pgUserQuery = `SELECT name, display, password_hash, created, disabled FROM users WHERE name = $1`
 	pgCertQuery = `SELECT serial, username, peer_key, issued, expires, raw FROM certificates
-		WHERE username = $1 AND expires > $2 ORDER BY issued DESC, serial DESC LIMIT $3`
+		WHERE username = $1 AND expires > $2 AND revoked IS NULL ORDER BY issued DESC, serial DESC LIMIT $3`
 	pgSightingsQuery = `SELECT ` + sightingColumns + ` FROM sightings
-		WHERE username = $1 AND seen >= $2 ORDER BY seen DESC, peer_id LIMIT $3`
+		WHERE username = $1 AND expires >= $2 ORDER BY seen DESC, peer_id LIMIT $3`
 )
 
 func (s *postgresStore) User(ctx context.Context, name string) (User, error) {
@@ -142,7 +142,7 @@ func (s *postgresStore) User(ctx context.Context, name string) (User, error) {
 
 func scanUser(name string, row pgx.Row) (User, error) {
 	var u User
-	err := row.Scan(&u.Name, &u.Display, &u.PasswordHash, &u.Created)
+	err := row.Scan(&u.Name, &u.Display, &u.PasswordHash, &u.Created, &u.Disabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
@@ -163,14 +163,14 @@ func scanCertificate(row pgx.CollectableRow) (Certificate, error) {
 
 func scanSighting(row pgx.CollectableRow) (Sighting, error) {
 	var sg Sighting
-	err := row.Scan(&sg.Username, &sg.PeerID, &sg.Addrs, &sg.SuperNode, &sg.Seen, &sg.Source, &sg.VerifiedAddrs)
+	err := row.Scan(&sg.Username, &sg.PeerID, &sg.Addrs, &sg.SuperNode, &sg.Seen, &sg.Source, &sg.VerifiedAddrs, &sg.Expires)
 	if len(sg.Addrs) == 0 {
 		sg.Addrs = nil
 	}
 	if len(sg.VerifiedAddrs) == 0 {
 		sg.VerifiedAddrs = nil
 	}
-	sg.Seen = sg.Seen.UTC()
+	sg.Seen, sg.Expires = sg.Seen.UTC(), sg.Expires.UTC()
 	return sg, err
 }
 
@@ -345,22 +345,111 @@ func (s *postgresStore) Seen(ctx context.Context, sg Sighting) error {
 	if sg.Seen.IsZero() {
 		sg.Seen = now()
 	}
-	// The newest sighting of a (user, peer) wins; an older one arriving late
-	// changes nothing.
-	_, err := s.pool.Exec(ctx,
-		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen, source, verified_addrs) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	// Only a newer sighting of a (user, peer) replaces the recorded one,
+	// and only for an account that exists and is enabled.
+	tag, err := s.pool.Exec(ctx,
+		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen, source, verified_addrs, expires)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM users WHERE name = $1 AND NOT disabled)
 		ON CONFLICT (username, peer_id) DO UPDATE SET
 			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen,
-			source = excluded.source, verified_addrs = excluded.verified_addrs
-		WHERE excluded.seen >= sightings.seen`,
-		sg.Username, sg.PeerID, nonNilStrings(sg.Addrs), sg.SuperNode, sg.Seen, sg.Source, nonNilStrings(sg.VerifiedAddrs))
-	switch {
-	case err == nil:
-		return nil
-	case pgCode(err) == pgForeignKeyViolation:
-		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrNotFound)
+			source = excluded.source, verified_addrs = excluded.verified_addrs, expires = excluded.expires
+		WHERE excluded.seen > sightings.seen`,
+		sg.Username, sg.PeerID, nonNilStrings(sg.Addrs), sg.SuperNode, sg.Seen, sg.Source, nonNilStrings(sg.VerifiedAddrs), expiresOf(sg))
+	if err != nil {
+		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, s.fault(err))
 	}
-	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, s.fault(err))
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	u, err := s.User(ctx, sg.Username)
+	switch {
+	case err != nil:
+		return fmt.Errorf("store: record sighting: %w", err)
+	case u.Disabled:
+		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrDisabled)
+	}
+	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrStale)
+}
+
+// SetDisabled disables or enables name; disabling ends its sightings.
+func (s *postgresStore) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	if !validText(name) {
+		return fmt.Errorf("store: disable %q: %w", name, ErrNotFound)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET disabled = $1 WHERE name = $2`, disabled, name)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		if disabled {
+			t := now()
+			_, err = tx.Exec(ctx, `UPDATE sightings SET expires = $1 WHERE username = $2 AND expires >= $3`, t.Add(-time.Microsecond), name, t)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: disable %q: %w", name, s.fault(err))
+	}
+	return nil
+}
+
+// RevokeCertificates revokes the user's unexpired certificates.
+func (s *postgresStore) RevokeCertificates(ctx context.Context, username string, at time.Time) (int64, error) {
+	if !validText(username) {
+		return 0, fmt.Errorf("store: revoke certificates of %q: %w", username, ErrNotFound)
+	}
+	var revoked int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE name = $1`, username).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE certificates SET revoked = $1 WHERE username = $2 AND revoked IS NULL AND expires > $1`, at, username)
+		if err != nil {
+			return err
+		}
+		revoked = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `UPDATE sightings SET expires = $1 WHERE username = $2 AND expires >= $3`, at.Add(-time.Microsecond), username, at)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: revoke certificates of %q: %w", username, s.fault(err))
+	}
+	return revoked, nil
+}
+
+// RevokeCertificate revokes one certificate.
+func (s *postgresStore) RevokeCertificate(ctx context.Context, serial uint64, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE certificates SET revoked = $1 WHERE serial = $2 AND revoked IS NULL`, at, int64(serial))
+	if err != nil {
+		return false, fmt.Errorf("store: revoke certificate %d: %w", serial, s.fault(err))
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// Revocations lists the revoked certificates that have not expired.
+func (s *postgresStore) Revocations(ctx context.Context, now time.Time, limit int) ([]Certificate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT serial, username, expires, revoked FROM certificates
+		WHERE revoked IS NOT NULL AND expires > $1 ORDER BY serial LIMIT $2`, now, max(0, min(limit, maxRevocations)))
+	if err != nil {
+		return nil, fmt.Errorf("store: revocations: %w", s.fault(err))
+	}
+	out, err := collect(rows, func(row pgx.CollectableRow) (Certificate, error) {
+		var c Certificate
+		var serial int64
+		err := row.Scan(&serial, &c.Username, &c.Expires, &c.Revoked)
+		c.Serial, c.Expires, c.Revoked = uint64(serial), c.Expires.UTC(), c.Revoked.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: revocations: %w", err)
+	}
+	return out, nil
 }
 
 func (s *postgresStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
@@ -369,16 +458,6 @@ func (s *postgresStore) Sightings(ctx context.Context, username string, since ti
 	}
 	return s.sightings(ctx, fmt.Sprintf("sightings of %q", username), pgSightingsQuery,
 		username, since, clampLimit(limit))
-}
-
-func (s *postgresStore) RecentNodes(ctx context.Context, since time.Time, superOnly bool, limit int) ([]Sighting, error) {
-	query := `SELECT ` + sightingColumns + ` FROM sightings
-		WHERE seen >= $1 ORDER BY seen DESC, peer_id LIMIT $2`
-	if superOnly {
-		query = `SELECT ` + sightingColumns + ` FROM sightings
-		WHERE super_node AND seen >= $1 ORDER BY seen DESC, peer_id LIMIT $2`
-	}
-	return s.sightings(ctx, "recent nodes", query, since, clampLimit(limit))
 }
 
 func (s *postgresStore) BootstrapNodes(ctx context.Context, q BootstrapQuery) ([]Sighting, error) {
@@ -419,9 +498,9 @@ func (s *postgresStore) sightings(ctx context.Context, what, query string, args 
 	return out, nil
 }
 
-// PruneSightings deletes the sightings seen before the given time.
+// PruneSightings deletes the sightings that expired before the given time.
 func (s *postgresStore) PruneSightings(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sightings WHERE seen < $1`, before)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sightings WHERE expires < $1`, before)
 	if err != nil {
 		return 0, fmt.Errorf("store: prune sightings: %w", err)
 	}

@@ -64,6 +64,20 @@ var postgresMigrations = []string{
 	ALTER TABLE sightings ADD COLUMN verified_addrs text[] NOT NULL DEFAULT '{}';
 	UPDATE sightings SET super_node = false;
 	`,
+	// 3: disabled accounts, revoked certificates, and sightings that
+	// expire (check-ins): those recorded at login expire at once.
+	`
+	ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+	ALTER TABLE certificates ADD COLUMN revoked timestamptz; -- NULL: not revoked
+	CREATE INDEX certificates_revoked ON certificates (serial) WHERE revoked IS NOT NULL;
+	ALTER TABLE sightings ADD COLUMN expires timestamptz;
+	UPDATE sightings SET expires = seen;
+	ALTER TABLE sightings ALTER COLUMN expires SET NOT NULL;
+	DROP INDEX sightings_seen;
+	DROP INDEX sightings_super_seen;
+	CREATE INDEX sightings_expires ON sightings (expires);
+	CREATE INDEX sightings_super_expires ON sightings (expires) WHERE super_node;
+	`,
 }
 
 // postgresMigrateLock is the first key of the advisory lock held while

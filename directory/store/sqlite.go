@@ -146,7 +146,7 @@ func (s *sqliteStore) readUser(ctx context.Context, query queryFunc, name string
 	if !validText(name) {
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
-	rows, err := query(ctx, `SELECT name, display, password_hash, created FROM users WHERE name = ?`, name)
+	rows, err := query(ctx, `SELECT name, display, password_hash, created, disabled FROM users WHERE name = ?`, name)
 	if err != nil {
 		return User{}, fmt.Errorf("store: look up user %q: %w", name, s.hint(err))
 	}
@@ -159,7 +159,7 @@ func (s *sqliteStore) readUser(ctx context.Context, query queryFunc, name string
 	}
 	var u User
 	var created int64
-	if err := rows.Scan(&u.Name, &u.Display, &u.PasswordHash, &created); err != nil {
+	if err := rows.Scan(&u.Name, &u.Display, &u.PasswordHash, &created, &u.Disabled); err != nil {
 		return User{}, fmt.Errorf("store: look up user %q: %w", name, err)
 	}
 	u.Created = fromMicros(created)
@@ -356,7 +356,7 @@ func (s *sqliteStore) readCertificates(ctx context.Context, query queryFunc, use
 	}
 	rows, err := query(ctx,
 		`SELECT serial, username, peer_key, issued, expires, raw FROM certificates
-		WHERE username = ? AND expires > ? ORDER BY issued DESC, serial DESC LIMIT ?`,
+		WHERE username = ? AND expires > ? AND revoked IS NULL ORDER BY issued DESC, serial DESC LIMIT ?`,
 		username, now.UnixMicro(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: certificates of %q: %w", username, s.hint(err))
@@ -396,22 +396,136 @@ func (s *sqliteStore) Seen(ctx context.Context, sg Sighting) error {
 	if sg.Seen.IsZero() {
 		sg.Seen = now()
 	}
-	// The newest sighting of a (user, peer) wins; an older one arriving late
-	// changes nothing.
-	_, err = s.exec(ctx,
-		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen, source, verified_addrs) VALUES (?, ?, ?, ?, ?, ?, ?)
+	// Only a newer sighting of a (user, peer) replaces the recorded one,
+	// and only for an account that exists and is enabled.
+	res, err := s.exec(ctx,
+		`INSERT INTO sightings (username, peer_id, addrs, super_node, seen, source, verified_addrs, expires)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE name = ? AND disabled = 0)
 		ON CONFLICT (username, peer_id) DO UPDATE SET
 			addrs = excluded.addrs, super_node = excluded.super_node, seen = excluded.seen,
-			source = excluded.source, verified_addrs = excluded.verified_addrs
-		WHERE excluded.seen >= sightings.seen`,
-		sg.Username, sg.PeerID, string(addrs), sg.SuperNode, sg.Seen.UnixMicro(), sg.Source, string(verified))
-	switch {
-	case err == nil:
-		return nil
-	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, ErrNotFound)
+			source = excluded.source, verified_addrs = excluded.verified_addrs, expires = excluded.expires
+		WHERE excluded.seen > sightings.seen`,
+		sg.Username, sg.PeerID, string(addrs), sg.SuperNode, sg.Seen.UnixMicro(), sg.Source, string(verified), expiresOf(sg).UnixMicro(), sg.Username)
+	if err != nil {
+		return fmt.Errorf("store: record sighting of %q: %w", sg.Username, s.hint(err))
 	}
-	return fmt.Errorf("store: record sighting of %q: %w", sg.Username, s.hint(err))
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	return s.whyNotSeen(ctx, sg.Username)
+}
+
+// whyNotSeen says why Seen changed nothing: the account is missing or
+// disabled, else the recorded sighting is as new.
+func (s *sqliteStore) whyNotSeen(ctx context.Context, name string) error {
+	u, err := s.User(ctx, name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("store: record sighting: %w", err)
+	case u.Disabled:
+		return fmt.Errorf("store: record sighting of %q: %w", name, ErrDisabled)
+	}
+	return fmt.Errorf("store: record sighting of %q: %w", name, ErrStale)
+}
+
+// SetDisabled disables or enables name; disabling ends its sightings.
+func (s *sqliteStore) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	if !validText(name) {
+		return fmt.Errorf("store: disable %q: %w", name, ErrNotFound)
+	}
+	return s.inTx(ctx, "disable "+name, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errors.Join(err, ErrNotFound)
+		}
+		if disabled {
+			_, err = tx.ExecContext(ctx, `UPDATE sightings SET expires = ? WHERE username = ? AND expires >= ?`, now().UnixMicro()-1, name, now().UnixMicro())
+		}
+		return err
+	})
+}
+
+// RevokeCertificates revokes the user's unexpired certificates.
+func (s *sqliteStore) RevokeCertificates(ctx context.Context, username string, at time.Time) (int64, error) {
+	if !validText(username) {
+		return 0, fmt.Errorf("store: revoke certificates of %q: %w", username, ErrNotFound)
+	}
+	var revoked int64
+	err := s.inTx(ctx, "revoke certificates of "+username, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE name = ?`, username).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		us := at.UnixMicro()
+		res, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked = ? WHERE username = ? AND revoked IS NULL AND expires > ?`, us, username, us)
+		if err != nil {
+			return err
+		}
+		if revoked, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sightings SET expires = ? WHERE username = ? AND expires >= ?`, us-1, username, us)
+		return err
+	})
+	return revoked, err
+}
+
+// RevokeCertificate revokes one certificate.
+func (s *sqliteStore) RevokeCertificate(ctx context.Context, serial uint64, at time.Time) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE certificates SET revoked = ? WHERE serial = ? AND revoked IS NULL`, at.UnixMicro(), int64(serial))
+	if err != nil {
+		return false, fmt.Errorf("store: revoke certificate %d: %w", serial, s.hint(err))
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// Revocations lists the revoked certificates that have not expired.
+func (s *sqliteStore) Revocations(ctx context.Context, now time.Time, limit int) ([]Certificate, error) {
+	rows, err := s.query(ctx, `SELECT serial, username, expires, revoked FROM certificates
+		WHERE revoked IS NOT NULL AND expires > ? ORDER BY serial LIMIT ?`, now.UnixMicro(), max(0, min(limit, maxRevocations)))
+	if err != nil {
+		return nil, fmt.Errorf("store: revocations: %w", s.hint(err))
+	}
+	defer rows.Close()
+	var out []Certificate
+	for rows.Next() {
+		var c Certificate
+		var serial, expires, revoked int64
+		if err := rows.Scan(&serial, &c.Username, &expires, &revoked); err != nil {
+			return nil, fmt.Errorf("store: revocations: %w", err)
+		}
+		c.Serial, c.Expires, c.Revoked = uint64(serial), fromMicros(expires), fromMicros(revoked)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: revocations: %w", s.hint(err))
+	}
+	return out, nil
+}
+
+// inTx runs fn in a write transaction.
+func (s *sqliteStore) inTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, s.hint(err))
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("store: %s: %w", what, ErrNotFound)
+		}
+		return fmt.Errorf("store: %s: %w", what, s.hint(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %s: %w", what, s.hint(err))
+	}
+	return nil
 }
 
 func (s *sqliteStore) Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error) {
@@ -424,18 +538,8 @@ func (s *sqliteStore) readSightings(ctx context.Context, query queryFunc, userna
 	}
 	return s.sightings(ctx, query, fmt.Sprintf("sightings of %q", username),
 		`SELECT `+sightingColumns+` FROM sightings
-		WHERE username = ? AND seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`,
+		WHERE username = ? AND expires >= ? ORDER BY seen DESC, peer_id LIMIT ?`,
 		username, since.UnixMicro(), clampLimit(limit))
-}
-
-func (s *sqliteStore) RecentNodes(ctx context.Context, since time.Time, superOnly bool, limit int) ([]Sighting, error) {
-	query := `SELECT ` + sightingColumns + ` FROM sightings
-		WHERE seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`
-	if superOnly {
-		query = `SELECT ` + sightingColumns + ` FROM sightings
-		WHERE super_node = 1 AND seen >= ? ORDER BY seen DESC, peer_id LIMIT ?`
-	}
-	return s.sightings(ctx, s.query, "recent nodes", query, since.UnixMicro(), clampLimit(limit))
 }
 
 func (s *sqliteStore) BootstrapNodes(ctx context.Context, q BootstrapQuery) ([]Sighting, error) {
@@ -478,8 +582,8 @@ func (s *sqliteStore) sightings(ctx context.Context, run queryFunc, what, query 
 	for rows.Next() {
 		var sg Sighting
 		var addrs, verified string
-		var seen int64
-		if err := rows.Scan(&sg.Username, &sg.PeerID, &addrs, &sg.SuperNode, &seen, &sg.Source, &verified); err != nil {
+		var seen, expires int64
+		if err := rows.Scan(&sg.Username, &sg.PeerID, &addrs, &sg.SuperNode, &seen, &sg.Source, &verified, &expires); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		if err := json.Unmarshal([]byte(addrs), &sg.Addrs); err != nil {
@@ -494,7 +598,7 @@ func (s *sqliteStore) sightings(ctx context.Context, run queryFunc, what, query 
 		if len(sg.VerifiedAddrs) == 0 {
 			sg.VerifiedAddrs = nil
 		}
-		sg.Seen = fromMicros(seen)
+		sg.Seen, sg.Expires = fromMicros(seen), fromMicros(expires)
 		out = append(out, sg)
 	}
 	if err := rows.Err(); err != nil {
@@ -503,9 +607,9 @@ func (s *sqliteStore) sightings(ctx context.Context, run queryFunc, what, query 
 	return out, nil
 }
 
-// PruneSightings deletes the sightings seen before the given time.
+// PruneSightings deletes the sightings that expired before the given time.
 func (s *sqliteStore) PruneSightings(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.exec(ctx, `DELETE FROM sightings WHERE seen < ?`, before.UnixMicro())
+	res, err := s.exec(ctx, `DELETE FROM sightings WHERE expires < ?`, before.UnixMicro())
 	if err != nil {
 		return 0, fmt.Errorf("store: prune sightings: %w", s.hint(err))
 	}

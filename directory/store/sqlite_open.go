@@ -198,6 +198,19 @@ var sqliteMigrations = []string{
 	ALTER TABLE sightings ADD COLUMN verified_addrs TEXT NOT NULL DEFAULT '[]'; -- JSON array
 	UPDATE sightings SET super_node = 0;
 	`,
+	// 3: disabled accounts, revoked certificates, and sightings that
+	// expire (check-ins): those recorded at login expire at once.
+	`
+	ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE certificates ADD COLUMN revoked INTEGER; -- NULL: not revoked
+	CREATE INDEX certificates_revoked ON certificates (serial) WHERE revoked IS NOT NULL;
+	ALTER TABLE sightings ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;
+	UPDATE sightings SET expires = seen;
+	DROP INDEX sightings_seen;
+	DROP INDEX sightings_super_seen;
+	CREATE INDEX sightings_expires ON sightings (expires);
+	CREATE INDEX sightings_super_expires ON sightings (super_node, expires);
+	`,
 }
 
 // SchemaVersion is the schema version this code writes, for both stores.

@@ -12,6 +12,11 @@ var (
 	ErrNameTaken = errors.New("username is taken")
 	// ErrNotFound: no such user.
 	ErrNotFound = errors.New("user not found")
+	// ErrStale: Seen was given a sighting no newer than the one recorded
+	// for the node (a replayed or late check-in).
+	ErrStale = errors.New("a newer sighting of this node is recorded")
+	// ErrDisabled: the account is disabled by the operator.
+	ErrDisabled = errors.New("account is disabled")
 )
 
 // User is one registered account. Name is the normalised (PRECIS
@@ -22,6 +27,9 @@ type User struct {
 	Display      string
 	PasswordHash string // argon2id, PHC string form
 	Created      time.Time
+	// Disabled is set by the operator (SetDisabled): the account gets no
+	// certificates, check-ins nor lookups until enabled again.
+	Disabled bool
 }
 
 // Certificate is the record of one identity certificate the directory issued.
@@ -32,10 +40,12 @@ type Certificate struct {
 	Issued   time.Time
 	Expires  time.Time
 	Raw      []byte // the signed certificate as crypto.Certificate.Marshal gives it
+	// Revoked is when the certificate was revoked (zero: it was not).
+	Revoked time.Time
 }
 
-// Sighting is the last time a node of a user was seen by the directory
-// (at login), with the addresses it reported.
+// Sighting is the latest check-in of a node of a user, with the addresses
+// it reported.
 type Sighting struct {
 	Username string // normalised
 	PeerID   string // libp2p peer ID, text form
@@ -48,11 +58,17 @@ type Sighting struct {
 	// Source is the client address the login came from (an IPv4 address or
 	// an IPv6 /64), so that bootstrap answers can take few nodes of one.
 	Source string
-	Seen   time.Time
+	// Seen is the check-in's own time (the node's clock, checked against
+	// the directory's): a node's sightings are ordered by it.
+	Seen time.Time
+	// Expires is when the sighting stops being live: lookups and bootstrap
+	// answer only sightings with Expires at or after the time they ask
+	// about. Zero means Seen. A clean shutdown's check-in expires at once.
+	Expires time.Time
 }
 
-// BootstrapQuery says which sightings BootstrapNodes returns: those seen
-// since Since (only super-nodes with SuperOnly), newest first, at most
+// BootstrapQuery says which sightings BootstrapNodes returns: those live
+// at Since (Expires at or after it; only super-nodes with SuperOnly), newest first, at most
 // PerUser of one user and PerSource of one source address, at most Limit.
 type BootstrapQuery struct {
 	Since     time.Time
@@ -72,6 +88,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error
 	// User returns the user with normalised name, or ErrNotFound.
 	User(ctx context.Context, name string) (User, error)
+	// SetDisabled disables or enables an account (ErrNotFound for an
+	// unknown one); disabling also ends its sightings.
+	SetDisabled(ctx context.Context, name string, disabled bool) error
 	// SetPasswordHash replaces a user's hash (argon2id parameter upgrades).
 	SetPasswordHash(ctx context.Context, name, hash string) error
 	// Taken returns which of the normalised names exist.
@@ -92,20 +111,32 @@ type Store interface {
 	// AddCertificate records an issued certificate.
 	AddCertificate(ctx context.Context, c Certificate) error
 	// Certificates returns the user's certificates that have not expired at
-	// now, newest first, at most limit.
+	// now and are not revoked, newest first, at most limit.
 	Certificates(ctx context.Context, username string, now time.Time, limit int) ([]Certificate, error)
+	// RevokeCertificates revokes, as of at, every certificate of the user
+	// that has not expired at at, ends the user's sightings, and returns
+	// how many certificates it revoked (ErrNotFound for an unknown user).
+	RevokeCertificates(ctx context.Context, username string, at time.Time) (int64, error)
+	// RevokeCertificate revokes one certificate as of at; it reports
+	// false when the serial is unknown or revoked already.
+	RevokeCertificate(ctx context.Context, serial uint64, at time.Time) (bool, error)
+	// Revocations returns the revoked certificates that have not expired
+	// at now (Serial, Expires and Revoked set), by serial, at most limit
+	// (which may exceed MaxLimit).
+	Revocations(ctx context.Context, now time.Time, limit int) ([]Certificate, error)
 	// HasCertifiedKey reports whether the directory ever issued username a
 	// certificate for peerKey (expired or not): the key of one of the
 	// user's own machines.
 	HasCertifiedKey(ctx context.Context, username string, peerKey []byte) (bool, error)
 
-	// Seen records a sighting, replacing the earlier one of the same peer.
+	// Seen records a check-in, replacing the earlier one of the same
+	// peer. It fails with ErrStale when the recorded one is as new or
+	// newer (by Seen), ErrDisabled for a disabled account and ErrNotFound
+	// for an unknown one; the check and the write are one statement.
 	Seen(ctx context.Context, s Sighting) error
-	// Sightings returns the user's sightings since the given time, newest first.
+	// Sightings returns the user's sightings live at the given time
+	// (Expires at or after it), newest first.
 	Sightings(ctx context.Context, username string, since time.Time, limit int) ([]Sighting, error)
-	// RecentNodes returns up to limit nodes seen since the given time, newest
-	// first; with superOnly, only super-nodes.
-	RecentNodes(ctx context.Context, since time.Time, superOnly bool, limit int) ([]Sighting, error)
 	// BootstrapNodes returns the sightings q asks for (see BootstrapQuery).
 	BootstrapNodes(ctx context.Context, q BootstrapQuery) ([]Sighting, error)
 	// MarkSuperNode records that the node of the sighting (username,
@@ -123,8 +154,8 @@ const MaxLimit = 1000
 
 // SightingsPruner is implemented by both stores. Sightings otherwise
 // accumulate, one per node ever seen; the server should prune those older
-// than the longest window it asks Sightings and RecentNodes for (hourly is
-// plenty). PruneSightings deletes the sightings seen before the given time
+// than the longest window it asks Sightings for (hourly is plenty).
+// PruneSightings deletes the sightings that expired before the given time
 // and returns how many it deleted.
 type SightingsPruner interface {
 	PruneSightings(ctx context.Context, before time.Time) (int64, error)
@@ -139,7 +170,7 @@ type UserPage struct {
 }
 
 // PageQuery says which certificates and sightings a UserPage holds: those
-// not expired at Now (at most CertLimit) and those seen since Since (at
+// not expired at Now (at most CertLimit) and those live at Since (at
 // most SightingLimit), newest first, as Certificates and Sightings return.
 type PageQuery struct {
 	Now           time.Time

@@ -72,11 +72,11 @@ func TestEveryPackageHasDoc(t *testing.T) {
 var layer = map[string]int{
 	"cmd":     7,
 	"node":    6,
-	"control": 5,
-	"call":    4, "supernode": 4,
-	"presence": 3, "reach": 3, "home": 3, "admission": 3,
+	"control": 5, "ui": 5,
+	"call": 4, "supernode": 4,
+	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3,
 	"signalling": 2, "media": 2, "transfer": 2, "dsp": 2, "relay": 2, "directory": 2,
-	"crypto": 1, "audio": 1,
+	"crypto": 1, "audio": 1, "events": 1,
 }
 
 // sharedHelpers are the internal/ packages product code may import: small
@@ -160,13 +160,15 @@ func TestImportsPointDown(t *testing.T) {
 	}
 }
 
-// The client binary and the packages it is made of link no SQL driver, and
-// directory/server depends on no project package but directory, its store and
-// crypto.
+// The client binary links no server SQL driver (PostgreSQL, cgo SQLite):
+// its one database is the home's contacts.db, through package contacts and
+// the pure-Go modernc SQLite, and no other client package uses database/sql
+// itself. directory/server depends on no project package but directory, its
+// store and crypto.
 func TestNoSQLInClient(t *testing.T) {
 	// database/sql/driver alone is no driver: github.com/google/uuid (via pion)
 	// imports it for its Scanner/Valuer methods.
-	sqlDrivers := []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/mattn/go-sqlite3", "github.com/lib/pq"}
+	serverDrivers := []string{"github.com/jackc/pgx", "github.com/mattn/go-sqlite3", "github.com/lib/pq"}
 	for _, p := range listPackages(t) {
 		if strings.HasPrefix(p.ImportPath, module+"/directory/server") || strings.HasPrefix(p.ImportPath, module+"/directory/store") || strings.HasPrefix(p.ImportPath, module+"/cmd/peercall-directory") {
 			if strings.HasPrefix(p.ImportPath, module+"/directory/server") {
@@ -182,10 +184,18 @@ func TestNoSQLInClient(t *testing.T) {
 			continue
 		}
 		for _, d := range p.Deps {
-			for _, drv := range sqlDrivers {
-				if d == drv || strings.HasPrefix(d, drv+"/") || d == "database/sql" {
-					t.Errorf("%s links %s: clients must not link a SQL driver", p.ImportPath, d)
+			for _, drv := range serverDrivers {
+				if d == drv || strings.HasPrefix(d, drv+"/") {
+					t.Errorf("%s links %s: clients must not link a server SQL driver", p.ImportPath, d)
 				}
+			}
+		}
+		if p.ImportPath == module+"/contacts" {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp == "database/sql" || strings.HasPrefix(imp, "modernc.org/sqlite") {
+				t.Errorf("%s imports %s: the client's one database is package contacts'", p.ImportPath, imp)
 			}
 		}
 	}

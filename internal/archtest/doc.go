@@ -3,5 +3,5 @@
 // them (cmd -> node -> control -> {call, supernode} -> {presence, reach,
 // home} -> {signalling, media, relay, directory} -> {crypto, audio}), product
 // code uses only the shared helpers of internal/, no package grows past its
-// size budget, and the client binary links no SQL driver.
+// size budget, and the client binary links no server SQL driver.
 package archtest

@@ -83,6 +83,10 @@ func (d *Directory) Stop() {
 	})
 }
 
+// Client returns a directory client pinned to the directory's key; the
+// caller closes it.
+func (d *Directory) Client(tb testing.TB) *directory.Client { return d.client(tb) }
+
 // client returns a directory client pinned to the directory's key.
 func (d *Directory) client(tb testing.TB) *directory.Client {
 	tb.Helper()
@@ -128,8 +132,8 @@ func (d *Directory) NewUser(tb testing.TB, name string) *User {
 }
 
 // Login logs u in again (a fresh certificate) and saves it in u's home;
-// addrs are the node addresses reported to the directory (its bootstrap
-// list and user lookups).
+// addrs, when given, are checked in as the node's addresses (the
+// directory's bootstrap list and user lookups).
 func (u *User) Login(tb testing.TB, d *Directory, addrs ...string) *crypto.Certificate {
 	tb.Helper()
 	c := d.client(tb)
@@ -140,9 +144,14 @@ func (u *User) Login(tb testing.TB, d *Directory, addrs ...string) *crypto.Certi
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cert, _, err := c.Login(ctx, directory.LoginParams{Username: u.Name, Password: Password, Key: key, Addrs: addrs})
+	cert, _, err := c.Login(ctx, directory.LoginParams{Username: u.Name, Password: Password, Key: key})
 	if err != nil {
 		tb.Fatalf("login %s: %v", u.Name, err)
+	}
+	if len(addrs) > 0 {
+		if _, err := c.CheckIn(ctx, directory.CheckinParams{Key: key, Certificate: cert, Time: time.Now(), Addrs: addrs}); err != nil {
+			tb.Fatalf("check in %s: %v", u.Name, err)
+		}
 	}
 	if err := u.Home.SaveCertificate(cert); err != nil {
 		tb.Fatal(err)

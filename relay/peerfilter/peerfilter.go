@@ -313,3 +313,6 @@ func (f *Filter) IsSelf(addr net.Addr) (port int, self bool) {
 	a, ok := toAddr(ua.IP)
 	return ua.Port, ok && f.self[a]
 }
+
+// IsSelfAddr is IsSelf for a netip address (the fast path's).
+func (f *Filter) IsSelfAddr(a netip.Addr) bool { return f.self[a.Unmap()] }

@@ -16,7 +16,7 @@ func TestDirect(t *testing.T) {
 	if c.Route != "direct" || c.RelayPeerID != "" {
 		t.Errorf("route %q via %q; want direct with no relay", c.Route, c.RelayPeerID)
 	}
-	checkHeard(t, "bob", bob.heard, "alice")
-	checkHeard(t, "alice", c.heard, "bob")
-	w.report("direct", c)
+	w.report("direct", c,
+		checkHeard(t, "bob", bob.heard, "alice"),
+		checkHeard(t, "alice", c.heard, "bob"))
 }

@@ -32,14 +32,14 @@ func TestDirectoryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := alice.call(bob, "alice", false)
-	checkHeard(t, "bob", bob.heard, "alice")
-	checkHeard(t, "alice", c.heard, "bob")
-	w.report("directory-down", c)
+	w.report("directory-down", c,
+		checkHeard(t, "bob", bob.heard, "alice"),
+		checkHeard(t, "alice", c.heard, "bob"))
 
 	back := bob.call(alice, "bob", false)
-	checkHeard(t, "alice", alice.heard, "bob")
-	checkHeard(t, "bob", back.heard, "alice")
-	w.report("directory-down-back", back)
+	w.report("directory-down-back", back,
+		checkHeard(t, "alice", alice.heard, "bob"),
+		checkHeard(t, "bob", back.heard, "alice"))
 
 	ctx, cancel := context.WithTimeout(t.Context(), startWait)
 	defer cancel()
@@ -50,7 +50,7 @@ func TestDirectoryDown(t *testing.T) {
 		t.Fatalf("alice's node did not stop cleanly on Ctrl-C: %v\n%s", err, alice.node.Output())
 	}
 	own := alice.call(bob, "alice", false)
-	checkHeard(t, "bob", bob.heard, "alice")
-	checkHeard(t, "alice", own.heard, "bob")
-	w.report("directory-down-own-node", own)
+	w.report("directory-down-own-node", own,
+		checkHeard(t, "bob", bob.heard, "alice"),
+		checkHeard(t, "alice", own.heard, "bob"))
 }

@@ -5,7 +5,7 @@
 // that each side recorded the speech the other sent (testaudio), and logs
 // one parseable line per call:
 //
-//	SCENARIO n=1 name=direct route=direct relay_peer_id=- setup_ms=19 call_wall_s=3.1 wall_s=14.7
+//	SCENARIO n=1 name=direct profile=none route=direct relay_peer_id=- setup_ms=19 similarity=0.912 call_wall_s=3.1 wall_s=14.7
 //
 // (setup_ms is the summary's; call_wall_s is the `call` command's run time;
 // wall_s is the time since the scenario's lab was built.)

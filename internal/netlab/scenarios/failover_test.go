@@ -79,9 +79,8 @@ func TestRelayKilled(t *testing.T) {
 		// The source is paced from the moment the call is active, so what
 		// alice says failoverBound after the kill is at this offset.
 		from := killedAt.Sub(connectedAt) + failoverBound
-		checkHeardPart(t, "bob", bob.heard, long.samples, from, failoverCall-time.Second)
-		w.report("relay-killed-failover", c)
-		t.Logf("SCENARIO n=5 name=relay-killed-failover-gap audio_gap_s=%.1f", gap.Seconds())
+		sim := checkHeardPart(t, "bob", bob.heard, long.samples, from, failoverCall-time.Second)
+		w.reportExtra("relay-killed-failover", c, fmt.Sprintf("gap_ms=%.0f", float64(gap.Milliseconds())), sim)
 	})
 
 	t.Run("no other super-node", func(t *testing.T) {
@@ -123,7 +122,7 @@ func TestRelayKilled(t *testing.T) {
 		if ended > long-killAfter-10*time.Second {
 			t.Errorf("the call ran on %v after its only relay died, to the end of its %v", ended, long)
 		}
-		w.t.Logf("SCENARIO n=5 name=relay-killed-alone route=relay ended_after_kill_s=%.1f wall_s=%.1f", ended.Seconds(), time.Since(w.started).Seconds())
+		w.t.Logf("SCENARIO n=5 name=relay-killed-alone profile=%s route=relay ended_after_kill_s=%.1f wall_s=%.1f", w.profileName(), ended.Seconds(), time.Since(w.started).Seconds())
 	})
 }
 
@@ -184,18 +183,18 @@ func longSpeech(t *testing.T) speechFile {
 // offset (a failover shifts the audio by its gap, or the jitter buffer by
 // a frame now and then), and the speech-weighted mean of the
 // testaudio.Similarity scores must pass testaudio.Threshold.
-func checkHeardPart(t *testing.T, who, path string, sent []int16, from, to time.Duration) {
+func checkHeardPart(t *testing.T, who, path string, sent []int16, from, to time.Duration) float64 {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Errorf("%s recorded nothing: %v", who, err)
-		return
+		return 0
 	}
 	defer f.Close()
 	heard, _, err := audio.ReadWAV(f)
 	if err != nil {
 		t.Errorf("%s's recording %s: %v", who, path, err)
-		return
+		return 0
 	}
 	const seg = audio.SampleRate / 2
 	i, j := int(from.Seconds()*audio.SampleRate), min(int(to.Seconds()*audio.SampleRate), len(sent))
@@ -231,6 +230,7 @@ func checkHeardPart(t *testing.T, who, path string, sent []int16, from, to time.
 	if score <= testaudio.Threshold {
 		t.Errorf("%s did not hear what was sent %.1f..%.1f s into the call (similarity %.3f <= %.2f)", who, from.Seconds(), to.Seconds(), score, testaudio.Threshold)
 	}
+	return score
 }
 
 // relayPair starts alice's node on the internet and bob's behind a

@@ -27,9 +27,9 @@ func TestConeNAT(t *testing.T) {
 	if c.Route != "direct" || c.RelayPeerID != "" {
 		t.Errorf("route %q via %q; want direct with no relay", c.Route, c.RelayPeerID)
 	}
-	checkHeard(t, "bob", bob.heard, "alice")
-	checkHeard(t, "alice", c.heard, "bob")
-	w.report("cone-nat", c)
+	w.report("cone-nat", c,
+		checkHeard(t, "bob", bob.heard, "alice"),
+		checkHeard(t, "alice", c.heard, "bob"))
 }
 
 // TestConeNATs is scenario 2 with both sides behind cone NATs: hole
@@ -73,9 +73,9 @@ func TestConeNATs(t *testing.T) {
 	if !strings.Contains(route, remote) || !(strings.HasSuffix(route, " srflx") || strings.HasSuffix(route, " prflx")) {
 		t.Errorf("media route %q; want direct to a reflexive candidate on bob's NAT (%s)", route, bob.router.Addr())
 	}
-	checkHeard(t, "bob", bob.heard, "alice")
-	checkHeard(t, "alice", c.heard, "bob")
-	w.report("cone-nats", c)
+	w.report("cone-nats", c,
+		checkHeard(t, "bob", bob.heard, "alice"),
+		checkHeard(t, "alice", c.heard, "bob"))
 }
 
 // mediaRoute is the route of the last "call media started" line of a

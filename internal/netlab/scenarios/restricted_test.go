@@ -64,17 +64,17 @@ func TestFirewall443(t *testing.T) {
 	if out.Route != "relay" || out.RelayPeerID != sst.PeerID {
 		t.Errorf("carol -> bob: route %q via %q; want relay via the super-node %s", out.Route, out.RelayPeerID, sst.PeerID)
 	}
-	checkHeard(t, "bob", bob.heard, "alice")
-	checkHeard(t, "carol", out.heard, "bob")
-	w.report("firewall-443-out", out)
+	w.report("firewall-443-out", out,
+		checkHeard(t, "bob", bob.heard, "alice"),
+		checkHeard(t, "carol", out.heard, "bob"))
 
 	in := bob.call(carol, "bob", false)
 	if in.Route != "relay" {
 		t.Errorf("bob -> carol: route %q; want relay (carol's side uses only the super-node's TURN)", in.Route)
 	}
-	checkHeard(t, "carol", carol.heard, "bob")
-	checkHeard(t, "bob", in.heard, "alice")
-	w.report("firewall-443-in", in)
+	w.report("firewall-443-in", in,
+		checkHeard(t, "carol", carol.heard, "bob"),
+		checkHeard(t, "bob", in.heard, "alice"))
 
 	if st := carol.status(); st.Role != "client" {
 		t.Errorf("carol's node became a %q (%s) behind the firewall; a restricted node never relays", st.Role, st.RoleReason)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -362,11 +363,28 @@ func checkHeard(t *testing.T, who, path, said string) float64 {
 	return sim
 }
 
-// report logs the scenario's parseable result line.
-func (w *world) report(name string, c finishedCall) {
-	w.t.Logf("SCENARIO n=%d name=%s route=%s relay_peer_id=%s setup_ms=%.0f call_wall_s=%.1f wall_s=%.1f",
-		w.scenario, name, orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, c.wall.Seconds(), time.Since(w.started).Seconds())
+// report logs the scenario's parseable result line (see doc.go), with the
+// speech similarity of the call's worse direction (sims: each side's
+// checkHeard) and extra key=value fields.
+func (w *world) report(name string, c finishedCall, sims ...float64) {
+	w.reportExtra(name, c, "", sims...)
 }
+
+// reportExtra is report with extra "key=value ..." fields.
+func (w *world) reportExtra(name string, c finishedCall, extra string, sims ...float64) {
+	sim := "-"
+	if len(sims) > 0 {
+		sim = fmt.Sprintf("%.3f", slices.Min(sims))
+	}
+	if extra != "" {
+		extra = " " + extra
+	}
+	w.t.Logf("SCENARIO n=%d name=%s profile=%s route=%s relay_peer_id=%s setup_ms=%.0f similarity=%s%s call_wall_s=%.1f wall_s=%.1f",
+		w.scenario, name, w.profileName(), orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, sim, extra, c.wall.Seconds(), time.Since(w.started).Seconds())
+}
+
+// profileName is the impairment profile the world's links run on.
+func (w *world) profileName() string { return "none" }
 
 func orDash(s string) string {
 	if s == "" {

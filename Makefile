@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin
 PACKAGES = ./...
 
-.PHONY: all build deps demo test bench bench-scale fuzz lab lab-report attack vet clean install uninstall deb
+.PHONY: all build deps demo test bench bench-scale fuzz lab lab-report attack long vet clean install uninstall deb
 
 all: build
 
@@ -82,6 +82,10 @@ uninstall:
 # A Debian package in bin/ (dpkg-deb; lintian when installed).
 deb: build
 	BIN=$(BIN) bash scripts/deb.sh
+
+# Long variants: a 200 MiB file transfer killed (kill -9) at half and resumed.
+long:
+	PEERCALL_LONG=1 $(GO) test -count=1 -run 'TestKill9Resume$$' -v ./transfer/
 
 clean:
 	rm -rf $(BIN)

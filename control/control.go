@@ -16,6 +16,7 @@ import (
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/presence"
+	"github.com/peercall/peercall/transfer"
 )
 
 // MaxMessage bounds one control request or response line.
@@ -51,6 +52,10 @@ type Request struct {
 	// DSPOff turns stages of the microphone's processing off for the call
 	// ("aec", "ns", "agc", "hpf"; call).
 	DSPOff []string `json:"dsp_off,omitempty"`
+	// Path is the file to send (send; absolute) and TransferID an offer
+	// (accept_file, refuse_file): control/transfer.go.
+	Path       string `json:"path,omitempty"`
+	TransferID string `json:"transfer_id,omitempty"`
 	// Action, Message, Status and Mood are the contact list's fields
 	// (softphone.go).
 	Action  string  `json:"action,omitempty"`
@@ -72,6 +77,10 @@ type Response struct {
 	Status  *Status        `json:"status,omitempty"`
 	Calls   []call.Info    `json:"calls,omitempty"`
 	Result  *call.Result   `json:"result,omitempty"`
+	// File transfer (control/transfer.go).
+	Transfer  *transfer.Event  `json:"transfer,omitempty"`
+	Transfers []transfer.Event `json:"transfers,omitempty"`
+	Report    *transfer.Report `json:"report,omitempty"`
 	softphoneResponse
 }
 
@@ -126,6 +135,9 @@ func (r Request) validate() error {
 		return err
 	}
 	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil
+	if err := r.validateTransfer(); err != nil || isTransferOp(r.Op) {
+		return err
+	}
 	switch r.Op {
 	case OpStatus, OpCalls:
 		if callFields || r.CallID != "" {
@@ -154,7 +166,7 @@ func (r Request) validate() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls", r.Op)
+		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, send, transfers, accept_file, refuse_file", r.Op)
 	}
 	return nil
 }
@@ -343,6 +355,10 @@ func (s *Server) serve(c net.Conn) {
 		return
 	}
 	n := s.n
+	if isTransferOp(req.Op) {
+		s.serveTransfer(req, send, fail)
+		return
+	}
 	if s.serveSoftphone(req, send, fail) {
 		return
 	}

@@ -18,6 +18,9 @@ type Status struct {
 	Calls        []call.Info           `json:"calls"`
 	Addrs        []string              `json:"addrs"`
 	Presence     string                `json:"presence"`
+	// TransferRules are the file transfer rules in force, each with the
+	// file that set it (transfer.Rules.Describe).
+	TransferRules []string `json:"transfer_rules,omitempty"`
 	// Availability and Mood are this user's status as contacts see it
 	// (online, away, dnd, invisible; package contacts).
 	Availability string    `json:"availability,omitempty"`

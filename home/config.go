@@ -34,6 +34,8 @@ type Config struct {
 	Relay *RelayConfig `toml:"relay,omitempty"`
 	// Audio is [audio] (nil: DefaultAudioConfig).
 	Audio *AudioConfig `toml:"audio,omitempty"`
+	// Transfer is [transfer] (nil: the defaults; config_transfer.go).
+	Transfer *TransferConfig `toml:"transfer,omitempty"`
 	// Contacts is [contacts] and UI is [ui] (config_softphone.go).
 	Contacts *ContactsConfig `toml:"contacts,omitempty"`
 	UI       *UIConfig       `toml:"ui,omitempty"`
@@ -105,6 +107,11 @@ func (c Config) Validate() error {
 	}
 	if c.Relay != nil {
 		if err := c.Relay.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Transfer != nil {
+		if err := c.Transfer.Validate(); err != nil {
 			return err
 		}
 	}

@@ -152,6 +152,7 @@ func (n *Node) Status() control.Status {
 		Calls:        n.Calls(),
 		Identity:     n.identity(),
 	}
+	st.TransferRules = n.TransferRules()
 	n.softStatus(&st)
 	for _, a := range n.presenceAddrs() {
 		st.Addrs = append(st.Addrs, a.String())

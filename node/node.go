@@ -127,6 +127,7 @@ type Node struct {
 	lock    *home.Lock
 	control *control.Server
 	relay   *supernode.Manager
+	files   *fileTransfers // node/transfer.go
 	reg     *prometheus.Registry
 	metrics *metricsServer
 	soft    softphone // contacts, event stream, web interface
@@ -277,6 +278,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.startCalls(); err != nil {
+		return err
+	}
+	if err := n.startTransfers(); err != nil {
 		return err
 	}
 	n.startCheckin()
@@ -558,6 +562,9 @@ func (n *Node) shutdown() error {
 	errs = append(errs, n.stopSoftphone())
 	if n.host != nil {
 		n.host.RemoveStreamHandler(signalling.ProtocolID)
+	}
+	if n.files != nil {
+		errs = append(errs, n.files.close())
 	}
 	if n.sig != nil {
 		errs = append(errs, n.sig.Close())

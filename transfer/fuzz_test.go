@@ -16,7 +16,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Accept{Offset: ChunkSize}.Marshal())
 	f.Add(Refuse{Reason: "no"}.Marshal())
 	f.Add(Chunk{Offset: 0, Data: []byte("data")}.Marshal())
-	f.Add(marshalDone())
+	f.Add(Done{}.Marshal())
 	f.Add(Result{Status: StatusQuarantined, Name: "a", Reason: "scan"}.Marshal())
 	f.Add([]byte{1, 9})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -37,8 +37,8 @@ func FuzzDecode(f *testing.F) {
 			again = m.Refuse.Marshal()
 		case m.Chunk != nil:
 			again = m.Chunk.Marshal()
-		case m.Done:
-			again = marshalDone()
+		case m.Done != nil:
+			again = m.Done.Marshal()
 		case m.Result != nil:
 			again = m.Result.Marshal()
 		default:

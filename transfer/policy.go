@@ -147,24 +147,48 @@ func Effective(user Settings, userFile string, admin Settings, adminFile string)
 // ErrRefused wraps every refusal by the rules.
 var ErrRefused = errors.New("file transfer refused")
 
+// RuleError is a refusal by one rule (Rules.Check).
+type RuleError struct {
+	Rule string // the key, e.g. "transfer.max_file_size"
+	msg  string
+}
+
+func (e *RuleError) Error() string { return e.msg }
+
+// Unwrap makes errors.Is(err, ErrRefused) hold.
+func (e *RuleError) Unwrap() error { return ErrRefused }
+
+// RuleOf is the rule that refused err ("rules" if none is named).
+func RuleOf(err error) string {
+	var re *RuleError
+	if errors.As(err, &re) {
+		return re.Rule
+	}
+	return "rules"
+}
+
+func refusedBy(rule, format string, a ...any) error {
+	return &RuleError{Rule: rule, msg: ErrRefused.Error() + ": " + fmt.Sprintf(format, a...)}
+}
+
 // Check says whether a file of size bytes called name (already sanitised)
 // may move under r, and names the rule and its file when not.
 func (r Rules) Check(name string, size int64) error {
 	if !r.Enabled {
-		return fmt.Errorf("%w: file transfer is disabled (transfer.enabled = false in %s)", ErrRefused, r.Source["enabled"])
+		return refusedBy("transfer.enabled", "file transfer is disabled (transfer.enabled = false in %s)", r.Source["enabled"])
 	}
 	if r.MaxFileSize > 0 && size > r.MaxFileSize {
-		return fmt.Errorf("%w: %q is %d bytes, over the limit of %d (transfer.max_file_size in %s)",
-			ErrRefused, name, size, r.MaxFileSize, r.Source["max_file_size"])
+		return refusedBy("transfer.max_file_size", "%q is %d bytes, over the limit of %d (transfer.max_file_size in %s)",
+			name, size, r.MaxFileSize, r.Source["max_file_size"])
 	}
 	ext := Extension(name)
 	if len(r.Allowed) > 0 && !slices.Contains(r.Allowed, ext) {
-		return fmt.Errorf("%w: %q has extension %q, not among the allowed %q (transfer.allowed_extensions in %s)",
-			ErrRefused, name, ext, r.Allowed, r.Source["extensions"])
+		return refusedBy("transfer.allowed_extensions", "%q has extension %q, not among the allowed %q (transfer.allowed_extensions in %s)",
+			name, ext, r.Allowed, r.Source["extensions"])
 	}
 	if slices.Contains(r.Blocked, ext) {
-		return fmt.Errorf("%w: %q has the blocked extension %q (transfer.blocked_extensions in %s)",
-			ErrRefused, name, ext, r.Source["extensions"])
+		return refusedBy("transfer.blocked_extensions", "%q has the blocked extension %q (transfer.blocked_extensions in %s)",
+			name, ext, r.Source["extensions"])
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -58,6 +59,11 @@ type Event struct {
 	Bytes  int64  `json:"bytes"` // verified (receiver) or sent (sender) so far
 	State  string `json:"state"` // offered, accepted, refused, progress, released, quarantined, failed, interrupted
 	Reason string `json:"reason,omitempty"`
+	// Code names a refusal's reason for metrics: certificate, blocked,
+	// name, busy, storage, quarantined, declined, or the rule
+	// (transfer.enabled, transfer.max_file_size, transfer.allowed_extensions,
+	// transfer.blocked_extensions).
+	Code string `json:"code,omitempty"`
 }
 
 // ReceiverConfig configures a Receiver.
@@ -138,11 +144,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 
 // recvState is the durable state of one transfer, beside its .part file.
 type recvState struct {
-	User   string `json:"user"`
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	User string `json:"user"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
 	// Offset is how many bytes of the .part file are verified and synced.
 	Offset int64 `json:"offset"`
 	// Quarantined is set when the file is complete but kept (scan).
@@ -183,76 +188,76 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 		return fmt.Errorf("first message is not an offer: %w", ErrMalformed)
 	}
 	o := m.Offer
-	refuse := func(ev Event, err error) error {
-		ev.State, ev.Reason = "refused", err.Error()
+	refuse := func(ev Event, code string, err error) error {
+		ev.State, ev.Reason, ev.Code = "refused", err.Error(), code
 		r.emit(ev)
 		_ = writeMsg(s, Refuse{Reason: err.Error()}.Marshal())
 		return err
 	}
 	user, err := r.cfg.Identify(remotePeer, o.Cert)
 	if err != nil {
-		return refuse(Event{}, fmt.Errorf("%w: the sender's certificate does not check: %w", ErrRefused, err))
+		return refuse(Event{}, "certificate", fmt.Errorf("%w: the sender's certificate does not check: %w", ErrRefused, err))
 	}
 	ev := Event{ID: hex.EncodeToString(o.ID[:]), Peer: user, Size: int64(o.Size)}
 	if r.cfg.Blocker.Blocked(user) {
-		return refuse(ev, fmt.Errorf("%w: %s is blocked by the recipient", ErrRefused, user))
+		return refuse(ev, "blocked", fmt.Errorf("%w: %s is blocked by the recipient", ErrRefused, user))
 	}
 	name, changed, err := SanitizeName(o.Name)
 	if err != nil {
-		return refuse(ev, fmt.Errorf("%w: %w", ErrRefused, err))
+		return refuse(ev, "name", fmt.Errorf("%w: %w", ErrRefused, err))
 	}
 	ev.Name = name
 	if changed {
 		r.log.Info("incoming file renamed", "from", clip(string(o.Name)), "to", name, "user", user)
 	}
 	if err := r.cfg.Rules().Check(name, int64(o.Size)); err != nil {
-		return refuse(ev, err)
+		return refuse(ev, RuleOf(err), err)
 	}
 	key := stateKey(user, o.ID)
 	release, err := r.claim(ctx, key, cancel)
 	if err != nil {
-		return refuse(ev, err)
+		return refuse(ev, "busy", err)
 	}
 	defer release()
 	st, err := r.loadState(key)
 	if err != nil {
-		return refuse(ev, fmt.Errorf("%w: the recipient cannot read its state of this transfer: %w", ErrRefused, err))
+		return refuse(ev, "storage", fmt.Errorf("%w: the recipient cannot read its state of this transfer: %w", ErrRefused, err))
 	}
-	if st != nil && (st.User != user || st.Size != int64(o.Size) || st.SHA256 != hex.EncodeToString(o.SHA256[:])) {
+	if st != nil && (st.User != user || st.Size != int64(o.Size) || st.ID != ev.ID) {
 		st = nil // another file under the same id: start over
 	}
 	if st != nil && st.Quarantined != "" {
-		return refuse(ev, fmt.Errorf("%w: %s was received before and is kept in quarantine: %s", ErrRefused, name, st.Quarantined))
+		return refuse(ev, "quarantined", fmt.Errorf("%w: %s was received before and is kept in quarantine: %s", ErrRefused, name, st.Quarantined))
 	}
 	if st == nil {
 		r.emit(Event{ID: ev.ID, Peer: user, Name: name, Size: ev.Size, State: "offered"})
 		if r.cfg.Accept != nil {
 			if err := r.cfg.Accept(ctx, Incoming{ID: ev.ID, User: user, Name: name, Size: int64(o.Size)}); err != nil {
-				return refuse(ev, fmt.Errorf("%w: %w", ErrRefused, err))
+				return refuse(ev, "declined", fmt.Errorf("%w: %w", ErrRefused, err))
 			}
 		}
-		st = &recvState{User: user, ID: ev.ID, Name: name, Size: int64(o.Size), SHA256: hex.EncodeToString(o.SHA256[:])}
+		st = &recvState{User: user, ID: ev.ID, Name: name, Size: int64(o.Size)}
 	}
 	f, h, err := r.openPart(key, st)
 	if err != nil {
-		return refuse(ev, fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
+		return refuse(ev, "storage", fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
 	}
 	defer f.Close()
 	if err := r.saveState(key, st); err != nil {
-		return refuse(ev, fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
+		return refuse(ev, "storage", fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
 	}
 	if err := writeMsg(s, Accept{Offset: uint64(st.Offset)}.Marshal()); err != nil {
 		return err
 	}
 	ev.Bytes, ev.State = st.Offset, "accepted"
 	r.emit(ev)
-	err = r.receive(read, f, h, key, st, ev)
+	root, err := r.receive(read, f, h, key, st, ev)
 	if err != nil {
 		ev.Bytes, ev.State, ev.Reason = st.Offset, "interrupted", err.Error()
 		r.emit(ev)
 		return err
 	}
-	res := r.finish(ctx, h, key, st)
+	res := r.finish(ctx, h, root, key, st)
 	ev.Bytes, ev.State, ev.Reason = st.Size, res.Status.String(), res.Reason
 	if res.Status == StatusReleased {
 		ev.Name = res.Name
@@ -268,7 +273,7 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 // goroutine that writes it to f at st.Offset and adds it to h (the whole
 // file's hash so far); the written bytes are made durable in the
 // background every SyncEvery bytes. Reading, writing and syncing overlap.
-func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) error {
+func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) (root [32]byte, _ error) {
 	base := *st // what a sync saves, but for the offset
 	sy := &syncer{f: f, save: func(off int64) error {
 		cp := base
@@ -329,7 +334,8 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 			if err != nil {
 				return fmt.Errorf("read chunk: %w", err)
 			}
-			if m.Done {
+			if m.Done != nil {
+				root = m.Done.SHA256
 				if next != st.Size {
 					return fmt.Errorf("sender finished at %d of %d bytes: %w", next, st.Size, ErrMalformed)
 				}
@@ -353,9 +359,9 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 	}()
 	<-wdone
 	if rerr != nil {
-		return rerr
+		return root, rerr
 	}
-	return werr
+	return root, werr
 }
 
 // syncer makes a file's written bytes durable (fsync, then the state that
@@ -425,11 +431,11 @@ func (s *syncer) final(offset int64) error {
 }
 
 // finish checks the whole file's hash, scans it and releases or keeps it.
-func (r *Receiver) finish(ctx context.Context, h hash.Hash, key string, st *recvState) Result {
+func (r *Receiver) finish(ctx context.Context, h hash.Hash, root [32]byte, key string, st *recvState) Result {
 	part := r.partPath(key)
-	if hex.EncodeToString(h.Sum(nil)) != st.SHA256 {
+	if !bytes.Equal(h.Sum(nil), root[:]) {
 		r.forget(key)
-		return Result{Status: StatusFailed, Reason: "the file's SHA-256 does not match the offer: it was deleted; send it again"}
+		return Result{Status: StatusFailed, Reason: "the file's SHA-256 does not match the sender's: it was deleted; send it again"}
 	}
 	rules := r.cfg.Rules()
 	if err := Scan(ctx, rules.Scan, part, rules.ScanTimeout); err != nil {

@@ -95,13 +95,13 @@ type sendState struct {
 	Sent int64 `json:"sent"` // the highest offset ever sent
 }
 
-// TransferID is the id of sending a file: the same file under the same
-// name gets the same id, so a new send resumes an old one.
-func TransferID(sum [32]byte, size int64, name string) [IDSize]byte {
+// TransferID is the id of sending a file: the same file (size and
+// modification time) under the same name gets the same id, so a new send
+// resumes an old one. A file changed in between fails the whole-file hash
+// at the end and is sent again from the start.
+func TransferID(size int64, modified time.Time, name string) [IDSize]byte {
 	h := sha256.New()
-	h.Write([]byte("peercall/file/1\x00"))
-	h.Write(sum[:])
-	fmt.Fprintf(h, "\x00%d\x00%s", size, name)
+	fmt.Fprintf(h, "peercall/file/1\x00%d\x00%d\x00%s", size, modified.UnixNano(), name)
 	var id [IDSize]byte
 	copy(id[:], h.Sum(nil))
 	return id
@@ -141,13 +141,9 @@ func Send(ctx context.Context, cfg SendConfig, path string) (Report, error) {
 	if err := cfg.Rules.Check(name, fi.Size()); err != nil {
 		return Report{}, fmt.Errorf("%w (on this machine, nothing was sent)", err)
 	}
-	sum, sums, err := FileHash(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return Report{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	id := TransferID(sum, fi.Size(), name)
+	id := TransferID(fi.Size(), fi.ModTime(), name)
 	rep := Report{ID: hex.EncodeToString(id[:]), Name: name, Size: fi.Size()}
-	s := &sender{cfg: cfg, f: f, rep: &rep, sums: sums, offer: Offer{ID: id, Size: uint64(fi.Size()), SHA256: sum, Cert: cfg.Cert, Name: []byte(name)}}
+	s := &sender{cfg: cfg, f: f, rep: &rep, offer: Offer{ID: id, Size: uint64(fi.Size()), Cert: cfg.Cert, Name: []byte(name)}}
 	s.loadState()
 	wait := cfg.RetryWait
 	for {
@@ -178,7 +174,7 @@ type sender struct {
 	f     *os.File
 	rep   *Report
 	offer Offer
-	sums  [][32]byte // each chunk's SHA-256, from FileHash
+	sums  [][32]byte // each chunk's SHA-256 so far (FileHash's list)
 	state sendState
 	saved int64
 	pos   int64
@@ -218,6 +214,21 @@ func (s *sender) saveState(force bool) {
 	if os.WriteFile(p, data, 0o600) == nil {
 		s.saved = s.state.Sent
 	}
+}
+
+// hashUpTo computes the chunk hashes of the file's first off bytes that
+// this send has not sent itself (what the recipient had already).
+func (s *sender) hashUpTo(off int64) error {
+	have := int64(len(s.sums)) * ChunkSize
+	if have >= off {
+		return nil
+	}
+	_, sums, err := FileHash(bufio.NewReaderSize(io.NewSectionReader(s.f, have, off-have), 1<<20))
+	if err != nil {
+		return fmt.Errorf("read the file's first %d bytes: %w", off, err)
+	}
+	s.sums = append(s.sums, sums...)
+	return nil
 }
 
 func setDeadline(st Stream, d time.Duration) {
@@ -263,6 +274,9 @@ func (s *sender) attempt(ctx context.Context) error {
 	}
 	s.pos = off
 	s.emit("accepted", "")
+	if err := s.hashUpTo(off); err != nil {
+		return err
+	}
 	if _, err := s.f.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
@@ -275,7 +289,13 @@ func (s *sender) attempt(ctx context.Context) error {
 			return fmt.Errorf("read the file at %d: %w (did it change while sending?)", s.pos, err)
 		}
 		setDeadline(st, s.cfg.IdleTimeout)
-		if _, err := st.Write(chunkFrame(frame, uint64(s.pos), n, s.sums[s.pos/ChunkSize])); err != nil {
+		sum := sha256.Sum256(frame[chunkFrameHeader : chunkFrameHeader+n])
+		if i := int(s.pos / ChunkSize); i < len(s.sums) {
+			s.sums[i] = sum
+		} else {
+			s.sums = append(s.sums, sum)
+		}
+		if _, err := st.Write(chunkFrame(frame, uint64(s.pos), n, sum)); err != nil {
 			s.saveState(true)
 			return fmt.Errorf("send the chunk at %d: %w", s.pos, err)
 		}
@@ -289,7 +309,13 @@ func (s *sender) attempt(ctx context.Context) error {
 		}
 	}
 	s.saveState(true)
-	if err := writeMsg(st, marshalDone()); err != nil {
+	root := sha256.New()
+	for _, sum := range s.sums {
+		root.Write(sum[:])
+	}
+	var done Done
+	copy(done.SHA256[:], root.Sum(nil))
+	if err := writeMsg(st, done.Marshal()); err != nil {
 		return fmt.Errorf("send the end of the file: %w", err)
 	}
 	s.emit("progress", "")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"os"
@@ -290,7 +291,8 @@ func TestScan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rules := Effective(Settings{}, "config.toml", Settings{ScanCommand: []string{tc.scan, "{}"}, ScanTimeout: tc.timeout}, "policy.toml")
 			p := newPeer(t, rules, nil)
-			rep, err := Send(context.Background(), sendCfg(p, "alice"), writeFile(t, t.TempDir(), "test.txt", []byte(tc.content)))
+			path := writeFile(t, t.TempDir(), "test.txt", []byte(tc.content))
+			rep, err := Send(context.Background(), sendCfg(p, "alice"), path)
 			if tc.released {
 				if err != nil || rep.Result.Status != StatusReleased {
 					t.Fatalf("clean file: %v, %+v", err, rep.Result)
@@ -313,7 +315,7 @@ func TestScan(t *testing.T) {
 				t.Fatalf("quarantine holds %d files, want the one", len(parts))
 			}
 			// Sending it again is refused: it is kept.
-			_, err = Send(context.Background(), sendCfg(p, "alice"), writeFile(t, t.TempDir(), "test.txt", []byte(tc.content)))
+			_, err = Send(context.Background(), sendCfg(p, "alice"), path)
 			if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "kept in quarantine") {
 				t.Fatalf("second send: %v", err)
 			}
@@ -333,13 +335,14 @@ func TestPolicyRefusesBeforeAnyByte(t *testing.T) {
 		file        string
 		size        int
 		reason      string
+		rule        string
 	}{
-		{"disabled by policy", Settings{Enabled: &on}, Settings{Enabled: &off}, "a.txt", 1 << 20, "transfer.enabled = false in policy.toml"},
-		{"too large", Settings{MaxFileSize: 10 << 20}, Settings{MaxFileSize: 1 << 20}, "a.txt", 1<<20 + 1, "over the limit of 1048576 (transfer.max_file_size in policy.toml)"},
-		{"user cannot raise", Settings{MaxFileSize: 1 << 40}, Settings{MaxFileSize: 1000}, "a.txt", 1001, "transfer.max_file_size in policy.toml"},
-		{"blocked extension", Settings{}, Settings{BlockedExtensions: []string{"exe"}}, "setup.EXE", 10, `blocked extension "exe"`},
-		{"not allowed", Settings{}, Settings{AllowedExtensions: []string{"pdf", "txt"}}, "a.pdf.js", 10, `not among the allowed`},
-		{"user allows more", Settings{AllowedExtensions: []string{"js", "txt"}}, Settings{AllowedExtensions: []string{"txt"}}, "a.js", 10, `not among the allowed ["txt"]`},
+		{"disabled by policy", Settings{Enabled: &on}, Settings{Enabled: &off}, "a.txt", 1 << 20, "transfer.enabled = false in policy.toml", "transfer.enabled"},
+		{"too large", Settings{MaxFileSize: 10 << 20}, Settings{MaxFileSize: 1 << 20}, "a.txt", 1<<20 + 1, "over the limit of 1048576 (transfer.max_file_size in policy.toml)", "transfer.max_file_size"},
+		{"user cannot raise", Settings{MaxFileSize: 1 << 40}, Settings{MaxFileSize: 1000}, "a.txt", 1001, "transfer.max_file_size in policy.toml", "transfer.max_file_size"},
+		{"blocked extension", Settings{}, Settings{BlockedExtensions: []string{"exe"}}, "setup.EXE", 10, `blocked extension "exe"`, "transfer.blocked_extensions"},
+		{"not allowed", Settings{}, Settings{AllowedExtensions: []string{"pdf", "txt"}}, "a.pdf.js", 10, `not among the allowed`, "transfer.allowed_extensions"},
+		{"user allows more", Settings{AllowedExtensions: []string{"js", "txt"}}, Settings{AllowedExtensions: []string{"txt"}}, "a.js", 10, `not among the allowed ["txt"]`, "transfer.allowed_extensions"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPeer(t, Effective(tc.user, "config.toml", tc.admin, "policy.toml"), nil)
@@ -349,6 +352,9 @@ func TestPolicyRefusesBeforeAnyByte(t *testing.T) {
 			var refused *RefusedError
 			if !errors.As(err, &refused) || !strings.Contains(refused.Reason, tc.reason) {
 				t.Fatalf("got %v, want a refusal naming %q", err, tc.reason)
+			}
+			if e := p.waitEvent("refused"); e.Code != tc.rule {
+				t.Fatalf("refusal code %q, want %q", e.Code, tc.rule)
 			}
 			if n := p.received.Load(); n > 2+int64(len(Offer{Cert: []byte("alice"), Name: []byte(tc.file)}.Marshal())) {
 				t.Fatalf("the receiver read %d bytes: more than the offer", n)
@@ -503,5 +509,86 @@ func TestResumeAfterReceiverRestart(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(p.home, "received", "big.bin"))
 	if !bytes.Equal(got, data) {
 		t.Fatal("the resumed file differs")
+	}
+}
+
+// flipConn flips one byte of the data once, after skip bytes written.
+type flipConn struct {
+	net.Conn
+	skip *atomic.Int64
+}
+
+func (c flipConn) Write(p []byte) (int, error) {
+	if left := c.skip.Add(-int64(len(p))); left < 0 && left+int64(len(p)) >= 0 {
+		q := append([]byte(nil), p...)
+		q[len(q)-1] ^= 0xff // the chunk's last data byte
+		return c.Conn.Write(q)
+	}
+	return c.Conn.Write(p)
+}
+
+// TestCorruptChunk: a chunk that fails its hash ends the stream; the next
+// attempt resumes before it and the file arrives whole.
+func TestCorruptChunk(t *testing.T) {
+	p := newPeer(t, defaultRules(), nil)
+	data := randomBytes(t, 1<<20)
+	var skip atomic.Int64
+	skip.Store(300 << 10)
+	cfg := sendCfg(p, "alice")
+	cfg.Attempts = 2
+	first := true
+	cfg.Dial = func(ctx context.Context) (Stream, error) {
+		c, err := p.dial(ctx)
+		if err != nil || !first {
+			return c, err
+		}
+		first = false
+		return flipConn{c.(net.Conn), &skip}, nil
+	}
+	rep, err := Send(context.Background(), cfg, writeFile(t, t.TempDir(), "f.bin", data))
+	if err != nil || rep.Attempts != 2 {
+		t.Fatalf("%v, %+v", err, rep)
+	}
+	if e := p.waitEvent("interrupted"); !strings.Contains(e.Reason, "fails its SHA-256") {
+		t.Fatalf("receiver: %+v", e)
+	}
+	got, _ := os.ReadFile(filepath.Join(p.home, "received", "f.bin"))
+	if !bytes.Equal(got, data) {
+		t.Fatal("the file differs")
+	}
+}
+
+// TestWrongFileHash: chunks that match their hashes but not the sender's
+// whole-file hash are deleted, and the sender is told.
+func TestWrongFileHash(t *testing.T) {
+	p := newPeer(t, defaultRules(), nil)
+	c, err := p.dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := []byte("some data")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(writeMsg(c, Offer{Size: uint64(len(data)), Cert: []byte("alice"), Name: []byte("x.txt")}.Marshal()))
+	m, err := readMsg(c)
+	if err != nil || m.Accept == nil || m.Accept.Offset != 0 {
+		t.Fatalf("%+v, %v", m, err)
+	}
+	must(writeMsg(c, Chunk{SHA256: sha256.Sum256(data), Data: data}.Marshal()))
+	must(writeMsg(c, Done{SHA256: sha256.Sum256([]byte("other"))}.Marshal()))
+	m, err = readMsg(c)
+	if err != nil || m.Result == nil || m.Result.Status != StatusFailed || !strings.Contains(m.Result.Reason, "does not match") {
+		t.Fatalf("%+v, %v", m.Result, err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(p.home, "quarantine")); len(left) != 0 {
+		t.Fatalf("%d files left in quarantine", len(left))
+	}
+	if left, _ := os.ReadDir(filepath.Join(p.home, "received")); len(left) != 0 {
+		t.Fatalf("%d files released", len(left))
 	}
 }

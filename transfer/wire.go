@@ -48,9 +48,6 @@ var ErrMalformed = errors.New("malformed file transfer message")
 type Offer struct {
 	ID   [IDSize]byte
 	Size uint64
-	// SHA256 is the whole file's hash list root (FileHash): SHA-256 over
-	// the SHA-256 of each chunk.
-	SHA256 [32]byte
 	// Cert is the sender's directory certificate (the receiver checks it
 	// names the stream's authenticated peer).
 	Cert []byte
@@ -112,10 +109,9 @@ func header(typ byte, n int) []byte {
 
 // Marshal encodes o.
 func (o Offer) Marshal() []byte {
-	b := header(typeOffer, IDSize+8+32+4+len(o.Cert)+len(o.Name))
+	b := header(typeOffer, IDSize+8+4+len(o.Cert)+len(o.Name))
 	b = append(b, o.ID[:]...)
 	b = binary.BigEndian.AppendUint64(b, o.Size)
-	b = append(b, o.SHA256[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(o.Cert)))
 	b = append(b, o.Cert...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(o.Name)))
@@ -142,7 +138,12 @@ func (c Chunk) Marshal() []byte {
 	return append(b, c.Data...)
 }
 
-func marshalDone() []byte { return header(typeDone, 0) }
+// Done ends the file's data with its whole-file hash (FileHash), which the
+// sender computes while it sends.
+type Done struct{ SHA256 [32]byte }
+
+// Marshal encodes d.
+func (d Done) Marshal() []byte { return append(header(typeDone, 32), d.SHA256[:]...) }
 
 // Marshal encodes r.
 func (r Result) Marshal() []byte {
@@ -179,7 +180,7 @@ type Message struct {
 	Accept *Accept
 	Refuse *Refuse
 	Chunk  *Chunk
-	Done   bool
+	Done   *Done
 	Result *Result
 }
 
@@ -199,7 +200,6 @@ func Decode(b []byte) (Message, error) {
 		o := &Offer{}
 		copy(o.ID[:], r.Bytes(IDSize))
 		o.Size = r.Uint64()
-		copy(o.SHA256[:], r.Bytes(32))
 		o.Cert = append([]byte(nil), r.Bytes16(1, maxCertBytes, "certificate")...)
 		o.Name = append([]byte(nil), r.Bytes16(1, MaxNameBytes, "file name")...)
 		if o.Size > 1<<62 {
@@ -219,7 +219,9 @@ func Decode(b []byte) (Message, error) {
 		c.Data = r.Bytes(r.Len())
 		m.Chunk = c
 	case typeDone:
-		m.Done = true
+		d := &Done{}
+		copy(d.SHA256[:], r.Bytes(32))
+		m.Done = d
 	case typeResult:
 		res := &Result{Status: Status(r.Uint8())}
 		res.Name = r.Text(r.Bytes16(0, maxReasonBytes, "name"), "name")

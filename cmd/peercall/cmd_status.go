@@ -78,6 +78,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(w, "revocations:  %d, fetched %s\n", id.Revocations, id.RevocationsFetched.Local().Format(time.DateTime))
 		}
 	}
+	for _, r := range st.TransferRules {
+		fmt.Fprintf(w, "files:        %s\n", r)
+	}
 	fmt.Fprintf(w, "relay:        %d sessions, %d bytes relayed, %.0f kbit/s\n", st.Relay.Sessions, st.Relay.BytesRelayed, st.Relay.Kbps)
 	if len(st.Calls) == 0 {
 		fmt.Fprintln(w, "calls:        none")

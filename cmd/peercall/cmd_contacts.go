@@ -149,27 +149,14 @@ func runPresence(ctx context.Context, e *env, args []string) error {
 
 // runHistory lists the latest calls, newest first.
 func runHistory(ctx context.Context, e *env, args []string) error {
-	const synopsis = "[--json]"
-	fs := newFlagSet(e, "history")
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parseArgs(e, fs, args, synopsis)
+	resp, asJSON, err := queryNode(ctx, e, "history", args, control.OpHistory)
 	if err != nil {
-		return err
-	}
-	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
-		return err
-	}
-	resp, err := controlDo(ctx, e, control.Request{Op: control.OpHistory})
-	if err != nil {
-		if *asJSON {
-			return e.printJSONError(err)
-		}
 		return err
 	}
 	if resp.History == nil {
 		resp.History = []contacts.Call{}
 	}
-	if *asJSON {
+	if asJSON {
 		return e.printJSON(map[string]any{"calls": resp.History})
 	}
 	if len(resp.History) == 0 {

@@ -12,21 +12,8 @@ import (
 
 // runStatus prints the running node's identity, role and calls.
 func runStatus(ctx context.Context, e *env, args []string) error {
-	const synopsis = "[--json]"
-	fs := newFlagSet(e, "status")
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parseArgs(e, fs, args, synopsis)
+	resp, asJSON, err := queryNode(ctx, e, "status", args, control.OpStatus)
 	if err != nil {
-		return err
-	}
-	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
-		return err
-	}
-	resp, err := controlDo(ctx, e, control.Request{Op: control.OpStatus})
-	if err != nil {
-		if *asJSON {
-			return e.printJSONError(err)
-		}
 		return err
 	}
 	st := resp.Status
@@ -36,7 +23,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if st.Calls == nil {
 		st.Calls = []call.Info{}
 	}
-	if *asJSON {
+	if asJSON {
 		return e.printJSON(st)
 	}
 	w := e.stdout
@@ -99,6 +86,27 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 }
 
 // controlDo sends one request to the node running on the home.
+// queryNode runs a command NAME [--json] that asks the running node one
+// question (op) and prints its answer; with --json an error is printed as
+// JSON too, and asJSON says which way to print the answer.
+func queryNode(ctx context.Context, e *env, name string, args []string, op string) (resp *control.Response, asJSON bool, err error) {
+	const synopsis = "[--json]"
+	fs := newFlagSet(e, name)
+	jsonFlag := fs.Bool("json", false, "print one JSON object")
+	pos, err := parseArgs(e, fs, args, synopsis)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
+		return nil, false, err
+	}
+	resp, err = controlDo(ctx, e, control.Request{Op: op})
+	if err != nil && *jsonFlag {
+		return nil, true, e.printJSONError(err)
+	}
+	return resp, *jsonFlag, err
+}
+
 func controlDo(ctx context.Context, e *env, req control.Request) (*control.Response, error) {
 	hm, err := e.openHome()
 	if err != nil {

@@ -19,24 +19,11 @@ func runSoftphoneOptions(uiAddr string) node.SoftphoneOptions {
 // runUI prints the running node's web interface address with a one-time
 // login token.
 func runUI(ctx context.Context, e *env, args []string) error {
-	const synopsis = "[--json]"
-	fs := newFlagSet(e, "ui")
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parseArgs(e, fs, args, synopsis)
+	resp, asJSON, err := queryNode(ctx, e, "ui", args, control.OpUI)
 	if err != nil {
 		return err
 	}
-	if err := exactArgs(fs, pos, 0, synopsis); err != nil {
-		return err
-	}
-	resp, err := controlDo(ctx, e, control.Request{Op: control.OpUI})
-	if err != nil {
-		if *asJSON {
-			return e.printJSONError(err)
-		}
-		return err
-	}
-	if *asJSON {
+	if asJSON {
 		return e.printJSON(map[string]string{"url": resp.URL})
 	}
 	fmt.Fprintln(e.stdout, resp.URL)

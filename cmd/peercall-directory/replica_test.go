@@ -164,7 +164,7 @@ func TestReplicaKilledLosesNoAcknowledgedWrite(t *testing.T) {
 	const workers, perWorker, killAfter = 8, 30, 40
 	var (
 		mu      sync.Mutex
-		names   []string          // registrations acknowledged
+		names   []string           // registrations acknowledged
 		certs   = map[string]int{} // certificates acknowledged, per name
 		acked   atomic.Int64
 		killed  = make(chan struct{})

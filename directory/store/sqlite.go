@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -245,20 +242,7 @@ func (s *sqliteStore) UserPage(ctx context.Context, name string, pq PageQuery) (
 	if !found {
 		return UserPage{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
-	// SQL does not promise a compound's order: put each part in the order
-	// Certificates and Sightings return.
-	slices.SortStableFunc(page.Certificates, func(a, b Certificate) int {
-		if c := b.Issued.Compare(a.Issued); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.Serial, a.Serial)
-	})
-	slices.SortStableFunc(page.Sightings, func(a, b Sighting) int {
-		if c := b.Seen.Compare(a.Seen); c != 0 {
-			return c
-		}
-		return strings.Compare(a.PeerID, b.PeerID)
-	})
+	sortPage(&page)
 	return page, nil
 }
 

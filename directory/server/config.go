@@ -147,6 +147,17 @@ type Limits struct {
 	// answered 503 overloaded at once.
 	MaxHashQueue int
 	MaxHashWait  time.Duration
+	// MaxConcurrentWrites bounds the check-ins, renewals and revocations
+	// being answered at once (each a database write); MaxWriteQueue more
+	// may wait, each at most MaxWriteWait, and one beyond is answered 503
+	// overloaded at once. Without the bound a mass return of nodes queues
+	// in the database pool until the clients time out and retry, and the
+	// directory spends itself on answers nobody waits for; with it, the
+	// excess is told when to come back (jittered) at the cost of a few
+	// microseconds, and lookups keep their share of the database.
+	MaxConcurrentWrites int
+	MaxWriteQueue       int
+	MaxWriteWait        time.Duration
 	// RetryAfterMin and RetryAfterMax bound the jittered Retry-After of a
 	// 503 overloaded answer.
 	RetryAfterMin, RetryAfterMax time.Duration
@@ -188,6 +199,9 @@ func DefaultLimits() Limits {
 		MaxConcurrentHashes:    n,
 		MaxHashQueue:           8 * n,
 		MaxHashWait:            2 * time.Second,
+		MaxConcurrentWrites:    4 * n,
+		MaxWriteQueue:          64 * n,
+		MaxWriteWait:           time.Second,
 		RetryAfterMin:          time.Second,
 		RetryAfterMax:          5 * time.Second,
 		BootstrapPerAccount:    2,
@@ -228,6 +242,12 @@ func (l Limits) validate() error {
 		return fmt.Errorf("limits: MaxHashQueue is %d, want 0 or more", l.MaxHashQueue)
 	case l.MaxHashWait < 0:
 		return fmt.Errorf("limits: MaxHashWait is %v, want 0 or more", l.MaxHashWait)
+	case l.MaxConcurrentWrites < 1:
+		return fmt.Errorf("limits: MaxConcurrentWrites is %d, want at least 1", l.MaxConcurrentWrites)
+	case l.MaxWriteQueue < 0:
+		return fmt.Errorf("limits: MaxWriteQueue is %d, want 0 or more", l.MaxWriteQueue)
+	case l.MaxWriteWait < 0:
+		return fmt.Errorf("limits: MaxWriteWait is %v, want 0 or more", l.MaxWriteWait)
 	case l.RetryAfterMin < time.Second:
 		return fmt.Errorf("limits: RetryAfterMin is %v, want at least 1s (Retry-After counts seconds)", l.RetryAfterMin)
 	case l.RetryAfterMax < l.RetryAfterMin:

@@ -429,10 +429,14 @@ func runStorm(t *testing.T, cfg stormConfig) stormResult {
 					back++
 				}
 			}
+			last := ""
+			if n := len(res.NetworkSamples); n > 0 {
+				last = res.NetworkSamples[n-1]
+			}
 			errMu.Unlock()
 			now, _ := rss(p.cmd.Process.Pid)
-			t.Logf("%v: %d of %d back, %d requests, %d shed, %d network errors, directory RSS %.0f MiB",
-				time.Since(t0).Round(time.Second), back, len(nodes), requests.Load(), shed.Load(), network.Load(), now)
+			t.Logf("%v: %d of %d back, %d requests, %d shed, %d network errors (latest sampled: %.160s), directory RSS %.0f MiB",
+				time.Since(t0).Round(time.Second), back, len(nodes), requests.Load(), shed.Load(), network.Load(), last, now)
 		}
 	}()
 	clients.Wait()

@@ -191,7 +191,7 @@ func (s *settings) table() []setting {
 		{key: "max_concurrent_hashes", ptr: &s.MaxConcurrentHashes, min: 1, help: "argon2id hashes running at once, `N` (default: CPUs)"},
 		{key: "max_hash_queue", ptr: &s.MaxHashQueue, help: "requests that may wait for a hash slot, `N` (beyond: 503)"},
 		{key: "max_hash_wait", ptr: &s.MaxHashWait, help: "longest wait for a hash slot, `D` (then 503)"},
-		{key: "max_concurrent_writes", ptr: &s.MaxConcurrentWrites, min: 1, help: "check-ins, renewals and revocations answered at once, `N` (default: 4 x CPUs)"},
+		{key: "max_concurrent_writes", ptr: &s.MaxConcurrentWrites, zeroOff: true, min: 1, help: "check-ins, renewals and revocations answered at once, `N` (0: no bound; for a database slower than the directory's CPU)"},
 		{key: "max_write_queue", ptr: &s.MaxWriteQueue, help: "check-ins, renewals and revocations that may wait for a write slot, `N` (beyond: 503)"},
 		{key: "max_write_wait", ptr: &s.MaxWriteWait, help: "longest wait for a write slot, `D` (then 503)"},
 		{key: "retry_after_min", ptr: &s.RetryAfterMin, minDur: time.Second, help: "least Retry-After of a 503 overloaded answer, `D`"},

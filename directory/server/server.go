@@ -103,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		m.hashing.Set(float64(running))
 		m.hashWaiting.Set(float64(waiting))
 	})
-	s.writes = newHashGate(l.MaxConcurrentWrites, l.MaxWriteQueue, l.MaxWriteWait, func(running, waiting int) {
+	s.writes = newHashGate(max(l.MaxConcurrentWrites, 1), l.MaxWriteQueue, l.MaxWriteWait, func(running, waiting int) {
 		m.writing.Set(float64(running))
 		m.writeWaiting.Set(float64(waiting))
 	})

@@ -264,7 +264,10 @@ func TestReplicasThrottleAndShedPerReplica(t *testing.T) {
 	const perName = 2
 	common := []string{"--login-failures-per-name", strconv.Itoa(perName), "--retry-after-min", "2s", "--retry-after-max", "4s"}
 	// Replica 1 has one hash slot and no queue: two logins at once shed one.
-	reps := startReplicas(t, 2, dsn, common, append([]string{"--max-concurrent-hashes", "1", "--max-hash-queue", "0"}, common...))
+	// Replica 0 hashes the passwords it registers at 16 MiB, so that
+	// verifying one takes long enough (tens of ms) for logins to overlap.
+	costly := append([]string{"--argon2-memory-kib", "16384", "--argon2-time", "2"}, common...)
+	reps := startReplicas(t, 2, dsn, costly, append([]string{"--max-concurrent-hashes", "1", "--max-hash-queue", "0"}, common...))
 	tr := &http.Transport{MaxIdleConnsPerHost: 32}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}

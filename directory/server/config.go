@@ -148,19 +148,10 @@ type Limits struct {
 	MaxHashQueue int
 	MaxHashWait  time.Duration
 	// MaxConcurrentWrites bounds the check-ins, renewals and revocations
-	// being answered at once (each a database write); MaxWriteQueue more
-	// may wait, each at most MaxWriteWait, and one beyond is answered 503
-	// overloaded at once. Without the bound a mass return of nodes queues
-	// in the database pool until the clients time out and retry, and the
-	// directory spends itself on answers nobody waits for; with it, the
-	// excess is told when to come back (jittered) at the cost of a few
-	// microseconds, and lookups keep their share of the database. 0 (the
-	// default) sets no bound: in the storms measured on a shared 2-core
-	// machine the bottleneck was CPU, not the database, and 8 slots with a
-	// 1 s wait made the nodes' backoff grow faster than capacity came
-	// back (7,091 of 10,000 back after 4 min 19 s without the bound, 2,274
-	// after 3 min 21 s with it). It is for a database slower than the
-	// directory's CPU.
+	// answered at once; MaxWriteQueue more may wait, each at most
+	// MaxWriteWait, and one beyond is answered 503 overloaded at once. 0
+	// (the default): no bound. For a database slower than the directory's
+	// CPU (docs/operator.md, "Overload shedding", says what was measured).
 	MaxConcurrentWrites int
 	MaxWriteQueue       int
 	MaxWriteWait        time.Duration

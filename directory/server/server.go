@@ -35,8 +35,8 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
-	hashes         *hashGate
-	writes         *hashGate // check-ins, renewals, revocations (writeGate.go)
+	hashes         *budget.Gate
+	writes         *budget.Gate // check-ins, renewals, revocations (writeGate.go)
 	loginsByName   *budget.Table
 	loginsByAddr   *budget.Table
 	loginsByDevice *budget.Table
@@ -99,11 +99,11 @@ func New(cfg Config) (*Server, error) {
 		dummyHash:      dummy,
 		closed:         make(chan struct{}),
 	}
-	s.hashes = newHashGate(l.MaxConcurrentHashes, l.MaxHashQueue, l.MaxHashWait, func(running, waiting int) {
+	s.hashes = budget.NewGate(l.MaxConcurrentHashes, l.MaxHashQueue, l.MaxHashWait, func(running, waiting int) {
 		m.hashing.Set(float64(running))
 		m.hashWaiting.Set(float64(waiting))
 	})
-	s.writes = newHashGate(max(l.MaxConcurrentWrites, 1), l.MaxWriteQueue, l.MaxWriteWait, func(running, waiting int) {
+	s.writes = budget.NewGate(max(l.MaxConcurrentWrites, 1), l.MaxWriteQueue, l.MaxWriteWait, func(running, waiting int) {
 		m.writing.Set(float64(running))
 		m.writeWaiting.Set(float64(waiting))
 	})

@@ -55,16 +55,16 @@ func (s *Server) userPage(r *http.Request, name string) (store.UserPage, error) 
 	if p, ok := s.store.(store.UserPager); ok {
 		return p.UserPage(r.Context(), name, store.PageQuery{Now: now, CertLimit: maxCertificates, Since: now, SightingLimit: maxSightings})
 	}
-	var page store.UserPage
-	var err error
-	if page.User, err = s.store.User(r.Context(), name); err != nil {
-		return page, err
+	u, err := s.store.User(r.Context(), name)
+	if err != nil {
+		return store.UserPage{}, err
 	}
-	if page.Certificates, err = s.store.Certificates(r.Context(), name, now, maxCertificates); err != nil {
-		return page, err
+	certs, err := s.store.Certificates(r.Context(), name, now, maxCertificates)
+	if err != nil {
+		return store.UserPage{}, err
 	}
-	page.Sightings, err = s.store.Sightings(r.Context(), name, now, maxSightings) // live ones
-	return page, err
+	seen, err := s.store.Sightings(r.Context(), name, now, maxSightings) // live ones
+	return store.UserPage{User: u, Certificates: certs, Sightings: seen}, err
 }
 
 func nodeInfos(seen []store.Sighting, withName bool) []directory.NodeInfo {

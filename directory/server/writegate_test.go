@@ -29,13 +29,13 @@ func TestWritesShedWhenBusy(t *testing.T) {
 	if a := d.checkin(node, cert, []string{"/ip4/127.0.0.1/tcp/1"}, false); a.status != http.StatusOK {
 		t.Fatalf("check-in with a free slot: %d %s", a.status, a.body)
 	}
-	if !d.srv.writes.acquire(context.Background()) {
+	if !d.srv.writes.Acquire(context.Background()) {
 		t.Fatal("the test could not take the only write slot")
 	}
 	held := true
 	defer func() {
 		if held {
-			d.srv.writes.release()
+			d.srv.writes.Release()
 		}
 	}()
 	tests := []struct {
@@ -63,7 +63,7 @@ func TestWritesShedWhenBusy(t *testing.T) {
 	if a := d.do(http.MethodGet, "/v1/users/wendy", nil); a.status != http.StatusOK {
 		t.Fatalf("lookup while writes are shed: %d %s", a.status, a.body)
 	}
-	d.srv.writes.release()
+	d.srv.writes.Release()
 	held = false
 	if a := d.post("/v1/checkin", checkinRequest(node, cert, d.srv.now().Add(2*time.Second), []string{"/ip4/127.0.0.1/tcp/3"}, false, false)); a.status != http.StatusOK {
 		t.Fatalf("check-in once the slot is free: %d %s", a.status, a.body)

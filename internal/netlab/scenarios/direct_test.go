@@ -11,6 +11,7 @@ func TestDirect(t *testing.T) {
 	bob := w.user("bob", w.endHost("bob"), nil)
 	alice := w.user("alice", w.endHost("alice"), nil)
 	bob.run("bob")
+	bob.waitCheckedIn() // alice's node, started for the call, finds him there
 
 	c := alice.call(bob, "alice", false)
 	if c.Route != "direct" || c.RelayPeerID != "" {

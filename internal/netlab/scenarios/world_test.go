@@ -545,6 +545,15 @@ func (u *user) waitPublished() control.Status {
 	return u.waitStatus(startWait, "presence published", func(st control.Status) bool { return st.Presence == "published" })
 }
 
+// waitCheckedIn waits until the user's node is listed at the directory
+// (its first check-in accepted): a caller that finds the callee only
+// through the directory (no DHT peers in common yet) needs that. On a
+// lossy profile the first check-in may be lost and retried.
+func (u *user) waitCheckedIn() control.Status {
+	u.w.t.Helper()
+	return u.waitStatus(startWait, "a check-in accepted by the directory", func(st control.Status) bool { return st.Identity != nil && !st.Identity.CheckedIn.IsZero() })
+}
+
 // tail is the last n lines of out that are not debug logs.
 func tail(out string, n int) string {
 	var keep []string

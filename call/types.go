@@ -49,6 +49,7 @@ const (
 	EventIncoming  EventKind = "incoming"  // incoming: a call rings here
 	EventConnected EventKind = "connected" // audio flows
 	EventEnded     EventKind = "ended"     // Event.Result says how
+	EventMedia     EventKind = "media"     // mute or hold changed, on either side (Info's muted, held, peer_muted, peer_held)
 )
 
 // Summary is a call's summary, the object `call --json` prints.
@@ -110,6 +111,14 @@ type Info struct {
 	Quality *media.Quality `json:"quality,omitempty"`
 	// DSP is the microphone's processing so far (absent when none runs).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
+	// Muted and Held are this side's mute and hold, PeerMuted and
+	// PeerHeld the peer's (hold.go); Audio says the same in words
+	// ("held by peer", "muted, muted by peer"; empty: audio flows).
+	Muted     bool   `json:"muted,omitempty"`
+	Held      bool   `json:"held,omitempty"`
+	PeerMuted bool   `json:"peer_muted,omitempty"`
+	PeerHeld  bool   `json:"peer_held,omitempty"`
+	Audio     string `json:"audio,omitempty"`
 }
 
 // Event is a step of a call, given to Options.OnEvent and Config.OnCall.

@@ -1,0 +1,60 @@
+package callharness
+
+import (
+	"context"
+	"sync"
+
+	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
+)
+
+// LoopAudio is a node's virtual audio for calls that last: each call sends
+// Send over and over (paced in real time) and keeps, frame by frame, both
+// what the microphone gave (Sent) and what was played (Heard), so that a
+// test can compare a stretch of one with the same stretch of the other.
+type LoopAudio struct {
+	Send []int16
+
+	mu    sync.Mutex
+	calls []*LoopCall
+}
+
+// LoopCall is one call's audio: what was captured and what was played.
+type LoopCall struct {
+	Sent, Heard *Recorder
+}
+
+// Opener returns the call.AudioOpener of a.
+func (a *LoopAudio) Opener() call.AudioOpener {
+	return func(context.Context, call.Info) (audio.Source, audio.Sink, error) {
+		c := &LoopCall{Sent: NewRecorder(), Heard: NewRecorder()}
+		a.mu.Lock()
+		a.calls = append(a.calls, c)
+		a.mu.Unlock()
+		src := audio.Paced(&tapSource{Source: audio.NewSamplesSource(a.Send, true), tap: c.Sent}, audio.Frame20ms)
+		return src, c.Heard, nil
+	}
+}
+
+// Last returns the latest call's audio, or nil.
+func (a *LoopAudio) Last() *LoopCall {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.calls) == 0 {
+		return nil
+	}
+	return a.calls[len(a.calls)-1]
+}
+
+// tapSource copies each frame it reads into tap.
+type tapSource struct {
+	audio.Source
+	tap *Recorder
+}
+
+func (s *tapSource) Read(ctx context.Context, frame []int16) error {
+	if err := s.Source.Read(ctx, frame); err != nil {
+		return err
+	}
+	return s.tap.Write(ctx, frame)
+}

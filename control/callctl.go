@@ -45,13 +45,15 @@ func (r Request) validateMedia() (ok bool, err error) {
 	if others {
 		return true, fmt.Errorf("op %q takes only call_id", r.Op)
 	}
-	if r.CallID != "" && !isCallID(r.CallID) {
+	if r.CallID != "" && !IsCallID(r.CallID) {
 		return true, fmt.Errorf("call_id %.40q is not a call id (32 lower-case hex digits, as `peercall status` shows)", r.CallID)
 	}
 	return true, nil
 }
 
-func isCallID(s string) bool {
+// IsCallID reports whether s is written as a call id: 32 lower-case hex
+// digits.
+func IsCallID(s string) bool {
 	if len(s) != 32 {
 		return false
 	}

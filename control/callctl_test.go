@@ -61,7 +61,7 @@ func FuzzDecodeMediaRequest(f *testing.F) {
 		if err != nil || !isMediaOp(req.Op) {
 			return
 		}
-		if req.CallID != "" && !isCallID(req.CallID) {
+		if req.CallID != "" && !IsCallID(req.CallID) {
 			t.Fatalf("accepted call id %q", req.CallID)
 		}
 		if req.Name != "" || req.Path != "" || req.DurationMs != 0 || req.Mood != nil {

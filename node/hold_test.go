@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"errors"
-	"math"
 	"sync"
 	"testing"
 	"time"
@@ -77,32 +76,6 @@ func only(t *testing.T, n *node.Node) call.Info {
 	return cs[0]
 }
 
-// levels returns the RMS level (dBFS, -100 for digital silence) and peak
-// of s.
-func levels(s []int16) (float64, int) {
-	var e float64
-	peak := 0
-	for _, v := range s {
-		e += float64(v) * float64(v)
-		peak = max(peak, int(v), -int(v))
-	}
-	if e == 0 {
-		return -100, 0
-	}
-	return 20 * math.Log10(math.Sqrt(e/float64(len(s)))/32768), peak
-}
-
-// window scores seconds of sent from sentFrom against what was heard from
-// heardFrom on (the same moment: marks), in 100 ms segments (see
-// callharness.SimilarityPer).
-func window(sent, heard []int16, sentFrom, heardFrom int, seconds float64) float64 {
-	n := int(seconds * audio.SampleRate)
-	if sentFrom+n > len(sent) || heardFrom > len(heard) {
-		return 0
-	}
-	return callharness.SimilarityPer(sent[sentFrom:sentFrom+n], heard[heardFrom:], 100*time.Millisecond)
-}
-
 // mark is where each recording of a call stood at one moment.
 type mark struct{ aliceSent, aliceHeard, bobSent, bobHeard int }
 
@@ -123,8 +96,8 @@ func TestCallHold(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // speech flows both ways
 	a, b := hc.aliceA.Last(), hc.bobA.Last()
 	before := [2]float64{
-		window(a.Sent.Samples(), b.Heard.Samples(), m0.aliceSent, m0.bobHeard, 1.2),
-		window(b.Sent.Samples(), a.Heard.Samples(), m0.bobSent, m0.aliceHeard, 1.2),
+		callharness.Window(a.Sent.Samples(), b.Heard.Samples(), m0.aliceSent, m0.bobHeard, 1.2),
+		callharness.Window(b.Sent.Samples(), a.Heard.Samples(), m0.bobSent, m0.aliceHeard, 1.2),
 	}
 	info, err := hc.alice.SetCallMedia(ctx, "", call.OpHold)
 	if err != nil || !info.Held || info.Audio != "held" {
@@ -154,8 +127,8 @@ func TestCallHold(t *testing.T) {
 		{"alice hears bob", a.Heard.Samples(), b.Sent.Samples(), atHold.aliceHeard + 2*frame, beforeResume.aliceHeard, atHold.bobSent},
 		{"bob hears alice", b.Heard.Samples(), a.Sent.Samples(), bobHeld.bobHeard + 2*frame, beforeResume.bobHeard, bobHeld.aliceSent},
 	} {
-		heardDB, peak := levels(d.heard[d.from:d.upTo])
-		sentDB, _ := levels(d.sent[d.sFrom:min(len(d.sent), d.sFrom+d.upTo-d.from)])
+		heardDB, peak := callharness.Level(d.heard[d.from:d.upTo])
+		sentDB, _ := callharness.Level(d.sent[d.sFrom:min(len(d.sent), d.sFrom+d.upTo-d.from)])
 		t.Logf("%s during the hold: %.1f dBFS (peak %d) over %.2f s, while %.1f dBFS was captured on the other side",
 			d.who, heardDB, peak, float64(d.upTo-d.from)/audio.SampleRate, sentDB)
 		if peak != 0 || d.upTo-d.from < audio.SampleRate {
@@ -173,8 +146,8 @@ func TestCallHold(t *testing.T) {
 	resumed := hc.mark()
 	time.Sleep(2500 * time.Millisecond)
 	after := [2]float64{
-		window(a.Sent.Samples(), b.Heard.Samples(), resumed.aliceSent, resumed.bobHeard, 2),
-		window(b.Sent.Samples(), a.Heard.Samples(), resumed.bobSent, resumed.aliceHeard, 2),
+		callharness.Window(a.Sent.Samples(), b.Heard.Samples(), resumed.aliceSent, resumed.bobHeard, 2),
+		callharness.Window(b.Sent.Samples(), a.Heard.Samples(), resumed.bobSent, resumed.aliceHeard, 2),
 	}
 	for i, who := range []string{"bob hears alice", "alice hears bob"} {
 		t.Logf("%s: similarity %.3f before the hold, %.3f after the resume", who, before[i], after[i])
@@ -207,7 +180,7 @@ func TestCallMute(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	m0 := hc.mark()
 	time.Sleep(1500 * time.Millisecond)
-	before := window(hc.bobA.Last().Sent.Samples(), hc.aliceA.Last().Heard.Samples(), m0.bobSent, m0.aliceHeard, 1.2)
+	before := callharness.Window(hc.bobA.Last().Sent.Samples(), hc.aliceA.Last().Heard.Samples(), m0.bobSent, m0.aliceHeard, 1.2)
 	if info, err := hc.bob.SetCallMedia(ctx, "", call.OpMute); err != nil || !info.Muted || info.Audio != "muted" {
 		t.Fatalf("mute: %+v, %v", info, err)
 	}
@@ -223,12 +196,12 @@ func TestCallMute(t *testing.T) {
 		t.Errorf("bob sent %d packets while muted, want none", b-pb)
 	}
 	a, b := hc.aliceA.Last(), hc.bobA.Last()
-	heardDB, peak := levels(a.Heard.Samples()[muted.aliceHeard:unmuting.aliceHeard])
+	heardDB, peak := callharness.Level(a.Heard.Samples()[muted.aliceHeard:unmuting.aliceHeard])
 	t.Logf("alice hears bob muted: %.1f dBFS (peak %d)", heardDB, peak)
 	if heardDB > -60 {
 		t.Errorf("alice hears %.1f dBFS of muted bob, want silence", heardDB)
 	}
-	sim := window(a.Sent.Samples(), b.Heard.Samples(), muted.aliceSent, muted.bobHeard, 1.2)
+	sim := callharness.Window(a.Sent.Samples(), b.Heard.Samples(), muted.aliceSent, muted.bobHeard, 1.2)
 	t.Logf("bob hears alice while muted: similarity %.3f", sim)
 	if sim <= testaudio.Threshold {
 		t.Errorf("bob, muted, hears alice at similarity %.3f, want above %.2f (mute is one way)", sim, testaudio.Threshold)
@@ -239,7 +212,7 @@ func TestCallMute(t *testing.T) {
 	waitCall(t, hc.alice, "unmuted", func(c call.Info) bool { return !c.PeerMuted })
 	un := hc.mark()
 	time.Sleep(2500 * time.Millisecond)
-	after := window(b.Sent.Samples(), a.Heard.Samples(), un.bobSent, un.aliceHeard, 2)
+	after := callharness.Window(b.Sent.Samples(), a.Heard.Samples(), un.bobSent, un.aliceHeard, 2)
 	t.Logf("alice hears bob: similarity %.3f before the mute, %.3f after the unmute", before, after)
 	if after < min(0.9, before)-0.1 || after <= testaudio.Threshold {
 		t.Errorf("alice hears bob after the unmute at similarity %.3f, want >= %.3f (before the mute: %.3f)", after, min(0.9, before)-0.1, before)

@@ -2,7 +2,9 @@ package callharness
 
 import (
 	"context"
+	"math"
 	"sync"
+	"time"
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/call"
@@ -57,4 +59,30 @@ func (s *tapSource) Read(ctx context.Context, frame []int16) error {
 		return err
 	}
 	return s.tap.Write(ctx, frame)
+}
+
+// Level returns the RMS level of s in dBFS (-100 for digital silence) and
+// its peak sample.
+func Level(s []int16) (dbfs float64, peak int) {
+	var e float64
+	for _, v := range s {
+		e += float64(v) * float64(v)
+		peak = max(peak, int(v), -int(v))
+	}
+	if e == 0 {
+		return -100, 0
+	}
+	return 20 * math.Log10(math.Sqrt(e/float64(len(s)))/32768), peak
+}
+
+// Window scores seconds of sent from sentFrom against what was heard from
+// heardFrom on (the same moment, as the lengths of a LoopCall's recorders
+// at one time give them), in 100 ms segments (SimilarityPer); 0 when sent
+// is shorter.
+func Window(sent, heard []int16, sentFrom, heardFrom int, seconds float64) float64 {
+	n := int(seconds * audio.SampleRate)
+	if sentFrom+n > len(sent) || heardFrom > len(heard) {
+		return 0
+	}
+	return SimilarityPer(sent[sentFrom:sentFrom+n], heard[heardFrom:], 100*time.Millisecond)
 }

@@ -3,12 +3,15 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/events"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/internal/testaudio"
 	"github.com/peercall/peercall/node"
@@ -99,6 +102,8 @@ func TestCallHold(t *testing.T) {
 		callharness.Window(a.Sent.Samples(), b.Heard.Samples(), m0.aliceSent, m0.bobHeard, 1.2),
 		callharness.Window(b.Sent.Samples(), a.Heard.Samples(), m0.bobSent, m0.aliceHeard, 1.2),
 	}
+	sub := hc.bob.Events().Subscribe(256)
+	defer sub.Close()
 	info, err := hc.alice.SetCallMedia(ctx, "", call.OpHold)
 	if err != nil || !info.Held || info.Audio != "held" {
 		t.Fatalf("hold: %+v, %v", info, err)
@@ -158,6 +163,22 @@ func TestCallHold(t *testing.T) {
 		}
 	}
 
+	// The node's event stream (the web interface's) carried both.
+	var streamed []string
+	for len(streamed) < 2 {
+		select {
+		case ev := <-sub.C():
+			if ce, ok := ev.Data.(call.Event); ok && ev.Kind == events.KindCall && ce.Kind == call.EventMedia {
+				streamed = append(streamed, fmt.Sprintf("%q", ce.Call.Audio))
+			}
+			continue
+		case <-time.After(5 * time.Second):
+		}
+		break
+	}
+	if strings.Join(streamed, " ") != `"held by peer" ""` {
+		t.Errorf("bob's event stream carried media events %v, want \"held by peer\" then \"\"", streamed)
+	}
 	evs := hc.mediaEvents()
 	if len(evs) < 2 || !evs[0].PeerHeld || evs[len(evs)-1].PeerHeld {
 		t.Errorf("bob's media events %+v: want held by peer, then not", evs)

@@ -51,6 +51,23 @@ func TestCLIHold(t *testing.T) {
 	}
 	bc := bobCall()
 	time.Sleep(300 * time.Millisecond)
+	// The estimated MOS and its inputs, live in status --json.
+	r := runHome(t, bobU.Home, "status", "--json")
+	var raw struct {
+		Calls []map[string]any `json:"calls"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil || len(raw.Calls) != 1 {
+		t.Fatalf("bob's status --json: %v, %s", err, r.stdout)
+	}
+	q, _ := raw.Calls[0]["quality"].(map[string]any)
+	if mos, _ := raw.Calls[0]["mos"].(float64); mos < 4 || q == nil {
+		t.Errorf("bob's status --json on a clean loopback call: mos %v, quality %v; want mos >= 4 and its inputs", raw.Calls[0]["mos"], q)
+	}
+	for _, k := range []string{"mos", "r", "one_way_delay_ms", "loss", "burst_ratio", "late", "codec", "ie", "bpl", "jitter_ms"} {
+		if _, ok := q[k]; !ok {
+			t.Errorf("status --json quality lacks %q: %v", k, q)
+		}
+	}
 	a, b := aliceA.Last(), bobA.Last()
 	m0sent, m0heard := len(a.Sent.Samples()), len(b.Heard.Samples())
 	time.Sleep(1500 * time.Millisecond)
@@ -70,7 +87,7 @@ func TestCLIHold(t *testing.T) {
 		}
 	}
 
-	r := runHome(t, aliceU.Home, "hold", bc.CallID)
+	r = runHome(t, aliceU.Home, "hold", bc.CallID)
 	if r.code != exitOK || !strings.Contains(r.stdout, "held: call "+bc.CallID+" with bob: held") {
 		t.Fatalf("hold: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/internal/testaudio"
 )
@@ -117,4 +119,57 @@ func dbfs(s []int16) float64 {
 		return -100
 	}
 	return 20 * math.Log10(math.Sqrt(e/float64(len(s)))/32768)
+}
+
+// transportBytes is what s's ICE transport has sent and received so far
+// (every packet on the wire: RTP, RTCP, STUN consent checks, DTLS).
+func transportBytes(s *Session) (sent, received uint64) {
+	for _, st := range s.pc.GetStats() {
+		if ts, ok := st.(webrtc.TransportStats); ok {
+			sent += ts.BytesSent
+			received += ts.BytesReceived
+		}
+	}
+	return sent, received
+}
+
+// TestHoldBandwidth measures, in real time on loopback, what a call costs
+// on the wire while both sides talk and while it is held: held, no RTP
+// packet goes out, and what the transport still carries (ICE consent
+// checks, RTCP reports) is a small fraction of the talk's. The figures
+// are logged:
+//
+//	go test -run TestHoldBandwidth -v ./media/
+func TestHoldBandwidth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, b := pair(t, ctx, loopbackConfig(), loopbackConfig())
+	srcA := &sliceSource{samples: speechSeconds("alice", 7, audio.Frame20ms), interval: audio.Frame20ms}
+	srcB := &sliceSource{samples: speechSeconds("bob", 7, audio.Frame20ms), interval: audio.Frame20ms}
+	if err := startBoth(ctx, a, b, srcA, srcB, &sliceSink{discard: true}, &sliceSink{discard: true}); err != nil {
+		t.Fatal(err)
+	}
+	rate := func(d time.Duration) (bps float64, rtp uint64) {
+		s0, _ := transportBytes(a)
+		p0 := a.packetsSent.Load()
+		time.Sleep(d)
+		s1, _ := transportBytes(a)
+		return float64(s1-s0) * 8 / d.Seconds(), a.packetsSent.Load() - p0
+	}
+	time.Sleep(500 * time.Millisecond)
+	talkBps, talkRTP := rate(2 * time.Second)
+	a.SetAudio(false, false)
+	b.SetAudio(false, false)
+	time.Sleep(200 * time.Millisecond)
+	heldBps, heldRTP := rate(2 * time.Second)
+	t.Logf("alice's transport sends %.1f kbit/s while talking (%d RTP packets in 2 s), %.2f kbit/s held (%d RTP packets)", talkBps/1000, talkRTP, heldBps/1000, heldRTP)
+	if talkRTP < 25 {
+		t.Fatalf("only %d RTP packets in 2 s of talk: the call did not run", talkRTP)
+	}
+	if heldRTP != 0 {
+		t.Errorf("%d RTP packets sent while held, want none", heldRTP)
+	}
+	if heldBps > talkBps/10 {
+		t.Errorf("held, the transport still sends %.2f kbit/s, over a tenth of the talk's %.1f", heldBps/1000, talkBps/1000)
+	}
 }

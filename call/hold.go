@@ -135,9 +135,15 @@ func (m *Manager) SetMedia(ctx context.Context, id string, op MediaOp) (Info, er
 	return r.info(), nil
 }
 
-// onPeerMedia applies the peer's MEDIA_STATE.
+// onPeerMedia applies the peer's MEDIA_STATE; a repeat of the state in
+// force changes nothing and is neither logged nor announced (a peer that
+// repeats it in a loop fills no log).
 func (r *run) onPeerMedia(s signalling.MediaState) {
 	r.mu.Lock()
+	if r.hold.peerMuted == s.Muted() && r.hold.peerHeld == s.Held() {
+		r.mu.Unlock()
+		return
+	}
 	r.hold.peerMuted, r.hold.peerHeld = s.Muted(), s.Held()
 	r.applyHoldLocked()
 	words := r.hold.words()

@@ -99,8 +99,8 @@ func TestCallHold(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // speech flows both ways
 	a, b := hc.aliceA.Last(), hc.bobA.Last()
 	before := [2]float64{
-		callharness.Window(a.Sent.Samples(), b.Heard.Samples(), m0.aliceSent, m0.bobHeard, 1.2),
-		callharness.Window(b.Sent.Samples(), a.Heard.Samples(), m0.bobSent, m0.aliceHeard, 1.2),
+		callharness.WaitWindow(t, a.Sent, b.Heard, m0.aliceSent, m0.bobHeard, 1.2),
+		callharness.WaitWindow(t, b.Sent, a.Heard, m0.bobSent, m0.aliceHeard, 1.2),
 	}
 	sub := hc.bob.Events().Subscribe(256)
 	defer sub.Close()
@@ -151,8 +151,8 @@ func TestCallHold(t *testing.T) {
 	resumed := hc.mark()
 	time.Sleep(2500 * time.Millisecond)
 	after := [2]float64{
-		callharness.Window(a.Sent.Samples(), b.Heard.Samples(), resumed.aliceSent, resumed.bobHeard, 2),
-		callharness.Window(b.Sent.Samples(), a.Heard.Samples(), resumed.bobSent, resumed.aliceHeard, 2),
+		callharness.WaitWindow(t, a.Sent, b.Heard, resumed.aliceSent, resumed.bobHeard, 2),
+		callharness.WaitWindow(t, b.Sent, a.Heard, resumed.bobSent, resumed.aliceHeard, 2),
 	}
 	for i, who := range []string{"bob hears alice", "alice hears bob"} {
 		t.Logf("%s: similarity %.3f before the hold, %.3f after the resume", who, before[i], after[i])
@@ -183,8 +183,18 @@ func TestCallHold(t *testing.T) {
 	if len(evs) < 2 || !evs[0].PeerHeld || evs[len(evs)-1].PeerHeld {
 		t.Errorf("bob's media events %+v: want held by peer, then not", evs)
 	}
-	if err := hc.bob.Hangup(ctx, ""); err != nil {
-		t.Fatal(err)
+	hc.end(t, hc.bob)
+}
+
+// end hangs the call up from n; a call that ended before says how.
+func (hc *holdCall) end(t *testing.T, n *node.Node) {
+	t.Helper()
+	if err := n.Hangup(callCtx(t), ""); err != nil {
+		var why []string
+		for _, r := range hc.alice.RecentCalls() {
+			why = append(why, r.Summary.EndReason)
+		}
+		t.Fatalf("hang up: %v; the call had ended by itself: %v", err, why)
 	}
 	if err := <-hc.done; err != nil {
 		t.Fatalf("call: %v", err)
@@ -201,7 +211,7 @@ func TestCallMute(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	m0 := hc.mark()
 	time.Sleep(1500 * time.Millisecond)
-	before := callharness.Window(hc.bobA.Last().Sent.Samples(), hc.aliceA.Last().Heard.Samples(), m0.bobSent, m0.aliceHeard, 1.2)
+	before := callharness.WaitWindow(t, hc.bobA.Last().Sent, hc.aliceA.Last().Heard, m0.bobSent, m0.aliceHeard, 1.2)
 	if info, err := hc.bob.SetCallMedia(ctx, "", call.OpMute); err != nil || !info.Muted || info.Audio != "muted" {
 		t.Fatalf("mute: %+v, %v", info, err)
 	}
@@ -222,7 +232,7 @@ func TestCallMute(t *testing.T) {
 	if heardDB > -60 {
 		t.Errorf("alice hears %.1f dBFS of muted bob, want silence", heardDB)
 	}
-	sim := callharness.Window(a.Sent.Samples(), b.Heard.Samples(), muted.aliceSent, muted.bobHeard, 1.2)
+	sim := callharness.WaitWindow(t, a.Sent, b.Heard, muted.aliceSent, muted.bobHeard, 1.2)
 	t.Logf("bob hears alice while muted: similarity %.3f", sim)
 	if sim <= testaudio.Threshold {
 		t.Errorf("bob, muted, hears alice at similarity %.3f, want above %.2f (mute is one way)", sim, testaudio.Threshold)
@@ -233,7 +243,7 @@ func TestCallMute(t *testing.T) {
 	waitCall(t, hc.alice, "unmuted", func(c call.Info) bool { return !c.PeerMuted })
 	un := hc.mark()
 	time.Sleep(2500 * time.Millisecond)
-	after := callharness.Window(b.Sent.Samples(), a.Heard.Samples(), un.bobSent, un.aliceHeard, 2)
+	after := callharness.WaitWindow(t, b.Sent, a.Heard, un.bobSent, un.aliceHeard, 2)
 	t.Logf("alice hears bob: similarity %.3f before the mute, %.3f after the unmute", before, after)
 	if after < min(0.9, before)-0.1 || after <= testaudio.Threshold {
 		t.Errorf("alice hears bob after the unmute at similarity %.3f, want >= %.3f (before the mute: %.3f)", after, min(0.9, before)-0.1, before)
@@ -242,12 +252,7 @@ func TestCallMute(t *testing.T) {
 	if _, err := hc.alice.SetCallMedia(ctx, "00000000000000000000000000000001", call.OpHold); !errors.Is(err, call.ErrNoSuchCall) {
 		t.Errorf("hold of an unknown call: %v, want ErrNoSuchCall", err)
 	}
-	if err := hc.alice.Hangup(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-hc.done; err != nil {
-		t.Fatalf("call: %v", err)
-	}
+	hc.end(t, hc.alice)
 	if _, err := hc.alice.SetCallMedia(ctx, "", call.OpHold); !errors.Is(err, call.ErrNoSuchCall) {
 		t.Errorf("hold with no call: %v, want ErrNoSuchCall", err)
 	}

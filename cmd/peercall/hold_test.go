@@ -71,7 +71,7 @@ func TestCLIHold(t *testing.T) {
 	a, b := aliceA.Last(), bobA.Last()
 	m0sent, m0heard := len(a.Sent.Samples()), len(b.Heard.Samples())
 	time.Sleep(1500 * time.Millisecond)
-	before := callharness.Window(a.Sent.Samples(), b.Heard.Samples(), m0sent, m0heard, 1.2)
+	before := callharness.WaitWindow(t, a.Sent, b.Heard, m0sent, m0heard, 1.2)
 
 	for _, tc := range []struct {
 		args []string
@@ -132,7 +132,7 @@ func TestCLIHold(t *testing.T) {
 	}
 	resSent, resHeard := len(a.Sent.Samples()), len(b.Heard.Samples())
 	time.Sleep(2500 * time.Millisecond)
-	after := callharness.Window(a.Sent.Samples(), b.Heard.Samples(), resSent, resHeard, 2)
+	after := callharness.WaitWindow(t, a.Sent, b.Heard, resSent, resHeard, 2)
 	t.Logf("bob hears alice: similarity %.3f before the hold, %.3f after the resume", before, after)
 	if after < min(0.9, before)-0.1 || after <= testaudio.Threshold {
 		t.Errorf("after the resume bob hears alice at similarity %.3f, want >= %.3f (before: %.3f)", after, min(0.9, before)-0.1, before)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/peercall/peercall/audio"
@@ -85,4 +86,24 @@ func Window(sent, heard []int16, sentFrom, heardFrom int, seconds float64) float
 		return 0
 	}
 	return SimilarityPer(sent[sentFrom:sentFrom+n], heard[heardFrom:], 100*time.Millisecond)
+}
+
+// WaitWindow is Window over two recorders once they hold the stretch: it
+// waits (30 s at most) until sent has seconds from sentFrom and heard a
+// half second more from heardFrom, since a loaded machine may capture and
+// play behind the wall clock, and fails tb when they never do.
+func WaitWindow(tb testing.TB, sent, heard *Recorder, sentFrom, heardFrom int, seconds float64) float64 {
+	tb.Helper()
+	n := int(seconds * audio.SampleRate)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, h := sent.Samples(), heard.Samples()
+		if len(s) >= sentFrom+n && len(h) >= heardFrom+n+audio.SampleRate/2 {
+			return Window(s, h, sentFrom, heardFrom, seconds)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after 30 s only %.2f s were captured from the mark and %.2f s played, want %.2f s", float64(len(s)-sentFrom)/audio.SampleRate, float64(len(h)-heardFrom)/audio.SampleRate, seconds)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -46,7 +46,9 @@ func startHoldCall(t *testing.T) *holdCall {
 	}
 	hc.bob = nw.Start(nw.User("bob"), o)
 	callharness.WaitPresence(t, hc.alice, hc.bob)
-	ctx, hangup := context.WithCancel(callCtx(t))
+	// Longer than callCtx's minute: under -race on a loaded machine the
+	// test itself can take that long, and the call must outlast it.
+	ctx, hangup := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(hangup)
 	go func() {
 		_, err := hc.alice.Call(ctx, "bob", call.Options{})

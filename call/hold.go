@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/peercall/peercall/signalling"
 )
@@ -39,10 +40,21 @@ func ParseMediaOp(s string) (MediaOp, error) {
 // audio to mute or hold.
 var ErrNotActive = errors.New("call is not active")
 
-// holdState is a call's mute and hold, both sides.
+// holdState is a call's mute and hold, both sides, and how long it has
+// been on hold.
 type holdState struct {
-	muted, held         bool // this side's
-	peerMuted, peerHeld bool // the peer's, from its MEDIA_STATE
+	muted, held         bool          // this side's
+	peerMuted, peerHeld bool          // the peer's, from its MEDIA_STATE
+	since               time.Time     // on hold (either side) since, zero when not
+	total               time.Duration // on hold before since
+}
+
+// heldFor is how long the call has been on hold, by either side, until now.
+func (h holdState) heldFor(now time.Time) time.Duration {
+	if h.since.IsZero() {
+		return h.total
+	}
+	return h.total + now.Sub(h.since)
 }
 
 // wire is this side's state as MEDIA_STATE carries it.
@@ -84,6 +96,14 @@ func (h holdState) words() string {
 
 // applyHoldLocked hands the state to the media session (r.mu held).
 func (r *run) applyHoldLocked() {
+	onHold := r.hold.held || r.hold.peerHeld
+	switch now := time.Now(); {
+	case onHold && r.hold.since.IsZero():
+		r.hold.since = now
+	case !onHold && !r.hold.since.IsZero():
+		r.hold.total += now.Sub(r.hold.since)
+		r.hold.since = time.Time{}
+	}
 	if r.sess != nil {
 		r.sess.SetAudio(r.hold.audio())
 	}

@@ -2,6 +2,7 @@ package call
 
 import (
 	"testing"
+	"time"
 
 	"github.com/peercall/peercall/signalling"
 )
@@ -37,5 +38,33 @@ func TestHoldState(t *testing.T) {
 		if _, err := ParseMediaOp(s); err == nil {
 			t.Errorf("ParseMediaOp(%q) accepted", s)
 		}
+	}
+}
+
+// TestHeldTime: the time on hold adds up over holds by either side and
+// stops while the call plays.
+func TestHeldTime(t *testing.T) {
+	t0 := time.Now()
+	if d := (holdState{total: time.Second, since: t0}).heldFor(t0.Add(2 * time.Second)); d != 3*time.Second {
+		t.Errorf("held 1 s, then 2 s so far: %v, want 3s", d)
+	}
+	r := &run{}
+	r.hold.held = true
+	r.applyHoldLocked()
+	if r.hold.since.IsZero() {
+		t.Fatal("a hold did not start the clock")
+	}
+	r.hold.peerHeld = true // the peer holds too: still one hold
+	r.applyHoldLocked()
+	r.hold.held, r.hold.peerHeld = false, false
+	r.applyHoldLocked()
+	if !r.hold.since.IsZero() || r.hold.total <= 0 {
+		t.Fatalf("after the resume: %+v, want the clock stopped and the time kept", r.hold)
+	}
+	kept := r.hold.total
+	r.hold.muted = true // a mute is not a hold
+	r.applyHoldLocked()
+	if r.hold.heldFor(time.Now().Add(time.Hour)) != kept {
+		t.Errorf("a mute counted as time on hold")
 	}
 }

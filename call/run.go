@@ -340,6 +340,7 @@ func (r *run) result() *Result {
 		res.Summary.JitterMs = roundTo(st.JitterMs, 2)
 		res.Summary.RTTMs = roundTo(st.RTTMs, 2)
 		res.Summary.DSP = dspStats
+		res.Summary.HeldS = roundTo(r.hold.heldFor(time.Now()).Seconds(), 2)
 		if st.Quality.Codec != "" {
 			q := st.Quality
 			res.Summary.MOS, res.Summary.Quality = q.MOS, &q

@@ -72,6 +72,9 @@ type Summary struct {
 	// DSP is the microphone's processing: stages, engine, estimated echo
 	// delay (absent when none ran).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
+	// HeldS is how long the call was on hold, by either side (absent:
+	// never).
+	HeldS float64 `json:"held_s,omitempty"`
 	// EndReason is how the call ended ("hung up (local)", "relay lost", …)
 	// and why, when a reason was given.
 	EndReason string `json:"end_reason,omitempty"`

@@ -22,7 +22,7 @@ import (
 type holdCall struct {
 	alice, bob   *node.Node
 	aliceA, bobA *callharness.LoopAudio
-	done         chan error
+	done         chan callOutcome
 
 	mu     sync.Mutex
 	bobEvs []call.Event
@@ -32,7 +32,7 @@ func startHoldCall(t *testing.T) *holdCall {
 	t.Helper()
 	nw := callharness.NewNetwork(t)
 	hc := &holdCall{aliceA: &callharness.LoopAudio{Send: callharness.Speech("alice", 6)},
-		bobA: &callharness.LoopAudio{Send: callharness.Speech("bob", 6)}, done: make(chan error, 1)}
+		bobA: &callharness.LoopAudio{Send: callharness.Speech("bob", 6)}, done: make(chan callOutcome, 1)}
 	o := callharness.NodeOptions()
 	o.Audio = hc.aliceA.Opener()
 	hc.alice = nw.Start(nw.User("alice"), o)
@@ -51,8 +51,8 @@ func startHoldCall(t *testing.T) *holdCall {
 	ctx, hangup := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(hangup)
 	go func() {
-		_, err := hc.alice.Call(ctx, "bob", call.Options{})
-		hc.done <- err
+		res, err := hc.alice.Call(ctx, "bob", call.Options{})
+		hc.done <- callOutcome{res, err}
 	}()
 	waitActive(t, hc.alice)
 	waitActive(t, hc.bob)
@@ -185,11 +185,20 @@ func TestCallHold(t *testing.T) {
 	if len(evs) < 2 || !evs[0].PeerHeld || evs[len(evs)-1].PeerHeld {
 		t.Errorf("bob's media events %+v: want held by peer, then not", evs)
 	}
-	hc.end(t, hc.bob)
+	if s := hc.end(t, hc.bob); s.HeldS < 1.5 || s.HeldS > 30 {
+		t.Errorf("alice's summary says held_s %.2f, want the hold's 1.7 s or so", s.HeldS)
+	}
 }
 
-// end hangs the call up from n; a call that ended before says how.
-func (hc *holdCall) end(t *testing.T, n *node.Node) {
+// callOutcome is how alice's call ended.
+type callOutcome struct {
+	res *call.Result
+	err error
+}
+
+// end hangs the call up from n and returns alice's summary; a call that
+// ended before says how.
+func (hc *holdCall) end(t *testing.T, n *node.Node) call.Summary {
 	t.Helper()
 	if err := n.Hangup(callCtx(t), ""); err != nil {
 		var why []string
@@ -198,9 +207,11 @@ func (hc *holdCall) end(t *testing.T, n *node.Node) {
 		}
 		t.Fatalf("hang up: %v; the call had ended by itself: %v", err, why)
 	}
-	if err := <-hc.done; err != nil {
-		t.Fatalf("call: %v", err)
+	out := <-hc.done
+	if out.err != nil || out.res == nil {
+		t.Fatalf("call: %+v, %v", out.res, out.err)
 	}
+	return out.res.Summary
 }
 
 // TestCallMute: bob mutes: alice's status says "muted by peer" and she
@@ -254,7 +265,9 @@ func TestCallMute(t *testing.T) {
 	if _, err := hc.alice.SetCallMedia(ctx, "00000000000000000000000000000001", call.OpHold); !errors.Is(err, call.ErrNoSuchCall) {
 		t.Errorf("hold of an unknown call: %v, want ErrNoSuchCall", err)
 	}
-	hc.end(t, hc.alice)
+	if s := hc.end(t, hc.alice); s.HeldS != 0 {
+		t.Errorf("a call only muted: summary held_s %.2f, want 0", s.HeldS)
+	}
 	if _, err := hc.alice.SetCallMedia(ctx, "", call.OpHold); !errors.Is(err, call.ErrNoSuchCall) {
 		t.Errorf("hold with no call: %v, want ErrNoSuchCall", err)
 	}

@@ -40,6 +40,8 @@ type run struct {
 	route       media.Route // the route ICE chose, kept across a path loss
 	chain       *dsp.Chain  // the microphone's processing, nil when off
 	failovers   int         // paths recovered after a loss
+	hold        holdState   // mute and hold, both sides (hold.go)
+	holdMu      sync.Mutex  // one mute or hold change at a time (hold.go)
 }
 
 func (r *run) info() Info {
@@ -57,6 +59,7 @@ func (r *run) info() Info {
 		}
 	}
 	ci.DSP = r.dspStatsLocked()
+	r.holdFieldsLocked(&ci)
 	return ci
 }
 
@@ -185,6 +188,8 @@ func (r *run) run(ctx context.Context) *Result {
 				if err != nil {
 					r.m.log.Warn("answer ICE restart", "call", sc.ID(), "err", err)
 				}
+			case signalling.EventMediaState:
+				r.onPeerMedia(ev.Media)
 			case signalling.EventICERestartAnswer:
 				if err := r.sess.SetAnswer(ev.SDP); err != nil {
 					r.m.log.Warn("apply ICE restart answer", "call", sc.ID(), "err", err)
@@ -335,6 +340,7 @@ func (r *run) result() *Result {
 		res.Summary.JitterMs = roundTo(st.JitterMs, 2)
 		res.Summary.RTTMs = roundTo(st.RTTMs, 2)
 		res.Summary.DSP = dspStats
+		res.Summary.HeldS = roundTo(r.hold.heldFor(time.Now()).Seconds(), 2)
 		if st.Quality.Codec != "" {
 			q := st.Quality
 			res.Summary.MOS, res.Summary.Quality = q.MOS, &q

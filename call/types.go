@@ -49,6 +49,7 @@ const (
 	EventIncoming  EventKind = "incoming"  // incoming: a call rings here
 	EventConnected EventKind = "connected" // audio flows
 	EventEnded     EventKind = "ended"     // Event.Result says how
+	EventMedia     EventKind = "media"     // mute or hold changed, on either side (Info's muted, held, peer_muted, peer_held)
 )
 
 // Summary is a call's summary, the object `call --json` prints.
@@ -71,6 +72,9 @@ type Summary struct {
 	// DSP is the microphone's processing: stages, engine, estimated echo
 	// delay (absent when none ran).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
+	// HeldS is how long the call was on hold, by either side (absent:
+	// never).
+	HeldS float64 `json:"held_s,omitempty"`
 	// EndReason is how the call ended ("hung up (local)", "relay lost", …)
 	// and why, when a reason was given.
 	EndReason string `json:"end_reason,omitempty"`
@@ -110,6 +114,14 @@ type Info struct {
 	Quality *media.Quality `json:"quality,omitempty"`
 	// DSP is the microphone's processing so far (absent when none runs).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
+	// Muted and Held are this side's mute and hold, PeerMuted and
+	// PeerHeld the peer's (hold.go); Audio says the same in words
+	// ("held by peer", "muted, muted by peer"; empty: audio flows).
+	Muted     bool   `json:"muted,omitempty"`
+	Held      bool   `json:"held,omitempty"`
+	PeerMuted bool   `json:"peer_muted,omitempty"`
+	PeerHeld  bool   `json:"peer_held,omitempty"`
+	Audio     string `json:"audio,omitempty"`
 }
 
 // Event is a step of a call, given to Options.OnEvent and Config.OnCall.

@@ -131,6 +131,9 @@ func (r Request) validate() error {
 			return fmt.Errorf("a field is longer than %d bytes", maxField)
 		}
 	}
+	if ok, err := r.validateMedia(); ok {
+		return err
+	}
 	if ok, err := r.validateSoftphone(); ok {
 		return err
 	}
@@ -166,7 +169,7 @@ func (r Request) validate() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, send, transfers, accept_file, refuse_file", r.Op)
+		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, mute, unmute, hold, resume, send, transfers, accept_file, refuse_file", r.Op)
 	}
 	return nil
 }
@@ -192,6 +195,9 @@ func ErrorCode(err error) string {
 		return CodeNoSuchCall
 	case errors.Is(err, call.ErrAudio):
 		return CodeAudio
+	}
+	if code := mediaCode(err); code != "" {
+		return code
 	}
 	if code := softphoneCode(err); code != "" {
 		return code
@@ -228,6 +234,9 @@ func (e *remoteError) Unwrap() error {
 		return call.ErrNoSuchCall
 	case CodeAudio:
 		return call.ErrAudio
+	}
+	if err := mediaError(e.code); err != nil {
+		return err
 	}
 	if err := softphoneError(e.code); err != nil {
 		return err
@@ -357,6 +366,10 @@ func (s *Server) serve(c net.Conn) {
 	n := s.n
 	if isTransferOp(req.Op) {
 		s.serveTransfer(req, send, fail)
+		return
+	}
+	if isMediaOp(req.Op) {
+		s.serveMedia(req, send, fail)
 		return
 	}
 	if s.serveSoftphone(req, send, fail) {

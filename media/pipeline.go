@@ -95,6 +95,7 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 	var seq uint16
 	var ts uint32
 	var start time.Time
+	talkspurt := true // the next packet starts a talkspurt (RTP marker bit)
 	for n := 0; ; n++ {
 		// (A lock-step test drives both ends by hand: no holding back.)
 		if !start.IsZero() && s.cfg.playoutTicks == nil && !s.waitFrameTime(start.Add(time.Duration(n)*s.cfg.FrameDuration)) {
@@ -114,6 +115,12 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 			start = time.Now()
 		}
 		s.framesCaptured.Add(1)
+		if s.sendOff.Load() { // muted or held (hold.go): read, send nothing
+			s.framesWithheld.Add(1)
+			ts += uint32(frame)
+			talkspurt = true
+			continue
+		}
 		payload, err := enc.encode(pcm)
 		if err != nil {
 			s.fail(fmt.Errorf("media: %w", err))
@@ -121,7 +128,7 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 		}
 		if len(payload) > 0 {
 			pkt.SequenceNumber, pkt.Timestamp, pkt.Payload = seq, ts, payload
-			pkt.Marker = n == 0
+			pkt.Marker, talkspurt = talkspurt, false
 			seq++
 			if s.cfg.lossHook != nil && s.cfg.lossHook(pkt.SequenceNumber) {
 				s.packetsDropped.Add(1)
@@ -314,6 +321,9 @@ func (s *Session) playOne(sink audio.Sink, pcm []int16) bool {
 	}
 	if !ok {
 		return true // nothing received yet
+	}
+	if s.playOff.Load() { // on hold (hold.go): what arrived is decoded, not played
+		clear(pcm)
 	}
 	if err := sink.Write(s.ctx, pcm); err != nil {
 		if s.ctx.Err() == nil {

@@ -143,6 +143,11 @@ func (n *Node) Hangup(ctx context.Context, id string) error { return n.calls.Han
 // RestartICE renews the network path of the active call id.
 func (n *Node) RestartICE(ctx context.Context, id string) error { return n.calls.RestartICE(ctx, id) }
 
+// SetCallMedia mutes, unmutes, holds or resumes the call id (call.Manager.SetMedia).
+func (n *Node) SetCallMedia(ctx context.Context, id string, op call.MediaOp) (call.Info, error) {
+	return n.calls.SetMedia(ctx, id, op)
+}
+
 // Status reports the node's identity, role, reachability and calls.
 func (n *Node) Status() control.Status {
 	rs := n.relay.Status()

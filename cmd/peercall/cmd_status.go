@@ -80,6 +80,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		if c.MOS > 0 {
 			fmt.Fprintf(w, ", MOS %.2f", c.MOS)
 		}
+		if c.Audio != "" {
+			fmt.Fprintf(w, ", %s", c.Audio)
+		}
 		fmt.Fprintln(w)
 	}
 	return nil

@@ -41,7 +41,7 @@ const (
 	// a headset, a muted speaker, a far end that is not heard) the
 	// interval doubles with each further miss, up to maxBackoff times
 	// estimateEvery (4 s); a clear peak brings it back to 0.5 s. The
-	// correlation (three 32k-point FFTs, about 5 ms) is most of the
+	// correlation (three 16k-point FFTs, a few ms) is most of the
 	// chain's Go-side CPU when it runs every 0.5 s.
 	missFree     = 4
 	maxBackoff   = 8

@@ -283,6 +283,9 @@ func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 				return
 			}
 		}
+		// The jitter buffer moves the clock's phase to keep the margin
+		// it measured (a fraction of a frame on a clean path).
+		next = next.Add(s.jb.takeShift())
 		timer.Reset(time.Until(next))
 	}
 }
@@ -307,7 +310,7 @@ const playoutMaxBehind = 200 * time.Millisecond
 
 // playOne plays one frame; false ends the playout.
 func (s *Session) playOne(sink audio.Sink, pcm []int16) bool {
-	ok, err := s.player.fill(pcm)
+	ok, err := s.player.fill(pcm, time.Now())
 	if err != nil {
 		s.fail(fmt.Errorf("media: playout: %w", err))
 		return false

@@ -97,8 +97,18 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 	var start time.Time
 	for n := 0; ; n++ {
 		// (A lock-step test drives both ends by hand: no holding back.)
-		if !start.IsZero() && s.cfg.playoutTicks == nil && !s.waitFrameTime(start.Add(time.Duration(n)*s.cfg.FrameDuration)) {
-			return
+		if !start.IsZero() && s.cfg.playoutTicks == nil {
+			due := start.Add(time.Duration(n) * s.cfg.FrameDuration)
+			if time.Since(due) > maxBehind {
+				// The source stalled (a device that failed and was
+				// replaced): start the schedule again rather than send
+				// what the replacement has at once to catch up.
+				start = time.Now().Add(-time.Duration(n) * s.cfg.FrameDuration)
+				due = start.Add(time.Duration(n) * s.cfg.FrameDuration)
+			}
+			if !s.waitFrameTime(due) {
+				return
+			}
 		}
 		if err := src.Read(s.ctx, pcm); err != nil {
 			switch {
@@ -143,6 +153,10 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 // clocked source never gets there; an unpaced one (a WAV file opened
 // without pacing) is held back to real time instead of flooding the peer.
 const maxAhead = 60 * time.Millisecond
+
+// maxBehind is how far behind real time the sender may fall (a source
+// that stalled) before it restarts its schedule.
+const maxBehind = 200 * time.Millisecond
 
 // waitFrameTime holds the send loop while frame time due is more than
 // maxAhead away; false when the session ends meanwhile.

@@ -155,8 +155,10 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 const maxAhead = 60 * time.Millisecond
 
 // maxBehind is how far behind real time the sender may fall (a source
-// that stalled) before it restarts its schedule.
-const maxBehind = 200 * time.Millisecond
+// that stalled: a device that failed and was replaced) before it restarts
+// its schedule. Below it the sender catches up as before (a paced virtual
+// source hands over up to a second of late frames at once).
+const maxBehind = time.Second
 
 // waitFrameTime holds the send loop while frame time due is more than
 // maxAhead away; false when the session ends meanwhile.

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/control"
 )
 
@@ -94,4 +96,14 @@ func printCallDevices(ctx context.Context, e *env) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.CallID, c.Peer, show(c.AudioIn), show(c.AudioOut), warn)
 	}
 	tw.Flush()
+}
+
+// printDeviceWarnings adds, under a call of `peercall status`, a line for
+// each of its devices on a fallback.
+func printDeviceWarnings(w io.Writer, c call.Info) {
+	for _, st := range []*audio.DeviceState{c.AudioIn, c.AudioOut} {
+		if st != nil && st.Warning != "" {
+			fmt.Fprintf(w, "  warning:    %s\n", st.Warning)
+		}
+	}
 }

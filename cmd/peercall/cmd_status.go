@@ -81,6 +81,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(w, ", MOS %.2f", c.MOS)
 		}
 		fmt.Fprintln(w)
+		printDeviceWarnings(w, c)
 	}
 	return nil
 }

@@ -176,3 +176,59 @@ func TestLiveFailover(t *testing.T) {
 		t.Errorf("events %+v", events)
 	}
 }
+
+// TestLiveSinkFailover: a speaker that fails is replaced by the system
+// default when there is one; the frame that failed is played there.
+func TestLiveSinkFailover(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var events []DeviceEvent
+	var mu sync.Mutex
+	var onDefault int
+	failAt2 := func(k int, _ []int16, _ <-chan struct{}) error {
+		if k >= 2 {
+			return errors.New("device unplugged")
+		}
+		return nil
+	}
+	countDefault := func(int, []int16, <-chan struct{}) error {
+		mu.Lock()
+		onDefault++
+		mu.Unlock()
+		return nil
+	}
+	l := &LiveSink{live[Sink]{dir: DirOut, opts: Options{FrameDuration: Frame20ms, Logger: quiet()},
+		onChange: func(ev DeviceEvent) { events = append(events, ev) },
+		open: func(_ context.Context, s Spec) (Sink, error) {
+			script := failAt2
+			if s.Kind == KindDefault {
+				script = countDefault
+			}
+			return newDeviceSink(newScriptedIO(SampleRate, 1, Frame20ms, script), Frame20ms, quiet()), nil
+		},
+		silent: func() Sink { return PacedSink(NewNull(), Frame20ms) },
+	}}
+	if err := l.start(ctx, Spec{Kind: KindPortAudio, Name: "USB"}); err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]int16, SamplesPer(Frame20ms))
+	for k := range 20 {
+		if err := l.Write(ctx, frame); err != nil {
+			t.Fatalf("frame %d: %v", k, err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.State(); st.Using != "default" || st.Want != "pa:USB" || st.Warning == "" {
+		t.Errorf("state %+v", st)
+	}
+	if len(events) != 1 || events[0].Dir != DirOut || events[0].Reason != ReasonFailed || events[0].Using != "default" {
+		t.Errorf("events %+v", events)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if onDefault < 10 {
+		t.Errorf("the default played %d frames of the 20 written, want most of them", onDefault)
+	}
+}

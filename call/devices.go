@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/audio/live"
 )
 
 // EventDevice says that a call's microphone or speaker changed: its device
@@ -12,18 +13,18 @@ import (
 // Event.Device says which.
 const EventDevice EventKind = "device"
 
-// openLiveAudio opens a call's devices as live ones (audio.OpenLiveSource
-// and OpenLiveSink): a card that fails mid-call falls back to the system
+// openLiveAudio opens a call's devices as live ones (live.OpenSource
+// and live.OpenSink): a card that fails mid-call falls back to the system
 // default (or silence) and the call goes on; each change is an
 // EventDevice.
 func (m *Manager) openLiveAudio(ctx context.Context, r *run, in, out audio.Spec) (audio.Source, audio.Sink, error) {
 	frame := m.cfg.Media.FrameDuration
-	onChange := func(ev audio.DeviceEvent) { r.deviceChanged(ev) }
-	src, err := audio.OpenLiveSource(ctx, in, audio.LiveOptions{Options: audio.Options{FrameDuration: frame, Paced: true, Logger: m.log}, OnChange: onChange})
+	onChange := func(ev live.Event) { r.deviceChanged(ev) }
+	src, err := live.OpenSource(ctx, in, live.Options{Options: audio.Options{FrameDuration: frame, Paced: true, Logger: m.log}, OnChange: onChange})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open audio input %s: %w", in, err)
 	}
-	sink, err := audio.OpenLiveSink(ctx, out, audio.LiveOptions{Options: audio.Options{FrameDuration: frame, Logger: m.log}, OnChange: onChange})
+	sink, err := live.OpenSink(ctx, out, live.Options{Options: audio.Options{FrameDuration: frame, Logger: m.log}, OnChange: onChange})
 	if err != nil {
 		src.Close()
 		return nil, nil, fmt.Errorf("open audio output %s: %w", out, err)
@@ -32,7 +33,7 @@ func (m *Manager) openLiveAudio(ctx context.Context, r *run, in, out audio.Spec)
 }
 
 // deviceChanged logs a change of device and emits it as an event.
-func (r *run) deviceChanged(ev audio.DeviceEvent) {
+func (r *run) deviceChanged(ev live.Event) {
 	if ev.Warning != "" {
 		r.m.log.Warn("call audio device changed", "call", r.sc.ID(), "dir", ev.Dir, "using", ev.Using, "reason", ev.Reason, "warning", ev.Warning)
 	} else {
@@ -47,11 +48,11 @@ func (r *run) deviceChanged(ev audio.DeviceEvent) {
 	}
 }
 
-type deviceStater interface{ State() audio.DeviceState }
+type deviceStater interface{ State() live.State }
 
 // devicesLocked is what the call's microphone and speaker use now (nil
 // for devices that are not live: Config.Audio's).
-func (r *run) devicesLocked() (in, out *audio.DeviceState) {
+func (r *run) devicesLocked() (in, out *live.State) {
 	if s, ok := r.src.(deviceStater); ok {
 		st := s.State()
 		in = &st

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/audio/live"
 	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/media"
 )
@@ -113,16 +113,16 @@ type Info struct {
 	DSP *dsp.Stats `json:"dsp,omitempty"`
 	// AudioIn and AudioOut are the devices asked for and in use, with a
 	// warning while a fallback plays instead (call/devices.go).
-	AudioIn  *audio.DeviceState `json:"audio_in,omitempty"`
-	AudioOut *audio.DeviceState `json:"audio_out,omitempty"`
+	AudioIn  *live.State `json:"audio_in,omitempty"`
+	AudioOut *live.State `json:"audio_out,omitempty"`
 }
 
 // Event is a step of a call, given to Options.OnEvent and Config.OnCall.
 type Event struct {
-	Kind   EventKind          `json:"kind"`
-	Call   Info               `json:"call"`
-	Result *Result            `json:"result,omitempty"` // EventEnded
-	Device *audio.DeviceEvent `json:"device,omitempty"` // EventDevice
+	Kind   EventKind   `json:"kind"`
+	Call   Info        `json:"call"`
+	Result *Result     `json:"result,omitempty"` // EventEnded
+	Device *live.Event `json:"device,omitempty"` // EventDevice
 }
 
 // Options tune one outgoing call.

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/audio/live"
 	"github.com/peercall/peercall/internal/testaudio"
 )
 
@@ -158,13 +159,13 @@ func captureFailureChild(t *testing.T, dir string) {
 	writeConf(t, dir, p1.r)
 
 	var mu sync.Mutex
-	var events []audio.DeviceEvent
+	var events []live.Event
 	var eventAt []time.Time
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	go p1.feed(first) // the pipe buffers what the device has not read yet
-	mic, err := audio.OpenLiveSource(ctx, audio.Spec{Kind: audio.KindPortAudio, Name: "peercall_in"}, audio.LiveOptions{
+	mic, err := live.OpenSource(ctx, audio.Spec{Kind: audio.KindPortAudio, Name: "peercall_in"}, live.Options{
 		Options: audio.Options{FrameDuration: audio.Frame20ms, Logger: log},
-		OnChange: func(ev audio.DeviceEvent) {
+		OnChange: func(ev live.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			events, eventAt = append(events, ev), append(eventAt, time.Now())
@@ -216,7 +217,7 @@ func captureFailureChild(t *testing.T, dir string) {
 	backAt := waitEvent(2)
 	time.Sleep(2 * time.Second)
 	t.Logf("re-initialising PortAudio kept the microphone off its card for %v; the longest wait for a frame around it %v",
-		audio.LastRescanGap(), reads.maxGap(backAt.Add(-time.Second), backAt.Add(time.Second)))
+		live.LastRescanGap(), reads.maxGap(backAt.Add(-time.Second), backAt.Add(time.Second)))
 	// A switch by hand: to the default and back to the pipe.
 	for _, spec := range []audio.Spec{{Kind: audio.KindDefault}, {Kind: audio.KindPortAudio, Name: "peercall_in"}} {
 		at := time.Now()
@@ -236,12 +237,12 @@ func captureFailureChild(t *testing.T, dir string) {
 	b.Close()
 
 	mu.Lock()
-	evs := append([]audio.DeviceEvent(nil), events...)
+	evs := append([]live.Event(nil), events...)
 	mu.Unlock()
 	t.Logf("events: %+v", evs)
-	if len(evs) != 4 || evs[0].Reason != audio.ReasonFailed || evs[0].Using != "default" || evs[0].Warning == "" ||
-		evs[1].Reason != audio.ReasonBack || evs[1].Using != "pa:peercall_in" ||
-		evs[2].Reason != audio.ReasonSwitched || evs[2].Using != "default" || evs[3].Using != "pa:peercall_in" {
+	if len(evs) != 4 || evs[0].Reason != live.ReasonFailed || evs[0].Using != "default" || evs[0].Warning == "" ||
+		evs[1].Reason != live.ReasonBack || evs[1].Using != "pa:peercall_in" ||
+		evs[2].Reason != live.ReasonSwitched || evs[2].Using != "default" || evs[3].Using != "pa:peercall_in" {
 		t.Fatalf("events %+v, want a failure with the default in use and a warning, the device back, two switches", evs)
 	}
 	if st := mic.State(); st.Using != "pa:peercall_in" || st.Warning != "" {

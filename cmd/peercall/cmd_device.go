@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/audio/live"
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/control"
 )
@@ -74,7 +75,7 @@ func printCallDevices(ctx context.Context, e *env) {
 	fmt.Fprintln(e.stdout)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CALL\tPEER\tMICROPHONE\tSPEAKER\tWARNING")
-	show := func(st *audio.DeviceState) string {
+	show := func(st *live.State) string {
 		switch {
 		case st == nil:
 			return "-"
@@ -85,7 +86,7 @@ func printCallDevices(ctx context.Context, e *env) {
 	}
 	for _, c := range resp.Calls {
 		warn := ""
-		for _, st := range []*audio.DeviceState{c.AudioIn, c.AudioOut} {
+		for _, st := range []*live.State{c.AudioIn, c.AudioOut} {
 			if st != nil && st.Warning != "" {
 				if warn != "" {
 					warn += "; "
@@ -101,7 +102,7 @@ func printCallDevices(ctx context.Context, e *env) {
 // printDeviceWarnings adds, under a call of `peercall status`, a line for
 // each of its devices on a fallback.
 func printDeviceWarnings(w io.Writer, c call.Info) {
-	for _, st := range []*audio.DeviceState{c.AudioIn, c.AudioOut} {
+	for _, st := range []*live.State{c.AudioIn, c.AudioOut} {
 		if st != nil && st.Warning != "" {
 			fmt.Fprintf(w, "  warning:    %s\n", st.Warning)
 		}

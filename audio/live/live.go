@@ -1,29 +1,32 @@
-package audio
+package live
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/peercall/peercall/audio"
 )
 
-// Directions of a live device, as DeviceEvent names them.
+// Directions of a live device, as Event names them.
 const (
 	DirIn  = "in"
 	DirOut = "out"
 )
 
-// Reasons a live device changed, as DeviceEvent names them.
+// Reasons a live device changed, as Event names them.
 const (
 	ReasonFailed   = "failed"   // the device failed or disappeared: a fallback took over
 	ReasonBack     = "back"     // the device asked for is back
 	ReasonSwitched = "switched" // Switch moved to another device
 )
 
-// DeviceEvent says that a live device changed what it uses.
-type DeviceEvent struct {
+// Event says that a live device changed what it uses.
+type Event struct {
 	Dir     string `json:"dir"`               // DirIn or DirOut
 	Want    string `json:"want"`              // the spec asked for
 	Using   string `json:"using"`             // the spec in use now
@@ -32,19 +35,19 @@ type DeviceEvent struct {
 	Warning string `json:"warning,omitempty"` // set while Using is not Want
 }
 
-// DeviceState is what a live device uses now.
-type DeviceState struct {
+// State is what a live device uses now.
+type State struct {
 	Want    string `json:"want"`
 	Using   string `json:"using"`
 	Warning string `json:"warning,omitempty"`
 }
 
-// LiveOptions tune OpenLiveSource and OpenLiveSink.
-type LiveOptions struct {
-	Options
+// Options tune OpenSource and OpenSink.
+type Options struct {
+	audio.Options
 	// OnChange is told every change of device (a failure and its
 	// fallback, a return, a switch). It must not block.
-	OnChange func(DeviceEvent)
+	OnChange func(Event)
 }
 
 // A live device is a call's microphone or speaker that survives its
@@ -55,14 +58,14 @@ type LiveOptions struct {
 // Close closes whatever device is in use.
 type live[T io.Closer] struct {
 	dir      string
-	opts     Options
-	onChange func(DeviceEvent)
-	open     func(context.Context, Spec) (T, error)
+	opts     audio.Options
+	onChange func(Event)
+	open     func(context.Context, audio.Spec) (T, error)
 	silent   func() T // the last resort: silence or a null sink, paced
 
 	mu      sync.Mutex
-	want    Spec
-	using   Spec
+	want    audio.Spec
+	using   audio.Spec
 	cur     T
 	gen     uint64 // bumped at each change of cur
 	warning string
@@ -70,24 +73,24 @@ type live[T io.Closer] struct {
 	wg      sync.WaitGroup // closes of replaced devices
 }
 
-// LiveSource is a microphone that survives its device (see OpenLiveSource).
-type LiveSource struct{ live[Source] }
+// Source is a microphone that survives its device (see OpenSource).
+type Source struct{ live[audio.Source] }
 
-// LiveSink is a speaker that survives its device (see OpenLiveSink).
-type LiveSink struct{ live[Sink] }
+// Sink is a speaker that survives its device (see OpenSink).
+type Sink struct{ live[audio.Sink] }
 
-// OpenLiveSource opens spec as a microphone (as OpenSource) that falls
+// OpenSource opens spec as a microphone (as audio.OpenSource) that falls
 // back to the system default, then to silence, when its device fails,
 // and returns to it when it is back. A source that ends (io.EOF, a WAV
 // file) ends the live source too.
-func OpenLiveSource(ctx context.Context, spec Spec, opts LiveOptions) (*LiveSource, error) {
-	o, err := opts.Options.withDefaults()
+func OpenSource(ctx context.Context, spec audio.Spec, opts Options) (*Source, error) {
+	o, err := withDefaults(opts.Options)
 	if err != nil {
 		return nil, fmt.Errorf("open audio source %s: %w", spec, err)
 	}
-	l := &LiveSource{live[Source]{dir: DirIn, opts: o, onChange: opts.OnChange,
-		open:   func(ctx context.Context, s Spec) (Source, error) { return OpenSource(ctx, s, o) },
-		silent: func() Source { return Paced(NewSilence(), o.FrameDuration) },
+	l := &Source{live[audio.Source]{dir: DirIn, opts: o, onChange: opts.OnChange,
+		open:   func(ctx context.Context, s audio.Spec) (audio.Source, error) { return audio.OpenSource(ctx, s, o) },
+		silent: func() audio.Source { return audio.Paced(audio.NewSilence(), o.FrameDuration) },
 	}}
 	if err := l.start(ctx, spec); err != nil {
 		return nil, err
@@ -95,17 +98,17 @@ func OpenLiveSource(ctx context.Context, spec Spec, opts LiveOptions) (*LiveSour
 	return l, nil
 }
 
-// OpenLiveSink opens spec as a speaker (as OpenSink) that falls back to
+// OpenSink opens spec as a speaker (as audio.OpenSink) that falls back to
 // the system default, then to a null sink, when its device fails, and
 // returns to it when it is back.
-func OpenLiveSink(ctx context.Context, spec Spec, opts LiveOptions) (*LiveSink, error) {
-	o, err := opts.Options.withDefaults()
+func OpenSink(ctx context.Context, spec audio.Spec, opts Options) (*Sink, error) {
+	o, err := withDefaults(opts.Options)
 	if err != nil {
 		return nil, fmt.Errorf("open audio sink %s: %w", spec, err)
 	}
-	l := &LiveSink{live[Sink]{dir: DirOut, opts: o, onChange: opts.OnChange,
-		open:   func(ctx context.Context, s Spec) (Sink, error) { return OpenSink(ctx, s, o) },
-		silent: func() Sink { return PacedSink(NewNull(), o.FrameDuration) },
+	l := &Sink{live[audio.Sink]{dir: DirOut, opts: o, onChange: opts.OnChange,
+		open:   func(ctx context.Context, s audio.Spec) (audio.Sink, error) { return audio.OpenSink(ctx, s, o) },
+		silent: func() audio.Sink { return audio.PacedSink(audio.NewNull(), o.FrameDuration) },
 	}}
 	if err := l.start(ctx, spec); err != nil {
 		return nil, err
@@ -113,7 +116,21 @@ func OpenLiveSink(ctx context.Context, spec Spec, opts LiveOptions) (*LiveSink, 
 	return l, nil
 }
 
-func (l *live[T]) start(ctx context.Context, spec Spec) error {
+// withDefaults is audio.Options' defaults: 20 ms frames, no logging.
+func withDefaults(o audio.Options) (audio.Options, error) {
+	if o.FrameDuration == 0 {
+		o.FrameDuration = audio.Frame20ms
+	}
+	if err := audio.ValidFrameDuration(o.FrameDuration); err != nil {
+		return o, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+func (l *live[T]) start(ctx context.Context, spec audio.Spec) error {
 	d, err := l.open(ctx, spec)
 	if err != nil {
 		return err
@@ -130,10 +147,10 @@ func (l *live[T]) current() (T, uint64) {
 }
 
 // State says what the device uses now.
-func (l *live[T]) State() DeviceState {
+func (l *live[T]) State() State {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return DeviceState{Want: l.want.String(), Using: l.using.String(), Warning: l.warning}
+	return State{Want: l.want.String(), Using: l.using.String(), Warning: l.warning}
 }
 
 // onFallback reports whether the device in use is not the one asked for.
@@ -146,7 +163,7 @@ func (l *live[T]) onFallback() bool {
 // replace puts d (spec using) in place of the device of generation gen and
 // closes the old one in the background; false (and d closed) when another
 // change or Close came first.
-func (l *live[T]) replace(gen uint64, d T, using Spec, warning string) bool {
+func (l *live[T]) replace(gen uint64, d T, using audio.Spec, warning string) bool {
 	l.mu.Lock()
 	if l.closed || l.gen != gen {
 		l.mu.Unlock()
@@ -165,7 +182,7 @@ func (l *live[T]) replace(gen uint64, d T, using Spec, warning string) bool {
 	return true
 }
 
-func (l *live[T]) emit(ev DeviceEvent) {
+func (l *live[T]) emit(ev Event) {
 	if l.onChange != nil {
 		l.onChange(ev)
 	}
@@ -191,29 +208,29 @@ func (l *live[T]) failover(ctx context.Context, gen uint64, cause error) {
 	l.mu.Unlock()
 	l.opts.Logger.Warn("audio device failed; falling back", "dir", l.dir, "device", failed.String(), "err", cause)
 	var d T
-	using := Spec{Kind: KindSilence}
+	using := audio.Spec{Kind: audio.KindSilence}
 	if l.dir == DirOut {
-		using = Spec{Kind: KindNull}
+		using = audio.Spec{Kind: audio.KindNull}
 	}
-	if failed.Kind != KindDefault && (failed.Kind == KindPortAudio || want.Kind == KindPortAudio || want.Kind == KindDefault) {
-		if dd, err := l.open(ctx, Spec{Kind: KindDefault}); err == nil {
-			d, using = dd, Spec{Kind: KindDefault}
+	if failed.Kind != audio.KindDefault && (failed.Kind == audio.KindPortAudio || want.Kind == audio.KindPortAudio || want.Kind == audio.KindDefault) {
+		if dd, err := l.open(ctx, audio.Spec{Kind: audio.KindDefault}); err == nil {
+			d, using = dd, audio.Spec{Kind: audio.KindDefault}
 		} else {
 			l.opts.Logger.Warn("the system default audio device is not there either", "dir", l.dir, "err", err)
 		}
 	}
-	if using.Kind != KindDefault {
+	if using.Kind != audio.KindDefault {
 		d = l.silent()
 	}
 	warning := fmt.Sprintf("%s %s failed (%v); using %s until it is back", l.what(), want, cause, using)
 	if l.replace(gen, d, using, warning) {
-		l.emit(DeviceEvent{Dir: l.dir, Want: want.String(), Using: using.String(), Reason: ReasonFailed, Detail: cause.Error(), Warning: warning})
+		l.emit(Event{Dir: l.dir, Want: want.String(), Using: using.String(), Reason: ReasonFailed, Detail: cause.Error(), Warning: warning})
 	}
 }
 
 // Switch moves to spec: it opens spec first, then swaps, so the gap is
 // the time of one device open. spec becomes the device asked for.
-func (l *live[T]) Switch(ctx context.Context, spec Spec) error {
+func (l *live[T]) Switch(ctx context.Context, spec audio.Spec) error {
 	d, err := l.open(ctx, spec)
 	if err != nil && soundCard(spec) {
 		// Perhaps plugged in after PortAudio was initialised: look again.
@@ -227,13 +244,13 @@ func (l *live[T]) Switch(ctx context.Context, spec Spec) error {
 	if l.closed {
 		l.mu.Unlock()
 		_ = d.Close()
-		return ErrClosed
+		return audio.ErrClosed
 	}
 	gen := l.gen
 	l.want = spec
 	l.mu.Unlock()
 	if l.replace(gen, d, spec, "") {
-		l.emit(DeviceEvent{Dir: l.dir, Want: spec.String(), Using: spec.String(), Reason: ReasonSwitched})
+		l.emit(Event{Dir: l.dir, Want: spec.String(), Using: spec.String(), Reason: ReasonSwitched})
 		return nil
 	}
 	return fmt.Errorf("switch %s to %s: the device changed meanwhile; try again", l.what(), spec)
@@ -261,7 +278,9 @@ func (l *live[T]) suspend() bool {
 	return true
 }
 
-func soundCard(s Spec) bool { return s.Kind == KindDefault || s.Kind == KindPortAudio }
+func soundCard(s audio.Spec) bool {
+	return s.Kind == audio.KindDefault || s.Kind == audio.KindPortAudio
+}
 
 // resume reopens the device asked for after a re-initialisation, else
 // the system default, else silence.
@@ -276,7 +295,7 @@ func (l *live[T]) resume(ctx context.Context) {
 	if d, err := l.open(ctx, want); err == nil {
 		if l.replace(gen, d, want, "") && was != want {
 			l.opts.Logger.Info("audio device is back", "dir", l.dir, "device", want.String())
-			l.emit(DeviceEvent{Dir: l.dir, Want: want.String(), Using: want.String(), Reason: ReasonBack})
+			l.emit(Event{Dir: l.dir, Want: want.String(), Using: want.String(), Reason: ReasonBack})
 		}
 		return
 	}
@@ -320,12 +339,12 @@ func (l *live[T]) Latency() time.Duration {
 }
 
 // Stats is the counters of the device in use, zero for a virtual one.
-func (l *live[T]) Stats() DeviceStats {
+func (l *live[T]) Stats() audio.DeviceStats {
 	cur, _ := l.current()
-	if r, ok := any(cur).(StatsReporter); ok {
+	if r, ok := any(cur).(audio.StatsReporter); ok {
 		return r.Stats()
 	}
-	return DeviceStats{}
+	return audio.DeviceStats{}
 }
 
 // maxFailovers bounds the devices one Read or Write tries: a device, the
@@ -333,8 +352,8 @@ func (l *live[T]) Stats() DeviceStats {
 const maxFailovers = 4
 
 // Read reads a frame from the device in use; a device that fails is
-// replaced (see OpenLiveSource) and the frame read from its replacement.
-func (s *LiveSource) Read(ctx context.Context, frame []int16) error {
+// replaced (see OpenSource) and the frame read from its replacement.
+func (s *Source) Read(ctx context.Context, frame []int16) error {
 	for range maxFailovers {
 		cur, gen := s.current()
 		err := cur.Read(ctx, frame)
@@ -349,7 +368,7 @@ func (s *LiveSource) Read(ctx context.Context, frame []int16) error {
 		if _, g := s.current(); g != gen {
 			continue // replaced meanwhile (a switch, a re-initialisation)
 		}
-		if errors.Is(err, ErrClosed) {
+		if errors.Is(err, audio.ErrClosed) {
 			return err
 		}
 		s.failover(ctx, gen, err)
@@ -359,8 +378,8 @@ func (s *LiveSource) Read(ctx context.Context, frame []int16) error {
 }
 
 // Write plays a frame on the device in use; a device that fails is
-// replaced (see OpenLiveSink) and the frame played on its replacement.
-func (s *LiveSink) Write(ctx context.Context, frame []int16) error {
+// replaced (see OpenSink) and the frame played on its replacement.
+func (s *Sink) Write(ctx context.Context, frame []int16) error {
 	for range maxFailovers {
 		cur, gen := s.current()
 		err := cur.Write(ctx, frame)
@@ -373,7 +392,7 @@ func (s *LiveSink) Write(ctx context.Context, frame []int16) error {
 		if _, g := s.current(); g != gen {
 			continue
 		}
-		if errors.Is(err, ErrClosed) {
+		if errors.Is(err, audio.ErrClosed) {
 			return err
 		}
 		s.failover(ctx, gen, err)
@@ -383,7 +402,7 @@ func (s *LiveSink) Write(ctx context.Context, frame []int16) error {
 
 // SwitchSpec parses spec and switches to it (see Switch).
 func (l *live[T]) SwitchSpec(ctx context.Context, spec string) error {
-	s, err := ParseSpec(spec)
+	s, err := audio.ParseSpec(spec)
 	if err != nil {
 		return err
 	}

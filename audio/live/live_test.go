@@ -1,14 +1,17 @@
-package audio
+package live
 
 import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peercall/peercall/audio"
 )
 
 // TestLiveSwitch switches a live microphone and speaker between virtual
@@ -17,21 +20,21 @@ import (
 func TestLiveSwitch(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
-	var events []DeviceEvent
-	opts := LiveOptions{Options: Options{FrameDuration: Frame10ms}, OnChange: func(ev DeviceEvent) {
+	var events []Event
+	opts := Options{Options: audio.Options{FrameDuration: audio.Frame10ms}, OnChange: func(ev Event) {
 		mu.Lock()
 		events = append(events, ev)
 		mu.Unlock()
 	}}
-	src, err := OpenLiveSource(ctx, Spec{Kind: KindSilence}, opts)
+	src, err := OpenSource(ctx, audio.Spec{Kind: audio.KindSilence}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame := make([]int16, SamplesPer(Frame10ms))
+	frame := make([]int16, audio.SamplesPer(audio.Frame10ms))
 	if err := src.Read(ctx, frame); err != nil || frame[10] != 0 {
 		t.Fatalf("silence: %v, sample %d", err, frame[10])
 	}
-	if err := src.Switch(ctx, Spec{Kind: KindTone, Hz: 1000}); err != nil {
+	if err := src.Switch(ctx, audio.Spec{Kind: audio.KindTone, Hz: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	nonzero := false
@@ -50,7 +53,7 @@ func TestLiveSwitch(t *testing.T) {
 		t.Errorf("state %+v", st)
 	}
 	missing := filepath.Join(t.TempDir(), "missing.wav")
-	if err := src.Switch(ctx, Spec{Kind: KindWAV, Path: missing}); err == nil {
+	if err := src.Switch(ctx, audio.Spec{Kind: audio.KindWAV, Path: missing}); err == nil {
 		t.Fatal("switched to a WAV file that does not exist")
 	}
 	if st := src.State(); st.Using != "tone:1000" {
@@ -58,11 +61,11 @@ func TestLiveSwitch(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "out.wav")
-	dst, err := OpenLiveSink(ctx, Spec{Kind: KindNull}, opts)
+	dst, err := OpenSink(ctx, audio.Spec{Kind: audio.KindNull}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Switch(ctx, Spec{Kind: KindWAV, Path: path}); err != nil {
+	if err := dst.Switch(ctx, audio.Spec{Kind: audio.KindWAV, Path: path}); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
@@ -76,7 +79,7 @@ func TestLiveSwitch(t *testing.T) {
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.Read(ctx, frame); !errors.Is(err, ErrClosed) {
+	if err := src.Read(ctx, frame); !errors.Is(err, audio.ErrClosed) {
 		t.Errorf("Read after Close: %v", err)
 	}
 	f, err := os.Open(path)
@@ -84,7 +87,7 @@ func TestLiveSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got, _, err := ReadWAV(f)
+	got, _, err := audio.ReadWAV(f)
 	if err != nil || len(got) != 5*len(frame) {
 		t.Fatalf("the speaker's WAV after the switch holds %d samples (%v), want %d", len(got), err, 5*len(frame))
 	}
@@ -101,16 +104,16 @@ func TestLiveSwitch(t *testing.T) {
 func TestLiveSourceEnds(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "in.wav")
-	w, err := NewWAVSink(path, nil)
+	w, err := audio.NewWAVSink(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame := make([]int16, SamplesPer(Frame20ms))
+	frame := make([]int16, audio.SamplesPer(audio.Frame20ms))
 	if err := w.Write(ctx, frame); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	src, err := OpenLiveSource(ctx, Spec{Kind: KindWAV, Path: path}, LiveOptions{})
+	src, err := OpenSource(ctx, audio.Spec{Kind: audio.KindWAV, Path: path}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +135,8 @@ func TestLiveSourceEnds(t *testing.T) {
 func TestLiveFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var events []DeviceEvent
-	failAt3 := func(k int, buf []int16, _ <-chan struct{}) error {
+	var events []Event
+	failAt3 := func(k int, buf []int16) error {
 		if k >= 3 {
 			return errors.New("device unplugged")
 		}
@@ -142,21 +145,21 @@ func TestLiveFailover(t *testing.T) {
 		}
 		return nil
 	}
-	l := &LiveSource{live[Source]{dir: DirIn, opts: Options{FrameDuration: Frame20ms, Logger: quiet()},
-		onChange: func(ev DeviceEvent) { events = append(events, ev) },
-		open: func(_ context.Context, s Spec) (Source, error) {
-			if s.Kind == KindDefault {
+	l := &Source{live[audio.Source]{dir: DirIn, opts: audio.Options{FrameDuration: audio.Frame20ms, Logger: slog.New(slog.DiscardHandler)},
+		onChange: func(ev Event) { events = append(events, ev) },
+		open: func(_ context.Context, s audio.Spec) (audio.Source, error) {
+			if s.Kind == audio.KindDefault {
 				return nil, errors.New("no default card here")
 			}
-			return newDeviceSource(newScriptedIO(SampleRate, 1, Frame20ms, failAt3), Frame20ms, quiet()), nil
+			return &card{script: failAt3}, nil
 		},
-		silent: func() Source { return Paced(NewSilence(), Frame20ms) },
+		silent: func() audio.Source { return audio.Paced(audio.NewSilence(), audio.Frame20ms) },
 	}}
-	if err := l.start(ctx, Spec{Kind: KindPortAudio, Name: "USB"}); err != nil {
+	if err := l.start(ctx, audio.Spec{Kind: audio.KindPortAudio, Name: "USB"}); err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	frame := make([]int16, SamplesPer(Frame20ms))
+	frame := make([]int16, audio.SamplesPer(audio.Frame20ms))
 	for k := range 10 {
 		if err := l.Read(ctx, frame); err != nil {
 			t.Fatalf("frame %d: %v", k, err)
@@ -182,36 +185,36 @@ func TestLiveFailover(t *testing.T) {
 func TestLiveSinkFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var events []DeviceEvent
+	var events []Event
 	var mu sync.Mutex
 	var onDefault int
-	failAt2 := func(k int, _ []int16, _ <-chan struct{}) error {
+	failAt2 := func(k int, _ []int16) error {
 		if k >= 2 {
 			return errors.New("device unplugged")
 		}
 		return nil
 	}
-	countDefault := func(int, []int16, <-chan struct{}) error {
+	countDefault := func(int, []int16) error {
 		mu.Lock()
 		onDefault++
 		mu.Unlock()
 		return nil
 	}
-	l := &LiveSink{live[Sink]{dir: DirOut, opts: Options{FrameDuration: Frame20ms, Logger: quiet()},
-		onChange: func(ev DeviceEvent) { events = append(events, ev) },
-		open: func(_ context.Context, s Spec) (Sink, error) {
+	l := &Sink{live[audio.Sink]{dir: DirOut, opts: audio.Options{FrameDuration: audio.Frame20ms, Logger: slog.New(slog.DiscardHandler)},
+		onChange: func(ev Event) { events = append(events, ev) },
+		open: func(_ context.Context, s audio.Spec) (audio.Sink, error) {
 			script := failAt2
-			if s.Kind == KindDefault {
+			if s.Kind == audio.KindDefault {
 				script = countDefault
 			}
-			return newDeviceSink(newScriptedIO(SampleRate, 1, Frame20ms, script), Frame20ms, quiet()), nil
+			return &card{script: script}, nil
 		},
-		silent: func() Sink { return PacedSink(NewNull(), Frame20ms) },
+		silent: func() audio.Sink { return audio.PacedSink(audio.NewNull(), audio.Frame20ms) },
 	}}
-	if err := l.start(ctx, Spec{Kind: KindPortAudio, Name: "USB"}); err != nil {
+	if err := l.start(ctx, audio.Spec{Kind: audio.KindPortAudio, Name: "USB"}); err != nil {
 		t.Fatal(err)
 	}
-	frame := make([]int16, SamplesPer(Frame20ms))
+	frame := make([]int16, audio.SamplesPer(audio.Frame20ms))
 	for k := range 20 {
 		if err := l.Write(ctx, frame); err != nil {
 			t.Fatalf("frame %d: %v", k, err)
@@ -232,3 +235,22 @@ func TestLiveSinkFailover(t *testing.T) {
 		t.Errorf("the default played %d frames of the 20 written, want most of them", onDefault)
 	}
 }
+
+// card is a scripted sound card for these tests (media's PortAudio test
+// runs the real one): its k-th Read or Write runs script.
+type card struct {
+	mu     sync.Mutex
+	k      int
+	script func(k int, frame []int16) error
+}
+
+func (c *card) next() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.k++
+	return c.k - 1
+}
+
+func (c *card) Read(_ context.Context, f []int16) error  { return c.script(c.next(), f) }
+func (c *card) Write(_ context.Context, f []int16) error { return c.script(c.next(), f) }
+func (c *card) Close() error                             { return nil }

@@ -1,4 +1,4 @@
-package audio
+package live
 
 import (
 	"context"
@@ -14,13 +14,13 @@ import (
 // PortAudio lists its devices once, when it is initialised; a device
 // plugged in later is seen only after Pa_Terminate and Pa_Initialize, and
 // no stream may be open across Pa_Terminate. The host is the one owner of
-// that: it knows every live device (LiveSource, LiveSink), and while one
+// that: it knows every live device (Source, Sink), and while one
 // of them is on a fallback it watches the sound devices and the ALSA
 // configuration; when they change it closes the sound card streams of
 // every live device (PortAudio terminates with the last one), then reopens
 // them, so that the first open initialises PortAudio anew and the device
 // asked for is found if it is back. Streams opened outside live devices
-// (OpenSource, OpenSink) keep PortAudio initialised, and then the devices
+// (audio.OpenSource, audio.OpenSink) keep PortAudio initialised, and then the devices
 // stay as they were seen.
 var host = &deviceHost{poll: time.Second}
 

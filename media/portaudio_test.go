@@ -21,6 +21,7 @@ import (
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/audio/live"
 	"github.com/peercall/peercall/internal/testaudio"
+	"github.com/peercall/peercall/internal/testutil"
 )
 
 // TestCallSurvivesCaptureFailure runs a real call whose microphone is a
@@ -52,6 +53,9 @@ func TestCallSurvivesCaptureFailure(t *testing.T) {
 	t.Logf("child process output:\n%s", filterLibraryNoise(out))
 	if err != nil {
 		t.Fatalf("child process: %v", err)
+	}
+	if i := bytes.Index(out, []byte("--- SKIP: "+name)); i >= 0 {
+		t.Skipf("the child skipped: %s", bytes.TrimSpace(out[i:min(len(out), i+400)]))
 	}
 	if !bytes.Contains(out, []byte("--- PASS: "+name)) {
 		t.Fatalf("child process did not run %s", name)
@@ -177,6 +181,8 @@ func captureFailureChild(t *testing.T, dir string) {
 	defer mic.Close()
 
 	a, b := pair(t, ctx, loopbackConfig(), loopbackConfig())
+	probe := testutil.StartSchedProbe(audio.Frame20ms)
+	defer probe.Stop()
 	var heard []heardAt
 	speaker := &sliceSink{discard: true, onFrame: func(f []int16, at time.Time) {
 		heard = append(heard, heardAt{at, append([]int16(nil), f...)}) // under the sink's mutex
@@ -261,7 +267,11 @@ func captureFailureChild(t *testing.T, dir string) {
 	}
 	// Each part heard against what its device played. The gap at each
 	// change (the frames between the last of one device and the first of
-	// the next) is reported, not asserted.
+	// the next) is reported, not asserted. A machine so loaded that an
+	// idle goroutine wakes up late cannot carry real-time audio: the
+	// comparison is skipped then (the events above were checked).
+	starved := probe.Stop() > testutil.StarvedAfter
+	var bad []string
 	for _, part := range []struct {
 		name      string
 		sent      []int16
@@ -278,8 +288,14 @@ func captureFailureChild(t *testing.T, dir string) {
 		other, _ := testaudio.Similarity(part.other, got, len(got))
 		t.Logf("%s: %d samples heard, similarity %.3f at lag %d (%s: %.3f)", part.name, len(got), sim, lag, part.otherName, other)
 		if sim <= testaudio.Threshold {
-			t.Errorf("%s: similarity %.3f <= %.2f", part.name, sim, testaudio.Threshold)
+			bad = append(bad, fmt.Sprintf("%s: similarity %.3f <= %.2f", part.name, sim, testaudio.Threshold))
 		}
+	}
+	if len(bad) > 0 && starved {
+		t.Skipf("this machine is too loaded for real-time audio: an idle probe goroutine woke up %v late (%s)", probe.Worst(), strings.Join(bad, "; "))
+	}
+	for _, m := range bad {
+		t.Error(m)
 	}
 	t.Logf("receiver: %v", b.Stats())
 }

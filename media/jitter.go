@@ -133,6 +133,7 @@ type jitterBuffer struct {
 	waitN      int
 	shift      time.Duration // phase move asked of the playout clock, not yet taken
 	hold       int           // windows left without moving the phase earlier
+	stallSeen  bool          // an underrun in the current window
 	shifts     uint64
 	lossRuns   uint64 // runs of consecutive lost packets
 	prevLost   bool   // the last packet decided was lost
@@ -310,6 +311,7 @@ func (jb *jitterBuffer) pullLocked(now time.Time) (pullKind, []byte) {
 		jb.stalled = true
 		jb.stalls++
 		jb.hold = jbPhaseHold
+		jb.stallSeen = true
 		jb.windowN, jb.windowMin, jb.longN, jb.longMin = 0, 1<<30, 0, 1<<30
 		if jb.streak++; jb.streak > jbMaxConceal {
 			return pullSilence, nil
@@ -346,21 +348,25 @@ func (jb *jitterBuffer) shrink(spare int64) bool {
 }
 
 // movePhase ends a window: when a packet of it waited less than the
-// margin, the playout clock moves later by what was missing (at most half
-// a frame); when every packet of the last jbPhaseWindows windows waited
+// margin (and no underrun already delayed the playout by a frame), the
+// playout clock moves later by what was missing (at most half a frame); when every packet of the last jbPhaseWindows windows waited
 // longer, earlier by half the excess (at most half a frame a window, and
 // not for jbPhaseHold windows after an underrun).
 func (jb *jitterBuffer) movePhase() {
 	if jb.hold > 0 {
 		jb.hold--
 	}
+	stalled := jb.stallSeen
+	jb.stallSeen = false
 	if jb.waitMin == noWait {
 		return
 	}
 	jb.waitHist[jb.waitN%jbPhaseWindows] = jb.waitMin
 	jb.waitN++
 	margin := jb.marginLocked()
-	if short := margin - jb.waitMin; short > jbPhaseHysteresis {
+	// After an underrun the stall already moved the playout a frame
+	// later: the late packet's short wait asks for nothing more.
+	if short := margin - jb.waitMin; short > jbPhaseHysteresis && !stalled {
 		d := min(short, jb.frame/2)
 		jb.shift += d
 		for i := range jb.waitHist { // the waits seen so far are d longer now

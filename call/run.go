@@ -60,6 +60,7 @@ func (r *run) info() Info {
 	}
 	ci.DSP = r.dspStatsLocked()
 	r.holdFieldsLocked(&ci)
+	ci.AudioIn, ci.AudioOut = r.devicesLocked()
 	return ci
 }
 
@@ -254,7 +255,9 @@ func (r *run) startMedia(ctx context.Context) error {
 		r.setMediaErr(err)
 		return err
 	}
-	r.src, r.sink = src, sink
+	r.mu.Lock()
+	r.src, r.sink = src, sink // under mu: info reads their devices
+	r.mu.Unlock()
 	src, sink = r.processAudio(src, sink)
 	sctx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
 	defer cancel()

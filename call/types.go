@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/peercall/peercall/audio/live"
 	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/media"
 )
@@ -122,13 +123,18 @@ type Info struct {
 	PeerMuted bool   `json:"peer_muted,omitempty"`
 	PeerHeld  bool   `json:"peer_held,omitempty"`
 	Audio     string `json:"audio,omitempty"`
+	// AudioIn and AudioOut are the devices asked for and in use, with a
+	// warning while a fallback plays instead (call/devices.go).
+	AudioIn  *live.State `json:"audio_in,omitempty"`
+	AudioOut *live.State `json:"audio_out,omitempty"`
 }
 
 // Event is a step of a call, given to Options.OnEvent and Config.OnCall.
 type Event struct {
-	Kind   EventKind `json:"kind"`
-	Call   Info      `json:"call"`
-	Result *Result   `json:"result,omitempty"` // EventEnded
+	Kind   EventKind   `json:"kind"`
+	Call   Info        `json:"call"`
+	Result *Result     `json:"result,omitempty"` // EventEnded
+	Device *live.Event `json:"device,omitempty"` // EventDevice
 }
 
 // Options tune one outgoing call.

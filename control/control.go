@@ -137,6 +137,9 @@ func (r Request) validate() error {
 	if ok, err := r.validateSoftphone(); ok {
 		return err
 	}
+	if r.Op == OpDevice {
+		return r.validateDevice()
+	}
 	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil
 	if err := r.validateTransfer(); err != nil || isTransferOp(r.Op) {
 		return err
@@ -169,7 +172,7 @@ func (r Request) validate() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, mute, unmute, hold, resume, send, transfers, accept_file, refuse_file", r.Op)
+		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, mute, unmute, hold, resume, device, send, transfers, accept_file, refuse_file", r.Op)
 	}
 	return nil
 }
@@ -364,6 +367,10 @@ func (s *Server) serve(c net.Conn) {
 		return
 	}
 	n := s.n
+	if req.Op == OpDevice {
+		s.serveDevice(req, send, fail)
+		return
+	}
 	if isTransferOp(req.Op) {
 		s.serveTransfer(req, send, fail)
 		return

@@ -69,13 +69,13 @@ func startSide(tb testing.TB, dir, key ed25519.PrivateKey, name, db string, reso
 				publish(e)
 			}
 		},
-		Retry: 100 * time.Millisecond, Rate: 10_000, Burst: 10_000,
+		Retry: 100 * time.Millisecond, Rate: 10_000, Burst: 10_000, Rule: Rule{Enabled: true},
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	addr := fmt.Sprintf("%s/p2p/%s", h.Addrs()[0], h.ID())
-	return &side{svc: svc, done: func() { svc.Close(); st.Close(); h.Close() }}, addr
+	return &side{svc: svc, done: func() { svc.Close(); h.Close() }}, addr
 }
 
 // child is the child process: it prints "ready ADDR", then as sender sends

@@ -128,7 +128,7 @@ func (u *user) open() {
 			return info.ID, u.host.Connect(ctx, info)
 		},
 		Publish: func(k events.Kind, d any) { u.bus.Publish(k, d) },
-		Retry:   100 * time.Millisecond,
+		Retry:   100 * time.Millisecond, Rule: Rule{Enabled: true},
 	}
 	if u.config != nil {
 		u.config(&cfg)
@@ -153,7 +153,6 @@ func (u *user) close() {
 		return
 	}
 	_ = svc.Close()
-	_ = svc.Store().Close()
 	_ = u.host.Close()
 	u.bus.Close()
 }

@@ -68,8 +68,12 @@ type Config struct {
 	Resolve func(ctx context.Context, username string) (peer.ID, error)
 	// Blocked says whether username is blocked (nil: nobody).
 	Blocked func(username string) bool
-	// Enabled says whether chat is allowed, and why not (nil: allowed).
-	Enabled func() (bool, string)
+	// Rule says whether chat is on (the zero Rule is off: use
+	// Effective).
+	Rule Rule
+	// WaitCertified waits until the peer has our certificate (the
+	// node's admission; nil: no wait).
+	WaitCertified func(ctx context.Context, p peer.ID) error
 	// Publish receives KindChat events (Event).
 	Publish func(kind events.Kind, data any)
 	// Retry is the first retry delay (doubling to 5 min); RetryFor how
@@ -78,6 +82,9 @@ type Config struct {
 	// Rate (messages per second) and Burst throttle each sender.
 	Rate  float64
 	Burst int
+	// Guard wraps the stream handler (the node's admission budget for
+	// peers without a certificate; nil: none).
+	Guard func(network.StreamHandler) network.StreamHandler
 	// NewStream opens a stream (default Host.NewStream with limited
 	// connections allowed).
 	NewStream func(ctx context.Context, p peer.ID) (network.Stream, error)
@@ -156,18 +163,22 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Blocked == nil {
 		cfg.Blocked = func(string) bool { return false }
 	}
-	if cfg.Enabled == nil {
-		cfg.Enabled = func() (bool, string) { return true, "" }
-	}
 	if cfg.NewStream == nil {
 		cfg.NewStream = func(ctx context.Context, p peer.ID) (network.Stream, error) {
+			if cfg.WaitCertified != nil {
+				_ = cfg.WaitCertified(ctx, p)
+			}
 			return cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "chat"), p, protocol.ID(ProtocolID))
 		}
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("part", "chat"), now: cfg.Now, kick: make(chan struct{}, 1),
 		conns: make(chan peer.ID, 64), buckets: map[string]*bucket{}, streams: map[string]int{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cfg.Host.SetStreamHandler(protocol.ID(ProtocolID), s.handleStream)
+	handler := network.StreamHandler(s.handleStream)
+	if cfg.Guard != nil {
+		handler = cfg.Guard(handler)
+	}
+	cfg.Host.SetStreamHandler(protocol.ID(ProtocolID), handler)
 	s.notify = &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
 		select {
 		case s.conns <- c.RemotePeer():
@@ -177,13 +188,17 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	cfg.Host.Network().Notify(s.notify)
 	s.wg.Add(1)
 	go s.loop()
-	if ok, _ := cfg.Enabled(); ok {
+	if cfg.Rule.Enabled {
 		s.announce(ctx)
 	}
 	return s, nil
 }
 
-// Close stops serving and waits for what the service started.
+// Rule is the chat rule in force.
+func (s *Service) Rule() Rule { return s.cfg.Rule }
+
+// Close stops serving, waits for what the service started and closes
+// the store.
 func (s *Service) Close() error {
 	s.cfg.Host.RemoveStreamHandler(protocol.ID(ProtocolID))
 	s.cfg.Host.Network().StopNotify(s.notify)
@@ -192,7 +207,7 @@ func (s *Service) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
-	return nil
+	return s.cfg.Store.Close()
 }
 
 // Store returns the service's store.
@@ -227,8 +242,8 @@ func (s *Service) publish(e Event) { s.cfg.Publish(events.KindChat, e) }
 // is on disk when Send returns; delivered says it reached their node (else
 // the outbox retries, for chat.retry_for).
 func (s *Service) Send(ctx context.Context, username, text string) (m Message, delivered bool, err error) {
-	if ok, why := s.cfg.Enabled(); !ok {
-		return Message{}, false, fmt.Errorf("%w: %s", ErrDisabled, why)
+	if !s.cfg.Rule.Enabled {
+		return Message{}, false, fmt.Errorf("%w by %s", ErrDisabled, s.cfg.Rule.Source)
 	}
 	if username == s.cfg.Self {
 		return Message{}, false, fmt.Errorf("%w: %s is you", ErrRefused, username)
@@ -243,7 +258,8 @@ func (s *Service) Send(ctx context.Context, username, text string) (m Message, d
 	if err != nil {
 		return Message{}, false, err
 	}
-	s.publish(Event{What: "sent", Peer: username, Message: &m})
+	sent := m // the event's copy: m changes below
+	s.publish(Event{What: "sent", Peer: username, Message: &sent})
 	s.deliverTo(ctx, username)
 	st, err := s.state(ctx, m.Local)
 	if err == nil {
@@ -315,7 +331,7 @@ func (s *Service) expire() {
 }
 
 func (s *Service) deliverDue() {
-	if ok, _ := s.cfg.Enabled(); !ok {
+	if !s.cfg.Rule.Enabled {
 		return
 	}
 	due, err := s.cfg.Store.due(s.ctx, s.now())
@@ -626,8 +642,8 @@ func (s *Service) handleStream(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	if ok, why := s.cfg.Enabled(); !ok {
-		_ = reply(frame{Result: ackRefused, Reason: truncate(fmt.Sprintf("%s does not take chat messages: %s", s.cfg.Self, why))})
+	if !s.cfg.Rule.Enabled {
+		_ = reply(frame{Result: ackRefused, Reason: truncate(fmt.Sprintf("%s does not take chat messages: %s", s.cfg.Self, s.cfg.Rule.Describe()))})
 		return
 	}
 	if s.cfg.Blocked(username) {

@@ -158,9 +158,8 @@ func TestRefused(t *testing.T) {
 		reason string
 	}{
 		{"blocked", func(c *Config) { c.Blocked = func(u string) bool { return u == "alice" } }, "does not take chat messages from you"},
-		{"disabled", func(c *Config) {
-			c.Enabled = func() (bool, string) { return false, "chat.enabled = false (admin policy)" }
-		}, "chat.enabled = false (admin policy)"},
+		{"disabled", func(c *Config) { c.Rule = Effective(true, "config.toml", new(bool), "policy.toml") },
+			"disabled by chat.enabled = false in the admin policy policy.toml"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n := newNet(t)
@@ -179,7 +178,7 @@ func TestRefused(t *testing.T) {
 	}
 	n := newNet(t)
 	alice := n.user("alice")
-	alice.config = func(c *Config) { c.Enabled = func() (bool, string) { return false, "chat.enabled = false" } }
+	alice.config = func(c *Config) { c.Rule = Effective(false, "config.toml", nil, "") }
 	alice.open()
 	if _, _, err := alice.svc.Send(ctxT(t), "bob", "hi"); !errors.Is(err, ErrDisabled) {
 		t.Fatalf("send with chat disabled: %v", err)

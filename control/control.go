@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/chat"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/presence"
 	"github.com/peercall/peercall/transfer"
@@ -62,6 +63,9 @@ type Request struct {
 	Message string  `json:"message,omitempty"`
 	Status  string  `json:"status,omitempty"`
 	Mood    *string `json:"mood,omitempty"`
+	// Search and Limit select chat history (control/chat.go).
+	Search string `json:"search,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
 }
 
 // Response is one line the node answers. A call request gets event
@@ -82,6 +86,7 @@ type Response struct {
 	Transfers []transfer.Event `json:"transfers,omitempty"`
 	Report    *transfer.Report `json:"report,omitempty"`
 	softphoneResponse
+	chatResponse
 }
 
 // Control error codes (Response.Error).
@@ -131,6 +136,9 @@ func (r Request) validate() error {
 			return fmt.Errorf("a field is longer than %d bytes", maxField)
 		}
 	}
+	if ok, err := r.validateChat(); ok {
+		return err
+	}
 	if ok, err := r.validateSoftphone(); ok {
 		return err
 	}
@@ -166,7 +174,7 @@ func (r Request) validate() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, send, transfers, accept_file, refuse_file", r.Op)
+		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, send, transfers, accept_file, refuse_file, chat_send, chat_history, inbox, chat_watch", r.Op)
 	}
 	return nil
 }
@@ -194,6 +202,9 @@ func ErrorCode(err error) string {
 		return CodeAudio
 	}
 	if code := softphoneCode(err); code != "" {
+		return code
+	}
+	if code := chatCode(err); code != "" {
 		return code
 	}
 	return CodeFailed
@@ -231,6 +242,9 @@ func (e *remoteError) Unwrap() error {
 	}
 	if err := softphoneError(e.code); err != nil {
 		return err
+	}
+	if e.code == CodeChat {
+		return chat.ErrRefused
 	}
 	return call.ErrCallFailed
 }
@@ -357,6 +371,10 @@ func (s *Server) serve(c net.Conn) {
 	n := s.n
 	if isTransferOp(req.Op) {
 		s.serveTransfer(req, send, fail)
+		return
+	}
+	if isChatOp(req.Op) {
+		s.serveChat(req, send, fail, c)
 		return
 	}
 	if s.serveSoftphone(req, send, fail) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/peercall/peercall/admission"
 	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/chat"
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
@@ -128,6 +129,7 @@ type Node struct {
 	control *control.Server
 	relay   *supernode.Manager
 	files   *fileTransfers // node/transfer.go
+	chat    *chat.Service  // node/chat.go
 	reg     *prometheus.Registry
 	metrics *metricsServer
 	soft    softphone // contacts, event stream, web interface
@@ -288,6 +290,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 	n.startRevocations()
 	n.connectBootstrap(ctx, boot)
 	if err := n.startSoftphone(ctx); err != nil {
+		return err
+	}
+	if err := n.startChat(ctx, nil, ""); err != nil {
 		return err
 	}
 	n.wg.Add(1)
@@ -558,6 +563,9 @@ func (n *Node) shutdown() error {
 	var errs []error
 	if n.control != nil {
 		errs = append(errs, n.control.Close())
+	}
+	if n.chat != nil {
+		errs = append(errs, n.chat.Close()) // before the contact list it asks
 	}
 	errs = append(errs, n.stopSoftphone())
 	if n.host != nil {

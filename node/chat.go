@@ -13,7 +13,7 @@ import (
 // startChat serves /peercall/chat/1 with its tables in contacts.db, after
 // the contact list whose block list it honours; a node run for one call
 // has none.
-func (n *Node) startChat(ctx context.Context, admin *bool, adminFile string) error {
+func (n *Node) startChat(ctx context.Context) error {
 	if n.opts.NoPresence {
 		return nil
 	}
@@ -29,8 +29,8 @@ func (n *Node) startChat(ctx context.Context, admin *bool, adminFile string) err
 			p, err := n.reachPeer(ctx, username)
 			return p.ID, err
 		},
-		Rule:    chat.Effective(cc.ChatEnabled(), n.home.Path(home.ConfigFile), admin, adminFile),
-		Blocked: n.soft.store.Blocked, Guard: n.adm.GuardSignal, WaitCertified: n.adm.WaitCertified,
+		Rule:    chat.Effective(cc.ChatEnabled(), n.home.Path(home.ConfigFile), n.policy.chat.Enabled, n.policy.file.Path),
+		Blocked: n.blocked, Guard: n.adm.GuardSignal, WaitCertified: n.adm.WaitCertified,
 		Publish:  func(k events.Kind, d any) { n.soft.bus.Publish(k, d) },
 		RetryFor: cc.RetryFor, Retry: n.opts.Softphone.ContactsRetry, Logger: n.log, Now: n.now,
 	})
@@ -42,3 +42,7 @@ func (n *Node) startChat(ctx context.Context, admin *bool, adminFile string) err
 
 // Chat returns the node's chat (nil on a node run for one call).
 func (n *Node) Chat() *chat.Service { return n.chat }
+
+// blocked says whether user is on the contact list's block list (which
+// opens after file transfer starts).
+func (n *Node) blocked(user string) bool { return n.soft.store != nil && n.soft.store.Blocked(user) }

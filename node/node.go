@@ -130,6 +130,7 @@ type Node struct {
 	relay   *supernode.Manager
 	files   *fileTransfers // node/transfer.go
 	chat    *chat.Service  // node/chat.go
+	policy  adminPolicy    // policy.toml (node/policy.go)
 	reg     *prometheus.Registry
 	metrics *metricsServer
 	soft    softphone // contacts, event stream, web interface
@@ -208,6 +209,9 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 // start brings the node's parts up in order; New shuts down what started
 // when it fails.
 func (n *Node) start(ctx context.Context) (err error) {
+	if err := n.loadPolicy(); err != nil {
+		return err
+	}
 	cfg, opts, h := n.cfg, n.opts, n.home
 	if n.dirKey, err = crypto.ParsePublicKey(cfg.Directory.Key); err != nil {
 		return fmt.Errorf("directory.key: %w; run `peercall init` again", err)
@@ -292,7 +296,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if err := n.startSoftphone(ctx); err != nil {
 		return err
 	}
-	if err := n.startChat(ctx, nil, ""); err != nil {
+	if err := n.startChat(ctx); err != nil {
 		return err
 	}
 	n.wg.Add(1)

@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/home"
-	"github.com/peercall/peercall/relay"
 	"github.com/peercall/peercall/transfer"
 )
 
@@ -37,45 +35,22 @@ type fileTransfers struct {
 	mu     sync.Mutex // orders handle's wg.Add against close
 	closed bool
 	wg     sync.WaitGroup
-
-	states   *prometheus.CounterVec // peercall_node_file_transfers_total{state}
-	refusals *prometheus.CounterVec // peercall_node_file_refusals_total{reason}
 }
 
-// blockList is the contact list's block list, once it is open (it opens
-// after file transfer starts).
-type blockList struct{ n *Node }
-
-func (b blockList) Blocked(user string) bool {
-	return b.n.soft.store != nil && b.n.soft.store.Blocked(user)
-}
-
-// startTransfers reads [transfer] from config.toml and the admin policy,
-// and serves /peercall/file/1.
+// startTransfers applies [transfer] of config.toml under the admin
+// policy's, and serves /peercall/file/1.
 func (n *Node) startTransfers() error {
-	path := n.opts.Relay.PolicyPath
-	if path == "" {
-		path = relay.DefaultPolicyPath
-	}
-	admin, err := transfer.LoadPolicy(path)
-	if err != nil {
-		return err
-	}
 	tc := n.cfg.TransferSection()
-	f := &fileTransfers{n: n, rules: transfer.Effective(tc.Settings, n.home.Path(home.ConfigFile), admin, "admin policy "+path)}
-	f.desk = &transfer.Desk{Self: n.user, AutoAccept: map[string]bool{}, Wait: acceptWait, Max: maxRecentTransfers, OnEvent: f.count, Logger: n.log}
+	f := &fileTransfers{n: n, rules: transfer.Effective(tc.Settings, n.home.Path(home.ConfigFile), n.policy.transfer, n.policy.file.Source())}
+	f.desk = &transfer.Desk{Self: n.user, AutoAccept: map[string]bool{}, Wait: acceptWait, Max: maxRecentTransfers, OnEvent: transfer.NewMetrics(n.reg).Count, Logger: n.log}
 	for _, u := range tc.AutoAcceptFrom {
 		f.desk.AutoAccept[u] = true
 	}
-	f.states = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "peercall_node_file_transfers_total",
-		Help: "File transfers (both ways) that ended or stopped, by state: released, quarantined, failed, refused, interrupted."}, []string{"state"})
-	f.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "peercall_node_file_refusals_total",
-		Help: "Incoming file offers this node refused, by reason (the rule, e.g. transfer.max_file_size, or certificate, blocked, name, busy, storage, quarantined, declined)."}, []string{"reason"})
-	n.reg.MustRegister(f.states, f.refusals)
 	f.ctx, f.cancel = context.WithCancel(context.Background())
+	var err error
 	f.recv, err = transfer.NewReceiver(transfer.ReceiverConfig{
 		Quarantine: n.home.Path(home.QuarantineDir), Downloads: n.home.Path(home.ReceivedDir),
-		Rules: func() transfer.Rules { return f.rules }, Identify: n.checkCertificate, Blocker: blockList{n},
+		Rules: func() transfer.Rules { return f.rules }, Identify: n.checkCertificate, Blocker: transfer.BlockerFunc(n.blocked),
 		Accept: f.desk.Accept, OnEvent: f.desk.Record, Logger: n.log,
 	})
 	if err != nil {
@@ -102,20 +77,6 @@ func (f *fileTransfers) handle(s network.Stream) {
 	remote := s.Conn().RemotePeer()
 	if err := f.recv.Handle(f.ctx, remote.String(), f.n.adm.Protect(s)); err != nil {
 		f.n.log.Info("incoming file transfer ended", "peer", remote, "err", err)
-	}
-}
-
-// count feeds the metrics and the log with what the desk records.
-func (f *fileTransfers) count(ev transfer.Event) {
-	switch ev.State {
-	case "released", "quarantined", "failed", "refused", "interrupted":
-		f.states.WithLabelValues(ev.State).Inc()
-	}
-	if ev.State == "refused" && ev.Code != "" {
-		f.refusals.WithLabelValues(ev.Code).Inc()
-	}
-	if ev.State != "progress" {
-		f.n.log.Info("file transfer", "id", ev.ID, "peer", ev.Peer, "name", ev.Name, "state", ev.State, "bytes", ev.Bytes, "reason", ev.Reason)
 	}
 }
 

@@ -24,9 +24,10 @@ type Desk struct {
 	Wait time.Duration
 	// Max bounds the transfers kept.
 	Max int
-	// OnEvent sees every event Record keeps (metrics, logs; nil: none).
+	// OnEvent sees every event Record keeps (metrics; nil: none).
 	OnEvent func(Event)
-	Logger  *slog.Logger
+	// Logger logs offers and every event but progress (nil: none).
+	Logger *slog.Logger
 
 	mu      sync.Mutex
 	pending map[string]chan bool
@@ -98,6 +99,9 @@ func (d *Desk) Record(ev Event) {
 	d.mu.Unlock()
 	if d.OnEvent != nil {
 		d.OnEvent(ev)
+	}
+	if d.Logger != nil && ev.State != "progress" {
+		d.Logger.Info("file transfer", "id", ev.ID, "peer", ev.Peer, "name", ev.Name, "state", ev.State, "bytes", ev.Bytes, "reason", ev.Reason)
 	}
 }
 

@@ -35,6 +35,12 @@ const (
 // Blocker says whether a user is blocked (the contacts' block list).
 type Blocker interface{ Blocked(user string) bool }
 
+// BlockerFunc is a Blocker.
+type BlockerFunc func(user string) bool
+
+// Blocked calls f.
+func (f BlockerFunc) Blocked(user string) bool { return f(user) }
+
 // NobodyBlocked blocks nobody.
 type NobodyBlocked struct{}
 

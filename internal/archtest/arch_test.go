@@ -74,7 +74,7 @@ var layer = map[string]int{
 	"node":    6,
 	"control": 5, "ui": 5,
 	"call": 4, "supernode": 4,
-	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3, "chat": 3,
+	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3, "chat": 3, "voicemail": 3,
 	"signalling": 2, "media": 2, "transfer": 2, "dsp": 2, "relay": 2, "directory": 2,
 	"crypto": 1, "audio": 1, "events": 1, "policyfile": 1,
 }

@@ -43,6 +43,8 @@ const (
 	// user is here (so that their outboxes deliver at once).
 	recentPeers  = 16
 	recentWindow = 30 * 24 * time.Hour
+	// voiceCost is what a voice message spends of its sender's tokens.
+	voiceCost = 20
 )
 
 // Errors.
@@ -265,6 +267,31 @@ func (s *Service) Send(ctx context.Context, username, text string) (m Message, d
 	if err == nil {
 		m.State = st.State
 		m.Reason = st.Reason
+	}
+	return m, m.State == StateDelivered || m.State == StateRead, nil
+}
+
+// SendVoice queues a voice message (an Ogg Opus file of length) for
+// username, as Send does a text.
+func (s *Service) SendVoice(ctx context.Context, username string, ogg []byte, length time.Duration) (m Message, delivered bool, err error) {
+	if !s.cfg.Rule.Enabled {
+		return Message{}, false, fmt.Errorf("%w by %s", ErrDisabled, s.cfg.Rule.Source)
+	}
+	if len(ogg) == 0 || len(ogg) > MaxVoice || length <= 0 || length > MaxVoiceLength {
+		return Message{}, false, fmt.Errorf("a voice message of %d bytes and %v: the limits are %d bytes and %v", len(ogg), length, MaxVoice, MaxVoiceLength)
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	now := s.now()
+	m, err = s.cfg.Store.queueKind(ctx, username, hex.EncodeToString(id[:]), "", ogg, length.Milliseconds(), now, now.Add(s.cfg.RetryFor))
+	if err != nil {
+		return Message{}, false, err
+	}
+	sent := m
+	s.publish(Event{What: "sent", Peer: username, Message: &sent})
+	s.deliverTo(ctx, username)
+	if st, err := s.state(ctx, m.Local); err == nil {
+		m = st
 	}
 	return m, m.State == StateDelivered || m.State == StateRead, nil
 }
@@ -504,7 +531,15 @@ func (s *Service) pass(ctx context.Context, p pending) outcome {
 		} else {
 			copy(id[:], b)
 		}
-		ack, err := c.do(frame{Type: typeText, ID: id, Seq: m.Seq, Sent: ms0(m.Sent), Text: m.Text})
+		f := frame{Type: typeText, ID: id, Seq: m.Seq, Sent: ms0(m.Sent), Text: m.Text}
+		if m.Kind == KindVoice {
+			audio, _, err := st.Audio(ctx, m.Local)
+			if err != nil {
+				return outcome{err: err}
+			}
+			f = frame{Type: typeVoice, ID: id, Seq: m.Seq, Sent: ms0(m.Sent), Audio: audio, DurationMs: uint32(m.DurationMs)}
+		}
+		ack, err := c.do(f)
 		if err != nil {
 			_ = c.s.Reset()
 			return outcome{err: err}
@@ -583,7 +618,7 @@ func (s *Service) leave(username string) {
 
 // take spends one of username's tokens; the wait until the next one when
 // none is left.
-func (s *Service) take(username string) time.Duration {
+func (s *Service) take(username string, cost float64) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -601,12 +636,13 @@ func (s *Service) take(username string) time.Duration {
 	}
 	b.tokens = min(float64(s.cfg.Burst), b.tokens+now.Sub(b.at).Seconds()*s.cfg.Rate)
 	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
+	cost = min(cost, float64(s.cfg.Burst))
+	if b.tokens >= cost {
+		b.tokens -= cost
 		return 0
 	}
 	s.throttled++
-	return max(time.Duration((1-b.tokens)/s.cfg.Rate*float64(time.Second)), time.Millisecond)
+	return max(time.Duration((cost-b.tokens)/s.cfg.Rate*float64(time.Second)), time.Millisecond)
 }
 
 // handleStream serves one incoming stream: a Hello, then items.
@@ -678,8 +714,12 @@ func (s *Service) handleStream(st network.Stream) {
 		}
 		var a frame
 		switch f.Type {
-		case typeText:
-			if wait := s.take(username); wait > 0 {
+		case typeText, typeVoice:
+			cost := 1.0
+			if f.Type == typeVoice {
+				cost = voiceCost
+			}
+			if wait := s.take(username, cost); wait > 0 {
 				a = frame{Result: ackThrottled, RetryMs: uint32(min(wait, time.Minute) / time.Millisecond)}
 				break
 			}

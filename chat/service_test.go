@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -263,5 +264,39 @@ func TestStreamLimits(t *testing.T) {
 	}
 	if h := bob.history(t, "alice"); len(h) != 0 {
 		t.Fatalf("bob stored %+v", h)
+	}
+}
+
+// TestVoiceOffline: a voice message to bob while his node is down arrives,
+// byte for byte, when it starts; it is listed with its kind and length.
+func TestVoiceOffline(t *testing.T) {
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	alice.open()
+	bob.open()
+	ctx := ctxT(t)
+	if _, ok, err := alice.svc.Send(ctx, "bob", "calling you later"); err != nil || !ok {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	bob.close()
+	ogg := bytes.Repeat([]byte("OggS voice "), 5000)
+	m, ok, err := alice.svc.SendVoice(ctx, "bob", ogg, 7*time.Second)
+	if err != nil || ok || m.Kind != KindVoice || m.DurationMs != 7000 {
+		t.Fatalf("voice while bob is down: delivered %v, %+v, %v", ok, m, err)
+	}
+	if _, _, err := alice.svc.SendVoice(ctx, "bob", ogg, MaxVoiceLength+time.Second); err == nil {
+		t.Fatal("a voice message over the length limit was queued")
+	}
+	bob.open()
+	got := bob.event(t, "message")
+	if got.Message.Kind != KindVoice || got.Message.DurationMs != 7000 {
+		t.Fatalf("bob got %+v", got.Message)
+	}
+	audio, meta, err := bob.svc.Store().Audio(ctx, got.Message.Local)
+	if err != nil || !bytes.Equal(audio, ogg) || meta.Peer != "alice" {
+		t.Fatalf("bob's copy: %d bytes, %+v, %v", len(audio), meta, err)
+	}
+	if _, _, err := bob.svc.Store().Audio(ctx, 1); err == nil {
+		t.Fatal("a text message played as voice")
 	}
 }

@@ -47,7 +47,17 @@ type Message struct {
 	Text     string    `json:"text"`
 	State    string    `json:"state"`
 	Reason   string    `json:"reason,omitempty"`
+	// Kind is "text" or "voice" (a voice message of DurationMs; its audio
+	// is Store.Audio's).
+	Kind       string `json:"kind"`
+	DurationMs int64  `json:"duration_ms,omitempty"`
 }
+
+// Message kinds.
+const (
+	KindText  = "text"
+	KindVoice = "voice"
+)
 
 // migrations bring chat's tables from version i to i+1 (chat_meta). They
 // live in the home's contacts.db beside package contacts' tables. Append,
@@ -80,6 +90,9 @@ var migrations = []string{
 		next_at  INTEGER NOT NULL DEFAULT 0,
 		active   INTEGER NOT NULL DEFAULT 0
 	);`,
+	`ALTER TABLE chat_messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+	ALTER TABLE chat_messages ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE chat_messages ADD COLUMN audio BLOB;`,
 }
 
 // Store is chat's part of the home's database: messages both ways and,
@@ -179,7 +192,14 @@ func ensurePeer(ctx context.Context, tx *sql.Tx, username string) error {
 // sequence number and a sending time no earlier than the previous
 // message's (so that the history keeps the order sent).
 func (s *Store) queue(ctx context.Context, peer, id, text string, now time.Time, expires time.Time) (Message, error) {
-	m := Message{ID: id, Peer: peer, Dir: Out, Text: text, State: StateQueued}
+	return s.queueKind(ctx, peer, id, text, nil, 0, now, expires)
+}
+
+func (s *Store) queueKind(ctx context.Context, peer, id, text string, audio []byte, durMs int64, now time.Time, expires time.Time) (Message, error) {
+	m := Message{ID: id, Peer: peer, Dir: Out, Text: text, State: StateQueued, Kind: KindText, DurationMs: durMs}
+	if audio != nil {
+		m.Kind = KindVoice
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := ensurePeer(ctx, tx, peer); err != nil {
 			return err
@@ -190,8 +210,8 @@ func (s *Store) queue(ctx context.Context, peer, id, text string, now time.Time,
 			return err
 		}
 		sent := max(ms(now), last)
-		res, err := tx.ExecContext(ctx, `INSERT INTO chat_messages (msg_id, peer, dir, seq, sent, body, state, expires) VALUES (?, ?, 'out', ?, ?, ?, 'queued', ?)`,
-			id, peer, seq, sent, text, ms(expires))
+		res, err := tx.ExecContext(ctx, `INSERT INTO chat_messages (msg_id, peer, dir, seq, sent, body, state, expires, kind, duration_ms, audio) VALUES (?, ?, 'out', ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+			id, peer, seq, sent, text, ms(expires), m.Kind, durMs, audio)
 		if err != nil {
 			return err
 		}
@@ -207,13 +227,17 @@ func (s *Store) queue(ctx context.Context, peer, id, text string, now time.Time,
 // receive stores an incoming message; isNew is false for one already
 // stored (a retry whose ack was lost).
 func (s *Store) receive(ctx context.Context, peer string, f frame, now time.Time) (m Message, isNew bool, err error) {
-	m = Message{ID: fmt.Sprintf("%x", f.ID), Peer: peer, Dir: In, Seq: f.Seq, Sent: fromMs(f.Sent), Received: now.UTC().Truncate(time.Millisecond), Text: f.Text, State: StateUnread}
+	m = Message{ID: fmt.Sprintf("%x", f.ID), Peer: peer, Dir: In, Seq: f.Seq, Sent: fromMs(f.Sent), Received: now.UTC().Truncate(time.Millisecond), Text: f.Text, State: StateUnread, Kind: KindText}
+	var audio []byte
+	if f.Type == typeVoice {
+		m.Kind, m.DurationMs, audio = KindVoice, int64(f.DurationMs), f.Audio
+	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := ensurePeer(ctx, tx, peer); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO chat_messages (msg_id, peer, dir, seq, sent, received, body, state) VALUES (?, ?, 'in', ?, ?, ?, ?, 'unread') ON CONFLICT DO NOTHING`,
-			m.ID, peer, f.Seq, f.Sent, ms(now), f.Text)
+		res, err := tx.ExecContext(ctx, `INSERT INTO chat_messages (msg_id, peer, dir, seq, sent, received, body, state, kind, duration_ms, audio) VALUES (?, ?, 'in', ?, ?, ?, ?, 'unread', ?, ?, ?) ON CONFLICT DO NOTHING`,
+			m.ID, peer, f.Seq, f.Sent, ms(now), f.Text, m.Kind, m.DurationMs, audio)
 		if err != nil {
 			return err
 		}
@@ -228,7 +252,7 @@ func (s *Store) receive(ctx context.Context, peer string, f frame, now time.Time
 	return m, isNew, err
 }
 
-const msgColumns = `local, msg_id, peer, dir, seq, sent, received, body, state, reason`
+const msgColumns = `local, msg_id, peer, dir, seq, sent, received, body, state, reason, kind, duration_ms`
 
 func scanMessages(rows *sql.Rows) ([]Message, error) {
 	defer rows.Close()
@@ -236,7 +260,7 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 	for rows.Next() {
 		var m Message
 		var sent, recv int64
-		if err := rows.Scan(&m.Local, &m.ID, &m.Peer, &m.Dir, &m.Seq, &sent, &recv, &m.Text, &m.State, &m.Reason); err != nil {
+		if err := rows.Scan(&m.Local, &m.ID, &m.Peer, &m.Dir, &m.Seq, &sent, &recv, &m.Text, &m.State, &m.Reason, &m.Kind, &m.DurationMs); err != nil {
 			return nil, err
 		}
 		m.Sent, m.Received = fromMs(sent), fromMs(recv)
@@ -253,6 +277,29 @@ func (s *Store) outgoing(ctx context.Context, peer string, limit int) ([]Message
 	}
 	return scanMessages(rows)
 }
+
+// Audio returns voice message local's Ogg Opus file and the message.
+func (s *Store) Audio(ctx context.Context, local int64) ([]byte, Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+msgColumns+` FROM chat_messages WHERE local = ? AND kind = 'voice'`, local)
+	if err != nil {
+		return nil, Message{}, fmt.Errorf("chat: read message %d: %w", local, err)
+	}
+	ms, err := scanMessages(rows)
+	if err != nil {
+		return nil, Message{}, err
+	}
+	if len(ms) == 0 {
+		return nil, Message{}, fmt.Errorf("%w %d: `peercall inbox` lists the voice messages", ErrNoVoice, local)
+	}
+	var audio []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT audio FROM chat_messages WHERE local = ?`, local).Scan(&audio); err != nil {
+		return nil, Message{}, err
+	}
+	return audio, ms[0], nil
+}
+
+// ErrNoVoice: no voice message has that number.
+var ErrNoVoice = errors.New("no voice message")
 
 // pending is a conversation the outbox has something for.
 type pending struct {

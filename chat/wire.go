@@ -3,6 +3,7 @@ package chat
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/peercall/peercall/crypto"
@@ -18,9 +19,13 @@ const ProtocolID = "/peercall/chat/1"
 const (
 	// MaxText bounds one message's text, in bytes.
 	MaxText = 4000
-	// MaxFrame bounds one frame (a Hello's certificate, or a text and its
-	// header).
-	MaxFrame = 4200
+	// MaxVoice bounds a voice message's Ogg Opus file, in bytes, and
+	// MaxVoiceLength its length.
+	MaxVoice       = 60_000
+	MaxVoiceLength = 20 * time.Second
+	// MaxFrame bounds one frame (a voice message and its header; a text
+	// frame's fields are bounded by MaxText).
+	MaxFrame = MaxVoice + 64
 	// maxReason bounds an Ack's reason.
 	maxReason = 200
 	version   = 1
@@ -33,6 +38,7 @@ const (
 	typeRead   = 3 // "I have read your messages up to Seq"
 	typeTyping = 4 // "I am typing" (not stored)
 	typeAck    = 5 // the answer to every frame
+	typeVoice  = 6 // one voice message
 )
 
 // Ack results.
@@ -53,6 +59,9 @@ type frame struct {
 	Seq  uint64   // text, read
 	Sent int64    // text: the sender's clock, Unix ms
 	Text string   // text
+	// Voice fields: the Ogg Opus file and its length.
+	Audio      []byte
+	DurationMs uint32
 	// Ack fields.
 	Result  byte
 	RetryMs uint32
@@ -80,6 +89,19 @@ func (f frame) marshal() ([]byte, error) {
 		b = appendU64(b, uint64(f.Sent))
 		b = append(b, byte(len(f.Text)>>8), byte(len(f.Text)))
 		b = append(b, f.Text...)
+	case typeVoice:
+		if len(f.Audio) == 0 || len(f.Audio) > MaxVoice || f.DurationMs == 0 || f.DurationMs > uint32(MaxVoiceLength/time.Millisecond) {
+			return nil, fmt.Errorf("a voice message of %d bytes and %d ms: the limits are %d bytes and %v", len(f.Audio), f.DurationMs, MaxVoice, MaxVoiceLength)
+		}
+		if f.Seq == 0 || f.Sent < 0 {
+			return nil, errors.New("a message needs a sequence number and a time")
+		}
+		b = append(b, f.ID[:]...)
+		b = appendU64(b, f.Seq)
+		b = appendU64(b, uint64(f.Sent))
+		b = append(b, byte(f.DurationMs>>24), byte(f.DurationMs>>16), byte(f.DurationMs>>8), byte(f.DurationMs))
+		b = append(b, byte(len(f.Audio)>>8), byte(len(f.Audio)))
+		b = append(b, f.Audio...)
 	case typeRead:
 		if f.Seq == 0 {
 			return nil, errors.New("a read receipt needs a sequence number")
@@ -137,6 +159,23 @@ func decodeFrame(data []byte) (frame, error) {
 			}
 		}
 		f.Sent, f.Text = int64(sent), string(body)
+	case typeVoice:
+		copy(f.ID[:], r.Bytes(16))
+		f.Seq = r.Uint64()
+		sent := r.Uint64()
+		f.DurationMs = uint32(r.Uint16())<<16 | uint32(r.Uint16())
+		f.Audio = append([]byte(nil), r.Bytes16(1, MaxVoice, "voice message")...)
+		if r.Err() == nil {
+			switch {
+			case f.Seq == 0:
+				r.Failf("sequence number 0")
+			case sent > 1<<53:
+				r.Failf("time %d out of range", sent)
+			case f.DurationMs == 0 || f.DurationMs > uint32(MaxVoiceLength/time.Millisecond):
+				r.Failf("voice message of %d ms, want 1..%d", f.DurationMs, MaxVoiceLength/time.Millisecond)
+			}
+		}
+		f.Sent = int64(sent)
 	case typeRead:
 		f.Seq = r.Uint64()
 		if r.Err() == nil && f.Seq == 0 {

@@ -16,6 +16,7 @@ func TestFrames(t *testing.T) {
 		{Type: typeRead, Seq: 9},
 		{Type: typeTyping},
 		{Type: typeAck, Result: ackThrottled, RetryMs: 1500, Reason: "slow down"},
+		{Type: typeVoice, ID: [16]byte{3}, Seq: 2, Sent: 9, DurationMs: 20_000, Audio: bytes.Repeat([]byte{0x4f}, MaxVoice)},
 	}
 	for _, f := range good {
 		b, err := f.marshal()
@@ -27,7 +28,7 @@ func TestFrames(t *testing.T) {
 			t.Fatalf("decode %+v: %v", f, err)
 		}
 		if got.Type != f.Type || !bytes.Equal(got.Cert, f.Cert) || got.ID != f.ID || got.Seq != f.Seq || got.Sent != f.Sent ||
-			got.Text != f.Text || got.Result != f.Result || got.RetryMs != f.RetryMs || got.Reason != f.Reason {
+			got.Text != f.Text || !bytes.Equal(got.Audio, f.Audio) || got.DurationMs != f.DurationMs || got.Result != f.Result || got.RetryMs != f.RetryMs || got.Reason != f.Reason {
 			t.Fatalf("round trip %+v -> %+v", f, got)
 		}
 	}
@@ -38,6 +39,14 @@ func TestFrames(t *testing.T) {
 		b = appendU64(b, 5)
 		b = append(b, byte(len(s)>>8), byte(len(s)))
 		return append(b, s...)
+	}
+	voice := func(ms uint32, n int) []byte {
+		b := []byte{version, typeVoice}
+		b = append(b, make([]byte, 16)...)
+		b = appendU64(b, 1)
+		b = appendU64(b, 5)
+		b = append(b, byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms), byte(n>>8), byte(n))
+		return append(b, make([]byte, n)...)
 	}
 	for _, c := range []struct {
 		name string
@@ -56,6 +65,10 @@ func TestFrames(t *testing.T) {
 		{"seq 0", []byte{version, typeRead, 0, 0, 0, 0, 0, 0, 0, 0}, "sequence number 0"},
 		{"ack result", []byte{version, typeAck, 9, 0, 0, 0, 0, 0}, "ack result 9"},
 		{"huge", make([]byte, MaxFrame+1), "limit"},
+		{"voice too long", voice(20_001, 10), "voice message of 20001 ms"},
+		{"voice 0 ms", voice(0, 10), "voice message of 0 ms"},
+		{"voice empty", voice(5, 0), "want 1..60000"},
+		{"voice too large", voice(5, MaxVoice+1), "want 1..60000"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := decodeFrame(c.data)
@@ -74,6 +87,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		{Type: typeText, Seq: 1, Sent: 5, Text: "hi"},
 		{Type: typeRead, Seq: 3},
 		{Type: typeAck, Reason: "no"},
+		{Type: typeVoice, Seq: 1, Sent: 5, DurationMs: 100, Audio: []byte("OggS")},
 	} {
 		b, _ := fr.marshal()
 		f.Add(b)

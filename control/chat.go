@@ -20,6 +20,11 @@ const (
 	OpChatHistory = "chat_history"
 	// OpInbox lists the unread messages.
 	OpInbox = "inbox"
+	// OpVoicemail sends the voice message Audio (an Ogg Opus file of
+	// DurationMs) to Name.
+	OpVoicemail = "voicemail"
+	// OpVoiceAudio returns voice message MessageID's file (Audio).
+	OpVoiceAudio = "voice_audio"
 	// OpChatWatch streams the chat events of the conversation with Name
 	// as event lines until the client disconnects; incoming messages
 	// streamed count as read.
@@ -36,6 +41,9 @@ type chatResponse struct {
 	Messages []chat.Message `json:"messages,omitempty"`
 	// ChatEvent is an event line of chat_watch.
 	ChatEvent *chat.Event `json:"chat_event,omitempty"`
+	// Voice is the voice message voice_audio returns, with its file.
+	Voice *chat.Message `json:"voice,omitempty"`
+	Audio []byte        `json:"audio,omitempty"`
 }
 
 // ChatNode is a node that chats.
@@ -45,17 +53,34 @@ type ChatNode interface {
 }
 
 func isChatOp(op string) bool {
-	return op == OpChatSend || op == OpChatHistory || op == OpInbox || op == OpChatWatch
+	return op == OpChatSend || op == OpChatHistory || op == OpInbox || op == OpChatWatch || op == OpVoicemail || op == OpVoiceAudio
 }
 
 // validateChat checks the chat operations' fields; ok says the request
 // was one of them.
 func (r Request) validateChat() (bool, error) {
+	voice := r.Audio != nil || r.MessageID != 0
 	if !isChatOp(r.Op) {
-		if r.Search != "" || r.Limit != 0 {
-			return true, fmt.Errorf("op %q takes no search or limit", r.Op)
+		if r.Search != "" || r.Limit != 0 || voice {
+			return true, fmt.Errorf("op %q takes no search, limit, audio or message_id", r.Op)
 		}
 		return false, nil
+	}
+	switch r.Op {
+	case OpVoicemail:
+		if r.Name == "" || len(r.Name) > 256 || len(r.Audio) == 0 || len(r.Audio) > chat.MaxVoice || r.DurationMs <= 0 ||
+			r.DurationMs > chat.MaxVoiceLength.Milliseconds() || r.Message != "" || r.Search != "" || r.Limit != 0 || r.MessageID != 0 {
+			return true, fmt.Errorf(`op "voicemail" needs a name, audio (1..%d bytes) and duration_ms (1..%d)`, chat.MaxVoice, chat.MaxVoiceLength.Milliseconds())
+		}
+		return true, nil
+	case OpVoiceAudio:
+		if r.MessageID <= 0 || r.Name != "" || r.Message != "" || r.Search != "" || r.Limit != 0 || r.Audio != nil || r.DurationMs != 0 {
+			return true, errors.New(`op "voice_audio" takes only a message_id`)
+		}
+		return true, nil
+	}
+	if voice {
+		return true, fmt.Errorf("op %q takes no audio or message_id", r.Op)
 	}
 	other := r.CallID != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil ||
 		r.Path != "" || r.TransferID != "" || r.Action != "" || r.Status != "" || r.Mood != nil
@@ -124,12 +149,20 @@ func (s *Server) serveChat(req Request, send func(Response), fail func(error), c
 		}
 	case OpInbox:
 		resp.Messages, err = svc.History(ctx, chat.Query{Unread: true, Limit: req.Limit})
+	case OpVoicemail:
+		var m chat.Message
+		m, delivered, err = svc.SendVoice(ctx, req.Name, req.Audio, time.Duration(req.DurationMs)*time.Millisecond)
+		resp.Sent = &m
+	case OpVoiceAudio:
+		var m chat.Message
+		resp.Audio, m, err = svc.Store().Audio(ctx, req.MessageID)
+		resp.Voice = &m
 	}
 	if err != nil {
 		fail(err)
 		return
 	}
-	if resp.Messages == nil && req.Op != OpChatSend {
+	if resp.Messages == nil && (req.Op == OpChatHistory || req.Op == OpInbox) {
 		resp.Messages = []chat.Message{}
 	}
 	send(Response{Done: true, chatResponse: resp, softphoneResponse: softphoneResponse{Delivered: delivered}})
@@ -170,7 +203,7 @@ func (s *Server) watchChat(svc *chat.Service, bus *events.Bus, name string, send
 }
 
 func chatCode(err error) string {
-	if errors.Is(err, chat.ErrDisabled) || errors.Is(err, chat.ErrRefused) {
+	if errors.Is(err, chat.ErrDisabled) || errors.Is(err, chat.ErrRefused) || errors.Is(err, chat.ErrNoVoice) {
 		return CodeChat
 	}
 	return ""

@@ -20,8 +20,9 @@ import (
 	"github.com/peercall/peercall/transfer"
 )
 
-// MaxMessage bounds one control request or response line.
-const MaxMessage = 64 << 10
+// MaxMessage bounds one control request or response line (a voice
+// message, base64, fits).
+const MaxMessage = 128 << 10
 
 // Control operations.
 const (
@@ -63,9 +64,12 @@ type Request struct {
 	Message string  `json:"message,omitempty"`
 	Status  string  `json:"status,omitempty"`
 	Mood    *string `json:"mood,omitempty"`
-	// Search and Limit select chat history (control/chat.go).
-	Search string `json:"search,omitempty"`
-	Limit  int    `json:"limit,omitempty"`
+	// Search and Limit select chat history; Audio and DurationMs are a
+	// voice message (voicemail), MessageID one to play (control/chat.go).
+	Search    string `json:"search,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	Audio     []byte `json:"audio,omitempty"`
+	MessageID int64  `json:"message_id,omitempty"`
 }
 
 // Response is one line the node answers. A call request gets event

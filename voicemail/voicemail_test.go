@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/chat"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/voicemail"
 )
@@ -101,5 +102,12 @@ func TestRecordAndDecode(t *testing.T) {
 	}
 	if _, err := voicemail.Decode([]byte("not ogg")); err == nil {
 		t.Error("garbage decoded")
+	}
+}
+
+// TestFitsChat: a voice message's limits are chat's.
+func TestFitsChat(t *testing.T) {
+	if voicemail.MaxSize != chat.MaxVoice || voicemail.MaxLength != chat.MaxVoiceLength {
+		t.Fatalf("voicemail %d bytes, %v; chat %d bytes, %v", voicemail.MaxSize, voicemail.MaxLength, chat.MaxVoice, chat.MaxVoiceLength)
 	}
 }

@@ -73,7 +73,11 @@ func printMessage(w io.Writer, m chat.Message) {
 	if m.Dir == chat.Out && m.State != chat.StateDelivered {
 		state = " [" + m.State + "]"
 	}
-	fmt.Fprintf(w, "%s %s %s%s\n", m.Sent.Local().Format("2006-01-02 15:04"), who, strings.ReplaceAll(m.Text, "\n", "\n    "), state)
+	text := strings.ReplaceAll(m.Text, "\n", "\n    ")
+	if m.Kind == chat.KindVoice {
+		text = fmt.Sprintf("voice message, %.1f s (peercall play %d)", float64(m.DurationMs)/1000, m.Local)
+	}
+	fmt.Fprintf(w, "%s %s %s%s\n", m.Sent.Local().Format("2006-01-02 15:04"), who, text, state)
 }
 
 // chatInteractive shows the latest of the conversation, then what comes,

@@ -280,6 +280,9 @@ func (s *Service) SendVoice(ctx context.Context, username string, ogg []byte, le
 	if len(ogg) == 0 || len(ogg) > MaxVoice || length <= 0 || length > MaxVoiceLength {
 		return Message{}, false, fmt.Errorf("a voice message of %d bytes and %v: the limits are %d bytes and %v", len(ogg), length, MaxVoice, MaxVoiceLength)
 	}
+	if max := s.cfg.Rule.maxVoice(); length > max {
+		return Message{}, false, fmt.Errorf("%w: a voice message of %v is longer than %v (%s); record a shorter one", ErrRefused, length.Round(100*time.Millisecond), max, s.cfg.Rule.VoiceSource)
+	}
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	now := s.now()
@@ -544,6 +547,13 @@ func (s *Service) pass(ctx context.Context, p pending) outcome {
 			_ = c.s.Reset()
 			return outcome{err: err}
 		}
+		if ack.Result == ackRefused {
+			// This message only (a voice message over their cap).
+			_ = st.setState(ctx, p.Peer, m.Local, StateRefused, ack.Reason)
+			m.State, m.Reason = StateRefused, ack.Reason
+			s.publish(Event{What: StateRefused, Peer: p.Peer, Message: &m})
+			continue
+		}
 		if out, ok := check(ack); !ok {
 			return out
 		}
@@ -718,6 +728,10 @@ func (s *Service) handleStream(st network.Stream) {
 			cost := 1.0
 			if f.Type == typeVoice {
 				cost = voiceCost
+			}
+			if max := s.cfg.Rule.maxVoice(); f.Type == typeVoice && time.Duration(f.DurationMs)*time.Millisecond > max {
+				a = frame{Result: ackRefused, Reason: truncate(fmt.Sprintf("%s takes voice messages of at most %v (%s)", s.cfg.Self, max, s.cfg.Rule.VoiceSource))}
+				break
 			}
 			if wait := s.take(username, cost); wait > 0 {
 				a = frame{Result: ackThrottled, RetryMs: uint32(min(wait, time.Minute) / time.Millisecond)}

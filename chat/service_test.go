@@ -300,3 +300,34 @@ func TestVoiceOffline(t *testing.T) {
 		t.Fatal("a text message played as voice")
 	}
 }
+
+// TestVoiceCap: bob's policy caps voice messages at 5 s: alice's 7 s one
+// is refused with the rule (her texts still go), and her own cap refuses
+// before sending.
+func TestVoiceCap(t *testing.T) {
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	bob.config = func(c *Config) {
+		c.Rule = Rule{Enabled: true}.WithVoiceCap(0, "config.toml", 5*time.Second, "policy.toml")
+	}
+	alice.config = func(c *Config) {
+		c.Rule = Rule{Enabled: true}.WithVoiceCap(10*time.Second, "config.toml", 0, "")
+	}
+	alice.open()
+	bob.open()
+	ctx := ctxT(t)
+	ogg := []byte("OggS not really")
+	m, ok, err := alice.svc.SendVoice(ctx, "bob", ogg, 7*time.Second)
+	if err != nil || ok || m.State != StateRefused || !strings.Contains(m.Reason, "at most 5s (chat.voicemail_max_length in the admin policy policy.toml)") {
+		t.Fatalf("7 s to bob: delivered %v, %+v, %v", ok, m, err)
+	}
+	if _, ok, err := alice.svc.Send(ctx, "bob", "text still goes"); err != nil || !ok {
+		t.Fatalf("text after the refused voice message: %v %v", ok, err)
+	}
+	if _, _, err := alice.svc.SendVoice(ctx, "bob", ogg, 11*time.Second); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "config.toml") {
+		t.Fatalf("11 s over alice's own cap: %v", err)
+	}
+	if d := bob.svc.Rule().Describe(); !strings.Contains(d, "voice messages at most 5s") {
+		t.Fatalf("bob's rule %q", d)
+	}
+}

@@ -29,7 +29,8 @@ func (n *Node) startChat(ctx context.Context) error {
 			p, err := n.reachPeer(ctx, username)
 			return p.ID, err
 		},
-		Rule:    chat.Effective(cc.ChatEnabled(), n.home.Path(home.ConfigFile), n.policy.chat.Enabled, n.policy.file.Path),
+		Rule: chat.Effective(cc.ChatEnabled(), n.home.Path(home.ConfigFile), n.policy.chat.Enabled, n.policy.file.Path).
+			WithVoiceCap(cc.VoicemailMaxLength, n.home.Path(home.ConfigFile), n.policy.chat.VoicemailMaxLength, n.policy.file.Path),
 		Blocked: n.blocked, Guard: n.adm.GuardSignal, WaitCertified: n.adm.WaitCertified,
 		Publish:  func(k events.Kind, d any) { n.soft.bus.Publish(k, d) },
 		RetryFor: cc.RetryFor, Retry: n.opts.Softphone.ContactsRetry, Logger: n.log, Now: n.now,

@@ -52,9 +52,8 @@ func runChat(ctx context.Context, e *env, args []string) error {
 }
 
 func printSent(w io.Writer, name string, resp *control.Response) {
-	m := resp.Sent
+	m := resp.Sent // set by chat_send and voicemail
 	switch {
-	case m == nil:
 	case resp.Delivered:
 		fmt.Fprintf(w, "delivered to %s (message %d)\n", name, m.Local)
 	case m.State == chat.StateRefused:
@@ -121,8 +120,6 @@ func chatInteractive(ctx context.Context, e *env, name string) error {
 				fmt.Fprintf(e.stdout, "(%s read your messages)\n", name)
 			case chat.StateExpired, chat.StateRefused:
 				fmt.Fprintf(e.stdout, "(message %d %s: %s)\n", ev.Message.Local, ev.What, ev.Message.Reason)
-			case chat.StateDelivered:
-				fmt.Fprintf(e.stdout, "(message %d delivered)\n", ev.Message.Local)
 			}
 		})
 		watchDone <- err
@@ -163,13 +160,10 @@ func runInbox(ctx context.Context, e *env, args []string) error {
 		return e.printJSON(map[string]any{"messages": resp.Messages})
 	}
 	if len(resp.Messages) == 0 {
-		fmt.Fprintln(e.stdout, "no unread messages")
+		fmt.Fprintln(e.stdout, "no unread messages (`peercall history NAME` reads a conversation)")
 	}
 	for _, m := range resp.Messages {
 		printMessage(e.stdout, m)
-	}
-	if len(resp.Messages) > 0 {
-		fmt.Fprintln(e.stdout, "read a conversation with `peercall history NAME`")
 	}
 	return nil
 }
@@ -189,9 +183,6 @@ func runHistoryAll(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("history takes at most one name; usage: peercall history %s", historySynopsis)
 	}
 	if len(pos) == 0 && *search == "" {
-		if *limit != 0 {
-			return usageErrorf("--limit goes with a name or --search; usage: peercall history %s", historySynopsis)
-		}
 		return runHistory(ctx, e, args)
 	}
 	req := control.Request{Op: control.OpChatHistory, Search: *search, Limit: *limit}

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/peercall/peercall/audio"
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/control"
-	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/voicemail"
 )
 
@@ -62,26 +60,11 @@ func leaveVoicemail(ctx context.Context, e *env, name, audioIn string, dur time.
 	if err != nil {
 		return err
 	}
-	src, err := audio.OpenSource(ctx, spec, audio.Options{})
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	var chain *dsp.Chain
+	fmt.Fprintf(e.stderr, "recording a voice message for %s (at most %v; Ctrl-C ends it)\n", name, dur)
 	d, virtual := call.DSPConfig(cfg.AudioSection())
-	d.EchoCancel = false // nothing plays while one records
-	if d.Any() && (virtual || spec.Kind == audio.KindDefault || spec.Kind == audio.KindPortAudio) {
-		if chain, err = dsp.New(d); err != nil {
-			fmt.Fprintf(e.stderr, "recording without noise suppression or gain control: %v\n", err)
-			chain = nil
-		} else {
-			defer chain.Close()
-		}
-	}
-	if !asJSON {
-		fmt.Fprintf(e.stderr, "recording a voice message for %s (at most %v; Ctrl-C ends it)\n", name, dur)
-	}
-	ogg, length, err := voicemail.Record(ctx, src, chain, dur)
+	ogg, length, err := voicemail.RecordDevice(ctx, spec, d, virtual, dur, func(err error) {
+		fmt.Fprintf(e.stderr, "recording without noise suppression or gain control: %v\n", err)
+	})
 	if err != nil {
 		return err
 	}
@@ -123,19 +106,10 @@ func runPlay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sink, err := audio.OpenSink(ctx, spec, audio.Options{}) // a sound card is its own clock
-	if err != nil {
+	if err := voicemail.PlayDevice(ctx, resp.Audio, spec); err != nil {
 		return err
 	}
-	if err := voicemail.Play(ctx, resp.Audio, sink); err != nil && !errors.Is(err, context.Canceled) {
-		sink.Close()
-		return err
-	}
-	if err := sink.Close(); err != nil {
-		return err
-	}
-	if v := resp.Voice; v != nil {
-		fmt.Fprintf(e.stdout, "played the voice message from %s of %s (%.1f s)\n", v.Peer, v.Sent.Local().Format("2006-01-02 15:04"), float64(v.DurationMs)/1000)
-	}
+	v := resp.Voice // set with Audio
+	fmt.Fprintf(e.stdout, "played the voice message from %s of %s (%.1f s)\n", v.Peer, v.Sent.Local().Format("2006-01-02 15:04"), float64(v.DurationMs)/1000)
 	return nil
 }

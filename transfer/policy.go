@@ -17,8 +17,8 @@ const (
 	// DefaultMaxQuarantine is the user's default cap on the quarantine
 	// folder (16 GiB: files being received and files a scan kept).
 	DefaultMaxQuarantine = 16 << 30
-	maxScanTimeout     = time.Hour
-	maxExtensions      = 256
+	maxScanTimeout       = time.Hour
+	maxExtensions        = 256
 )
 
 // Settings are one party's rules for file transfer: the user's
@@ -89,9 +89,9 @@ type Rules struct {
 	// MaxQuarantine bounds the quarantine folder (Receiver).
 	MaxQuarantine int64
 	Allowed       []string
-	Blocked     []string
-	Scan        []string
-	ScanTimeout time.Duration
+	Blocked       []string
+	Scan          []string
+	ScanTimeout   time.Duration
 	// Source names, per key ("enabled", "max_file_size", "extensions",
 	// "scan_command"), the file that set it.
 	Source map[string]string

@@ -53,6 +53,23 @@ type Message struct {
 	DurationMs int64  `json:"duration_ms,omitempty"`
 }
 
+// Line is m for people: "bob> text", "you> text [queued]", a voice
+// message with the command that plays it.
+func (m Message) Line() string {
+	who, state := m.Peer+">", ""
+	if m.Dir == Out {
+		who = "you>"
+		if m.State != StateDelivered {
+			state = " [" + m.State + "]"
+		}
+	}
+	text := strings.ReplaceAll(m.Text, "\n", "\n    ")
+	if m.Kind == KindVoice {
+		text = fmt.Sprintf("voice message, %.1f s (peercall play %d)", float64(m.DurationMs)/1000, m.Local)
+	}
+	return who + " " + text + state
+}
+
 // Message kinds.
 const (
 	KindText  = "text"

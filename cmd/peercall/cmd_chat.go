@@ -64,19 +64,7 @@ func printSent(w io.Writer, name string, resp *control.Response) {
 }
 
 func printMessage(w io.Writer, m chat.Message) {
-	who := m.Peer + ">"
-	if m.Dir == chat.Out {
-		who = "you>"
-	}
-	state := ""
-	if m.Dir == chat.Out && m.State != chat.StateDelivered {
-		state = " [" + m.State + "]"
-	}
-	text := strings.ReplaceAll(m.Text, "\n", "\n    ")
-	if m.Kind == chat.KindVoice {
-		text = fmt.Sprintf("voice message, %.1f s (peercall play %d)", float64(m.DurationMs)/1000, m.Local)
-	}
-	fmt.Fprintf(w, "%s %s %s%s\n", m.Sent.Local().Format("2006-01-02 15:04"), who, text, state)
+	fmt.Fprintf(w, "%s %s\n", m.Sent.Local().Format("2006-01-02 15:04"), m.Line())
 }
 
 // chatInteractive shows the latest of the conversation, then what comes,

@@ -43,7 +43,7 @@ var commands = []command{
 	{"passwd", "[--password-stdin]", "change the account's password", runPasswd},
 	{"users", "QUERY [--limit N] [--json]", "list users whose name starts with QUERY", runUsers},
 	{"run", "[--relay auto|on|off] [--policy PATH] [--metrics ADDR] [--auto-answer] [--audio-in SPEC] [--audio-out SPEC] [--listen ADDR] [--ui ADDR|off]", "run the node: presence, incoming calls, control socket", runRun},
-	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
+	{"call", "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--voicemail-on-miss] [--json]", "call a user by name (exit 4 unknown or offline, 5 rejected or busy)", runCall},
 	{"status", "[--json]", "show the running node's user, role and calls", runStatus},
 	{"answer", "[CALL_ID]", "answer the ringing call", runAnswer},
 	{"reject", "[CALL_ID]", "decline the ringing call", runReject},

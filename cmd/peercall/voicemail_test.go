@@ -35,7 +35,12 @@ func TestCLIVoicemail(t *testing.T) {
 	}
 	nw.Stop(bob)
 	wav, sent := writeSpeech(t, 6)
-	r := runHome(t, aliceU.Home, "voicemail", "bob", "--audio-in", "wav:"+wav, "--json")
+	// A call that finds bob offline leaves a voice message instead.
+	r := runHome(t, aliceU.Home, "call", "bob", "--voicemail-on-miss", "--audio-in", "wav:"+wav, "--audio-out", "null")
+	if r.code != exitOK || !strings.Contains(r.stdout, "queued for bob") || !strings.Contains(r.stderr, "offline") {
+		t.Fatalf("call --voicemail-on-miss to bob offline: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	r = runHome(t, aliceU.Home, "voicemail", "bob", "--audio-in", "wav:"+wav, "--json")
 	var v struct {
 		Delivered bool `json:"delivered"`
 		Bytes     int  `json:"bytes"`
@@ -50,7 +55,7 @@ func TestCLIVoicemail(t *testing.T) {
 	start := time.Now()
 	nw.Start(bobU, callharness.NodeOptions())
 	var id int64
-	for id == 0 {
+	for voices := 0; voices < 2; {
 		r := runHome(t, bobU.Home, "inbox", "--json")
 		var in struct {
 			Messages []struct {
@@ -62,17 +67,19 @@ func TestCLIVoicemail(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &in); err != nil {
 			t.Fatalf("inbox --json: %q: %v", r.stdout, err)
 		}
+		voices = 0
 		for _, m := range in.Messages {
 			if m.Kind == "voice" && m.Peer == "alice" {
 				id = m.Local
+				voices++
 			}
 		}
 		if time.Since(start) > 30*time.Second {
-			t.Fatalf("no voice message in bob's inbox 30 s after his node started: %s", r.stdout)
+			t.Fatalf("not both voice messages in bob's inbox 30 s after his node started: %s", r.stdout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("voice message (%d bytes) in bob's inbox %v after his node was started", v.Bytes, time.Since(start))
+	t.Logf("both voice messages (the second %d bytes) in bob's inbox %v after his node was started", v.Bytes, time.Since(start))
 	if r := runHome(t, bobU.Home, "inbox"); !strings.Contains(r.stdout, "voice message, 6.0 s (peercall play") {
 		t.Errorf("inbox: %s", r.stdout)
 	}

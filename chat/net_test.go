@@ -23,7 +23,7 @@ import (
 // signed by one test key; a user is found (Resolve) only while their
 // service is open.
 type testNet struct {
-	t     *testing.T
+	t     testing.TB
 	dir   ed25519.PrivateKey
 	mu    sync.Mutex
 	users map[string]*user
@@ -41,7 +41,7 @@ type user struct {
 	config func(*Config)
 }
 
-func newNet(t *testing.T) *testNet {
+func newNet(t testing.TB) *testNet {
 	dir, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,10 @@ func (n *Node) reachPeer(ctx context.Context, username string) (call.Peer, error
 func (n *Node) connect(ctx context.Context, info *presence.PeerInfo) error {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
+	// info's certificate is verified (lookup or cache): its parallel
+	// dials (circuits, public addresses) get a certified peer's budget
+	// rather than an uncertified one's 2 outbound connections.
+	defer n.adm.Expect(info.PeerID)()
 	var err error
 	if first, later := n.splitAddrs(info.Addrs); hasCircuit(first) {
 		ps := n.host.Peerstore()

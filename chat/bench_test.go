@@ -13,7 +13,7 @@ import (
 func BenchmarkSend(b *testing.B) {
 	n := newNet(b)
 	alice, bob := n.user("alice"), n.user("bob")
-	bob.config = func(c *Config) { c.Rate, c.Burst = 1e9, 1 << 30 }
+	bob.config = func(c *Config) { c.Rate, c.Burst = 1e9, 1<<30 }
 	alice.open()
 	bob.open()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -83,9 +83,11 @@ uninstall:
 deb: build
 	BIN=$(BIN) bash scripts/deb.sh
 
-# Long variants: a 200 MiB file transfer killed (kill -9) at half and resumed.
+# Long variants: a 200 MiB file transfer killed (kill -9) at half and resumed;
+# a burst of 1,000 chat messages with either side killed (kill -9) part-way.
 long:
 	PEERCALL_LONG=1 $(GO) test -count=1 -run 'TestKill9Resume$$' -v ./transfer/
+	PEERCALL_LONG=1 $(GO) test -count=1 -run 'TestKill(Sender|Receiver)$$' -v ./chat/
 
 clean:
 	rm -rf $(BIN)

@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/chat"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/presence"
 	"github.com/peercall/peercall/transfer"
 )
 
-// MaxMessage bounds one control request or response line.
-const MaxMessage = 64 << 10
+// MaxMessage bounds one control request or response line (a voice
+// message, base64, fits).
+const MaxMessage = 128 << 10
 
 // Control operations.
 const (
@@ -62,6 +64,12 @@ type Request struct {
 	Message string  `json:"message,omitempty"`
 	Status  string  `json:"status,omitempty"`
 	Mood    *string `json:"mood,omitempty"`
+	// Search and Limit select chat history; Audio and DurationMs are a
+	// voice message (voicemail), MessageID one to play (control/chat.go).
+	Search    string `json:"search,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	Audio     []byte `json:"audio,omitempty"`
+	MessageID int64  `json:"message_id,omitempty"`
 }
 
 // Response is one line the node answers. A call request gets event
@@ -82,6 +90,7 @@ type Response struct {
 	Transfers []transfer.Event `json:"transfers,omitempty"`
 	Report    *transfer.Report `json:"report,omitempty"`
 	softphoneResponse
+	chatResponse
 }
 
 // Control error codes (Response.Error).
@@ -134,6 +143,9 @@ func (r Request) validate() error {
 	if ok, err := r.validateMedia(); ok {
 		return err
 	}
+	if ok, err := r.validateChat(); ok {
+		return err
+	}
 	if ok, err := r.validateSoftphone(); ok {
 		return err
 	}
@@ -172,7 +184,7 @@ func (r Request) validate() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, mute, unmute, hold, resume, device, send, transfers, accept_file, refuse_file", r.Op)
+		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, mute, unmute, hold, resume, device, send, transfers, accept_file, refuse_file, chat_send, chat_history, inbox, chat_watch", r.Op)
 	}
 	return nil
 }
@@ -203,6 +215,9 @@ func ErrorCode(err error) string {
 		return code
 	}
 	if code := softphoneCode(err); code != "" {
+		return code
+	}
+	if code := chatCode(err); code != "" {
 		return code
 	}
 	return CodeFailed
@@ -243,6 +258,9 @@ func (e *remoteError) Unwrap() error {
 	}
 	if err := softphoneError(e.code); err != nil {
 		return err
+	}
+	if e.code == CodeChat {
+		return chat.ErrRefused
 	}
 	return call.ErrCallFailed
 }
@@ -377,6 +395,10 @@ func (s *Server) serve(c net.Conn) {
 	}
 	if isMediaOp(req.Op) {
 		s.serveMedia(req, send, fail)
+		return
+	}
+	if isChatOp(req.Op) {
+		s.serveChat(req, send, fail, c)
 		return
 	}
 	if s.serveSoftphone(req, send, fail) {

@@ -81,6 +81,7 @@ func FuzzDecodeControlRequest(f *testing.F) {
 		`{"op":"status"}`, `{"op":"call","name":"bob","duration_ms":5000,"audio_in":"wav:a.wav","audio_out":"null"}`,
 		`{"op":"hangup","call_id":"00"}`, `{"op":"x"}`, `{`, `null`, `{"op":"call","name":""}`,
 		`{"op":"contact","action":"add","name":"bob","message":"hi"}`, `{"op":"presence","status":"away","mood":"x"}`,
+		`{"op":"chat_send","name":"bob","message":"hi"}`, `{"op":"voicemail","name":"bob","audio":"AAAA","duration_ms":5}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -21,6 +21,8 @@ type Status struct {
 	// TransferRules are the file transfer rules in force, each with the
 	// file that set it (transfer.Rules.Describe).
 	TransferRules []string `json:"transfer_rules,omitempty"`
+	// ChatRule says whether chat is on and which rule says so.
+	ChatRule string `json:"chat_rule,omitempty"`
 	// Availability and Mood are this user's status as contacts see it
 	// (online, away, dnd, invisible; package contacts).
 	Availability string    `json:"availability,omitempty"`

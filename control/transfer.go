@@ -28,7 +28,7 @@ type TransferNode interface {
 }
 
 // ErrNoSuchTransfer: no offer waits under that id.
-var ErrNoSuchTransfer = errors.New("no such file offer")
+var ErrNoSuchTransfer = transfer.ErrNoOffer
 
 func isTransferOp(op string) bool {
 	return op == OpSend || op == OpTransfers || op == OpAcceptFile || op == OpRefuseFile

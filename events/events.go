@@ -27,6 +27,9 @@ const (
 	KindAudio Kind = "audio"
 	// KindNode: the node itself: logged out, stopping.
 	KindNode Kind = "node"
+	// KindChat: a chat message came or went, was delivered, read, expired
+	// or refused, or a partner is typing (chat.Event).
+	KindChat Kind = "chat"
 )
 
 // Event is one fact of a node's stream.

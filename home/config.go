@@ -39,6 +39,8 @@ type Config struct {
 	// Contacts is [contacts] and UI is [ui] (config_softphone.go).
 	Contacts *ContactsConfig `toml:"contacts,omitempty"`
 	UI       *UIConfig       `toml:"ui,omitempty"`
+	// Chat is [chat] (nil: the defaults; config_chat.go).
+	Chat *ChatConfig `toml:"chat,omitempty"`
 }
 
 // DirectoryConfig says which directory the node uses and pins its key.
@@ -117,6 +119,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateSoftphone(); err != nil {
 		return err
+	}
+	if c.Chat != nil {
+		if err := c.Chat.Validate(); err != nil {
+			return err
+		}
 	}
 	for _, r := range c.Network.ReachableRanges {
 		if _, err := netip.ParsePrefix(r); err != nil {

@@ -162,6 +162,9 @@ func (n *Node) Status() control.Status {
 		Identity:     n.identity(),
 	}
 	st.TransferRules = n.TransferRules()
+	if n.chat != nil {
+		st.ChatRule = n.chat.Rule().Describe()
+	}
 	n.softStatus(&st)
 	for _, a := range n.presenceAddrs() {
 		st.Addrs = append(st.Addrs, a.String())

@@ -21,6 +21,7 @@ import (
 
 	"github.com/peercall/peercall/admission"
 	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/chat"
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
@@ -128,6 +129,8 @@ type Node struct {
 	control *control.Server
 	relay   *supernode.Manager
 	files   *fileTransfers // node/transfer.go
+	chat    *chat.Service  // node/chat.go
+	policy  adminPolicy    // policy.toml (node/policy.go)
 	reg     *prometheus.Registry
 	metrics *metricsServer
 	soft    softphone // contacts, event stream, web interface
@@ -206,6 +209,9 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 // start brings the node's parts up in order; New shuts down what started
 // when it fails.
 func (n *Node) start(ctx context.Context) (err error) {
+	if err := n.loadPolicy(); err != nil {
+		return err
+	}
 	cfg, opts, h := n.cfg, n.opts, n.home
 	if n.dirKey, err = crypto.ParsePublicKey(cfg.Directory.Key); err != nil {
 		return fmt.Errorf("directory.key: %w; run `peercall init` again", err)
@@ -288,6 +294,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 	n.startRevocations()
 	n.connectBootstrap(ctx, boot)
 	if err := n.startSoftphone(ctx); err != nil {
+		return err
+	}
+	if err := n.startChat(ctx); err != nil {
 		return err
 	}
 	n.wg.Add(1)
@@ -558,6 +567,9 @@ func (n *Node) shutdown() error {
 	var errs []error
 	if n.control != nil {
 		errs = append(errs, n.control.Close())
+	}
+	if n.chat != nil {
+		errs = append(errs, n.chat.Close()) // before the contact list it asks
 	}
 	errs = append(errs, n.stopSoftphone())
 	if n.host != nil {

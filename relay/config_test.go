@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/policyfile"
 	"github.com/peercall/peercall/relay/peerfilter"
 
 	"github.com/BurntSushi/toml"
@@ -205,7 +206,7 @@ restricted = true
 			}
 		}},
 		{name: "not toml", file: ptr("[[["), wantErr: "not a valid policy"},
-		{name: "too large", file: ptr("#" + strings.Repeat("x", maxPolicySize)), wantErr: "larger than"},
+		{name: "too large", file: ptr("#" + strings.Repeat("x", policyfile.MaxSize)), wantErr: "larger than"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,25 +1,16 @@
 package relay
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"strings"
 	"time"
 
+	"github.com/peercall/peercall/policyfile"
 	"github.com/peercall/peercall/relay/peerfilter"
-
-	"github.com/BurntSushi/toml"
 )
 
 // DefaultPolicyPath is where an administrator puts the system-wide policy.
-const DefaultPolicyPath = "/etc/peercall/policy.toml"
-
-// maxPolicySize bounds the policy file read.
-const maxPolicySize = 64 << 10
+const DefaultPolicyPath = policyfile.DefaultPath
 
 // AdminPolicy is the administrator's system-wide file. Its settings cap or
 // override the user's Config; a zero field means "no policy on this
@@ -83,67 +74,48 @@ type PolicyNetwork struct {
 	Restricted bool `toml:"restricted"`
 }
 
-// LoadPolicy reads the admin policy at path ("" means DefaultPolicyPath).
-// A missing file is no policy (a zero AdminPolicy, nil error); a file that
-// cannot be read or is not a valid policy is an error naming the file and
-// the setting, because silently ignoring an administrator is worse than not
-// starting.
+// LoadPolicy reads the admin policy at path ("" means DefaultPolicyPath)
+// and decodes its [relay] and [network] (PolicyFrom). A missing file is no
+// policy (a zero AdminPolicy, nil error); a file that cannot be read or is
+// not a valid policy is an error naming the file and the setting, because
+// silently ignoring an administrator is worse than not starting.
 func LoadPolicy(path string) (AdminPolicy, error) {
-	if path == "" {
-		path = DefaultPolicyPath
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return AdminPolicy{}, nil
-	}
+	f, err := policyfile.Load(path)
 	if err != nil {
-		return AdminPolicy{}, fmt.Errorf("read admin policy %s: %w (fix its permissions or ask the administrator)", path, err)
+		return AdminPolicy{}, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPolicySize+1))
+	p, err := PolicyFrom(f)
 	if err != nil {
-		return AdminPolicy{}, fmt.Errorf("read admin policy %s: %w", path, err)
+		return AdminPolicy{}, fmt.Errorf("admin policy %s: %w", f.Path, err)
 	}
-	if len(data) > maxPolicySize {
-		return AdminPolicy{}, fmt.Errorf("admin policy %s is larger than %d bytes: it is not a policy file", path, maxPolicySize)
-	}
-	p, err := ParsePolicy(data)
-	if err != nil {
-		return AdminPolicy{}, fmt.Errorf("admin policy %s: %w", path, err)
-	}
-	p.Path = path
 	return p, nil
 }
 
-// otherSections are policy sections other packages read and check
-// (package transfer's [transfer]).
-var otherSections = map[string]bool{"transfer": true}
-
-// ParsePolicy decodes and validates a policy file's contents. Unknown
-// settings are refused by name (a typo must not silently lift a cap).
+// ParsePolicy decodes and validates a policy file's contents.
 func ParsePolicy(data []byte) (AdminPolicy, error) {
-	var p AdminPolicy
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	f, err := policyfile.Parse(data)
 	if err != nil {
-		return AdminPolicy{}, fmt.Errorf("not a valid policy: %w", err)
+		return AdminPolicy{}, err
 	}
-	var und []toml.Key
-	for _, k := range md.Undecoded() {
-		if len(k) == 0 || !otherSections[k[0]] {
-			und = append(und, k)
-		}
+	return PolicyFrom(f)
+}
+
+// PolicyFrom decodes and validates the [relay] and [network] sections of
+// a policy read once (package policyfile). Unknown settings are refused
+// by name (a typo must not silently lift a cap).
+func PolicyFrom(f *policyfile.File) (AdminPolicy, error) {
+	var p AdminPolicy
+	if err := f.Decode("relay", &p.Relay); err != nil {
+		return AdminPolicy{}, err
 	}
-	if len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return AdminPolicy{}, fmt.Errorf("unknown setting %s: see the relay package documentation for the policy keys", strings.Join(keys, ", "))
+	if err := f.Decode("network", &p.Network); err != nil {
+		return AdminPolicy{}, err
 	}
-	p.Relay.AllowedPeerRangesSet = md.IsDefined("relay", "allowed_peer_ranges")
+	p.Relay.AllowedPeerRangesSet = f.IsDefined("relay", "allowed_peer_ranges")
 	if err := p.validate(); err != nil {
 		return AdminPolicy{}, err
 	}
+	p.Path = f.Path
 	return p, nil
 }
 

@@ -142,7 +142,7 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config [relay]: %w", err)
 	}
-	pol, err := relay.LoadPolicy(opts.PolicyPath)
+	pol, err := opts.policy()
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	Mode relay.Mode
 	// PolicyPath is the administrator's policy ("" = relay.DefaultPolicyPath).
 	PolicyPath string
+	// Policy, when set, is the policy already read (the node reads
+	// policy.toml once); PolicyPath is then not read again.
+	Policy *relay.AdminPolicy
 	// Config, when set, replaces config.toml's [relay] section (tests).
 	Config *home.RelayConfig
 	// Registry receives the metrics (nil: a new registry).
@@ -82,4 +85,12 @@ func (o Options) withDefaults() Options {
 		o.CPULoad = (&cpuSampler{}).load
 	}
 	return o
+}
+
+// policy is the admin policy: Policy, or the file at PolicyPath.
+func (o Options) policy() (relay.AdminPolicy, error) {
+	if o.Policy != nil {
+		return *o.Policy, nil
+	}
+	return relay.LoadPolicy(o.PolicyPath)
 }

@@ -39,7 +39,7 @@ func SharedPortFor(cfg home.RelayConfig, network home.NetworkConfig, opts Option
 	if opts.Mode != "" {
 		cfg.Mode = opts.Mode
 	}
-	pol, err := relay.LoadPolicy(opts.PolicyPath)
+	pol, err := opts.policy()
 	if err != nil {
 		return 0, err
 	}

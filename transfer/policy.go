@@ -14,8 +14,11 @@ const (
 	DefaultMaxFileSize = 4 << 30
 	// DefaultScanTimeout bounds a scan command when the settings give none.
 	DefaultScanTimeout = 2 * time.Minute
-	maxScanTimeout     = time.Hour
-	maxExtensions      = 256
+	// DefaultMaxQuarantine is the user's default cap on the quarantine
+	// folder (16 GiB: files being received and files a scan kept).
+	DefaultMaxQuarantine = 16 << 30
+	maxScanTimeout       = time.Hour
+	maxExtensions        = 256
 )
 
 // Settings are one party's rules for file transfer: the user's
@@ -38,6 +41,9 @@ type Settings struct {
 	// ScanTimeout bounds the scan (a scan that takes longer keeps the
 	// file quarantined).
 	ScanTimeout time.Duration `toml:"scan_timeout"`
+	// MaxQuarantine bounds, in bytes, the quarantine folder with what the
+	// transfers under way still need (0: no cap from this party).
+	MaxQuarantine int64 `toml:"max_quarantine"`
 }
 
 // Validate checks s; what names the file ("config.toml", "admin policy
@@ -49,6 +55,9 @@ func (s Settings) Validate(what string) error {
 	}
 	if s.MaxFileSize < 0 {
 		bad("transfer.max_file_size %d is negative: give a size in bytes, or leave it out", s.MaxFileSize)
+	}
+	if s.MaxQuarantine < 0 {
+		bad("transfer.max_quarantine %d is negative: give a size in bytes, or leave it out", s.MaxQuarantine)
 	}
 	if s.ScanTimeout < 0 || s.ScanTimeout > maxScanTimeout || (s.ScanTimeout != 0 && s.ScanTimeout < time.Second) {
 		bad("transfer.scan_timeout %v is out of range: use 1s..%v", s.ScanTimeout, maxScanTimeout)
@@ -77,10 +86,12 @@ func (s Settings) Validate(what string) error {
 type Rules struct {
 	Enabled     bool
 	MaxFileSize int64 // 0: no cap
-	Allowed     []string
-	Blocked     []string
-	Scan        []string
-	ScanTimeout time.Duration
+	// MaxQuarantine bounds the quarantine folder (Receiver).
+	MaxQuarantine int64
+	Allowed       []string
+	Blocked       []string
+	Scan          []string
+	ScanTimeout   time.Duration
 	// Source names, per key ("enabled", "max_file_size", "extensions",
 	// "scan_command"), the file that set it.
 	Source map[string]string
@@ -90,8 +101,14 @@ type Rules struct {
 // the policy can only make transfers rarer, smaller or scanned. userFile
 // and adminFile name the two files in the rules' sources.
 func Effective(user Settings, userFile string, admin Settings, adminFile string) Rules {
-	r := Rules{Enabled: true, MaxFileSize: DefaultMaxFileSize, ScanTimeout: DefaultScanTimeout,
-		Source: map[string]string{"enabled": "default", "max_file_size": "default", "extensions": "default", "scan_command": "default"}}
+	r := Rules{Enabled: true, MaxFileSize: DefaultMaxFileSize, ScanTimeout: DefaultScanTimeout, MaxQuarantine: DefaultMaxQuarantine,
+		Source: map[string]string{"enabled": "default", "max_file_size": "default", "extensions": "default", "scan_command": "default", "max_quarantine": "default"}}
+	if user.MaxQuarantine > 0 {
+		r.MaxQuarantine, r.Source["max_quarantine"] = user.MaxQuarantine, userFile
+	}
+	if admin.MaxQuarantine > 0 && admin.MaxQuarantine < r.MaxQuarantine {
+		r.MaxQuarantine, r.Source["max_quarantine"] = admin.MaxQuarantine, adminFile
+	}
 	if user.Enabled != nil {
 		r.Enabled, r.Source["enabled"] = *user.Enabled, userFile
 	}
@@ -197,6 +214,7 @@ func (r Rules) Check(name string, size int64) error {
 func (r Rules) Describe() []string {
 	out := []string{fmt.Sprintf("enabled: %v (%s)", r.Enabled, r.Source["enabled"])}
 	out = append(out, fmt.Sprintf("max_file_size: %d bytes (%s)", r.MaxFileSize, r.Source["max_file_size"]))
+	out = append(out, fmt.Sprintf("max_quarantine: %d bytes (%s)", r.MaxQuarantine, r.Source["max_quarantine"]))
 	if len(r.Allowed)+len(r.Blocked) > 0 {
 		out = append(out, fmt.Sprintf("extensions: allowed %q, blocked %q (%s)", r.Allowed, r.Blocked, r.Source["extensions"]))
 	}

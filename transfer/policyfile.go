@@ -1,23 +1,13 @@
 package transfer
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/peercall/peercall/policyfile"
 )
 
-// maxPolicySize bounds the policy file read (as the relay policy does).
-const maxPolicySize = 64 << 10
-
 // PolicyFile is the part of the administrator's policy.toml this package
-// reads: its [transfer] section (package relay reads [relay] and
-// [network] from the same file).
+// reads: its [transfer] section.
 type PolicyFile struct {
 	Transfer Settings `toml:"transfer"`
 }
@@ -27,46 +17,35 @@ type PolicyFile struct {
 // error naming the file: the node must not start with a policy it cannot
 // apply.
 func LoadPolicy(path string) (Settings, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Settings{}, nil
-	}
+	f, err := policyfile.Load(path)
 	if err != nil {
-		return Settings{}, fmt.Errorf("read admin policy %s: %w (fix its permissions or ask the administrator)", path, err)
+		return Settings{}, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPolicySize+1))
+	s, err := PolicyFrom(f)
 	if err != nil {
-		return Settings{}, fmt.Errorf("read admin policy %s: %w", path, err)
-	}
-	if len(data) > maxPolicySize {
-		return Settings{}, fmt.Errorf("admin policy %s is larger than %d bytes: it is not a policy file", path, maxPolicySize)
-	}
-	s, err := ParsePolicy(data)
-	if err != nil {
-		return Settings{}, fmt.Errorf("admin policy %s: %w", path, err)
+		return Settings{}, fmt.Errorf("admin policy %s: %w", f.Path, err)
 	}
 	return s, nil
 }
 
 // ParsePolicy decodes the [transfer] section of a policy file strictly.
 func ParsePolicy(data []byte) (Settings, error) {
-	var p PolicyFile
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	f, err := policyfile.Parse(data)
 	if err != nil {
-		return Settings{}, fmt.Errorf("not a valid policy: %w", err)
-	}
-	var unknown []string
-	for _, k := range md.Undecoded() {
-		if len(k) > 0 && k[0] == "transfer" {
-			unknown = append(unknown, k.String())
-		}
-	}
-	if len(unknown) > 0 {
-		return Settings{}, fmt.Errorf("unknown setting %s: see docs/policy.md for the transfer keys", strings.Join(unknown, ", "))
-	}
-	if err := p.Transfer.Validate("policy"); err != nil {
 		return Settings{}, err
 	}
-	return p.Transfer, nil
+	return PolicyFrom(f)
+}
+
+// PolicyFrom decodes and checks the [transfer] section of a policy read
+// once (package policyfile).
+func PolicyFrom(f *policyfile.File) (Settings, error) {
+	var s Settings
+	if err := f.Decode("transfer", &s); err != nil {
+		return Settings{}, err
+	}
+	if err := s.Validate("policy"); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
 }

@@ -35,6 +35,12 @@ const (
 // Blocker says whether a user is blocked (the contacts' block list).
 type Blocker interface{ Blocked(user string) bool }
 
+// BlockerFunc is a Blocker.
+type BlockerFunc func(user string) bool
+
+// Blocked calls f.
+func (f BlockerFunc) Blocked(user string) bool { return f(user) }
+
 // NobodyBlocked blocks nobody.
 type NobodyBlocked struct{}
 
@@ -103,6 +109,8 @@ type Receiver struct {
 
 	mu     sync.Mutex
 	active map[string]*activeTransfer
+	// reserved is what each transfer under way may still write.
+	reserved map[string]int64
 }
 
 type activeTransfer struct {
@@ -139,7 +147,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Receiver{cfg: cfg, log: log, active: map[string]*activeTransfer{}}, nil
+	return &Receiver{cfg: cfg, log: log, active: map[string]*activeTransfer{}, reserved: map[string]int64{}}, nil
 }
 
 // recvState is the durable state of one transfer, beside its .part file.
@@ -238,6 +246,11 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 		}
 		st = &recvState{User: user, ID: ev.ID, Name: name, Size: int64(o.Size)}
 	}
+	unreserve, err := r.reserve(key, name, st)
+	if err != nil {
+		return refuse(ev, "transfer.max_quarantine", err)
+	}
+	defer unreserve()
 	f, h, err := r.openPart(key, st)
 	if err != nil {
 		return refuse(ev, "storage", fmt.Errorf("%w: the recipient cannot store the file: %w", ErrRefused, err))
@@ -482,6 +495,42 @@ func (r *Receiver) release(part, name string) (string, error) {
 
 // claim makes this stream the one serving key: an earlier stream of the
 // same transfer (a connection that died unnoticed) is ended first.
+// reserve counts what st still needs against transfer.max_quarantine: the
+// files in the quarantine folder and what the transfers under way may
+// still write. The reservation ends with the transfer.
+func (r *Receiver) reserve(key, name string, st *recvState) (func(), error) {
+	rules := r.cfg.Rules()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	used := quarantineSize(r.cfg.Quarantine)
+	for _, n := range r.reserved {
+		used += n
+	}
+	need := st.Size - st.Offset
+	if rules.MaxQuarantine > 0 && used+need > rules.MaxQuarantine {
+		return nil, refusedBy("transfer.max_quarantine", "the recipient's quarantine holds %d bytes and %q needs %d more, over its limit of %d (transfer.max_quarantine in %s); they must clear quarantine/ first",
+			used, name, need, rules.MaxQuarantine, rules.Source["max_quarantine"])
+	}
+	r.reserved[key] = need
+	return func() {
+		r.mu.Lock()
+		delete(r.reserved, key)
+		r.mu.Unlock()
+	}, nil
+}
+
+// quarantineSize is the bytes of the files in dir.
+func quarantineSize(dir string) int64 {
+	var n int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
 func (r *Receiver) claim(ctx context.Context, key string, cancel context.CancelFunc) (func(), error) {
 	for {
 		r.mu.Lock()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,12 +19,13 @@ import (
 	"github.com/peercall/peercall/presence"
 	"github.com/peercall/peercall/relay"
 	"github.com/peercall/peercall/supernode"
+	"github.com/peercall/peercall/voicemail"
 )
 
 // runCall calls a user by name through the running node, or through a node
 // started for the call's length when none runs.
 func runCall(ctx context.Context, e *env, args []string) error {
-	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--json]"
+	const synopsis = "NAME [--duration D] [--audio-in SPEC] [--audio-out SPEC] [--force-relay] [--no-aec] [--no-ns] [--no-agc] [--no-hpf] [--voicemail-on-miss] [--json]"
 	fs := newFlagSet(e, "call")
 	duration := fs.Duration("duration", 0, "hang up after this long once connected (0: until Ctrl-C)")
 	in := fs.String("audio-in", "", "microphone `SPEC`: "+audio.SpecForms+" (default: the node's, else default)")
@@ -34,6 +36,7 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	noNS := fs.Bool("no-ns", false, "no noise suppression on this call's microphone (config: audio.noise_suppression)")
 	noAGC := fs.Bool("no-agc", false, "no automatic gain control on this call's microphone (config: audio.auto_gain)")
 	noHPF := fs.Bool("no-hpf", false, "no high-pass filter on this call's microphone (config: audio.high_pass)")
+	vmOnMiss := fs.Bool("voicemail-on-miss", false, "when the call is not answered, refused, busy or NAME is offline, record a voice message from --audio-in")
 	pos, err := parseArgs(e, fs, args, synopsis)
 	if err != nil {
 		return err
@@ -91,6 +94,10 @@ func runCall(ctx context.Context, e *env, args []string) error {
 			err = &userError{msg: fmt.Sprintf("call to %s cancelled before it rang", pos[0]), err: err}
 		}
 		err = callError(pos[0], err)
+		if missed := errors.Is(err, call.ErrNoAnswer) || errors.Is(err, call.ErrBusy) || errors.Is(err, call.ErrRejected) || errors.Is(err, presence.ErrUserOffline); *vmOnMiss && missed {
+			fmt.Fprintf(e.stderr, "%v\n", err)
+			return leaveVoicemail(ctx, e, pos[0], cmp.Or(inSpec, "default"), voicemail.MaxLength, *asJSON)
+		}
 		if *asJSON {
 			return e.printJSONError(err)
 		}

@@ -68,6 +68,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	for _, r := range st.TransferRules {
 		fmt.Fprintf(w, "files:        %s\n", r)
 	}
+	if st.ChatRule != "" {
+		fmt.Fprintf(w, "chat:         %s\n", st.ChatRule)
+	}
 	fmt.Fprintf(w, "relay:        %d sessions, %d bytes relayed, %.0f kbit/s\n", st.Relay.Sessions, st.Relay.BytesRelayed, st.Relay.Kbps)
 	if len(st.Calls) == 0 {
 		fmt.Fprintln(w, "calls:        none")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/autostart"
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/control"
 )
@@ -29,7 +30,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	w := e.stdout
 	fmt.Fprintf(w, "user:         %s\npeer id:      %s\n", st.Username, st.PeerID)
 	fmt.Fprintf(w, "role:         %s (%s)\nreachability: %s\npresence:     %s\n", st.Role, st.RoleReason, st.Reachability, st.Presence)
-	if autostartOn() {
+	if autostart.On() {
 		fmt.Fprintln(w, "autostart:    on (the node starts with your session; `peercall autostart off`)")
 	} else {
 		fmt.Fprintln(w, "autostart:    off")

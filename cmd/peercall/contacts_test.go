@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peercall/peercall/autostart"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 )
@@ -123,7 +124,7 @@ func TestAutostart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if autostartOn() {
+	if autostart.On() {
 		t.Fatal("autostart on before anything was done")
 	}
 	if r := runHome(t, hm, "autostart", "on"); r.code != exitFailure || !strings.Contains(r.stderr, "make install") {
@@ -131,7 +132,7 @@ func TestAutostart(t *testing.T) {
 			t.Errorf("autostart on without the unit: exit %d, %q", r.code, r.stderr)
 		}
 	}
-	unit := filepath.Join(data, "systemd/user", unitName)
+	unit := filepath.Join(data, "systemd/user", autostart.UnitName)
 	if err := os.MkdirAll(filepath.Dir(unit), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -141,15 +142,15 @@ func TestAutostart(t *testing.T) {
 	if r := runHome(t, hm, "autostart", "on"); r.code != exitOK {
 		t.Fatalf("autostart on: exit %d, %s", r.code, r.stderr)
 	}
-	link := filepath.Join(cfg, "systemd/user/default.target.wants", unitName)
+	link := filepath.Join(cfg, "systemd/user/default.target.wants", autostart.UnitName)
 	if target, err := os.Readlink(link); err != nil || target != unit {
 		t.Errorf("link %s -> %q, %v; want %s", link, target, err, unit)
 	}
 	if r := runHome(t, hm, "autostart"); !strings.Contains(r.stdout, "autostart on") {
 		t.Errorf("autostart: %q", r.stdout)
 	}
-	if r := runHome(t, hm, "autostart", "off"); r.code != exitOK || autostartOn() {
-		t.Errorf("autostart off: exit %d, still on %v", r.code, autostartOn())
+	if r := runHome(t, hm, "autostart", "off"); r.code != exitOK || autostart.On() {
+		t.Errorf("autostart off: exit %d, still on %v", r.code, autostart.On())
 	}
 	if r := runHome(t, hm, "autostart", "maybe"); r.code != exitUsage {
 		t.Errorf("autostart maybe: exit %d", r.code)
@@ -157,8 +158,8 @@ func TestAutostart(t *testing.T) {
 }
 
 func unitInstalledSystemWide() bool {
-	for _, d := range unitDirs()[1:] {
-		if _, err := os.Stat(filepath.Join(d, unitName)); err == nil {
+	for _, d := range autostart.UnitDirs()[1:] {
+		if _, err := os.Stat(filepath.Join(d, autostart.UnitName)); err == nil {
 			return true
 		}
 	}

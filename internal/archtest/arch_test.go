@@ -76,7 +76,7 @@ var layer = map[string]int{
 	"call": 4, "supernode": 4,
 	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3, "chat": 3, "voicemail": 3,
 	"signalling": 2, "media": 2, "transfer": 2, "dsp": 2, "relay": 2, "directory": 2,
-	"crypto": 1, "audio": 1, "events": 1, "policyfile": 1,
+	"crypto": 1, "audio": 1, "events": 1, "autostart": 1, "policyfile": 1,
 }
 
 // sharedHelpers are the internal/ packages product code may import: small
@@ -213,6 +213,14 @@ const (
 	maxNodeLines    = 2250
 )
 
+// maxCLILines is cmd/peercall's: the client's command table, about 40
+// commands in a small file each (flags, one control request, printing).
+// Work that is not the command line moves out (autostart did); the
+// budget is not to grow past 2,700 but to come down as the messaging
+// commands (chat, inbox, voicemail, play, send, transfers) share their
+// printing.
+const maxCLILines = 2700
+
 func TestPackageSize(t *testing.T) {
 	for _, p := range listPackages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, module+"/")
@@ -227,6 +235,9 @@ func TestPackageSize(t *testing.T) {
 		limit := maxPackageLines
 		if rel == "node" {
 			limit = maxNodeLines
+		}
+		if rel == "cmd/peercall" {
+			limit = maxCLILines
 		}
 		if lines > limit {
 			t.Errorf("package %s has %d non-test lines, over its budget of %d: split a job out into a package of its own", p.ImportPath, lines, limit)

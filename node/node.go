@@ -24,6 +24,7 @@ import (
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/dirlink"
 	"github.com/peercall/peercall/events"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/media"
@@ -74,7 +75,7 @@ type Options struct {
 	// 5 s; tests shorten them).
 	PresenceTTL, PresenceRetry time.Duration
 	// RevocationRefresh is how often the revocation list is fetched
-	// (default DefaultRevocationRefresh).
+	// (default dirlink.DefaultRevocationRefresh).
 	RevocationRefresh time.Duration
 	// PresenceShutdown bounds the tombstone's publication at Close
 	// (default 10 s).
@@ -144,9 +145,7 @@ type Node struct {
 	presenceErr    error
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
-	checkins       checkinState
-	renewal        renewState
-	revs           revocationCache
+	link           *dirlink.Link // check-ins, renewal, revocations (node/dirlink.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -234,6 +233,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 			return fmt.Errorf("directory.url: %w", err)
 		}
 	}
+	if err := n.newDirLink(); err != nil {
+		return err
+	}
 	var cerr error
 	n.cache, cerr = presence.OpenHostCache(h.Path(home.HostCacheFile))
 	if cerr != nil {
@@ -283,9 +285,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if err := n.startTransfers(); err != nil {
 		return err
 	}
-	n.startCheckin()
-	n.startRenewal()
-	n.startRevocations()
+	n.link.Start()
 	n.connectBootstrap(ctx, boot)
 	if err := n.startSoftphone(ctx); err != nil {
 		return err
@@ -580,6 +580,9 @@ func (n *Node) shutdown() error {
 	}
 	n.cancel()
 	n.wg.Wait()
+	if n.link != nil {
+		n.link.Close() // withdraws the check-in
+	}
 	if n.presenceCancel != nil {
 		n.presenceCancel()
 		<-n.presenceDone

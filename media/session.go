@@ -164,22 +164,24 @@ func (s *Session) buildPeerConnection() error {
 			return fmt.Errorf("media: UDP port range %d-%d: %w", cfg.PortMin, cfg.PortMax, err)
 		}
 	}
-	if len(cfg.ListenIPs) > 0 {
-		allowed := make([]net.IP, 0, len(cfg.ListenIPs))
+	if len(cfg.ListenIPs) > 0 || cfg.ListenIPsNow != nil {
+		listenIPs := func() []string { return cfg.ListenIPs }
+		if cfg.ListenIPsNow != nil {
+			listenIPs = cfg.ListenIPsNow
+		}
 		loopback := false
-		for _, a := range cfg.ListenIPs {
-			ip := net.ParseIP(a)
-			allowed = append(allowed, ip)
-			loopback = loopback || ip.IsLoopback()
+		for _, a := range listenIPs() {
+			loopback = loopback || net.ParseIP(a).IsLoopback()
 		}
 		se.SetIncludeLoopbackCandidate(loopback)
 		se.SetIPFilter(func(ip net.IP) bool {
+			allowed := listenIPs()
 			for _, a := range allowed {
-				if a.Equal(ip) {
+				if net.ParseIP(a).Equal(ip) {
 					return true
 				}
 			}
-			return false
+			return len(allowed) == 0
 		})
 	}
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}

@@ -146,6 +146,7 @@ type Node struct {
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
 	link           *dirlink.Link // check-ins, renewal, revocations (node/dirlink.go)
+	netw           netState      // network-change watching (node/netchange.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -183,6 +184,7 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 		}
 		cfg.Network.Listen = opts.Listen
 	}
+	followListen := opts.Media.ListenIPs == nil && opts.Media.ListenIPsNow == nil
 	if opts.Media.ListenIPs == nil {
 		opts.Media.ListenIPs = home.ListenIPs(cfg.Network.Listen)
 	}
@@ -191,6 +193,9 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 	}
 	n := &Node{home: h, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now, started: time.Now(),
 		presenceCh: make(chan struct{}), presenceDone: make(chan struct{}), addrsChanged: make(chan struct{}, 1)}
+	if followListen {
+		n.opts.Media.ListenIPsNow = n.mediaListenIPs // calls gather where the host listens now
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.soft.bus = events.New(n.now)
 	if err := n.start(ctx); err != nil {
@@ -255,9 +260,11 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if n.shared != nil {
 		sharedP2P = n.shared.P2P
 	}
-	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback, sharedP2P, n.adm.HostOptions); err != nil {
+	n.newNetWatch()
+	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback, sharedP2P, n.hostOptions); err != nil {
 		return err
 	}
+	n.netw.host.Store(&n.host)
 	n.adm.Start(n.host)
 	n.watchConnections()
 	boot := n.bootstrapPeers(ctx)
@@ -286,6 +293,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 		return err
 	}
 	n.link.Start()
+	n.runNetWatch()
 	n.connectBootstrap(ctx, boot)
 	if err := n.startSoftphone(ctx); err != nil {
 		return err
@@ -501,7 +509,7 @@ func (n *Node) watchConnections() {
 						n.cache.Seen(e.Peer, addrs, n.now())
 					}
 				case event.EvtLocalAddressesUpdated:
-					n.addrsMayHaveChanged()
+					n.localAddrsUpdated(e)
 				}
 			}
 		}
@@ -583,6 +591,7 @@ func (n *Node) shutdown() error {
 	if n.link != nil {
 		n.link.Close() // withdraws the check-in
 	}
+	n.closeNetWatch()
 	if n.presenceCancel != nil {
 		n.presenceCancel()
 		<-n.presenceDone

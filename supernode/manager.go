@@ -82,6 +82,7 @@ type Manager struct {
 	rsv      circuitState // this node's reservation while unreachable
 
 	ctx    context.Context
+	wake   chan struct{} // NetworkChanged: step now (supernode/netchange.go)
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -197,6 +198,7 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 		}
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.wake = make(chan struct{}, 1)
 	m.dialback = reach.NewService(m.h, m.log)
 	m.finder = newFinder(m)
 	if !m.restricted {
@@ -260,6 +262,8 @@ func (m *Manager) run() {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-m.wake:
+			t.Stop()
 		}
 	}
 }

@@ -76,7 +76,7 @@ var layer = map[string]int{
 	"call": 4, "supernode": 4, "dirlink": 4,
 	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3,
 	"signalling": 2, "media": 2, "transfer": 2, "dsp": 2, "relay": 2, "directory": 2,
-	"crypto": 1, "audio": 1, "events": 1,
+	"crypto": 1, "audio": 1, "events": 1, "netwatch": 1,
 }
 
 // sharedHelpers are the internal/ packages product code may import: small

@@ -250,7 +250,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	// Admission: peers that have not proven a directory certificate get a
 	// small budget of their own (package admission).
 	if n.adm, err = admission.New(admission.Config{DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
-		Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
+		Revoked: n.revoked, Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
 		return err
 	}
 	if err := n.openSharedPort(); err != nil {
@@ -322,7 +322,7 @@ func (n *Node) startRelay() (err error) {
 	deps := supernode.Deps{
 		Host: n.host, Routing: n.dht, DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
 		Network: n.cfg.Network, Logger: n.log, DirectoryURL: n.cfg.Directory.URL,
-		OnCircuitChange: n.addrsMayHaveChanged, Key: n.key,
+		OnCircuitChange: n.addrsMayHaveChanged, Key: n.key, Revoked: n.revoked,
 	}
 	if n.shared != nil {
 		deps.SharedTURN, deps.SharedTURNTLS = n.shared.TURN, n.shared.TLS

@@ -59,6 +59,7 @@ type Manager struct {
 	sharedTLS  net.Listener // and its TURN-over-TLS route
 	dialer     *turnDialer
 	dirKey     ed25519.PublicKey
+	revoked    func(serial uint64) bool
 	cert       func() (*crypto.Certificate, error)
 	log        *slog.Logger
 	opts       Options
@@ -109,6 +110,9 @@ type Deps struct {
 	DirectoryKey ed25519.PublicKey
 	// Certificate is the node's current directory certificate.
 	Certificate func() (*crypto.Certificate, error)
+	// Revoked, when set, reports whether a certificate serial is on the
+	// directory's revocation list (relay credentials are refused to it).
+	Revoked func(serial uint64) bool
 	Network     home.NetworkConfig
 	Logger      *slog.Logger
 	// DirectoryURL is directory.url, an address restricted-network
@@ -158,7 +162,7 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 	}
 	m := &Manager{
 		h: d.Host, routing: d.Routing, onCircuit: d.OnCircuitChange, key: d.Key,
-		sharedTURN: d.SharedTURN, sharedTLS: d.SharedTURNTLS, dialer: newTURNDialer(), dirKey: d.DirectoryKey, cert: d.Certificate, log: d.Logger, opts: opts,
+		sharedTURN: d.SharedTURN, sharedTLS: d.SharedTURNTLS, dialer: newTURNDialer(), dirKey: d.DirectoryKey, revoked: d.Revoked, cert: d.Certificate, log: d.Logger, opts: opts,
 		user: cfg, cfg: eff, reasons: reasons, policy: pol,
 		restricted: d.Network.Restricted || pol.Network.Restricted,
 		ranges:     ranges, listenIP: listenIP(d.Network.Listen),
@@ -421,7 +425,7 @@ func (m *Manager) relayFor(proof reach.Result) (*relay.Relay, error) {
 		}
 		public = net.IP(ip.AsSlice())
 	}
-	opts := relay.Options{DirectoryKey: m.dirKey, ListenIP: m.listenIP, PublicIP: public,
+	opts := relay.Options{DirectoryKey: m.dirKey, Revoked: m.revoked, ListenIP: m.listenIP, PublicIP: public,
 		TestSameHostPeers: m.opts.SameHostPeers,
 		Tracer:            m.tracer, Logger: m.log}
 	if m.sharedTURN != nil {

@@ -113,8 +113,8 @@ type Deps struct {
 	// Revoked, when set, reports whether a certificate serial is on the
 	// directory's revocation list (relay credentials are refused to it).
 	Revoked func(serial uint64) bool
-	Network     home.NetworkConfig
-	Logger      *slog.Logger
+	Network home.NetworkConfig
+	Logger  *slog.Logger
 	// DirectoryURL is directory.url, an address restricted-network
 	// detection probes.
 	DirectoryURL string

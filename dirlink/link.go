@@ -101,6 +101,15 @@ func (l *Link) CheckInNow() {
 	}
 }
 
+// NetworkChanged drops the directory connections kept alive over the old
+// network and checks in at once.
+func (l *Link) NetworkChanged() {
+	if l.cfg.Directory != nil {
+		l.cfg.Directory.CloseIdleConnections()
+	}
+	l.CheckInNow()
+}
+
 // Close stops the loops, withdraws the check-in (bounded by
 // checkinWithdrawTimeout) and waits.
 func (l *Link) Close() {

@@ -99,7 +99,7 @@ func (n *Node) networkChanged(ctx context.Context, why string, removed bool) {
 	if n.relay != nil {
 		n.relay.NetworkChanged()
 	}
-	n.link.CheckInNow()
+	n.link.NetworkChanged()
 	n.addrsMayHaveChanged()
 	if removed && n.calls != nil {
 		if c := n.calls.NetworkChanged(ctx, why); c > 0 {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/peercall/peercall/directory"
 )
 
@@ -64,7 +66,17 @@ func CheckinAddrs(direct, circuits []string) []string {
 	return append(direct, circuits...)
 }
 
-func (l *Link) addrs() []string { return CheckinAddrs(l.cfg.Addrs()) }
+func (l *Link) addrs() []string {
+	var direct, circuits []string
+	for _, a := range l.cfg.Addrs() {
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			circuits = append(circuits, a.String())
+		} else {
+			direct = append(direct, a.String())
+		}
+	}
+	return CheckinAddrs(direct, circuits)
+}
 
 // runCheckin checks in whenever due, until ctx is done; then it withdraws.
 func (l *Link) runCheckin(ctx context.Context) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
 	"github.com/peercall/peercall/directory/server"
@@ -53,10 +55,14 @@ type addrs struct {
 }
 
 func (a *addrs) set(s ...string) { a.mu.Lock(); a.a = s; a.mu.Unlock() }
-func (a *addrs) get() ([]string, []string) {
+func (a *addrs) get() []ma.Multiaddr {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return slices.Clone(a.a), nil
+	var out []ma.Multiaddr
+	for _, s := range a.a {
+		out = append(out, ma.StringCast(s))
+	}
+	return out
 }
 
 func newLink(t *testing.T, d *callharness.Directory, u *callharness.User, mutate func(*dirlink.Config)) *dirlink.Link {
@@ -69,7 +75,7 @@ func newLink(t *testing.T, d *callharness.Directory, u *callharness.User, mutate
 	t.Cleanup(func() { c.Close() })
 	cfg := dirlink.Config{Directory: c, Key: key, DirectoryKey: d.Key, Home: u.Home,
 		Certificate: func() (*crypto.Certificate, error) { return u.Home.ValidCertificate(d.Key, key, time.Now()) },
-		Addrs:       func() ([]string, []string) { return nil, nil }, Logger: callharness.Logger()}
+		Addrs:       func() []ma.Multiaddr { return nil }, Logger: callharness.Logger()}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
 	"github.com/peercall/peercall/home"
@@ -26,8 +28,8 @@ type Config struct {
 	Home *home.Home
 	// Certificate returns the node's current valid certificate.
 	Certificate func() (*crypto.Certificate, error)
-	// Addrs returns the node's direct and circuit addresses (check-ins).
-	Addrs func() (direct, circuits []string)
+	// Addrs returns the node's addresses, direct and circuit (check-ins).
+	Addrs func() []ma.Multiaddr
 	// SuperNode reports whether the node serves as a super-node now.
 	SuperNode func() bool
 	// OnRenewed is called after each renewal (to republish presence).

@@ -11,18 +11,8 @@ import (
 func (n *Node) newDirLink() (err error) {
 	n.link, err = dirlink.New(dirlink.Config{
 		Directory: n.dir, Key: n.key, DirectoryKey: n.dirKey, Home: n.home,
-		Certificate: n.currentCertificate,
-		Addrs: func() (direct, circuits []string) {
-			if n.relay != nil {
-				for _, a := range n.relay.CircuitAddrs() {
-					circuits = append(circuits, a.String())
-				}
-			}
-			for _, a := range n.host.Addrs() {
-				direct = append(direct, a.String())
-			}
-			return direct, circuits
-		},
+		Certificate:       n.currentCertificate,
+		Addrs:             n.presenceAddrs, // host and circuit addresses
 		SuperNode:         func() bool { return n.relay != nil && n.relay.Promoted() },
 		OnRenewed:         n.addrsMayHaveChanged, // republish presence with the new certificate
 		RevocationRefresh: n.opts.RevocationRefresh,

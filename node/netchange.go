@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/event"
@@ -38,6 +40,13 @@ func (n *Node) newNetWatch() {
 	n.netw.w = w
 }
 
+// libp2pRemoved starts the reason of a move libp2p reported; echoWindow is
+// how long after an interface change such a report is its echo.
+const (
+	libp2pRemoved = "libp2p address removed: "
+	echoWindow    = 5 * time.Second
+)
+
 // runNetWatch acts on network changes until Close, once the node's parts
 // are up.
 func (n *Node) runNetWatch() {
@@ -46,24 +55,24 @@ func (n *Node) runNetWatch() {
 		changes = n.netw.w.C()
 	}
 	n.wg.Go(func() {
+		var ifaceAt time.Time // the last interface change that restarted calls
 		for {
 			select {
 			case <-n.ctx.Done():
 				return
 			case ch := <-changes:
+				if ch.Removed() {
+					ifaceAt = time.Now()
+				}
 				n.networkChanged(n.ctx, fmt.Sprintf("interface addresses %v -> %v", ch.Old, ch.New), ch.Removed())
 			case why := <-n.netw.moved:
-				n.networkChanged(n.ctx, why, true)
+				// libp2p reports a removed address up to seconds after
+				// the interface change it follows: no second restart.
+				echo := strings.HasPrefix(why, libp2pRemoved) && time.Since(ifaceAt) < echoWindow
+				n.networkChanged(n.ctx, why, !echo)
 			}
 		}
 	})
-}
-
-// closeNetWatch stops reading the interfaces (Close, after runNetWatch).
-func (n *Node) closeNetWatch() {
-	if n.netw.w != nil {
-		n.netw.w.Close()
-	}
 }
 
 // InjectNetworkChange acts as if the node's network had changed: a test
@@ -86,7 +95,7 @@ func (n *Node) localAddrsUpdated(e event.EvtLocalAddressesUpdated) {
 	n.link.CheckInNow()
 	for _, r := range e.Removed {
 		if !reach.IsCircuit(r.Address) {
-			n.kickMoved("libp2p address removed: " + r.Address.String())
+			n.kickMoved(libp2pRemoved + r.Address.String())
 			return
 		}
 	}

@@ -591,7 +591,9 @@ func (n *Node) shutdown() error {
 	if n.link != nil {
 		n.link.Close() // withdraws the check-in
 	}
-	n.closeNetWatch()
+	if n.netw.w != nil {
+		n.netw.w.Close()
+	}
 	if n.presenceCancel != nil {
 		n.presenceCancel()
 		<-n.presenceDone

@@ -3,6 +3,8 @@ package call
 import (
 	"context"
 	"errors"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/peercall/peercall/signalling"
@@ -24,7 +26,37 @@ const (
 	// again, at most netRestartTries times.
 	netRestartRetry = 300 * time.Millisecond
 	netRestartTries = 10
+	// routeWait bounds the wait for a route to the peer after a change
+	// (an address comes before its default route: sending the restart
+	// offer before it fails the signalling stream), polled every
+	// routePoll.
+	routeWait = 2 * time.Second
+	routePoll = 25 * time.Millisecond
 )
+
+// waitRoutable waits (at most routeWait) until the machine has a route to
+// addr (host:port of the peer's end of the media path): connecting a UDP
+// socket looks the route up and sends nothing.
+func waitRoutable(ctx context.Context, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, routeWait)
+	defer cancel()
+	for {
+		c, err := net.Dial("udp", net.JoinHostPort(host, port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(routePoll):
+		}
+	}
+}
 
 // NetworkChanged restarts ICE on every active call because this node's
 // network changed (why says how, for the logs). It returns how many calls
@@ -58,6 +90,10 @@ func (m *Manager) NetworkChanged(ctx context.Context, why string) int {
 // restartForMove sends one restart offer, retrying while another restart
 // is pending.
 func (r *run) restartForMove(ctx context.Context, why string) {
+	r.mu.Lock()
+	remote, _, _ := strings.Cut(r.route.Remote, " ") // "address:port type"
+	r.mu.Unlock()
+	waitRoutable(ctx, remote)
 	for try := 0; ; try++ {
 		rctx, cancel := context.WithTimeout(ctx, netRestartTimeout)
 		offer, err := r.sess.RestartICEOffer(rctx)

@@ -60,7 +60,7 @@ func Decide(cfg Config, in Inputs) Decision {
 	case in.Mode != ModeAuto && in.Mode != ModeOn:
 		return Decision{RoleClient, fmt.Sprintf("relay.mode %q is not auto or on", in.Mode), true}
 	case !in.Reachable:
-		return Decision{Role: RoleClient, Reason: "not publicly reachable (no dial-back succeeded)"}
+		return Decision{Role: RoleClient, Reason: "not publicly reachable: no dial-back succeeded"}
 	case in.CPULoad >= cfg.MaxCPULoad:
 		return Decision{Role: RoleClient, Reason: fmt.Sprintf("CPU load %.0f%% is at or above relay.max_cpu_load %.0f%%", in.CPULoad*100, cfg.MaxCPULoad*100)}
 	}

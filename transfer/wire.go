@@ -97,10 +97,10 @@ func (s Status) String() string {
 
 // Result is the receiver's last message.
 type Result struct {
-	Status Status
+	Status Status `json:"status"`
 	// Name is the released file's name in the receiver's folder.
-	Name   string
-	Reason string
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
 }
 
 func header(typ byte, n int) []byte {

@@ -56,15 +56,20 @@ func (n *Node) runNetWatch() {
 	}
 	n.wg.Go(func() {
 		var ifaceAt time.Time // the last interface change that restarted calls
+		bare := false         // and it left no usable address
 		for {
 			select {
 			case <-n.ctx.Done():
 				return
 			case ch := <-changes:
-				if ch.Removed() {
-					ifaceAt = time.Now()
+				// An address that follows a removal which left none (the
+				// machine between two networks) restarts the calls
+				// again: the first restart had nowhere to gather.
+				restart := ch.Removed() || (time.Since(ifaceAt) < echoWindow && bare)
+				if restart {
+					ifaceAt, bare = time.Now(), !hasUsable(ch.New)
 				}
-				n.networkChanged(n.ctx, fmt.Sprintf("interface addresses %v -> %v", ch.Old, ch.New), ch.Removed())
+				n.networkChanged(n.ctx, fmt.Sprintf("interface addresses %v -> %v", ch.Old, ch.New), restart)
 			case why := <-n.netw.moved:
 				// libp2p reports a removed address up to seconds after
 				// the interface change it follows: no second restart.
@@ -73,6 +78,16 @@ func (n *Node) runNetWatch() {
 			}
 		}
 	})
+}
+
+// hasUsable reports whether s holds an address other than loopback.
+func hasUsable(s netwatch.Snapshot) bool {
+	for _, a := range s {
+		if !a.IsLoopback() {
+			return true
+		}
+	}
+	return false
 }
 
 // InjectNetworkChange acts as if the node's network had changed: a test

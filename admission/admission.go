@@ -67,6 +67,8 @@ type Admission struct {
 	host   host.Host
 	kick   chan struct{}
 
+	expect expected // dials to peers verified out of band (Expect)
+
 	certMu sync.RWMutex
 	certs  map[peer.ID]string // certified peers connected now: username
 
@@ -137,7 +139,7 @@ func (a *Admission) Limits() Limits { return a.lim }
 // makes new ones (for each libp2p.New).
 func (a *Admission) HostOptions() ([]libp2p.Option, error) {
 	lim := &limiter{Limiter: rcmgr.NewFixedLimiter(a.rcfg), certified: a.certLimit,
-		uncertified: a.lim.Uncertified, isCertified: a.Certified}
+		uncertified: a.lim.Uncertified, isCertified: a.budgetCertified}
 	rm, err := rcmgr.NewResourceManager(lim, rcmgr.WithMetricsDisabled(), rcmgr.WithMetrics(reporter{a}))
 	if err != nil {
 		return nil, fmt.Errorf("admission: resource manager: %w", err)

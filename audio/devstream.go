@@ -58,6 +58,13 @@ type devCommon struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// exitMu orders the goroutine's end against a Close that gave up on
+	// it: an orphaned device is closed by its goroutine when the transfer
+	// it was stuck in returns at last, so that its stream (and its
+	// PortAudio reference) does not stay open for good.
+	exitMu   sync.Mutex
+	orphaned bool
+
 	overruns, underruns, frames atomic.Uint64
 }
 
@@ -65,10 +72,24 @@ func (c *devCommon) Stats() DeviceStats {
 	return DeviceStats{Overruns: c.overruns.Load(), Underruns: c.underruns.Load(), Frames: c.frames.Load()}
 }
 
+// exit ends the device's goroutine: it closes the device itself when
+// Close gave up waiting for it.
+func (c *devCommon) exit() {
+	c.exitMu.Lock()
+	defer c.exitMu.Unlock()
+	if c.orphaned {
+		if err := c.io.close(); err != nil {
+			c.log.Warn("closing a sound card that was stuck", "device", c.io.name(), "err", err)
+		}
+	}
+	close(c.dead)
+}
+
 // stop ends the goroutine and releases the device. A device stuck inside a
 // transfer gets aborted; if even that does not free it within StallTimeout,
-// the stream is left open (closing it under a running transfer would crash
-// the process) and Close says so.
+// the stream is left to the goroutine, which closes it when the transfer
+// returns (closing it under a running transfer would crash the process),
+// and Close says so.
 func (c *devCommon) stop(what string) error {
 	c.closeOnce.Do(func() {
 		close(c.done)
@@ -83,8 +104,16 @@ func (c *devCommon) stop(what string) error {
 			select {
 			case <-c.dead:
 			case <-t.C:
-				c.closeErr = fmt.Errorf("close %s device %q: it is stuck in a transfer and was left open: %w", what, c.io.name(), ErrDeviceStalled)
-				return
+				c.exitMu.Lock()
+				select {
+				case <-c.dead: // ended just now: close it below
+					c.exitMu.Unlock()
+				default:
+					c.orphaned = true
+					c.exitMu.Unlock()
+					c.closeErr = fmt.Errorf("close %s device %q: it is stuck in a transfer; it is closed when the transfer returns: %w", what, c.io.name(), ErrDeviceStalled)
+					return
+				}
 			}
 		}
 		if err := c.io.close(); err != nil {
@@ -123,7 +152,7 @@ func newDeviceSource(io deviceIO, d time.Duration, log *slog.Logger) *deviceSour
 }
 
 func (s *deviceSource) run() {
-	defer close(s.dead)
+	defer s.exit()
 	rs := newResampler(s.io.rate(), SampleRate)
 	buf, ch := s.io.buffer(), s.io.channels()
 	mono := make([]int16, len(buf)/ch)
@@ -187,6 +216,8 @@ func (s *deviceSource) Read(ctx context.Context, frame []int16) error {
 		}
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.done: // closed meanwhile (a live device moved to another)
+		return ErrClosed
 	case <-t.C:
 		return fmt.Errorf("capture from %q: no audio for %v: %w", s.io.name(), StallTimeout, ErrDeviceStalled)
 	}
@@ -225,7 +256,7 @@ func newDeviceSink(io deviceIO, d time.Duration, log *slog.Logger) *deviceSink {
 }
 
 func (s *deviceSink) run() {
-	defer close(s.dead)
+	defer s.exit()
 	rs := newResampler(SampleRate, s.io.rate())
 	buf, ch := s.io.buffer(), s.io.channels()
 	devN := len(buf) / ch
@@ -292,6 +323,8 @@ func (s *deviceSink) Write(ctx context.Context, frame []int16) error {
 		return s.deadErr()
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.done:
+		return ErrClosed
 	case <-t.C:
 		return fmt.Errorf("playback to %q: device took no audio for %v: %w", s.io.name(), StallTimeout, ErrDeviceStalled)
 	}

@@ -288,7 +288,7 @@ func TestDeviceStalls(t *testing.T) {
 
 // TestDeviceHungClose checks that Close of a card that even abort cannot
 // free reports it instead of hanging or closing the stream under the
-// transfer.
+// transfer, and that the stream is closed once the transfer returns.
 func TestDeviceHungClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
@@ -303,7 +303,7 @@ func TestDeviceHungClose(t *testing.T) {
 		frame := make([]int16, 960)
 		src.Read(context.Background(), frame)
 		err := src.Close()
-		if !errors.Is(err, ErrDeviceStalled) || !strings.Contains(err.Error(), "left open") {
+		if !errors.Is(err, ErrDeviceStalled) || !strings.Contains(err.Error(), "closed when the transfer returns") {
 			t.Fatalf("Close of a hung card: %v", err)
 		}
 		dev.mu.Lock()
@@ -312,8 +312,14 @@ func TestDeviceHungClose(t *testing.T) {
 		if closed {
 			t.Fatal("the stream was closed under a running transfer")
 		}
-		close(release) // let the goroutine end so the test leaves none behind
+		close(release) // the transfer returns at last
 		<-src.dead
+		dev.mu.Lock()
+		closed = dev.closed
+		dev.mu.Unlock()
+		if !closed {
+			t.Fatal("the stream stayed open after its stuck transfer returned")
+		}
 	})
 }
 

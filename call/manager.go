@@ -335,17 +335,7 @@ func (m *Manager) openAudio(ctx context.Context, r *run) (audio.Source, audio.Si
 	if err != nil {
 		return nil, nil, fmt.Errorf("audio output: %w", err)
 	}
-	frame := m.cfg.Media.FrameDuration
-	src, err := audio.OpenSource(ctx, inSpec, audio.Options{FrameDuration: frame, Paced: true, Logger: m.log})
-	if err != nil {
-		return nil, nil, fmt.Errorf("open audio input %s: %w", inSpec, err)
-	}
-	sink, err := audio.OpenSink(ctx, outSpec, audio.Options{FrameDuration: frame, Logger: m.log})
-	if err != nil {
-		src.Close()
-		return nil, nil, fmt.Errorf("open audio output %s: %w", outSpec, err)
-	}
-	return src, sink, nil
+	return m.openLiveAudio(ctx, r, inSpec, outSpec)
 }
 
 // checkAudio validates a call's devices before anything is dialled: a bad

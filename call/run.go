@@ -41,6 +41,8 @@ type run struct {
 	chain       *dsp.Chain  // the microphone's processing, nil when off
 	failovers   int         // paths recovered after a loss
 	reconnects  int         // network changes the call went through
+	hold        holdState   // mute and hold, both sides (hold.go)
+	holdMu      sync.Mutex  // one mute or hold change at a time (hold.go)
 }
 
 func (r *run) info() Info {
@@ -58,6 +60,8 @@ func (r *run) info() Info {
 		}
 	}
 	ci.DSP = r.dspStatsLocked()
+	r.holdFieldsLocked(&ci)
+	ci.AudioIn, ci.AudioOut = r.devicesLocked()
 	return ci
 }
 
@@ -187,6 +191,8 @@ func (r *run) run(ctx context.Context) *Result {
 				if err != nil {
 					r.m.log.Warn("answer ICE restart", "call", sc.ID(), "err", err)
 				}
+			case signalling.EventMediaState:
+				r.onPeerMedia(ev.Media)
 			case signalling.EventICERestartAnswer:
 				if err := r.sess.SetAnswer(ev.SDP); err != nil {
 					r.m.log.Warn("apply ICE restart answer", "call", sc.ID(), "err", err)
@@ -254,7 +260,9 @@ func (r *run) startMedia(ctx context.Context) error {
 		r.setMediaErr(err)
 		return err
 	}
-	r.src, r.sink = src, sink
+	r.mu.Lock()
+	r.src, r.sink = src, sink // under mu: info reads their devices
+	r.mu.Unlock()
 	src, sink = r.processAudio(src, sink)
 	sctx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
 	defer cancel()
@@ -341,6 +349,7 @@ func (r *run) result() *Result {
 		res.Summary.RTTMs = roundTo(st.RTTMs, 2)
 		res.Summary.DSP = dspStats
 		res.Summary.Reconnects = r.reconnects
+		res.Summary.HeldS = roundTo(r.hold.heldFor(time.Now()).Seconds(), 2)
 		if st.Quality.Codec != "" {
 			q := st.Quality
 			res.Summary.MOS, res.Summary.Quality = q.MOS, &q

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/peercall/peercall/audio/live"
 	"github.com/peercall/peercall/dsp"
 	"github.com/peercall/peercall/media"
 )
@@ -56,6 +57,7 @@ const (
 	// EventReconnected: the new path works.
 	EventReconnecting EventKind = "reconnecting"
 	EventReconnected  EventKind = "reconnected"
+	EventMedia        EventKind = "media" // mute or hold changed, on either side (Info's muted, held, peer_muted, peer_held)
 )
 
 // Summary is a call's summary, the object `call --json` prints.
@@ -78,6 +80,9 @@ type Summary struct {
 	// DSP is the microphone's processing: stages, engine, estimated echo
 	// delay (absent when none ran).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
+	// HeldS is how long the call was on hold, by either side (absent:
+	// never).
+	HeldS float64 `json:"held_s,omitempty"`
 	// EndReason is how the call ended ("hung up (local)", "relay lost", …)
 	// and why, when a reason was given.
 	EndReason string `json:"end_reason,omitempty"`
@@ -123,13 +128,26 @@ type Info struct {
 	Quality *media.Quality `json:"quality,omitempty"`
 	// DSP is the microphone's processing so far (absent when none runs).
 	DSP *dsp.Stats `json:"dsp,omitempty"`
+	// Muted and Held are this side's mute and hold, PeerMuted and
+	// PeerHeld the peer's (hold.go); Audio says the same in words
+	// ("held by peer", "muted, muted by peer"; empty: audio flows).
+	Muted     bool   `json:"muted,omitempty"`
+	Held      bool   `json:"held,omitempty"`
+	PeerMuted bool   `json:"peer_muted,omitempty"`
+	PeerHeld  bool   `json:"peer_held,omitempty"`
+	Audio     string `json:"audio,omitempty"`
+	// AudioIn and AudioOut are the devices asked for and in use, with a
+	// warning while a fallback plays instead (call/devices.go).
+	AudioIn  *live.State `json:"audio_in,omitempty"`
+	AudioOut *live.State `json:"audio_out,omitempty"`
 }
 
 // Event is a step of a call, given to Options.OnEvent and Config.OnCall.
 type Event struct {
-	Kind   EventKind `json:"kind"`
-	Call   Info      `json:"call"`
-	Result *Result   `json:"result,omitempty"` // EventEnded
+	Kind   EventKind   `json:"kind"`
+	Call   Info        `json:"call"`
+	Result *Result     `json:"result,omitempty"` // EventEnded
+	Device *live.Event `json:"device,omitempty"` // EventDevice
 }
 
 // Options tune one outgoing call.

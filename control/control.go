@@ -131,8 +131,14 @@ func (r Request) validate() error {
 			return fmt.Errorf("a field is longer than %d bytes", maxField)
 		}
 	}
+	if ok, err := r.validateMedia(); ok {
+		return err
+	}
 	if ok, err := r.validateSoftphone(); ok {
 		return err
+	}
+	if r.Op == OpDevice {
+		return r.validateDevice()
 	}
 	callFields := r.Name != "" || r.DurationMs != 0 || r.AudioIn != "" || r.AudioOut != "" || r.ForceRelay || r.DSPOff != nil
 	if err := r.validateTransfer(); err != nil || isTransferOp(r.Op) {
@@ -166,7 +172,7 @@ func (r Request) validate() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, send, transfers, accept_file, refuse_file", r.Op)
+		return fmt.Errorf("unknown op %.40q; the ops are status, call, hangup, answer, reject, calls, mute, unmute, hold, resume, device, send, transfers, accept_file, refuse_file", r.Op)
 	}
 	return nil
 }
@@ -192,6 +198,9 @@ func ErrorCode(err error) string {
 		return CodeNoSuchCall
 	case errors.Is(err, call.ErrAudio):
 		return CodeAudio
+	}
+	if code := mediaCode(err); code != "" {
+		return code
 	}
 	if code := softphoneCode(err); code != "" {
 		return code
@@ -228,6 +237,9 @@ func (e *remoteError) Unwrap() error {
 		return call.ErrNoSuchCall
 	case CodeAudio:
 		return call.ErrAudio
+	}
+	if err := mediaError(e.code); err != nil {
+		return err
 	}
 	if err := softphoneError(e.code); err != nil {
 		return err
@@ -355,8 +367,16 @@ func (s *Server) serve(c net.Conn) {
 		return
 	}
 	n := s.n
+	if req.Op == OpDevice {
+		s.serveDevice(req, send, fail)
+		return
+	}
 	if isTransferOp(req.Op) {
 		s.serveTransfer(req, send, fail)
+		return
+	}
+	if isMediaOp(req.Op) {
+		s.serveMedia(req, send, fail)
 		return
 	}
 	if s.serveSoftphone(req, send, fail) {

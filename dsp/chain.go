@@ -130,15 +130,17 @@ func (c *Chain) ProcessCapture(frame []int16, capturedAt time.Time) error {
 	at := c.clk.pos(capturedAt)
 	c.rmu.Unlock()
 	p := c.capture.place(at, len(frame))
-	for off := 0; off < len(frame); off += subframe {
-		c.process(frame[off:off+subframe], p+int64(off))
-	}
+	c.process(frame, p)
 	c.spent += time.Since(start)
 	c.stats.CaptureFrames += uint64(len(frame) / subframe)
 	return nil
 }
 
-// process runs one 10 ms frame at timeline position p.
+// process runs a frame (one or more 10 ms subframes) at timeline position
+// p: the high-pass, then the delay estimator and the reference of each
+// subframe, then the library on the whole frame in one C call (a cgo call
+// of 50-100 us lets the runtime hand the thread's P to another thread, so
+// one call per frame rather than per subframe saves wake-ups too).
 func (c *Chain) process(x []int16, p int64) {
 	if c.hpf != nil {
 		c.hpf.process(x)
@@ -148,14 +150,21 @@ func (c *Chain) process(x []int16, p int64) {
 	}
 	var ref []int16
 	if c.played != nil {
-		// The delay estimator sees the microphone against the reference
-		// at lag 0; the canceller gets it shifted by the estimate.
-		c.rmu.Lock()
-		c.played.read(p, c.sub)
-		c.played.read(p-int64(c.shift), c.ref)
-		c.rmu.Unlock()
-		c.estimate(x, c.sub)
-		ref = c.ref
+		if cap(c.ref) < len(x) {
+			c.ref = make([]int16, len(x))
+		}
+		ref = c.ref[:len(x)]
+		for off := 0; off < len(x); off += subframe {
+			// The delay estimator sees the microphone against the
+			// reference at lag 0; the canceller gets it shifted by the
+			// estimate.
+			q := p + int64(off)
+			c.rmu.Lock()
+			c.played.read(q, c.sub)
+			c.played.read(q-int64(c.shift), ref[off:off+subframe])
+			c.rmu.Unlock()
+			c.estimate(x[off:off+subframe], c.sub)
+		}
 	}
 	c.eng.process(x, ref, c.delayMs)
 }

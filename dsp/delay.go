@@ -23,6 +23,7 @@ type delayEstimator struct {
 	activeRef int // active decimated ref samples in the window
 	fft       *fourier.FFT
 	cx, cy    []complex128
+	misses    int // runs in a row without a clear peak
 	candidate int // the last run's lag (decimated samples), -1 none
 	estimate  int // the accepted lag, -1 none
 	peakRatio float64
@@ -36,15 +37,27 @@ const (
 	estWindow     = 2 * decRate   // 2 s of microphone
 	estimateEvery = decRate / 2   // 0.5 s, until an estimate is found
 	recheckEvery  = 2 * decRate   // 2 s once one is
-	minPeakRatio  = 6.0           // peak over the correlation's RMS
-	agreeWithin   = 4             // decimated samples (1 ms)
-	firstArrival  = 0.5           // of the peak: where the echo starts
+	// After missFree runs in a row without a clear peak (no echo to find:
+	// a headset, a muted speaker, a far end that is not heard) the
+	// interval doubles with each further miss, up to maxBackoff times
+	// estimateEvery (4 s); a clear peak brings it back to 0.5 s. The
+	// correlation (three 16k-point FFTs, a few ms) is most of the
+	// chain's Go-side CPU when it runs every 0.5 s.
+	missFree     = 4
+	maxBackoff   = 8
+	minPeakRatio = 6.0 // peak over the correlation's RMS
+	agreeWithin  = 4   // decimated samples (1 ms)
+	firstArrival = 0.5 // of the peak: where the echo starts
 )
 
 func newDelayEstimator() *delayEstimator {
 	maxLag := int(MaxEchoDelay.Seconds() * decRate)
+	// The lags searched, 0..maxLag, read the reference up to
+	// estWindow+maxLag samples on: a circular correlation of that size
+	// does not wrap into them, so it need not be padded to the linear
+	// correlation's full length (which doubled the FFTs to 32k points).
 	n := 1
-	for n < estWindow+maxLag+estWindow {
+	for n < estWindow+maxLag {
 		n <<= 1
 	}
 	return &delayEstimator{
@@ -70,7 +83,10 @@ func (d *delayEstimator) add(mic, ref []int16) bool {
 		}
 	}
 	d.acc, d.accN = [2]float64{am, ar}, n
-	every := estimateEvery
+	every := estimateEvery * min(maxBackoff, 1<<max(0, d.misses-missFree+1))
+	if d.misses < missFree {
+		every = estimateEvery
+	}
 	if d.estimate >= 0 {
 		every = recheckEvery // found: only watch for a change
 	}
@@ -178,8 +194,10 @@ func (d *delayEstimator) accept(lag int, ratio float64) bool {
 	d.peakRatio = ratio
 	if lag < 0 || ratio < minPeakRatio {
 		d.candidate = -1
+		d.misses++
 		return false
 	}
+	d.misses = 0
 	agree := d.candidate >= 0 && abs(lag-d.candidate) <= agreeWithin
 	d.candidate = lag
 	if !agree || (d.estimate >= 0 && abs(lag-d.estimate) <= agreeWithin) {

@@ -262,3 +262,38 @@ func TestLiveChainFindsDelay(t *testing.T) {
 		t.Errorf("counted %d capture and %d render 10 ms frames, want %d each", st.CaptureFrames, st.RenderFrames, 2*frames)
 	}
 }
+
+// TestChainDelay: the chain adds no more delay than the 20 ms call frame
+// it processes: the lag at which its output best matches the microphone
+// (or, with a far end talking, the near end) is at most 960 samples. The
+// WebRTC module's stages delay the signal by their own block overlap:
+// noise suppression 7 ms, echo cancellation 8 ms, both 14 ms, more than
+// the library's own 10 ms frame (see the log).
+func TestChainDelay(t *testing.T) {
+	sc := testaudio.NewEchoScene(testaudio.Room{Delay: 0.03, IRLen: 0.3, RT60: 0.3, GainDB: -6, Seed: 1}, true)
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{{"all, double talk", All()}, {"noise suppression", Config{NoiseSuppress: true}}, {"echo cancellation, double talk", Config{EchoCancel: true}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			mic := testaudio.MustSpeech("alice")
+			in := RunInput{Mic: mic}
+			if tc.cfg.EchoCancel {
+				in = RunInput{Far: sc.Far, Mic: sc.Mic, Near: sc.Near}
+			}
+			out, _, err := Run(tc.cfg, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := mic
+			if tc.cfg.EchoCancel {
+				ref = sc.Near // what should remain
+			}
+			sim, lag := testaudio.Similarity(ref, out, 4*subframe)
+			t.Logf("%s: output matches the microphone %.3f at a lag of %d samples (%.1f ms)", tc.name, sim, lag, float64(lag)/48)
+			if frame := 2 * subframe; lag > frame {
+				t.Errorf("the chain delays the microphone by %d samples, more than its %d-sample frame", lag, frame)
+			}
+		})
+	}
+}

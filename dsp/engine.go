@@ -6,7 +6,8 @@ import "fmt"
 // the echo canceller (when on) gets the speaker reference aligned with
 // the microphone, then noise suppression and gain control run.
 type engine interface {
-	// process rewrites mic in place. ref is the aligned reference (nil
+	// process rewrites mic (one or more subframes) in place. ref is the
+	// aligned reference of the same length (nil
 	// when echo cancellation is off); delayMs is how much later than ref's
 	// first sample its echo is expected in mic (the alignment margin).
 	process(mic, ref []int16, delayMs int)

@@ -93,11 +93,13 @@ func newSpeex(c Config) (engine, error) {
 }
 
 func (e *speexEngine) process(mic, ref []int16, _ int) {
-	var r *C.spx_int16_t
-	if ref != nil {
-		r = (*C.spx_int16_t)(unsafe.Pointer(&ref[0]))
+	for off := 0; off < len(mic); off += subframe {
+		var r *C.spx_int16_t
+		if ref != nil {
+			r = (*C.spx_int16_t)(unsafe.Pointer(&ref[off]))
+		}
+		C.pc_speex_process(e.s, (*C.spx_int16_t)(unsafe.Pointer(&mic[off])), r, C.int(subframe))
 	}
-	C.pc_speex_process(e.s, (*C.spx_int16_t)(unsafe.Pointer(&mic[0])), r, C.int(len(mic)))
 }
 
 func (e *speexEngine) delayAware() bool { return false }

@@ -42,7 +42,7 @@ func (e *webrtcEngine) process(mic, ref []int16, delayMs int) {
 	if ref != nil {
 		r = (*C.int16_t)(unsafe.Pointer(&ref[0]))
 	}
-	C.pc_apm_process(e.a, (*C.int16_t)(unsafe.Pointer(&mic[0])), r, C.int(delayMs))
+	C.pc_apm_process_n(e.a, (*C.int16_t)(unsafe.Pointer(&mic[0])), r, C.int(len(mic)/subframe), C.int(delayMs))
 }
 
 func (e *webrtcEngine) delayAware() bool { return true }

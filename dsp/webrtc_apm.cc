@@ -79,6 +79,15 @@ extern "C" int pc_apm_process(pc_apm *a, int16_t *mic, const int16_t *ref, int d
 	return err;
 }
 
+extern "C" int pc_apm_process_n(pc_apm *a, int16_t *mic, const int16_t *ref, int n, int delay_ms) {
+	int err = 0;
+	for (int i = 0; i < n; i++) {
+		int e = pc_apm_process(a, mic + 480 * i, ref ? ref + 480 * i : NULL, delay_ms);
+		if (!err) err = e;
+	}
+	return err;
+}
+
 extern "C" void pc_apm_reset(pc_apm *a) {
 	delete a->apm;
 	a->apm = make(a->aec, a->ns, a->agc);

@@ -11,6 +11,9 @@ pc_apm *pc_apm_new(int aec, int ns, int agc);
 // is given to the reverse stream, then mic is processed in place with the
 // stream delay delay_ms. It returns the first error code, or 0.
 int pc_apm_process(pc_apm *a, int16_t *mic, const int16_t *ref, int delay_ms);
+// pc_apm_process_n runs n consecutive 10 ms frames (mic and ref hold
+// n*480 samples; ref may be NULL) in one call.
+int pc_apm_process_n(pc_apm *a, int16_t *mic, const int16_t *ref, int n, int delay_ms);
 void pc_apm_reset(pc_apm *a);
 void pc_apm_free(pc_apm *a);
 #ifdef __cplusplus

@@ -11,7 +11,8 @@ type Kind string
 
 // Event kinds. Each names the Data it carries.
 const (
-	// KindCall: a call rang, connected, changed or ended (call.Event).
+	// KindCall: a call rang, connected, changed (mute, hold: kind "media")
+	// or ended (call.Event).
 	KindCall Kind = "call"
 	// KindPresence: this user's or a contact's status changed
 	// (contacts.PresenceEvent).

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -13,8 +16,15 @@ import (
 	"github.com/peercall/peercall/dsp"
 )
 
-// benchCallSeconds is how long each benchmark call runs at real time.
-const benchCallSeconds = 3
+// benchCallSeconds is how long each benchmark call runs at real time:
+// 3 s, or PEERCALL_BENCH_CALL_SECONDS (a longer call measures the steady
+// state: the echo delay estimator backs off after its first seconds).
+var benchCallSeconds = func() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("PEERCALL_BENCH_CALL_SECONDS"), 64); err == nil && v >= 1 && v <= 120 {
+		return v
+	}
+	return 3
+}()
 
 // clickEvery is the spacing of the clicks the mouth-to-ear benchmark sends.
 const clickEvery = 250 * time.Millisecond
@@ -39,8 +49,10 @@ func clickTrain(secs float64, frame time.Duration) []int16 {
 // clocked source (a frame is delivered when its last sample has been
 // "captured"), Opus, RTP/SRTP over 127.0.0.1, the jitter buffer and the
 // playout clock, an unpaced sink (a frame plays the moment it is written).
-// Reported as ms (mean over the clicks) and max-ms. Budget: frame +
-// look-ahead (6.5 ms) + one playout frame + 10 ms, about 57 ms at 20 ms.
+// Reported as ms (mean over the clicks), p50-ms (median) and max-ms.
+// Budget: frame + look-ahead (6.5 ms) + the jitter buffer's margin (2 ms on
+// a clean path) + the playout phase (3 ms) + a few ms of scheduling,
+// about 35 ms at 20 ms frames (45 ms is the target of issue 13).
 //
 //	go test -run '^$' -bench MouthToEar -benchtime 1x ./media/
 //
@@ -59,19 +71,23 @@ func BenchmarkMouthToEar(b *testing.B) {
 		frame := tc.frame
 		b.Run(name, func(b *testing.B) {
 			var sum, worst time.Duration
-			var clicks int
+			var all []time.Duration
 			for range b.N {
 				d := mouthToEar(b, frame, tc.chain)
 				for _, v := range d {
 					sum += v
 					worst = max(worst, v)
 				}
-				clicks += len(d)
+				all = append(all, d...)
 			}
-			if clicks == 0 {
+			if len(all) == 0 {
 				b.Fatal("no click arrived")
 			}
-			b.ReportMetric(float64(sum)/float64(clicks)/float64(time.Millisecond), "ms")
+			slices.Sort(all)
+			b.ReportMetric(float64(sum)/float64(len(all))/float64(time.Millisecond), "ms")
+			// The median is what a click takes when the shared machine
+			// does not stall the process; the mean and max include stalls.
+			b.ReportMetric(float64(all[len(all)/2])/float64(time.Millisecond), "p50-ms")
 			b.ReportMetric(float64(worst)/float64(time.Millisecond), "max-ms")
 		})
 	}

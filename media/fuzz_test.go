@@ -58,7 +58,7 @@ func FuzzJitterBuffer(f *testing.F) {
 		now := time.Unix(0, 0)
 		for i := 0; i+1 < len(script); i += 2 {
 			if script[i] == 0xff { // a pull
-				jb.pull(make([]byte, maxOpusPacket))
+				jb.pull(make([]byte, maxOpusPacket), now)
 				continue
 			}
 			seq := uint16(script[i])<<8 | uint16(script[i+1])

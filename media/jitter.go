@@ -18,9 +18,15 @@ import (
 //   - is driven by the playout clock: one pull per packet's worth of audio;
 //   - declares a packet lost when a later one is already there at its
 //     playout time, and then offers the next packet for FEC;
-//   - keeps a target spare depth of one packet on a clean path, more when
-//     the RFC 3550 interarrival jitter says so (2 x jitter), and one more
-//     while losses are recent so that FEC finds the next packet;
+//   - aims at a margin, in time rather than whole packets: how long the
+//     packet that came latest in the last second waited before it played.
+//     On a clean path the margin is jbMinMargin (2 ms), well below one
+//     frame; it grows with the RFC 3550 interarrival jitter (2 x jitter),
+//     and by one frame while losses are recent so that FEC finds the next
+//     packet. The whole frames of the margin are spare packets held; the
+//     rest is the playout clock's phase, which the buffer moves (earlier
+//     when every packet of a second waited longer than the margin, later
+//     when one waited less) and the playout loop applies (takeShift);
 //   - grows only by stalling on an underrun (concealing without consuming
 //     the late packet, which then still plays);
 //   - shrinks slowly: one packet when the spare depth stayed two above the
@@ -50,6 +56,20 @@ const (
 	jbLossMemory = 250
 	// jbMaxTarget caps the target spare depth (frames).
 	jbMaxTarget = 10
+	// jbMinMargin is the margin on a clean path: the scheduling jitter of
+	// the sender's and the playout clock's wake-ups.
+	jbMinMargin = 2 * time.Millisecond
+	// jbPhaseHysteresis is how far the window's smallest wait may be from
+	// the margin before the phase moves.
+	jbPhaseHysteresis = time.Millisecond
+	// jbPhaseHold is how many windows the phase does not move earlier
+	// after an underrun (5 s): the margin the underrun showed was too
+	// small is kept a while.
+	jbPhaseHold = 5
+	// jbPhaseWindows is how many windows' smallest waits (5 s) the phase
+	// looks back on before it moves earlier: a second's 50 packets are too
+	// few to show the path's worst.
+	jbPhaseWindows = 5
 )
 
 // pullKind says what the player must do for the next packet's worth of
@@ -72,6 +92,7 @@ const jbMaxConceal = 10
 type jbSlot struct {
 	seq     int64
 	ok      bool
+	arrival time.Time
 	payload []byte
 }
 
@@ -106,12 +127,20 @@ type jitterBuffer struct {
 	duplicates uint64
 	shrinks    uint64
 	stalls     uint64
+	minSpare   int                           // spare packets held at least (0; 1 was the buffer before phase control)
+	waitMin    time.Duration                 // the smallest wait of a played packet in the current window
+	waitHist   [jbPhaseWindows]time.Duration // waitMin of the last windows
+	waitN      int
+	shift      time.Duration // phase move asked of the playout clock, not yet taken
+	hold       int           // windows left without moving the phase earlier
+	stallSeen  bool          // an underrun in the current window
+	shifts     uint64
 	lossRuns   uint64 // runs of consecutive lost packets
 	prevLost   bool   // the last packet decided was lost
 }
 
 func newJitterBuffer(frame time.Duration, fec bool) *jitterBuffer {
-	return &jitterBuffer{frame: frame, fec: fec, windowMin: 1 << 30, longMin: 1 << 30, sinceLoss: jbLossMemory}
+	return &jitterBuffer{frame: frame, fec: fec, windowMin: 1 << 30, longMin: 1 << 30, sinceLoss: jbLossMemory, waitMin: noWait}
 }
 
 // push stores a received packet. ts is its RTP timestamp (48 kHz clock),
@@ -142,7 +171,7 @@ func (jb *jitterBuffer) push(seq16 uint16, ts uint32, payload []byte, arrival ti
 		jb.next = seq // reordered before playout began
 	}
 	sl := &jb.slots[slot(seq)]
-	sl.seq, sl.ok, sl.payload = seq, true, append(sl.payload[:0], payload...) // reuses the slot's buffer
+	sl.seq, sl.ok, sl.arrival, sl.payload = seq, true, arrival, append(sl.payload[:0], payload...) // reuses the slot's buffer
 	if depth := jb.newest - jb.next; depth >= jbMaxDepth {
 		// Far behind (a long stall): jump so that the target depth remains.
 		to := jb.newest - int64(jb.targetLocked())
@@ -188,31 +217,51 @@ func (jb *jitterBuffer) present(seq int64) bool {
 	return s.ok && s.seq == seq
 }
 
-// targetLocked is the spare depth (packets beyond the one playing) the
-// buffer aims to keep: one packet on a clean path (the two clocks' tick
-// jitter would otherwise cause underruns), enough to cover twice the
-// measured jitter when that is more, plus one packet while losses are
-// recent so that FEC finds the next packet.
-func (jb *jitterBuffer) targetLocked() int {
-	t := max(1, int(math.Ceil(2*jb.jitter/jb.frame.Seconds())))
+// noWait marks a window in which no packet played yet.
+const noWait = time.Duration(math.MaxInt64)
+
+// marginLocked is how long the latest packet should wait before it plays:
+// jbMinMargin on a clean path, twice the measured jitter when that is
+// more, plus one frame while losses are recent so that FEC finds the next
+// packet.
+func (jb *jitterBuffer) marginLocked() time.Duration {
+	m := max(jbMinMargin, time.Duration(2*jb.jitter*float64(time.Second)))
 	if jb.fec && jb.sinceLoss < jbLossMemory {
-		t++
+		m += jb.frame
 	}
+	return m
+}
+
+// targetLocked is the spare depth (packets beyond the one playing) the
+// buffer aims to keep: the whole frames of the margin (none on a clean
+// path, where the playout clock's phase gives the margin).
+func (jb *jitterBuffer) targetLocked() int {
+	t := max(jb.minSpare, int(jb.marginLocked()/jb.frame))
 	return min(t, jbMaxTarget)
 }
 
-// pull decides what plays for the next packet's worth of audio. For
-// pullPlay, pullFEC and pullDrop it copies the payload to decode into dst
-// (which must hold maxOpusPacket bytes) and returns it: the slot's buffer
-// is reused by the next push.
-func (jb *jitterBuffer) pull(dst []byte) (pullKind, []byte) {
+// pull decides what plays at now for the next packet's worth of audio.
+// For pullPlay, pullFEC and pullDrop it copies the payload to decode into
+// dst (which must hold maxOpusPacket bytes) and returns it: the slot's
+// buffer is reused by the next push.
+func (jb *jitterBuffer) pull(dst []byte, now time.Time) (pullKind, []byte) {
 	jb.mu.Lock()
 	defer jb.mu.Unlock()
-	k, p := jb.pullLocked()
+	k, p := jb.pullLocked(now)
 	return k, dst[:copy(dst, p)]
 }
 
-func (jb *jitterBuffer) pullLocked() (pullKind, []byte) {
+// takeShift returns how much later (negative: earlier) the playout clock
+// should tick from now on, and forgets it.
+func (jb *jitterBuffer) takeShift() time.Duration {
+	jb.mu.Lock()
+	defer jb.mu.Unlock()
+	d := jb.shift
+	jb.shift = 0
+	return d
+}
+
+func (jb *jitterBuffer) pullLocked(now time.Time) (pullKind, []byte) {
 	if !jb.have {
 		return pullNone, nil
 	}
@@ -225,10 +274,12 @@ func (jb *jitterBuffer) pullLocked() (pullKind, []byte) {
 	}
 	jb.sinceLoss = min(jb.sinceLoss+1, jbLossMemory)
 	for {
-		if p := jb.take(jb.next); p != nil {
+		if arrival := jb.slots[slot(jb.next)].arrival; jb.present(jb.next) {
+			p := jb.take(jb.next)
 			jb.stalled, jb.streak, jb.prevLost = false, 0, false
 			spare := jb.newest - jb.next
 			jb.next++
+			jb.waitMin = min(jb.waitMin, now.Sub(arrival))
 			if jb.shrink(spare) {
 				jb.shrinks++
 				return pullDrop, p
@@ -259,6 +310,8 @@ func (jb *jitterBuffer) pullLocked() (pullKind, []byte) {
 		// that a late packet still plays (the delay grows by one packet).
 		jb.stalled = true
 		jb.stalls++
+		jb.hold = jbPhaseHold
+		jb.stallSeen = true
 		jb.windowN, jb.windowMin, jb.longN, jb.longMin = 0, 1<<30, 0, 1<<30
 		if jb.streak++; jb.streak > jbMaxConceal {
 			return pullSilence, nil
@@ -279,6 +332,10 @@ func (jb *jitterBuffer) shrink(spare int64) bool {
 	if jb.windowN >= jbShrinkEvery {
 		drop = drop || jb.windowMin > target+1
 		jb.windowN, jb.windowMin = 0, 1<<30
+		if !drop {
+			jb.movePhase()
+		}
+		jb.waitMin = noWait
 	}
 	if jb.longN >= jbShrinkLong {
 		drop = drop || jb.longMin > target
@@ -290,12 +347,58 @@ func (jb *jitterBuffer) shrink(spare int64) bool {
 	return drop
 }
 
+// movePhase ends a window: when a packet of it waited less than the
+// margin (and no underrun already delayed the playout by a frame), the
+// playout clock moves later by what was missing (at most half a frame); when every packet of the last jbPhaseWindows windows waited
+// longer, earlier by half the excess (at most half a frame a window, and
+// not for jbPhaseHold windows after an underrun).
+func (jb *jitterBuffer) movePhase() {
+	if jb.hold > 0 {
+		jb.hold--
+	}
+	stalled := jb.stallSeen
+	jb.stallSeen = false
+	if jb.waitMin == noWait {
+		return
+	}
+	jb.waitHist[jb.waitN%jbPhaseWindows] = jb.waitMin
+	jb.waitN++
+	margin := jb.marginLocked()
+	// After an underrun the stall already moved the playout a frame
+	// later: the late packet's short wait asks for nothing more.
+	if short := margin - jb.waitMin; short > jbPhaseHysteresis && !stalled {
+		d := min(short, jb.frame/2)
+		jb.shift += d
+		for i := range jb.waitHist { // the waits seen so far are d longer now
+			jb.waitHist[i] += d
+		}
+		jb.shifts++
+		return
+	}
+	if jb.hold > 0 || jb.waitN < jbPhaseWindows {
+		return
+	}
+	worst := jb.waitHist[0]
+	for _, w := range jb.waitHist[1:] {
+		worst = min(worst, w)
+	}
+	if excess := worst - margin; excess > jbPhaseHysteresis {
+		d := min(excess/2, jb.frame/2)
+		jb.shift -= d
+		for i := range jb.waitHist {
+			jb.waitHist[i] -= d
+		}
+		jb.shifts++
+	}
+}
+
 // jbStats is a snapshot of the buffer's counters.
 type jbStats struct {
 	jitter                                           time.Duration
 	target, depth                                    int
 	late, lost, skipped, duplicates, shrinks, stalls uint64
-	lossRuns                                         uint64
+	lossRuns, shifts                                 uint64
+	margin                                           time.Duration
 }
 
 func (jb *jitterBuffer) stats() jbStats {
@@ -310,5 +413,6 @@ func (jb *jitterBuffer) stats() jbStats {
 		target: jb.targetLocked(), depth: depth,
 		late: jb.late, lost: jb.lost, skipped: jb.skipped, duplicates: jb.duplicates,
 		shrinks: jb.shrinks, stalls: jb.stalls, lossRuns: jb.lossRuns,
+		shifts: jb.shifts, margin: jb.marginLocked(),
 	}
 }

@@ -64,6 +64,10 @@ type Quality struct {
 	Codec string  `json:"codec"`
 	Ie    float64 `json:"ie"`
 	Bpl   float64 `json:"bpl"`
+	// JitterMs is the interarrival jitter (RFC 3550), beside the inputs
+	// but not one: the jitter buffer turns it into delay (its depth, in
+	// OneWayDelayMs) and late discards (Late).
+	JitterMs float64 `json:"jitter_ms"`
 }
 
 // EModel holds the inputs of the E-model a call varies.
@@ -161,6 +165,7 @@ func quality(st Stats, frame time.Duration) Quality {
 	q.MOS = MOSFromR(q.R)
 	q.R, q.MOS, q.OneWayDelayMs = round2(q.R), round2(q.MOS), round2(q.OneWayDelayMs)
 	q.Loss, q.BurstRatio = math.Round(q.Loss*1e4)/1e4, round2(q.BurstRatio)
+	q.JitterMs = round2(st.JitterMs)
 	return q
 }
 

@@ -32,8 +32,12 @@ const (
 	PrflxAcceptanceWait = 150 * time.Millisecond
 	RelayAcceptanceWait = 500 * time.Millisecond
 	// RelayOnlyAcceptanceWait is how long a relay-only session's ICE
-	// waits before nominating a working pair.
-	RelayOnlyAcceptanceWait = 200 * time.Millisecond
+	// waits before nominating a working pair. Nothing better can come
+	// (every local candidate is a relay), and pion nominates only on its
+	// 200 ms check tick or on the peer's check: a wait of 200 ms often
+	// missed the tick at 200 ms and nominated at 400 ms; 50 ms nominates
+	// with the first check that follows success.
+	RelayOnlyAcceptanceWait = 50 * time.Millisecond
 )
 
 // pathEventBuffer is how many path events wait for a slow reader; older

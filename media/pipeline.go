@@ -95,10 +95,21 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 	var seq uint16
 	var ts uint32
 	var start time.Time
+	talkspurt := true // the next packet starts a talkspurt (RTP marker bit)
 	for n := 0; ; n++ {
 		// (A lock-step test drives both ends by hand: no holding back.)
-		if !start.IsZero() && s.cfg.playoutTicks == nil && !s.waitFrameTime(start.Add(time.Duration(n)*s.cfg.FrameDuration)) {
-			return
+		if !start.IsZero() && s.cfg.playoutTicks == nil {
+			due := start.Add(time.Duration(n) * s.cfg.FrameDuration)
+			if time.Since(due) > maxBehind {
+				// The source stalled (a device that failed and was
+				// replaced): start the schedule again rather than send
+				// what the replacement has at once to catch up.
+				start = time.Now().Add(-time.Duration(n) * s.cfg.FrameDuration)
+				due = start.Add(time.Duration(n) * s.cfg.FrameDuration)
+			}
+			if !s.waitFrameTime(due) {
+				return
+			}
 		}
 		if err := src.Read(s.ctx, pcm); err != nil {
 			switch {
@@ -114,6 +125,12 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 			start = time.Now()
 		}
 		s.framesCaptured.Add(1)
+		if s.sendOff.Load() { // muted or held (hold.go): read, send nothing
+			s.framesWithheld.Add(1)
+			ts += uint32(frame)
+			talkspurt = true
+			continue
+		}
 		payload, err := enc.encode(pcm)
 		if err != nil {
 			s.fail(fmt.Errorf("media: %w", err))
@@ -121,7 +138,7 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 		}
 		if len(payload) > 0 {
 			pkt.SequenceNumber, pkt.Timestamp, pkt.Payload = seq, ts, payload
-			pkt.Marker = n == 0
+			pkt.Marker, talkspurt = talkspurt, false
 			seq++
 			if s.cfg.lossHook != nil && s.cfg.lossHook(pkt.SequenceNumber) {
 				s.packetsDropped.Add(1)
@@ -143,6 +160,12 @@ func (s *Session) sendLoop(src audio.Source, enc *encoder, frame int) {
 // clocked source never gets there; an unpaced one (a WAV file opened
 // without pacing) is held back to real time instead of flooding the peer.
 const maxAhead = 60 * time.Millisecond
+
+// maxBehind is how far behind real time the sender may fall (a source
+// that stalled: a device that failed and was replaced) before it restarts
+// its schedule. Below it the sender catches up as before (a paced virtual
+// source hands over up to a second of late frames at once).
+const maxBehind = time.Second
 
 // waitFrameTime holds the send loop while frame time due is more than
 // maxAhead away; false when the session ends meanwhile.
@@ -283,6 +306,9 @@ func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 				return
 			}
 		}
+		// The jitter buffer moves the clock's phase to keep the margin
+		// it measured (a fraction of a frame on a clean path).
+		next = next.Add(s.jb.takeShift())
 		timer.Reset(time.Until(next))
 	}
 }
@@ -307,13 +333,16 @@ const playoutMaxBehind = 200 * time.Millisecond
 
 // playOne plays one frame; false ends the playout.
 func (s *Session) playOne(sink audio.Sink, pcm []int16) bool {
-	ok, err := s.player.fill(pcm)
+	ok, err := s.player.fill(pcm, time.Now())
 	if err != nil {
 		s.fail(fmt.Errorf("media: playout: %w", err))
 		return false
 	}
 	if !ok {
 		return true // nothing received yet
+	}
+	if s.playOff.Load() { // on hold (hold.go): what arrived is decoded, not played
+		clear(pcm)
 	}
 	if err := sink.Write(s.ctx, pcm); err != nil {
 		if s.ctx.Err() == nil {

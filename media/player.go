@@ -2,6 +2,7 @@ package media
 
 import (
 	"sync/atomic"
+	"time"
 )
 
 // player turns the jitter buffer's decisions into frames of the local
@@ -23,11 +24,11 @@ func newPlayer(jb *jitterBuffer, dec *decoder, frame int) *player {
 	return &player{jb: jb, dec: dec, fifo: make([]int16, 0, frame+maxPacketSamples), buf: make([]int16, maxPacketSamples), pkt: make([]byte, maxOpusPacket)}
 }
 
-// fill writes the next frame into frame. It returns false (and writes
-// nothing) until the first packet has arrived.
-func (p *player) fill(frame []int16) (bool, error) {
+// fill writes the frame that plays at now into frame. It returns false
+// (and writes nothing) until the first packet has arrived.
+func (p *player) fill(frame []int16, now time.Time) (bool, error) {
 	for len(p.fifo) < len(frame) {
-		kind, payload := p.jb.pull(p.pkt)
+		kind, payload := p.jb.pull(p.pkt, now)
 		var n int
 		var err error
 		switch kind {

@@ -475,4 +475,6 @@ type counters struct {
 	remoteLost                     atomic.Int64  // cumulative loss of our packets the peer reports
 	sendBps, recvBps               atomic.Uint64 // payload bitrates over the last stats interval
 	ratesSet                       atomic.Bool
+	sendOff, playOff               atomic.Bool   // mute and hold (hold.go)
+	framesWithheld                 atomic.Uint64 // captured but not sent (hold.go)
 }

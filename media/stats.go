@@ -50,6 +50,9 @@ type Stats struct {
 	Route    Route
 	// Quality is the estimated MOS of what this side hears (mos.go).
 	Quality Quality
+	// FramesWithheld counts captured frames not sent: muted or held
+	// (hold.go).
+	FramesWithheld uint64
 }
 
 // RouteKind says how a call's media travels.
@@ -128,6 +131,7 @@ func (s *Session) Stats() Stats {
 		PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
 		PacketsReceived: s.packetsReceived.Load(), BytesReceived: s.bytesReceived.Load(),
 		Route: s.Route(), ClockSlip: time.Duration(s.maxSlip.Load()),
+		FramesWithheld: s.framesWithheld.Load(),
 	}
 	s.mu.Lock()
 	jb, pl, startedAt := s.jb, s.player, s.startedAt

@@ -60,6 +60,10 @@ func (n *Node) reachPeer(ctx context.Context, username string) (call.Peer, error
 func (n *Node) connect(ctx context.Context, info *presence.PeerInfo) error {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
+	// info's certificate is verified (lookup or cache): its parallel
+	// dials (circuits, public addresses) get a certified peer's budget
+	// rather than an uncertified one's 2 outbound connections.
+	defer n.adm.Expect(info.PeerID)()
 	var err error
 	if first, later := n.splitAddrs(info.Addrs); hasCircuit(first) {
 		ps := n.host.Peerstore()
@@ -138,6 +142,11 @@ func (n *Node) Hangup(ctx context.Context, id string) error { return n.calls.Han
 
 // RestartICE renews the network path of the active call id.
 func (n *Node) RestartICE(ctx context.Context, id string) error { return n.calls.RestartICE(ctx, id) }
+
+// SetCallMedia mutes, unmutes, holds or resumes the call id (call.Manager.SetMedia).
+func (n *Node) SetCallMedia(ctx context.Context, id string, op call.MediaOp) (call.Info, error) {
+	return n.calls.SetMedia(ctx, id, op)
+}
 
 // Status reports the node's identity, role, reachability and calls.
 func (n *Node) Status() control.Status {

@@ -7,7 +7,13 @@
 #  2. no cascade: 30 % of 20 relays die under 400 calls (timeline);
 #  3. the DHT at DHT_NODES (1000) nodes on libp2p's mocknet, 10 % of them
 #     super-nodes, 20 ms links: publish and lookup latency and success,
-#     steady and under 10 %/min churn, memory per node.
+#     steady and under 10 %/min churn, memory per node;
+#  4. the login storm: STORM_CLIENTS (10000) directory clients at once against
+#     the real directory on PostgreSQL (check in, renew, log in; shed with
+#     Retry-After, back off): time until all are back, refusals, RSS, and
+#     the p99 of lookups of online users meanwhile;
+#  5. directory lookups per second over HTTP and HTTPS, SQLite and
+#     PostgreSQL (100k users).
 # JSON lines go to OUT (default bench-scale.jsonl, one object per run, field
 # "bench" says which), the tables to stdout. RELAY_RT=1 repeats 1 with the
 # generator and the server under SCHED_FIFO (root), RELAY_CALLS, RELAY_REPEAT
@@ -62,6 +68,22 @@ echo "== DHT at scale (mocknet, link latency, churn)"
 (cd presence && go test -run '^$' -bench 'BenchmarkDHTScale$' -benchtime 1x -timeout 60m . -dht.nodes "${DHT_NODES:-1000}" \
 	-dht.phase "${DHT_PHASE:-60s}" -dht.latency "${DHT_LATENCY:-20ms}" -dht.churn "${DHT_CHURN:-0.10}" -dht.json "$out") |
 	grep -v '^\(goos\|goarch\|pkg\|cpu\|Benchmark\|--- BENCH\|PASS\|ok \)' || true
+
+echo "== login storm (10,000 directory clients back at once, real directory, real PostgreSQL)"
+# PostgreSQL: scripts/postgres.sh starts a local server when none is set
+# (without one the storm skips, saying so).
+if [ -z "${PEERCALL_TEST_POSTGRES:-}" ]; then
+	eval "$(bash scripts/postgres.sh)"
+fi
+go test -c -o "$tmp/directory.test" ./cmd/peercall-directory/
+(cd cmd/peercall-directory && PEERCALL_SCALE=1 PEERCALL_SCALE_JSON="$out" STORM_CLIENTS="${STORM_CLIENTS:-10000}" \
+	"$tmp/directory.test" -test.run 'TestLoginStormLong$' -test.count 1 -test.timeout 30m) | grep -v '^PASS$' || true
+
+echo "== directory lookups (100k users, 64 clients, HTTPS; cpu-µs/lookup is server and clients together)"
+(cd directory/server && go test -run '^$' -bench 'BenchmarkLookup100k64Clients' -benchtime "${LOOKUP_BENCHTIME:-5s}" .) |
+	grep '^Benchmark' | tee "$tmp/lookup.txt" || true
+awk '/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); for (i = 3; i < NF; i++) if ($(i+1) == "lookups/s") r=$i; else if ($(i+1) == "cpu-µs/lookup") c=$i;
+	printf "{\"bench\":\"directory_lookup\",\"name\":\"%s\",\"lookups_per_s\":%s,\"cpu_us_per_lookup\":%s}\n", name, r, c }' "$tmp/lookup.txt" >>"$out"
 
 echo "== JSON lines: $out"
 cat "$out"

@@ -71,13 +71,15 @@ const (
 	cmdRestartICE
 	cmdAnswerICERestart
 	cmdMediaConnected
+	cmdMediaState
 )
 
 type command struct {
 	kind   cmdKind
 	sdp    string
 	detail string
-	lost   bool // cmdHangup: the media path was lost (ReasonRelayLost)
+	lost   bool       // cmdHangup: the media path was lost (ReasonRelayLost)
+	media  MediaState // cmdMediaState
 	reply  chan error
 }
 
@@ -476,6 +478,13 @@ func (c *Call) handleCommand(cmd command) error {
 			return bad("MediaConnected")
 		}
 		stopTimer(&c.mediaTimer)
+	case cmdMediaState:
+		if s != StateActive {
+			return bad("SetMediaState (only on an active call)")
+		}
+		if err := c.send(Message{Type: TypeMediaState, Media: cmd.media}); err != nil {
+			return c.sendFailed(err)
+		}
 	}
 	return nil
 }
@@ -553,6 +562,8 @@ func (c *Call) handleReceived(r received) {
 	case s == StateActive && m.Type == TypeICERestartAnswer && c.localRestart:
 		c.localRestart = false
 		c.emit(Event{Kind: EventICERestartAnswer, SDP: m.SDP})
+	case s == StateActive && m.Type == TypeMediaState:
+		c.emit(Event{Kind: EventMediaState, Media: m.Media})
 	default:
 		c.protocolError(s, fmt.Sprintf("unexpected %v on a call that is %v (%s)", m.Type, s, c.direction()))
 	}

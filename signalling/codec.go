@@ -26,7 +26,8 @@ const (
 	tagDisplayName = 3
 	tagReason      = 4
 	tagDetail      = 5
-	maxTag         = tagDetail
+	tagMedia       = 6
+	maxTag         = tagMedia
 )
 
 const (
@@ -43,6 +44,7 @@ func fieldsOf(t Type) (allowed, required uint8) {
 		name   = 1 << tagDisplayName
 		reason = 1 << tagReason
 		detail = 1 << tagDetail
+		media  = 1 << tagMedia
 	)
 	switch t {
 	case TypeInvite:
@@ -51,6 +53,8 @@ func fieldsOf(t Type) (allowed, required uint8) {
 		return sdp, sdp
 	case TypeReject, TypeCancel, TypeHangup:
 		return reason | detail, 0
+	case TypeMediaState:
+		return media, media
 	default: // RINGING, BUSY
 		return 0, 0
 	}
@@ -73,6 +77,11 @@ func (m *Message) present() uint8 {
 	}
 	if m.Detail != "" {
 		p |= 1 << tagDetail
+	}
+	// MEDIA_STATE always carries its state (zero: neither muted nor held);
+	// another type carries it only when set, which Validate refuses.
+	if m.Type == TypeMediaState || m.Media != 0 {
+		p |= 1 << tagMedia
 	}
 	return p
 }
@@ -109,6 +118,9 @@ func (m *Message) Validate() error {
 	}
 	if !m.Reason.valid() {
 		return fmt.Errorf("%w: unknown reason %d", ErrMalformed, uint8(m.Reason))
+	}
+	if !m.Media.valid() {
+		return fmt.Errorf("%w: media state %#x has unknown bits", ErrMalformed, uint8(m.Media))
 	}
 	return nil
 }
@@ -155,6 +167,8 @@ func fieldName(tag int) string {
 		return "reason"
 	case tagDetail:
 		return "detail"
+	case tagMedia:
+		return "media"
 	}
 	return fmt.Sprintf("tag %d", tag)
 }
@@ -181,6 +195,9 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	}
 	if m.Detail != "" {
 		dst = appendStringField(dst, tagDetail, m.Detail)
+	}
+	if m.Type == TypeMediaState {
+		dst = append(dst, tagMedia, 1, byte(m.Media))
 	}
 	return dst, nil
 }
@@ -219,12 +236,14 @@ func DecodeMessage(body []byte) (Message, error) {
 	copy(m.CallID[:], body[2:headerSize])
 	rest := body[headerSize:]
 	last := 0
+	var seen uint8 // the fields on the wire (a zero MEDIA_STATE value is one)
 	for len(rest) > 0 {
 		tag := int(rest[0])
 		if tag <= last || tag > maxTag {
 			return m, fmt.Errorf("%w: field tag %d out of order, repeated or unknown", ErrMalformed, tag)
 		}
 		last = tag
+		seen |= 1 << tag
 		n, k := binary.Uvarint(rest[1:])
 		if k <= 0 {
 			return m, fmt.Errorf("%w: bad length of field %s", ErrMalformed, fieldName(tag))
@@ -252,7 +271,16 @@ func DecodeMessage(body []byte) (Message, error) {
 			m.Reason = Reason(v[0])
 		case tagDetail:
 			m.Detail = string(v)
+		case tagMedia:
+			if len(v) != 1 {
+				return m, fmt.Errorf("%w: media field must be one byte", ErrMalformed)
+			}
+			m.Media = MediaState(v[0])
 		}
+	}
+	allowed, required := fieldsOf(m.Type)
+	if extra, missing := seen&^allowed, required&^seen; extra != 0 || missing != 0 {
+		return Message{}, fmt.Errorf("%w: %v carries fields %#x, allows %#x and needs %#x", ErrMalformed, m.Type, seen, allowed, required)
 	}
 	if err := m.Validate(); err != nil {
 		return Message{}, err

@@ -31,6 +31,8 @@ func validMessages() []Message {
 		{Type: TypeHangup, CallID: testID, Reason: ReasonNormal, Detail: "bye"},
 		{Type: TypeICERestart, CallID: testID, SDP: testSDP},
 		{Type: TypeICERestartAnswer, CallID: testID, SDP: testSDP},
+		{Type: TypeMediaState, CallID: testID},
+		{Type: TypeMediaState, CallID: testID, Media: MediaMuted | MediaHeld},
 	}
 }
 
@@ -77,7 +79,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"version 2", body(2, TypeRinging, testID), ErrUnsupportedVersion},
 		{"version 0", body(0, TypeRinging, testID), ErrUnsupportedVersion},
 		{"unknown type 0", body(Version, 0, testID), ErrMalformed},
-		{"unknown type 10", body(Version, 10, testID), ErrMalformed},
+		{"unknown type 11", body(Version, 11, testID), ErrMalformed},
 		{"zero call id", body(Version, TypeRinging, CallID{}), ErrMalformed},
 		{"trailing byte", append(ringing, 0), ErrMalformed},
 		{"field on RINGING", body(Version, TypeRinging, testID, tagDetail, 1, 'x'), ErrMalformed},

@@ -17,9 +17,11 @@
 //	tag 3 display name  UTF-8, no controls, <= 128 bytes  INVITE (optional)
 //	tag 4 reason        one byte, a known Reason REJECT, CANCEL, HANGUP (optional)
 //	tag 5 detail        UTF-8, no controls, <= 256 bytes  REJECT, CANCEL, HANGUP (optional)
+//	tag 6 media         one byte: bit 0 muted, bit 1 held, others 0  MEDIA_STATE (required, 0 too)
 //
 // Types: 1 INVITE, 2 RINGING, 3 ACCEPT, 4 REJECT, 5 BUSY, 6 CANCEL, 7 HANGUP,
-// 8 ICE_RESTART, 9 ICE_RESTART_ANSWER. The decoder accepts only the canonical
+// 8 ICE_RESTART, 9 ICE_RESTART_ANSWER, 10 MEDIA_STATE (either way, active
+// calls only: the sender's whole mute and hold state, 21 bytes). The decoder accepts only the canonical
 // encoding: fields in ascending tag order, each at most once, never empty, no
 // field the type does not carry, every required field present, no trailing
 // bytes, a non-zero call id, version 1. So decode→encode gives back the same

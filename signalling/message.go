@@ -33,15 +33,16 @@ type Type uint8
 
 // Message types. The values are wire values: never renumber them.
 const (
-	TypeInvite           Type = 1 // caller → callee: certificate, SDP offer
-	TypeRinging          Type = 2 // callee → caller: the user is being alerted
-	TypeAccept           Type = 3 // callee → caller: SDP answer
-	TypeReject           Type = 4 // callee → caller: declined, with a reason
-	TypeBusy             Type = 5 // callee → caller: no free call slot
-	TypeCancel           Type = 6 // caller → callee: gave up before an answer
-	TypeHangup           Type = 7 // either way: ends an active call
-	TypeICERestart       Type = 8 // either way, active call: new SDP offer
-	TypeICERestartAnswer Type = 9 // answer to TypeICERestart
+	TypeInvite           Type = 1  // caller → callee: certificate, SDP offer
+	TypeRinging          Type = 2  // callee → caller: the user is being alerted
+	TypeAccept           Type = 3  // callee → caller: SDP answer
+	TypeReject           Type = 4  // callee → caller: declined, with a reason
+	TypeBusy             Type = 5  // callee → caller: no free call slot
+	TypeCancel           Type = 6  // caller → callee: gave up before an answer
+	TypeHangup           Type = 7  // either way: ends an active call
+	TypeICERestart       Type = 8  // either way, active call: new SDP offer
+	TypeICERestartAnswer Type = 9  // answer to TypeICERestart
+	TypeMediaState       Type = 10 // either way, active call: this side's mute and hold (media.go)
 )
 
 var typeNames = [...]string{
@@ -54,9 +55,10 @@ var typeNames = [...]string{
 	TypeHangup:           "HANGUP",
 	TypeICERestart:       "ICE_RESTART",
 	TypeICERestartAnswer: "ICE_RESTART_ANSWER",
+	TypeMediaState:       "MEDIA_STATE",
 }
 
-func (t Type) valid() bool { return t >= TypeInvite && t <= TypeICERestartAnswer }
+func (t Type) valid() bool { return t >= TypeInvite && t <= TypeMediaState }
 
 func (t Type) String() string {
 	if t.valid() {
@@ -138,22 +140,27 @@ func (id CallID) String() string { return hex.EncodeToString(id[:]) }
 //	HANGUP               Reason, Detail
 //	ICE_RESTART          SDP offer (required)
 //	ICE_RESTART_ANSWER   SDP answer (required)
+//	MEDIA_STATE          Media (always written, zero included)
 //
 // A field a type does not carry must be empty. Every message carries CallID.
 type Message struct {
 	Type        Type
 	CallID      CallID
-	Certificate []byte // INVITE: the caller's directory certificate, opaque here
-	SDP         string // INVITE, ACCEPT, ICE_RESTART, ICE_RESTART_ANSWER
-	DisplayName string // INVITE, optional
-	Reason      Reason // REJECT, CANCEL, HANGUP, optional
-	Detail      string // REJECT, CANCEL, HANGUP, optional human-readable text
+	Certificate []byte     // INVITE: the caller's directory certificate, opaque here
+	SDP         string     // INVITE, ACCEPT, ICE_RESTART, ICE_RESTART_ANSWER
+	DisplayName string     // INVITE, optional
+	Reason      Reason     // REJECT, CANCEL, HANGUP, optional
+	Detail      string     // REJECT, CANCEL, HANGUP, optional human-readable text
+	Media       MediaState // MEDIA_STATE: the sender's mute and hold
 }
 
 func (m Message) String() string {
 	s := fmt.Sprintf("%v call=%v", m.Type, m.CallID)
 	if m.Reason != ReasonNone {
 		s += " reason=" + m.Reason.String()
+	}
+	if m.Type == TypeMediaState {
+		s += " media=" + m.Media.String()
 	}
 	return s
 }

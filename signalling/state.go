@@ -122,6 +122,9 @@ const (
 	// EventEnded: the call is over; End and Detail say why. It is the last
 	// event: the channel is closed after it.
 	EventEnded
+	// EventMediaState: the peer's mute and hold (Media) changed or were
+	// repeated (active calls).
+	EventMediaState
 )
 
 func (k EventKind) String() string {
@@ -136,6 +139,8 @@ func (k EventKind) String() string {
 		return "ICE restart answer"
 	case EventEnded:
 		return "ended"
+	case EventMediaState:
+		return "media state"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -143,7 +148,8 @@ func (k EventKind) String() string {
 // Event is something that happened to a call that its owner must act on.
 type Event struct {
 	Kind   EventKind
-	SDP    string    // EventAccepted, EventICERestart, EventICERestartAnswer
-	End    EndReason // EventEnded
-	Detail string    // EventEnded: the peer's or the local explanation, if any
+	SDP    string     // EventAccepted, EventICERestart, EventICERestartAnswer
+	End    EndReason  // EventEnded
+	Detail string     // EventEnded: the peer's or the local explanation, if any
+	Media  MediaState // EventMediaState: the peer's mute and hold
 }

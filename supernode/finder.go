@@ -38,6 +38,14 @@ const (
 	// quickRelayLookup bounds the first lookup of a call that can do
 	// without a relay.
 	quickRelayLookup = 2 * time.Second
+	// quickRelayGrace is how long a call's lookup keeps collecting
+	// super-nodes after the first one was found: a DHT provider query
+	// otherwise runs until it has maxRelayCandidates+1 of them or has
+	// asked every close peer, and on a small network (or one with peers
+	// that do not answer) that is the whole quickRelayLookup, which the
+	// callee of a call spent before answering (443-out set-up 251 ms ->
+	// 2.2 s). The finder's own refresh still runs the whole query.
+	quickRelayGrace = 150 * time.Millisecond
 	// maxRelayBackoff caps the jittered backoff after failed lookups.
 	maxRelayBackoff = time.Minute
 )
@@ -115,7 +123,7 @@ func (c *finder) run(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		case <-t.C:
 		}
-		if n := c.refresh(ctx); n == 0 {
+		if n := c.refresh(ctx, 0); n == 0 {
 			wait = c.backoff()
 		} else {
 			c.mu.Lock()
@@ -151,8 +159,8 @@ func jitter(d time.Duration) time.Duration {
 
 // refresh looks the super-nodes up and measures them; it returns how many
 // answered.
-func (c *finder) refresh(ctx context.Context) int {
-	list := c.m.findSuperNodes(ctx)
+func (c *finder) refresh(ctx context.Context, grace time.Duration) int {
+	list := c.m.findSuperNodes(ctx, grace)
 	c.mu.Lock()
 	c.list, c.listAt = list, time.Now()
 	c.mu.Unlock()
@@ -175,7 +183,9 @@ func (c *finder) candidates(ctx context.Context, wait bool) []candidate {
 		ctx, cancel = context.WithTimeout(ctx, quickRelayLookup)
 		defer cancel()
 	}
-	c.refresh(ctx)
+	if c.refresh(ctx, quickRelayGrace) > 0 {
+		c.trigger() // a partial list: the loop looks again, the whole query
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]candidate(nil), c.list...)
@@ -212,14 +222,36 @@ func (m *Manager) SuperNodes() []Choice {
 
 // findSuperNodes finds providers of relay.ProviderKey in the DHT (this
 // node excluded), pings each and returns those that answered, fastest
-// first.
-func (m *Manager) findSuperNodes(ctx context.Context) []candidate {
+// first. With grace > 0 it stops collecting providers grace after the
+// first one (a call waiting on it), else when the query ends.
+func (m *Manager) findSuperNodes(ctx context.Context, grace time.Duration) []candidate {
 	ctx, cancel := context.WithTimeout(ctx, relayLookupTimeout)
 	defer cancel()
+	qctx, qcancel := context.WithCancel(ctx)
+	defer qcancel()
 	var found []peer.AddrInfo
-	for ai := range m.routing.FindProvidersAsync(ctx, relay.ProviderKey(), maxRelayCandidates+1) {
-		if ai.ID != m.h.ID() && len(found) < maxRelayCandidates {
-			found = append(found, ai)
+	var stop <-chan time.Time
+	providers := m.routing.FindProvidersAsync(qctx, relay.ProviderKey(), maxRelayCandidates+1)
+collect:
+	for {
+		select {
+		case ai, ok := <-providers:
+			if !ok {
+				break collect
+			}
+			if ai.ID != m.h.ID() && len(found) < maxRelayCandidates {
+				found = append(found, ai)
+				if grace > 0 && stop == nil {
+					t := time.NewTimer(grace)
+					defer t.Stop()
+					stop = t.C
+				}
+			}
+		case <-stop:
+			qcancel()
+			for range providers { // the query ends on qctx; drain it
+			}
+			break collect
 		}
 	}
 	var mu sync.Mutex

@@ -216,6 +216,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /api/reject", s.mutating(s.answer))
 	mux.HandleFunc("POST /api/hangup", s.mutating(s.answer))
 	mux.HandleFunc("POST /api/audio", s.mutating(s.audioTest))
+	mux.HandleFunc("POST /api/media", s.mutating(s.media))
 	return s.guard(mux)
 }
 

@@ -49,9 +49,11 @@ type settings struct {
 	CheckinWindow, RenewalWindow                                       time.Duration
 	MaxTrackedKeys                                                     int64
 
-	MaxConcurrentHashes, MaxHashQueue int64
-	MaxHashWait                       time.Duration
-	RetryAfterMin, RetryAfterMax      time.Duration
+	MaxConcurrentHashes, MaxHashQueue  int64
+	MaxHashWait                        time.Duration
+	MaxConcurrentWrites, MaxWriteQueue int64
+	MaxWriteWait                       time.Duration
+	RetryAfterMin, RetryAfterMax       time.Duration
 
 	MaxConns, MaxConnsPerAddr, ConnsHighWater    int64
 	ConnRatePerAddr                              int64
@@ -109,6 +111,9 @@ func defaultSettings() *settings {
 		MaxConcurrentHashes:    int64(l.MaxConcurrentHashes),
 		MaxHashQueue:           int64(l.MaxHashQueue),
 		MaxHashWait:            l.MaxHashWait,
+		MaxConcurrentWrites:    int64(l.MaxConcurrentWrites),
+		MaxWriteQueue:          int64(l.MaxWriteQueue),
+		MaxWriteWait:           l.MaxWriteWait,
 		RetryAfterMin:          l.RetryAfterMin,
 		RetryAfterMax:          l.RetryAfterMax,
 		MaxConns:               defaultMaxConns,
@@ -186,6 +191,9 @@ func (s *settings) table() []setting {
 		{key: "max_concurrent_hashes", ptr: &s.MaxConcurrentHashes, min: 1, help: "argon2id hashes running at once, `N` (default: CPUs)"},
 		{key: "max_hash_queue", ptr: &s.MaxHashQueue, help: "requests that may wait for a hash slot, `N` (beyond: 503)"},
 		{key: "max_hash_wait", ptr: &s.MaxHashWait, help: "longest wait for a hash slot, `D` (then 503)"},
+		{key: "max_concurrent_writes", ptr: &s.MaxConcurrentWrites, zeroOff: true, min: 1, help: "check-ins, renewals and revocations answered at once, `N` (0: no bound; for a database slower than the directory's CPU)"},
+		{key: "max_write_queue", ptr: &s.MaxWriteQueue, help: "check-ins, renewals and revocations that may wait for a write slot, `N` (beyond: 503)"},
+		{key: "max_write_wait", ptr: &s.MaxWriteWait, help: "longest wait for a write slot, `D` (then 503)"},
 		{key: "retry_after_min", ptr: &s.RetryAfterMin, minDur: time.Second, help: "least Retry-After of a 503 overloaded answer, `D`"},
 		{key: "retry_after_max", ptr: &s.RetryAfterMax, minDur: time.Second, help: "most Retry-After of a 503 overloaded answer, `D`"},
 		{key: "max_conns", ptr: &s.MaxConns, min: 1, help: "TCP connections held in all, `N` (default 8192, less if the open-file limit is lower)"},
@@ -537,6 +545,9 @@ func (s *settings) limits() server.Limits {
 		MaxConcurrentHashes:    int(s.MaxConcurrentHashes),
 		MaxHashQueue:           int(s.MaxHashQueue),
 		MaxHashWait:            s.MaxHashWait,
+		MaxConcurrentWrites:    int(s.MaxConcurrentWrites),
+		MaxWriteQueue:          int(s.MaxWriteQueue),
+		MaxWriteWait:           s.MaxWriteWait,
 		RetryAfterMin:          s.RetryAfterMin,
 		RetryAfterMax:          s.RetryAfterMax,
 		BootstrapPerAccount:    int(s.BootstrapPerAccount),

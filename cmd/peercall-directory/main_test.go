@@ -64,6 +64,12 @@ func start(t *testing.T, args ...string) *proc {
 	}
 	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
+	if f := os.Getenv("PEERCALL_DIRECTORY_STDERR"); f != "" { // a copy for a long run's post-mortem
+		if out, err := os.Create(f); err == nil {
+			cmd.Stderr = io.MultiWriter(p.stderr, out)
+			t.Cleanup(func() { out.Close() })
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -195,6 +195,8 @@ func (p *callPrinter) event(kind call.EventKind, c call.Info) {
 		p.line("reconnecting to %s (a network changed)…", c.Peer)
 	case call.EventReconnected:
 		p.line("reconnected to %s (%s route)", c.Peer, orDirect(c.Route))
+	case call.EventMedia:
+		p.line("call with %s: %s", c.Peer, audioWords(c))
 	}
 }
 
@@ -218,6 +220,9 @@ func (p *callPrinter) summary(res *call.Result) {
 	}
 	if res.Connected {
 		fmt.Fprintf(&b, "\n  call id %s, route %s, setup %.0f ms, duration %.1f s", s.CallID, s.Route, s.SetupMs, s.DurationS)
+		if s.HeldS > 0 {
+			fmt.Fprintf(&b, " (%.1f s on hold)", s.HeldS)
+		}
 		fmt.Fprintf(&b, "\n  packets sent %d, received %d, loss %.1f %%, jitter %.1f ms, rtt %.1f ms", s.PacketsSent, s.PacketsReceived, 100*s.Loss, s.JitterMs, s.RTTMs)
 		if s.MOS > 0 && s.Quality != nil {
 			fmt.Fprintf(&b, "\n  estimated MOS %.2f (delay %.0f ms, concealed %.1f %%)", s.MOS, s.Quality.OneWayDelayMs, 100*s.Quality.Loss)

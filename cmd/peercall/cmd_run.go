@@ -27,6 +27,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	out := fs.String("audio-out", "default", "speaker `SPEC`: "+audio.SpecForms)
 	uiAddr := fs.String("ui", "", "web interface `HOST:PORT` on loopback (default ui.listen of config.toml, 127.0.0.1:7080); off for none")
 	listen := fs.String("listen", "", "libp2p host:port, TCP and QUIC (default network.listen, 0.0.0.0:7070)")
+	noFEC := fs.Bool("no-fec", false, "send without Opus in-band FEC (losses are then only concealed); for measuring what FEC gains")
 	pos, err := parseArgs(e, fs, args, synopsis)
 	if err != nil {
 		return err
@@ -70,6 +71,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		opts.Listen = []string{*listen}
 	}
+	opts.Media.DisableFEC = *noFEC
 	opts.Softphone = runSoftphoneOptions(*uiAddr)
 	warnAudio(ctx, e, inSpec, outSpec)
 	n, err := node.New(ctx, hm, opts)

@@ -80,7 +80,11 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		if c.MOS > 0 {
 			fmt.Fprintf(w, ", MOS %.2f", c.MOS)
 		}
+		if c.Audio != "" {
+			fmt.Fprintf(w, ", %s", c.Audio)
+		}
 		fmt.Fprintln(w)
+		printDeviceWarnings(w, c)
 	}
 	return nil
 }
@@ -173,5 +177,6 @@ func runDevices(ctx context.Context, e *env, args []string) error {
 	if msg, n := audio.LibraryMessage(); len(devs) == 0 && n > 0 {
 		fmt.Fprintf(e.stdout, "the sound system said: %s (%d messages; -v shows them all)\n", msg, n)
 	}
+	printCallDevices(ctx, e)
 	return nil
 }

@@ -16,11 +16,18 @@ import (
 type Config struct {
 	// MaxConns is the most connections held in all. A connection arriving
 	// at the cap takes the place of the one idle longest; with none idle
-	// it is refused (closed at once).
+	// it is refused (closed at once). A connection not yet used (its TLS
+	// handshake or first request still to come) counts as idle for this
+	// only once it has been so for PressureIdle: when more clients arrive
+	// than the cap holds (every node back at once after an outage), a
+	// newcomer evicting a half-made connection would let none finish
+	// (each evicted in turn by the next), so the newcomer is refused
+	// cheaply instead and retries later.
 	MaxConns int
 	// MaxConnsPerAddr is the most connections of one client address (IPv4
 	// address, IPv6 /64). A connection arriving at it takes the place of
-	// that address's longest idle one; with none idle it is refused.
+	// that address's longest idle one (a not yet used one as for
+	// MaxConns); with none idle it is refused.
 	MaxConnsPerAddr int
 	// HighWater is the pressure mark (0: three quarters of MaxConns).
 	// Above it, connections idle (or not yet used) for longer than
@@ -77,8 +84,10 @@ type Listener struct {
 	mu    sync.Mutex
 	total int
 	addrs map[string]*addrConns
-	quiet *list.List // of *conn: idle or not yet used, longest first
-	rates map[string]*rate
+	// Quiet connections, longest first: idle ones that served a request,
+	// and not yet used ones.
+	idle, fresh *list.List
+	rates       map[string]*rate
 
 	accepted prometheus.Counter
 	refused  *prometheus.CounterVec
@@ -125,9 +134,11 @@ func (l *Listener) allowLocked(key string, now time.Time) bool {
 }
 
 type addrConns struct {
-	count int
-	quiet *list.List // this address's share of Listener.quiet
+	count       int
+	idle, fresh *list.List // this address's share of Listener.idle and fresh
 }
+
+func newAddrConns() *addrConns { return &addrConns{idle: list.New(), fresh: list.New()} }
 
 // New wraps inner. It fails when cfg is out of range or its metrics
 // cannot be registered.
@@ -145,7 +156,8 @@ func New(inner net.Listener, cfg Config) (*Listener, error) {
 		Listener: inner,
 		cfg:      cfg,
 		addrs:    map[string]*addrConns{},
-		quiet:    list.New(),
+		idle:     list.New(),
+		fresh:    list.New(),
 		rates:    map[string]*rate{},
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "peercall_directory_connections_accepted_total",
@@ -188,7 +200,7 @@ func New(inner net.Listener, cfg Config) (*Listener, error) {
 func (l *Listener) Stats() (open, idle int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.total, l.quiet.Len()
+	return l.total, l.idle.Len() + l.fresh.Len()
 }
 
 // Accept returns the next connection the limits admit, closing the ones
@@ -207,19 +219,19 @@ func (l *Listener) Accept() (net.Conn, error) {
 		victims = l.relieveLocked(now, victims)
 		a := l.addrs[key]
 		if a == nil {
-			a = &addrConns{quiet: list.New()}
+			a = newAddrConns()
 		}
 		if !exempt && l.cfg.RatePerAddr > 0 && !l.allowLocked(key, now) {
 			refused = RefusedRate
 		} else if !exempt && a.count >= l.cfg.MaxConnsPerAddr {
-			if v := oldest(a.quiet); v != nil {
+			if v := l.evictableLocked(a.idle, a.fresh, now); v != nil {
 				victims = append(victims, l.dropLocked(v, ClosedPerAddr))
 			} else {
 				refused = RefusedPerAddr
 			}
 		}
 		if refused == "" && l.total >= l.cfg.MaxConns {
-			if v := oldest(l.quiet); v != nil {
+			if v := l.evictableLocked(l.idle, l.fresh, now); v != nil {
 				victims = append(victims, l.dropLocked(v, ClosedTotal))
 			} else {
 				refused = RefusedTotal
@@ -247,11 +259,25 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
+// evictableLocked is the connection a newcomer may take the place of: the
+// one quiet longest among the idle ones and the not yet used ones that have
+// been so for PressureIdle; nil when there is none.
+func (l *Listener) evictableLocked(idle, fresh *list.List, now time.Time) *conn {
+	v := oldest(idle)
+	if f := oldest(fresh); f != nil && now.Sub(f.quietSince) >= l.cfg.PressureIdle && (v == nil || f.quietSince.Before(v.quietSince)) {
+		v = f
+	}
+	return v
+}
+
 // relieveLocked closes, above the high-water mark, connections quiet for
 // longer than PressureIdle, longest first, until the mark is reached.
 func (l *Listener) relieveLocked(now time.Time, victims []*conn) []*conn {
 	for l.total > l.cfg.HighWater {
-		v := oldest(l.quiet)
+		v := oldest(l.idle)
+		if f := oldest(l.fresh); v == nil || (f != nil && f.quietSince.Before(v.quietSince)) {
+			v = f
+		}
 		if v == nil || now.Sub(v.quietSince) < l.cfg.PressureIdle {
 			break
 		}
@@ -275,6 +301,7 @@ func (l *Listener) ConnState(nc net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateActive:
 		l.setActiveLocked(c)
+		c.used = true
 	case http.StateIdle:
 		l.setActiveLocked(c)
 		l.setQuietLocked(c, time.Now())
@@ -304,17 +331,22 @@ func (l *Listener) setQuietLocked(c *conn, now time.Time) {
 		return
 	}
 	c.quietSince = now
-	c.all = l.quiet.PushBack(c)
-	c.mine = l.addrs[c.key].quiet.PushBack(c)
+	a := l.addrs[c.key]
+	c.allList, c.mineList = l.fresh, a.fresh
+	if c.used {
+		c.allList, c.mineList = l.idle, a.idle
+	}
+	c.all = c.allList.PushBack(c)
+	c.mine = c.mineList.PushBack(c)
 }
 
 func (l *Listener) setActiveLocked(c *conn) {
 	if c.all == nil {
 		return
 	}
-	l.quiet.Remove(c.all)
-	l.addrs[c.key].quiet.Remove(c.mine)
-	c.all, c.mine = nil, nil
+	c.allList.Remove(c.all)
+	c.mineList.Remove(c.mine)
+	c.all, c.mine, c.allList, c.mineList = nil, nil, nil, nil
 }
 
 // dropLocked stops counting c (closed, or to be closed by the caller
@@ -367,8 +399,11 @@ type conn struct {
 	l          *Listener
 	key        string
 	quietSince time.Time
-	all, mine  *list.Element // in Listener.quiet and its address's, when quiet
-	dropped    bool          // no longer counted (guarded by l.mu)
+	all, mine  *list.Element // in a quiet list of the Listener and of its address, when quiet
+	// allList and mineList are those lists (idle or fresh).
+	allList, mineList *list.List
+	used              bool // it has served a request
+	dropped           bool // no longer counted (guarded by l.mu)
 }
 
 func (c *conn) Close() error {

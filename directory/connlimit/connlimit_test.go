@@ -360,3 +360,47 @@ func BenchmarkRefusedConnection(b *testing.B) {
 	<-done
 	b.ReportMetric(testutil.ToFloat64(l.refused.WithLabelValues(RefusedRate))/float64(b.N), "refused/op")
 }
+
+// TestFreshConnectionsAreNotEvictedAtOnce: at the cap with only not yet
+// used connections (a storm of clients still in their handshakes), a
+// newcomer is refused instead of taking a half-made connection's place;
+// an idle used connection is taken instead; and once the unused ones have
+// been so for PressureIdle, the one quiet longest goes first again.
+func TestFreshConnectionsAreNotEvictedAtOnce(t *testing.T) {
+	const pressureIdle = 300 * time.Millisecond
+	s := serve(t, Config{MaxConns: 4, MaxConnsPerAddr: 100, HighWater: 4, PressureIdle: pressureIdle})
+	var fresh []*client
+	for i := range 4 {
+		fresh = append(fresh, dial(t, fmt.Sprintf("127.0.5.%d", i+1), s.addr)) // connected, nothing sent
+	}
+	waitStats(t, s.l, 4)
+	if c := dial(t, "127.0.5.10", s.addr); c.get("/") {
+		t.Fatal("a newcomer took the place of a connection not yet used and younger than PressureIdle")
+	}
+	if got := testutil.ToFloat64(s.l.refused.WithLabelValues(RefusedTotal)); got != 1 {
+		t.Errorf("refused{%s} = %v, want 1", RefusedTotal, got)
+	}
+	// The half-made connections were kept: they still get answers.
+	if !fresh[1].get("/") {
+		t.Fatal("a connection not yet used was closed for a newcomer")
+	}
+	waitIdle(t, s.l)
+	// fresh[1] is now idle after a request: the next newcomer takes its
+	// place, though the other three are older.
+	if !dial(t, "127.0.5.11", s.addr).get("/") {
+		t.Fatal("a newcomer at the cap with an idle connection was refused")
+	}
+	if !fresh[1].closedByServer() {
+		t.Error("the idle used connection was not the one closed")
+	}
+	waitIdle(t, s.l)
+	// The newcomer's connection is idle now too; past PressureIdle the
+	// oldest not yet used connection goes first (it was quiet longest).
+	time.Sleep(pressureIdle + 50*time.Millisecond)
+	if !dial(t, "127.0.5.12", s.addr).get("/") {
+		t.Fatal("a newcomer was refused with connections unused for longer than PressureIdle")
+	}
+	if !fresh[0].closedByServer() {
+		t.Error("the oldest unused connection past PressureIdle was not the one closed")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,11 +20,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/directory/lookalike"
 	"github.com/peercall/peercall/directory/store"
+	"github.com/peercall/peercall/internal/pgtest"
 )
 
 const (
@@ -94,13 +98,80 @@ func benchStore(b *testing.B) store.Store {
 	return st
 }
 
+// benchPostgresStore is a PostgreSQL store of benchUsers users in the
+// schema peercall_bench_users_N of PEERCALL_TEST_POSTGRES's database, built
+// once with COPY and kept for later runs (drop the schema to rebuild).
+func benchPostgresStore(b *testing.B) store.Store {
+	b.Helper()
+	ctx := context.Background()
+	u, err := url.Parse(pgtest.Require(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	schema := fmt.Sprintf("peercall_bench_users_%d", benchUsers)
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		b.Fatalf("connect to PEERCALL_TEST_POSTGRES: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+		b.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := store.Open(ctx, u.String()) // creates the schema's tables
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.User(ctx, benchName(benchUsers-1)); err == nil {
+		return st
+	}
+	start := time.Now()
+	if _, err := conn.Exec(ctx, "TRUNCATE "+schema+".users CASCADE"); err != nil {
+		b.Fatal(err)
+	}
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([][]any, benchUsers)
+	for i := range rows {
+		n := benchName(i)
+		rows[i] = []any{n, n, benchHash, created, lookalike.Skeleton(n)}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "users"}, []string{"name", "display", "password_hash", "created", "skeleton"}, pgx.CopyFromRows(rows)); err != nil {
+		b.Fatalf("the store's schema changed? %v", err)
+	}
+	conn.Exec(ctx, "ANALYZE "+schema+".users")
+	b.Logf("built schema %s with %d users in %v", schema, benchUsers, time.Since(start).Round(time.Millisecond))
+	return st
+}
+
 // BenchmarkLookup100k64Clients: GET /v1/users/{name} on a store of 100,000
-// users, 64 client goroutines over keep-alive connections to the real
-// handler on a loopback listener. Reports lookups/s.
+// users (SQLite; PostgreSQL too when PEERCALL_TEST_POSTGRES is set), 64
+// client goroutines over keep-alive connections to the real handler on a
+// loopback listener. Reports lookups/s and the CPU time of the process
+// (server and clients) per lookup.
+//
+//	go test -run '^$' -bench Lookup100k64Clients -benchtime 5s ./directory/server/
 func BenchmarkLookup100k64Clients(b *testing.B) {
 	quietDefaultLogger(b)
-	st := benchStore(b)
-	defer st.Close()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			var st store.Store
+			if backend == "sqlite" {
+				st = benchStore(b)
+			} else {
+				if os.Getenv("PEERCALL_TEST_POSTGRES") == "" {
+					b.Skip(pgtest.SkipMessage)
+				}
+				st = benchPostgresStore(b)
+			}
+			defer st.Close()
+			benchLookups(b, st)
+		})
+	}
+}
+
+func benchLookups(b *testing.B, st store.Store) {
 	key, _ := crypto.GenerateKey()
 	srv, err := New(Config{Store: st, Key: key, Password: cheapParams, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -147,6 +147,14 @@ type Limits struct {
 	// answered 503 overloaded at once.
 	MaxHashQueue int
 	MaxHashWait  time.Duration
+	// MaxConcurrentWrites bounds the check-ins, renewals and revocations
+	// answered at once; MaxWriteQueue more may wait, each at most
+	// MaxWriteWait, and one beyond is answered 503 overloaded at once. 0
+	// (the default): no bound. For a database slower than the directory's
+	// CPU (docs/operator.md, "Overload shedding", says what was measured).
+	MaxConcurrentWrites int
+	MaxWriteQueue       int
+	MaxWriteWait        time.Duration
 	// RetryAfterMin and RetryAfterMax bound the jittered Retry-After of a
 	// 503 overloaded answer.
 	RetryAfterMin, RetryAfterMax time.Duration
@@ -188,6 +196,8 @@ func DefaultLimits() Limits {
 		MaxConcurrentHashes:    n,
 		MaxHashQueue:           8 * n,
 		MaxHashWait:            2 * time.Second,
+		MaxWriteQueue:          64 * n,
+		MaxWriteWait:           time.Second,
 		RetryAfterMin:          time.Second,
 		RetryAfterMax:          5 * time.Second,
 		BootstrapPerAccount:    2,
@@ -228,6 +238,12 @@ func (l Limits) validate() error {
 		return fmt.Errorf("limits: MaxHashQueue is %d, want 0 or more", l.MaxHashQueue)
 	case l.MaxHashWait < 0:
 		return fmt.Errorf("limits: MaxHashWait is %v, want 0 or more", l.MaxHashWait)
+	case l.MaxConcurrentWrites < 0:
+		return fmt.Errorf("limits: MaxConcurrentWrites is %d, want 0 (no bound) or more", l.MaxConcurrentWrites)
+	case l.MaxWriteQueue < 0:
+		return fmt.Errorf("limits: MaxWriteQueue is %d, want 0 or more", l.MaxWriteQueue)
+	case l.MaxWriteWait < 0:
+		return fmt.Errorf("limits: MaxWriteWait is %v, want 0 or more", l.MaxWriteWait)
 	case l.RetryAfterMin < time.Second:
 		return fmt.Errorf("limits: RetryAfterMin is %v, want at least 1s (Retry-After counts seconds)", l.RetryAfterMin)
 	case l.RetryAfterMax < l.RetryAfterMin:

@@ -27,8 +27,8 @@ func TestLoginFloodShedsWithinBound(t *testing.T) {
 		l.LoginFailuresPerAddr = 1000
 		c.Limits = l
 	})
-	onChange := d.srv.hashes.onChange
-	d.srv.hashes.onChange = func(running, waiting int) {
+	onChange := d.srv.hashes.OnChange
+	d.srv.hashes.OnChange = func(running, waiting int) {
 		onChange(running, waiting)
 		for old := maxRunning.Load(); int64(running) > old && !maxRunning.CompareAndSwap(old, int64(running)); old = maxRunning.Load() {
 		}

@@ -191,7 +191,7 @@ func (s *Server) verifyPassword(r *http.Request, name, password string) (bool, *
 	if aerr := s.acquireHash(r); aerr != nil {
 		return false, aerr
 	}
-	defer s.hashes.release()
+	defer s.hashes.Release()
 	encoded := s.dummyHash
 	if known {
 		encoded = user.PasswordHash

@@ -13,6 +13,8 @@ type metrics struct {
 	shed          *prometheus.CounterVec // route
 	hashing       prometheus.Gauge
 	hashWaiting   prometheus.Gauge
+	writing       prometheus.Gauge
+	writeWaiting  prometheus.Gauge
 	hashSeconds   prometheus.Histogram
 	pruned        prometheus.Counter
 	overflow      *prometheus.CounterVec // table
@@ -43,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"limit"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "peercall_directory_shed_total",
-			Help: "Requests answered 503 overloaded because too many password hashes were running or queued, by route.",
+			Help: "Requests answered 503 overloaded, by route: logins and registrations because too many password hashes were running or queued, check-ins, renewals and revocations because too many writes were (max_concurrent_writes, max_write_queue).",
 		}, []string{"route"}),
 		hashing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "peercall_directory_hashes_in_flight",
@@ -52,6 +54,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		hashWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "peercall_directory_hashes_waiting",
 			Help: "Requests waiting for a password hash slot.",
+		}),
+		writing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "peercall_directory_writes_in_flight",
+			Help: "Check-ins, renewals and revocations being answered now (at most max_concurrent_writes).",
+		}),
+		writeWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "peercall_directory_writes_waiting",
+			Help: "Check-ins, renewals and revocations waiting for a write slot (at most max_write_queue).",
 		}),
 		hashSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "peercall_directory_hash_seconds",
@@ -87,7 +97,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Entries of the revocation list nodes fetch (revoked certificates not yet expired).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.hashSeconds, m.pruned, m.overflow, m.dialBacks, m.healthy, m.checkins, m.renewals, m.revocations} {
+	for _, c := range []prometheus.Collector{m.requests, m.registrations, m.logins, m.throttled, m.shed, m.hashing, m.hashWaiting, m.writing, m.writeWaiting, m.hashSeconds, m.pruned, m.overflow, m.dialBacks, m.healthy, m.checkins, m.renewals, m.revocations} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

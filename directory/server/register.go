@@ -199,7 +199,7 @@ func (s *Server) hash(r *http.Request, password string) (string, *apiError) {
 	if aerr := s.acquireHash(r); aerr != nil {
 		return "", aerr
 	}
-	defer s.hashes.release()
+	defer s.hashes.Release()
 	start := time.Now()
 	h, err := crypto.HashPassword(password, s.cfg.Password)
 	s.metrics.hashSeconds.Observe(time.Since(start).Seconds())
@@ -211,7 +211,7 @@ func (s *Server) hash(r *http.Request, password string) (string, *apiError) {
 
 // acquireHash takes a hash slot or answers 503 overloaded.
 func (s *Server) acquireHash(r *http.Request) *apiError {
-	if s.hashes.acquire(r.Context()) {
+	if s.hashes.Acquire(r.Context()) {
 		return nil
 	}
 	route := r.Pattern

@@ -35,7 +35,8 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
-	hashes         *hashGate
+	hashes         *budget.Gate
+	writes         *budget.Gate // check-ins, renewals, revocations (writeGate.go)
 	loginsByName   *budget.Table
 	loginsByAddr   *budget.Table
 	loginsByDevice *budget.Table
@@ -98,9 +99,13 @@ func New(cfg Config) (*Server, error) {
 		dummyHash:      dummy,
 		closed:         make(chan struct{}),
 	}
-	s.hashes = newHashGate(l.MaxConcurrentHashes, l.MaxHashQueue, l.MaxHashWait, func(running, waiting int) {
+	s.hashes = budget.NewGate(l.MaxConcurrentHashes, l.MaxHashQueue, l.MaxHashWait, func(running, waiting int) {
 		m.hashing.Set(float64(running))
 		m.hashWaiting.Set(float64(waiting))
+	})
+	s.writes = budget.NewGate(max(l.MaxConcurrentWrites, 1), l.MaxWriteQueue, l.MaxWriteWait, func(running, waiting int) {
+		m.writing.Set(float64(running))
+		m.writeWaiting.Set(float64(waiting))
 	})
 	s.routes()
 	s.handler = s.instrument(s.mux)
@@ -136,9 +141,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET "+p+"/users", s.api(s.search))
 	s.mux.Handle("GET "+p+"/bootstrap", s.api(s.bootstrap))
 	s.mux.Handle("GET "+p+"/key", s.api(s.publicKey))
-	s.mux.Handle("POST "+p+"/checkin", s.api(s.checkin))
-	s.mux.Handle("POST "+p+"/renew", s.api(s.renew))
-	s.mux.Handle("POST "+p+"/revoke", s.api(s.revokeOwn))
+	s.mux.Handle("POST "+p+"/checkin", s.api(s.gateWrite(s.checkin)))
+	s.mux.Handle("POST "+p+"/renew", s.api(s.gateWrite(s.renew)))
+	s.mux.Handle("POST "+p+"/revoke", s.api(s.gateWrite(s.revokeOwn)))
 	s.mux.Handle("POST "+p+"/logout", s.api(s.logout))
 	s.mux.Handle("POST "+p+"/passwd", s.api(s.passwd))
 	s.mux.Handle("GET "+p+"/revocations", s.api(s.revocations))

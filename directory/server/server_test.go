@@ -295,7 +295,7 @@ func TestShedding(t *testing.T) {
 	})
 	d.register("judy", "judy's password")
 	// Hold the only hash slot, as a long hash would.
-	if !d.srv.hashes.acquire(t.Context()) {
+	if !d.srv.hashes.Acquire(t.Context()) {
 		t.Fatal("could not take the hash slot")
 	}
 	for _, tc := range []struct {
@@ -317,7 +317,7 @@ func TestShedding(t *testing.T) {
 	if a := d.do(http.MethodGet, "/v1/users/judy", nil); a.status != http.StatusOK {
 		t.Fatalf("lookup while shedding: %d %q", a.status, a.body)
 	}
-	d.srv.hashes.release()
+	d.srv.hashes.Release()
 	if a := d.login("judy", "judy's password", newNodeKey(t)); a.status != http.StatusOK {
 		t.Fatalf("login after the slot is free: %d %q", a.status, a.body)
 	}
@@ -331,8 +331,8 @@ func TestSheddingAfterWait(t *testing.T) {
 		l.MaxHashWait = 50 * time.Millisecond
 		c.Limits = l
 	})
-	d.srv.hashes.acquire(t.Context())
-	defer d.srv.hashes.release()
+	d.srv.hashes.Acquire(t.Context())
+	defer d.srv.hashes.Release()
 	if a := d.register("kim", "kim's password"); a.status != http.StatusServiceUnavailable {
 		t.Fatalf("register after waiting past MaxHashWait: %d %q, want 503", a.status, a.body)
 	}

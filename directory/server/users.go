@@ -29,30 +29,42 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) (int, any, *apiErr
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	u, err := s.store.User(r.Context(), name)
+	page, err := s.userPage(r, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil, errorf(http.StatusNotFound, directory.CodeNotFound, "no user %q is registered; check the name", name)
 	}
 	if err != nil {
 		return 0, nil, s.internal(r, "load user", err)
 	}
+	u, certs, seen := page.User, page.Certificates, page.Sightings
 	if u.Disabled {
 		return 0, nil, errorf(http.StatusNotFound, directory.CodeNotFound, "the account %q is disabled by the directory's operator", name)
-	}
-	now := s.now()
-	certs, err := s.store.Certificates(r.Context(), name, now, maxCertificates)
-	if err != nil {
-		return 0, nil, s.internal(r, "load certificates", err)
-	}
-	seen, err := s.store.Sightings(r.Context(), name, now, maxSightings) // live ones
-	if err != nil {
-		return 0, nil, s.internal(r, "load sightings", err)
 	}
 	resp := directory.UserResponse{Username: u.Name, Display: u.Display, Certificates: make([][]byte, 0, len(certs)), Nodes: nodeInfos(seen, true)}
 	for _, c := range certs {
 		resp.Certificates = append(resp.Certificates, c.Raw)
 	}
 	return http.StatusOK, resp, nil
+}
+
+// userPage reads what a lookup answers: in one store read where the store
+// can (store.UserPager: one statement on SQLite, one round trip on
+// PostgreSQL), else in three.
+func (s *Server) userPage(r *http.Request, name string) (store.UserPage, error) {
+	now := s.now()
+	if p, ok := s.store.(store.UserPager); ok {
+		return p.UserPage(r.Context(), name, store.PageQuery{Now: now, CertLimit: maxCertificates, Since: now, SightingLimit: maxSightings})
+	}
+	u, err := s.store.User(r.Context(), name)
+	if err != nil {
+		return store.UserPage{}, err
+	}
+	certs, err := s.store.Certificates(r.Context(), name, now, maxCertificates)
+	if err != nil {
+		return store.UserPage{}, err
+	}
+	seen, err := s.store.Sightings(r.Context(), name, now, maxSightings) // live ones
+	return store.UserPage{User: u, Certificates: certs, Sightings: seen}, err
 }
 
 func nodeInfos(seen []store.Sighting, withName bool) []directory.NodeInfo {

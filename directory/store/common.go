@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,4 +162,23 @@ func (f *faultLog) recent() string {
 		return ""
 	}
 	return f.msg
+}
+
+// sortPage puts a UserPage read in one compound statement in the order
+// Certificates and Sightings return (SQL does not promise a compound's
+// order): certificates newest first (by issue time, then serial),
+// sightings newest first (by seen, then peer ID).
+func sortPage(page *UserPage) {
+	slices.SortStableFunc(page.Certificates, func(a, b Certificate) int {
+		if c := b.Issued.Compare(a.Issued); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Serial, a.Serial)
+	})
+	slices.SortStableFunc(page.Sightings, func(a, b Sighting) int {
+		if c := b.Seen.Compare(a.Seen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PeerID, b.PeerID)
+	})
 }

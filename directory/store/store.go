@@ -80,7 +80,10 @@ type BootstrapQuery struct {
 
 // Store is the directory's persistence. Every method that returns nil has made
 // its change durable: an acknowledged registration survives the process being
-// killed. Implementations are safe for concurrent use.
+// killed. (One exception: on PostgreSQL, Seen commits asynchronously, so a
+// crash of the database server, not of the directory, may lose the
+// sightings of its last few hundred milliseconds; nodes check in again.)
+// Implementations are safe for concurrent use.
 type Store interface {
 	// CreateUser inserts u. It returns ErrNameTaken when u.Name exists
 	// (uniqueness is enforced by a UNIQUE index, so of concurrent calls with

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -412,25 +413,42 @@ func testStore(t *testing.T, b backend) {
 		if !ok {
 			t.Fatalf("%T does not implement UserPager", s)
 		}
-		for _, n := range []string{"pat", "pam"} {
+		for _, n := range []string{"pat", "pam", "pax"} {
 			if err := s.CreateUser(ctx, user(n)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
-		for i := range 4 {
+		var serials []uint64
+		for i := range 5 {
 			serial, err := s.NextSerial(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := Certificate{Serial: serial, Username: "pat", PeerKey: make([]byte, 32), Issued: at(i), Expires: at(i + 10), Raw: []byte{byte(i)}}
+			serials = append(serials, serial)
+			// Two certificates share an issue time (ordered by serial).
+			c := Certificate{Serial: serial, Username: "pat", PeerKey: bytes.Repeat([]byte{byte(i)}, 32), Issued: at(min(i, 3)), Expires: at(i + 10), Raw: []byte{byte(i), 7}}
 			if err := s.AddCertificate(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			sg := Sighting{Username: "pat", PeerID: fmt.Sprint("peer", i), Addrs: []string{fmt.Sprint("/ip4/127.0.0.1/tcp/", i+1)}, SuperNode: i%2 == 0, Seen: at(i)}
+			sg := Sighting{Username: "pat", PeerID: fmt.Sprint("peer", i), Addrs: []string{fmt.Sprint("/ip4/127.0.0.1/tcp/", i+1)}, SuperNode: i%2 == 0,
+				Source: fmt.Sprint("192.0.2.", i), Seen: at(i), Expires: at(i + 2)}
+			if i == 4 {
+				sg.Addrs = nil
+			}
 			if err := s.Seen(ctx, sg); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if ok, err := s.RevokeCertificate(ctx, serials[1], at(1)); err != nil || !ok {
+			t.Fatalf("revoke: %v %v", ok, err)
+		}
+		if err := s.MarkSuperNode(ctx, "pat", "peer3", at(3), []string{"/ip4/198.51.100.1/udp/4001/quic-v1"}); err != nil {
+			t.Fatal(err)
+		}
+		// A disabled account's page still reads (the server refuses it).
+		if err := s.SetDisabled(ctx, "pax", true); err != nil {
+			t.Fatal(err)
 		}
 		tests := []struct {
 			name string
@@ -442,6 +460,8 @@ func testStore(t *testing.T, b backend) {
 			{"pat", PageQuery{Now: at(20), CertLimit: 10, Since: at(20), SightingLimit: 10}},
 			{"pat", PageQuery{Now: at(0), CertLimit: 0, Since: at(0), SightingLimit: 0}},
 			{"pam", PageQuery{Now: at(0), CertLimit: 10, Since: at(0), SightingLimit: 10}},
+			{"pax", PageQuery{Now: at(0), CertLimit: 10, Since: at(0), SightingLimit: 10}},
+			{"pat", PageQuery{Now: at(0), CertLimit: 1000, Since: at(0), SightingLimit: 1000}},
 		}
 		for _, tt := range tests {
 			got, err := pager.UserPage(ctx, tt.name, tt.q)
@@ -456,8 +476,11 @@ func testStore(t *testing.T, b backend) {
 				t.Errorf("UserPage(%q, %+v) =\n%+v\nwant\n%+v", tt.name, tt.q, got, want)
 			}
 		}
-		if len(mustPage(t, pager, "pat", tests[0].q).Certificates) != 4 {
-			t.Error("the first case should see all four certificates; the test is wrong")
+		if p := mustPage(t, pager, "pat", tests[0].q); len(p.Certificates) != 4 || len(p.Sightings) != 5 {
+			t.Errorf("the first case should see four certificates (one of five revoked) and five sightings; the test is wrong: %+v", p)
+		}
+		if p := mustPage(t, pager, "pax", tests[0].q); !p.User.Disabled {
+			t.Error("pax's page does not say the account is disabled")
 		}
 		for _, name := range []string{"nobody", "pa", "\xff"} {
 			if _, err := pager.UserPage(ctx, name, tests[0].q); !errors.Is(err, ErrNotFound) {

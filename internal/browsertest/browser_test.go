@@ -171,6 +171,30 @@ func TestBrowserCall(t *testing.T) {
 		}
 	}
 
+	// Hold and resume from alice's page, mute and unmute from bob's: each
+	// page shows its own state and the other's ("held by peer").
+	audioIs := func(want string) chromedp.Action[chromedp.Void] {
+		return waitJS(`document.getElementById("call-audio").textContent === "` + want + `"`)
+	}
+	buttonIs := func(id, want string) chromedp.Action[chromedp.Void] {
+		return waitJS(`document.getElementById("` + id + `").textContent === "` + want + `"`)
+	}
+	ap.run("see the audio flowing", audioIs("flowing"), buttonIs("hold-btn", "Hold"), buttonIs("mute-btn", "Mute"))
+	ap.run("hold", chromedp.Click(chromedp.CSS("#hold-btn")), audioIs("held"), buttonIs("hold-btn", "Resume"))
+	bp.run("see the hold", audioIs("held by peer"), buttonIs("hold-btn", "Hold"))
+	ap.shot("06a-alice-holds")
+	bp.shot("06b-bob-held-by-peer")
+	if c := bob.Calls(); len(c) != 1 || !c[0].PeerHeld {
+		t.Errorf("bob's node while alice's page holds: %+v, want peer_held", c)
+	}
+	ap.run("resume", chromedp.Click(chromedp.CSS("#hold-btn")), audioIs("flowing"), buttonIs("hold-btn", "Hold"))
+	bp.run("see the resume", audioIs("flowing"))
+	bp.run("mute", chromedp.Click(chromedp.CSS("#mute-btn")), audioIs("muted"), buttonIs("mute-btn", "Unmute"))
+	ap.run("see the mute", audioIs("muted by peer"))
+	bp.shot("06c-bob-muted")
+	bp.run("unmute", chromedp.Click(chromedp.CSS("#mute-btn")), audioIs("flowing"), buttonIs("mute-btn", "Mute"))
+	ap.run("see the unmute", audioIs("flowing"))
+
 	ap.run("hang up", chromedp.Click(chromedp.CSS("#hangup-btn")), chromedp.WaitNotVisible(chromedp.CSS("#call")))
 	bp.run("see the call end", chromedp.WaitNotVisible(chromedp.CSS("#call")))
 	ap.run("see the call in the history", chromedp.WaitVisible(chromedp.CSS(`#history-list li[data-peer="bob"]`)))

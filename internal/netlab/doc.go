@@ -68,8 +68,14 @@
 // there). Host.Kill, SetDown/SetUp and Impair (loss, rate; delay needs sch_netem)
 // make failures. Profiles (lan, dsl, wan, bad-wifi) describe realistic paths: delay, jitter
 // with reordering and Gilbert-Elliott bursty loss; Shaper makes their
-// per-packet decisions (TestProfilesImpose measures them), for a userspace
-// stage between namespaces that is still to be built. The labecho command answers UDP and TCP with the source
+// per-packet decisions (TestProfilesImpose measures them). A link is shaped
+// from the topology: lab.Host(name, seg, netlab.Link(p)) or
+// lab.Router(name, seg, nat, netlab.WANLink(p)) make the machine's link two
+// TAP devices (its interface and its bridge port) with a userspace stage
+// in the test process between them, applying p each way (the kernel here has
+// no sch_netem); Profile.Half is each end's share of a path between two
+// shaped machines, Host.LinkStats what a stage did, and TestLinkImposes
+// measures what it imposes. The labecho command answers UDP and TCP with the source
 // address it saw.
 //
 // A scenario with a real binary reads:

@@ -24,28 +24,42 @@ type Host struct {
 	port   string // the bridge port of ifname in seg's namespace
 	addr   netip.Addr
 	seg    *Segment
+	shape  *Profile // the link's profile (Link, WANLink); nil: a plain veth
+	stage  *stage   // the link's impairment stage, when shaped
 }
 
 // Host adds a machine called name to segment seg, with the segment's next
-// address and, on a LAN, a default route through the LAN's router.
-func (l *Lab) Host(name string, seg *Segment) *Host {
+// address and, on a LAN, a default route through the LAN's router. With
+// Link(p) its link goes through the impairment stage of profile p.
+func (l *Lab) Host(name string, seg *Segment, opts ...LinkOption) *Host {
 	l.t.Helper()
-	h := l.machine(name, seg, "eth0")
+	var shape *Profile
+	for _, o := range opts {
+		if o.profile != nil {
+			shape = o.profile
+		}
+	}
+	h := l.machine(name, seg, "eth0", shape)
 	seg.join(h)
 	return h
 }
 
-// machine creates the namespace of a host or router and joins it to seg.
-func (l *Lab) machine(name string, seg *Segment, ifname string) *Host {
+// machine creates the namespace of a host or router and joins it to seg,
+// through an impairment stage of profile shape unless it is nil.
+func (l *Lab) machine(name string, seg *Segment, ifname string, shape *Profile) *Host {
 	l.t.Helper()
 	if seg == nil || seg.lab != l {
 		l.t.Fatalf("netlab: machine %q: the segment must come from the same lab (lab.Internet() or router.LAN())", name)
 	}
 	l.claim(name)
 	addr, port := seg.allocate()
-	h := &Host{lab: l, name: name, ns: l.nsName(name, false), ifname: ifname, port: port, addr: addr, seg: seg}
+	h := &Host{lab: l, name: name, ns: l.nsName(name, false), ifname: ifname, port: port, addr: addr, seg: seg, shape: shape}
 	l.addNamespace(h.ns)
-	seg.attach(h.ns, ifname, addr, port)
+	if shape != nil {
+		seg.attachShaped(h, *shape)
+	} else {
+		seg.attach(h.ns, ifname, addr, port)
+	}
 	if gw := seg.Gateway(); gw.IsValid() {
 		l.mustRun("ip", "-n", h.ns, "route", "add", "default", "via", gw.String())
 	}

@@ -35,6 +35,7 @@ type Lab struct {
 	inet   *Segment
 	lans   int      // LAN segments handed out so far
 	spaces []string // namespaces created, in order
+	stages []*stage // impairment stages of shaped links
 }
 
 // New returns an empty lab for t and registers its teardown with t.Cleanup.
@@ -169,13 +170,17 @@ func (l *Lab) nextLAN() netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 19, byte(l.lans), 0}), 24)
 }
 
-// close kills what runs in the lab's namespaces and deletes them, newest
-// first. Deleting a namespace deletes its links and iptables rules.
+// close stops the impairment stages (their TAP devices go with them),
+// kills what runs in the lab's namespaces and deletes them, newest first.
+// Deleting a namespace deletes its links and iptables rules.
 func (l *Lab) close() {
 	l.mu.Lock()
-	spaces := l.spaces
-	l.spaces = nil
+	spaces, stages := l.spaces, l.stages
+	l.spaces, l.stages = nil, nil
 	l.mu.Unlock()
+	for _, st := range stages {
+		st.close()
+	}
 	for i := len(spaces) - 1; i >= 0; i-- {
 		if err := deleteNamespace(spaces[i]); err != nil {
 			l.t.Errorf("netlab cleanup: %v", err)

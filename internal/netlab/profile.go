@@ -16,9 +16,10 @@ import (
 // on average, and Loss of all packets is lost in the long run. A round
 // trip through a profile on both ways takes 2*Delay.
 //
-// The stage that applies a Profile between namespaces (a userspace hop,
-// TUN or NFQUEUE, since this kernel has no sch_netem) is not built yet:
-// Shaper is its per-packet decision, measured by TestProfilesImpose.
+// Link and WANLink apply a Profile to a machine's link through the
+// userspace impairment stage (stage.go; this kernel has no sch_netem):
+// Shaper is its per-packet decision, measured by TestProfilesImpose, and
+// TestLinkImposes measures the stage itself.
 type Profile struct {
 	Name      string
 	Delay     time.Duration // one way
@@ -83,4 +84,19 @@ func (s *Shaper) Next() (lost bool, delay time.Duration) {
 	}
 	d := float64(s.p.Delay) + s.rng.NormFloat64()*float64(s.p.Jitter)
 	return false, time.Duration(math.Max(d, 0))
+}
+
+// Half is the profile of each of two links in series that together make
+// p, for a path between two shaped machines (each on its access link):
+// half the delay, the jitter over √2 (independent variations add in
+// variance), and the loss l with (1-l)² = 1-Loss, in bursts as long.
+// Clipping at zero makes the sum a little less jittery than p when the
+// jitter is near the delay (bad-wifi).
+func (p Profile) Half() Profile {
+	h := p
+	h.Name = p.Name + "/2"
+	h.Delay = p.Delay / 2
+	h.Jitter = time.Duration(float64(p.Jitter) / math.Sqrt2)
+	h.Loss = 1 - math.Sqrt(1-p.Loss)
+	return h
 }

@@ -45,6 +45,7 @@ type Router struct {
 	rules   []FirewallRule // nil: no firewall
 
 	udpTimeout time.Duration // 0: the kernel's
+	shape      *Profile      // the WAN link's profile (WANLink); nil: none
 }
 
 // RouterOption changes how Lab.Router builds a router.
@@ -98,7 +99,7 @@ func (l *Lab) Router(name string, wan *Segment, nat NAT, opts ...RouterOption) *
 			l.t.Fatalf("netlab: router %q: firewall rule %v: want AllowOutTCP or AllowOutUDP with a port", name, rule)
 		}
 	}
-	r.Host = l.machine(name, wan, "wan")
+	r.Host = l.machine(name, wan, "wan", r.shape)
 
 	prefix := l.nextLAN()
 	lan := &Segment{lab: l, name: name, ns: l.nsName(name, true), prefix: prefix, router: r, next: 1}

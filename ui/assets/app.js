@@ -128,6 +128,23 @@
     if (info.mos) $("call-mos").textContent = info.mos.toFixed(2);
     const q = info.quality;
     if (q && q.loss !== undefined) $("call-loss").textContent = `${(100 * q.loss).toFixed(1)} % / ${(q.jitter_ms || 0).toFixed(0)} ms`;
+    showAudio(info);
+  }
+
+  // showAudio shows a call's mute and hold, both sides, and sets the
+  // buttons to what a click would do.
+  function showAudio(info) {
+    if (info.state !== "active") return;
+    if (current) { current.muted = !!info.muted; current.held = !!info.held; }
+    $("call-audio").textContent = info.audio || "flowing";
+    $("mute-btn").textContent = info.muted ? "Unmute" : "Mute";
+    $("mute-btn").setAttribute("aria-pressed", info.muted ? "true" : "false");
+    $("hold-btn").textContent = info.held ? "Resume" : "Hold";
+    $("hold-btn").setAttribute("aria-pressed", info.held ? "true" : "false");
+  }
+
+  function media(action) {
+    act("/api/media", { call_id: current ? current.id : "", action }, (d) => { if (d.call) showAudio(d.call); });
   }
 
   function onCall(ev) {
@@ -164,6 +181,9 @@
         }, 1000);
         $("hangup-btn").focus();
         break;
+      case "media":
+        if (current && current.id === info.call_id) showCallInfo(info);
+        break;
       case "ended":
         if (current && current.id === info.call_id) hideCall();
         if (d.result) notice(`Call with ${info.peer} ended: ${d.result.end}${d.result.detail ? " (" + d.result.detail + ")" : ""}`);
@@ -177,7 +197,8 @@
     clearInterval(timer);
     $("incoming").hidden = true;
     $("call").hidden = true;
-    for (const id of ["call-route", "call-mos", "call-loss", "call-sas"]) $(id).textContent = "—";
+    for (const id of ["call-route", "call-mos", "call-loss", "call-sas", "call-audio"]) $(id).textContent = "—";
+    $("mute-btn").textContent = "Mute"; $("hold-btn").textContent = "Hold";
     $("call-timer").textContent = "0:00";
   }
 
@@ -214,6 +235,8 @@
     $("answer-btn").addEventListener("click", () => act("/api/answer", { call_id: current ? current.id : "" }));
     $("reject-btn").addEventListener("click", () => act("/api/reject", { call_id: current ? current.id : "" }, hideCall));
     $("hangup-btn").addEventListener("click", () => act("/api/hangup", { call_id: current ? current.id : "" }));
+    $("mute-btn").addEventListener("click", () => media(current && current.muted ? "unmute" : "mute"));
+    $("hold-btn").addEventListener("click", () => media(current && current.held ? "resume" : "hold"));
     $("add-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const name = $("add-name").value.trim();

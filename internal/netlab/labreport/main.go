@@ -19,19 +19,23 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/peercall/peercall/internal/netlab"
 )
 
 // tests are the scenario tests the report runs, in this order, and the
-// impairment profiles each runs on by default (the first is the one make
-// test uses).
+// impairment profiles each runs on by default (`make test` runs each once
+// on none). A profile with ":plc" runs the nodes without Opus FEC
+// (`run --no-fec`): TestDirect on wan and bad-wifi both ways compares
+// FEC+PLC with PLC alone.
 var tests = []struct {
 	name     string
 	profiles []string
 }{
-	{"TestDirect", []string{"lan"}},
+	{"TestDirect", []string{"lan", "wan", "wan:plc", "bad-wifi", "bad-wifi:plc"}},
 	{"TestConeNAT", []string{"dsl"}},
 	{"TestConeNATs", []string{"dsl"}},
-	{"TestSymmetricNATs", []string{"dsl", "wan", "bad-wifi"}},
+	{"TestSymmetricNATs", []string{"dsl"}},
 	{"TestForcedRelay", []string{"dsl"}},
 	{"TestFirewall443", []string{"dsl"}},
 	{"TestRelayKilled", []string{"dsl"}},
@@ -146,6 +150,8 @@ func runOnce(ctx context.Context, bin, dir, test, profile string, timeout time.D
 type sample struct {
 	scenario, profile, route string
 	setupMs, gapMs, sim      float64 // NaN when the line has none
+	// the caller's RFC 3550 jitter, jitter buffer depth and late share
+	jitterMs, bufferMs, latePct float64 // NaN when the line has none
 }
 
 // parse reads the SCENARIO lines of a test's output:
@@ -161,7 +167,8 @@ func parse(out []byte) []sample {
 		if i < 0 {
 			continue
 		}
-		s := sample{setupMs: math.NaN(), gapMs: math.NaN(), sim: math.NaN()}
+		nan := math.NaN()
+		s := sample{setupMs: nan, gapMs: nan, sim: nan, jitterMs: nan, bufferMs: nan, latePct: nan}
 		for _, f := range strings.Fields(line[i+len("SCENARIO "):]) {
 			k, v, ok := strings.Cut(f, "=")
 			if !ok {
@@ -187,6 +194,12 @@ func parse(out []byte) []sample {
 				s.gapMs = num()
 			case "similarity":
 				s.sim = num()
+			case "jitter_ms":
+				s.jitterMs = num()
+			case "buffer_ms":
+				s.bufferMs = num()
+			case "late_pct":
+				s.latePct = num()
 			}
 		}
 		if s.scenario != "" {
@@ -207,6 +220,14 @@ type Row struct {
 	SetupMsP95    *float64 `json:"setup_ms_p95"`
 	GapMsP95      *float64 `json:"gap_ms_p95,omitempty"`
 	SimilarityP50 *float64 `json:"similarity_p50"`
+	// The jitter buffer next to the path's jitter: the profile's (the
+	// standard deviation of its added delay), the RFC 3550 jitter the
+	// caller measured, the caller's mean buffer depth and the share of
+	// packets it dropped as late (p50 over the runs).
+	ProfileJitterMs *float64 `json:"profile_jitter_ms,omitempty"`
+	JitterMsP50     *float64 `json:"jitter_ms_p50,omitempty"`
+	BufferMsP50     *float64 `json:"buffer_ms_p50,omitempty"`
+	LatePctP50      *float64 `json:"late_pct_p50,omitempty"`
 }
 
 type key struct{ scenario, profile, route string }
@@ -243,6 +264,10 @@ func summarize(rows []sample, failures map[key]int) []Row {
 			Scenario: k.scenario, Profile: k.profile, Route: k.route, Runs: len(g),
 			SetupMsP50: pct(setup, 50), SetupMsP95: pct(setup, 95),
 			GapMsP95: pct(gap, 95), SimilarityP50: pct(sim, 50),
+			ProfileJitterMs: profileJitter(k.profile),
+			JitterMsP50:     pct(pick(func(s sample) float64 { return s.jitterMs }), 50),
+			BufferMsP50:     pct(pick(func(s sample) float64 { return s.bufferMs }), 50),
+			LatePctP50:      pct(pick(func(s sample) float64 { return s.latePct }), 50),
 		})
 	}
 	var fk []key
@@ -254,6 +279,18 @@ func summarize(rows []sample, failures map[key]int) []Row {
 		rep = append(rep, Row{Scenario: k.scenario, Profile: k.profile, Route: "-", Failed: failures[k]})
 	}
 	return rep
+}
+
+// profileJitter is the jitter of a netlab profile ("wan", "wan:plc"), or
+// nil for none or an unknown name.
+func profileJitter(name string) *float64 {
+	name, _, _ = strings.Cut(name, ":")
+	p, ok := netlab.Profiles[name]
+	if !ok {
+		return nil
+	}
+	ms := float64(p.Jitter) / float64(time.Millisecond)
+	return &ms
 }
 
 // pct is the p-th percentile of v by nearest rank, or nil for no values.
@@ -270,7 +307,7 @@ func pct(v []float64, p float64) *float64 {
 
 func printTable(w io.Writer, rep []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tprofile\troute\truns\tfailed\tsetup p50 ms\tsetup p95 ms\tgap p95 ms\tsimilarity p50\t")
+	fmt.Fprintln(tw, "scenario\tprofile\troute\truns\tfailed\tsetup p50 ms\tsetup p95 ms\tgap p95 ms\tsimilarity p50\tprofile jitter ms\tjitter p50 ms\tbuffer p50 ms\tlate p50 %\t")
 	f := func(x *float64, format string) string {
 		if x == nil {
 			return "-"
@@ -278,8 +315,9 @@ func printTable(w io.Writer, rep []Row) {
 		return fmt.Sprintf(format, *x)
 	}
 	for _, r := range rep {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Profile, r.Route, r.Runs, r.Failed,
-			f(r.SetupMsP50, "%.0f"), f(r.SetupMsP95, "%.0f"), f(r.GapMsP95, "%.0f"), f(r.SimilarityP50, "%.3f"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Profile, r.Route, r.Runs, r.Failed,
+			f(r.SetupMsP50, "%.0f"), f(r.SetupMsP95, "%.0f"), f(r.GapMsP95, "%.0f"), f(r.SimilarityP50, "%.3f"),
+			f(r.ProfileJitterMs, "%.0f"), f(r.JitterMsP50, "%.1f"), f(r.BufferMsP50, "%.0f"), f(r.LatePctP50, "%.2f"))
 	}
 	if err := tw.Flush(); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		fmt.Fprintln(os.Stderr, "labreport:", err)

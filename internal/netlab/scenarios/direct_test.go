@@ -8,9 +8,10 @@ import "testing"
 func TestDirect(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 1)
-	bob := w.user("bob", w.lab.Host("bob", w.inet), nil)
-	alice := w.user("alice", w.lab.Host("alice", w.inet), nil)
+	bob := w.user("bob", w.endHost("bob"), nil)
+	alice := w.user("alice", w.endHost("alice"), nil)
 	bob.run("bob")
+	bob.waitCheckedIn() // alice's node, started for the call, finds him there
 
 	c := alice.call(bob, "alice", false)
 	if c.Route != "direct" || c.RelayPeerID != "" {

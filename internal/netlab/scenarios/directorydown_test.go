@@ -16,8 +16,8 @@ import (
 func TestDirectoryDown(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 6)
-	alice := w.user("alice", w.lab.Host("alice", w.inet), nil)
-	bob := w.user("bob", w.lab.Host("bob", w.inet), nil)
+	alice := w.user("alice", w.endHost("alice"), nil)
+	bob := w.user("bob", w.endHost("bob"), nil)
 	alice.run("alice")
 	bob.run("bob")
 	alice.waitPublished()

@@ -5,10 +5,13 @@
 // that each side recorded the speech the other sent (testaudio), and logs
 // one parseable line per call:
 //
-//	SCENARIO n=1 name=direct profile=none route=direct relay_peer_id=- setup_ms=19 similarity=0.912 call_wall_s=3.1 wall_s=14.7
+//	SCENARIO n=1 name=direct profile=dsl route=direct relay_peer_id=- setup_ms=19 similarity=0.912 jitter_ms=6.5 buffer_ms=120.0 late_pct=0.68 call_wall_s=3.1 wall_s=14.7
 //
 // (setup_ms is the summary's; similarity the worse direction's; profile the
-// impairment the links ran on; call_wall_s is the `call` command's run
+// impairment the end users' access links ran on, PEERCALL_LAB_PROFILE, each
+// access link taking half of it, ":plc" for nodes run with --no-fec;
+// jitter_ms, buffer_ms and late_pct the caller's RFC 3550 jitter, mean jitter
+// buffer depth and share of packets dropped late; call_wall_s is the `call` command's run
 // time; wall_s is the time since the scenario's lab was built; the failover
 // adds gap_ms.) Each call also logs both sides' set-up phases (the nodes'
 // "call set up" lines). `make lab-report` runs the scenarios several times

@@ -239,7 +239,7 @@ func checkHeardPart(t *testing.T, who, path string, sent []int16, from, to time.
 // the audio.
 func (w *world) relayPair() (alice, bob *user) {
 	w.t.Helper()
-	alice = w.user("alice", w.lab.Host("alice", w.inet), w.labRanges())
+	alice = w.user("alice", w.endHost("alice"), w.labRanges())
 	alice.run("alice")
 	bob = w.natClient("bob", netlab.SymmetricNAT, "bob")
 	return alice, bob

@@ -16,8 +16,8 @@ import (
 func TestConeNAT(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 2)
-	home := w.lab.Router("home", w.inet, netlab.ConeNAT)
-	alice := w.user("alice", w.lab.Host("alice", w.inet), nil)
+	home := w.endRouter("home", netlab.ConeNAT)
+	alice := w.user("alice", w.endHost("alice"), nil)
 	bob := w.user("bob", w.lab.Host("bob", home.LAN()), nil)
 	alice.run("alice")
 	bob.run("bob")

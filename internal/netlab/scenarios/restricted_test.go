@@ -39,10 +39,10 @@ func TestFirewall443(t *testing.T) {
 
 	set = w.labRanges()
 	set["network"]["listen"] = []string{"0.0.0.0:443"}
-	bob := w.user("bob", w.lab.Host("bob", w.inet), set)
+	bob := w.user("bob", w.endHost("bob"), set)
 	bob.run("bob")
 
-	corp := w.lab.Router("corp", w.inet, netlab.NoNAT, netlab.Firewall(netlab.AllowOutTCP(443)))
+	corp := w.endRouter("corp", netlab.NoNAT, netlab.Firewall(netlab.AllowOutTCP(443)))
 	set = w.labRanges()
 	set["network"]["restricted"] = true
 	carol := w.user("carol", w.lab.Host("carol", corp.LAN()), set)

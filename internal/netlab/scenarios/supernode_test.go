@@ -141,7 +141,7 @@ func (u *user) waitActive(d time.Duration) call.Info {
 // starts its node (auto-answer, saying `says`).
 func (w *world) natClient(name string, nat netlab.NAT, says string, opts ...netlab.RouterOption) *user {
 	w.t.Helper()
-	r := w.lab.Router(name+"-net", w.inet, nat, opts...)
+	r := w.endRouter(name+"-net", nat, opts...)
 	u := w.user(name, w.lab.Host(name, r.LAN()), w.labRanges())
 	u.router = r
 	u.run(says)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,11 @@ type world struct {
 	dirKey   string
 	started  time.Time
 	scenario int
+	// profile is the impairment of the end users' access links
+	// (PEERCALL_LAB_PROFILE; nil: none), noFEC whether their nodes send
+	// without Opus FEC (the profile's ":plc" suffix).
+	profile *netlab.Profile
+	noFEC   bool
 }
 
 // newWorld builds the lab's internet, starts peercall-directory on a host
@@ -88,6 +94,7 @@ func newWorldDirPort(t *testing.T, scenario, port int) *world {
 	t.Helper()
 	lab := netlab.New(t)
 	w := &world{t: t, lab: lab, inet: lab.Internet(), started: time.Now(), scenario: scenario}
+	w.profile, w.noFEC = labProfile(t)
 	w.bin = netlab.BuildBinary(t, peercallPkg)
 	dirBin := netlab.BuildBinary(t, directoryPkg)
 	w.dirHost = lab.Host("directory", w.inet)
@@ -231,6 +238,9 @@ func (u *user) run(says string, extra ...string) *netlab.Process {
 	u.heard = filepath.Join(t.TempDir(), u.name+"-heard.wav")
 	args := append([]string{"--home", u.home, "-v", "run", "--auto-answer",
 		"--audio-in", "wav:" + speechPath(t, says), "--audio-out", "wav:" + u.heard}, extra...)
+	if u.w.noFEC {
+		args = append(args, "--no-fec")
+	}
 	u.node = u.host.Start(nil, u.w.bin, args...)
 	if dir := os.Getenv("PEERCALL_LAB_LOGS"); dir != "" {
 		// Every node's whole log, for reading where a call's time went.
@@ -258,6 +268,9 @@ type summary struct {
 	Loss            float64 `json:"loss"`
 	JitterMs        float64 `json:"jitter_ms"`
 	RTTMs           float64 `json:"rtt_ms"`
+	Quality         *struct {
+		Late uint64 `json:"late"`
+	} `json:"quality"`
 }
 
 // finishedCall is one finished `peercall call NAME --json`.
@@ -265,6 +278,9 @@ type finishedCall struct {
 	cliResult
 	summary
 	heard string // what the caller recorded
+	// bufferMs is the caller's jitter buffer depth over the call (the
+	// mean of its node's per-second "call stats" lines); nil if unknown.
+	bufferMs *float64
 }
 
 // call runs `peercall call callee --duration 3s --audio-in wav:SAYS
@@ -305,6 +321,7 @@ func (u *user) call(callee *user, says string, allowFail bool, extra ...string) 
 	if u.node != nil {
 		callerLog = u.node.Output()
 	}
+	c.bufferMs = bufferDepth(callerLog)
 	t.Logf("%s's set-up: %s; %s", u.name, lastLine(callerLog, "callee reached"), setupPhases(callerLog))
 	if callee.node != nil {
 		t.Logf("%s's set-up: %s", callee.name, setupPhases(callee.node.Output()))
@@ -392,8 +409,52 @@ func (w *world) reportExtra(name string, c finishedCall, extra string, sims ...f
 	if extra != "" {
 		extra = " " + extra
 	}
-	w.t.Logf("SCENARIO n=%d name=%s profile=%s route=%s relay_peer_id=%s setup_ms=%.0f similarity=%s%s call_wall_s=%.1f wall_s=%.1f",
-		w.scenario, name, w.profileName(), orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, sim, extra, c.wall.Seconds(), time.Since(w.started).Seconds())
+	w.t.Logf("SCENARIO n=%d name=%s profile=%s route=%s relay_peer_id=%s setup_ms=%.0f similarity=%s%s%s call_wall_s=%.1f wall_s=%.1f",
+		w.scenario, name, w.profileName(), orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, sim, extra, bufferFields(c), c.wall.Seconds(), time.Since(w.started).Seconds())
+}
+
+// bufferFields are the SCENARIO line's jitter buffer figures of the
+// caller's side: the RFC 3550 jitter it measured, its buffer's mean depth
+// and the share of packets it dropped for arriving late (media's stats).
+func bufferFields(c finishedCall) string {
+	out := fmt.Sprintf(" jitter_ms=%.1f", c.JitterMs)
+	if c.bufferMs != nil {
+		out += fmt.Sprintf(" buffer_ms=%.1f", *c.bufferMs)
+	}
+	if c.Quality != nil && c.PacketsReceived > 0 {
+		out += fmt.Sprintf(" late_pct=%.2f", 100*float64(c.Quality.Late)/float64(c.PacketsReceived))
+	}
+	return out
+}
+
+// bufferDepth is the mean jitter buffer depth (delay_ms) of the "call
+// stats" lines of a node's log since its last "call media started", or
+// nil.
+func bufferDepth(log string) *float64 {
+	i := strings.LastIndex(log, `msg="call media started"`)
+	if i < 0 {
+		return nil
+	}
+	sum, n := 0.0, 0
+	for _, line := range strings.Split(log[i:], "\n") {
+		if !strings.Contains(line, `msg="call stats"`) {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, " delay_ms=")
+		if !ok {
+			continue
+		}
+		v, _, _ := strings.Cut(rest, " ")
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			sum += x
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	mean := sum / float64(n)
+	return &mean
 }
 
 // setupPhases is the phases of the last "call set up" line of a node's
@@ -411,8 +472,65 @@ func lastLine(log, msg string) string {
 	return line
 }
 
-// profileName is the impairment profile the world's links run on.
-func (w *world) profileName() string { return "none" }
+// profileName is the impairment profile the world's links run on, with
+// ":plc" when the nodes send without FEC.
+func (w *world) profileName() string {
+	name := "none"
+	if w.profile != nil {
+		name = w.profile.Name
+	}
+	if w.noFEC {
+		name += ":plc"
+	}
+	return name
+}
+
+// labProfile reads PEERCALL_LAB_PROFILE: a netlab profile name ("" or
+// "none": no impairment), optionally followed by ":plc" for nodes that
+// send without Opus FEC (to compare FEC+PLC with PLC alone). `make test`
+// sets none; `make lab-report` sets each scenario's profiles.
+func labProfile(t *testing.T) (*netlab.Profile, bool) {
+	t.Helper()
+	v := os.Getenv("PEERCALL_LAB_PROFILE")
+	name, opt, _ := strings.Cut(v, ":")
+	noFEC := false
+	switch opt {
+	case "":
+	case "plc":
+		noFEC = true
+	default:
+		t.Fatalf("PEERCALL_LAB_PROFILE=%q: the part after ':' may only be \"plc\" (no FEC)", v)
+	}
+	if name == "" || name == "none" {
+		return nil, noFEC
+	}
+	p, ok := netlab.Profiles[name]
+	if !ok {
+		t.Fatalf("PEERCALL_LAB_PROFILE=%q: no such profile; use none or one of %v", v, netlab.ProfileNames())
+	}
+	return &p, noFEC
+}
+
+// endHost adds an end user's machine called name to the internet
+// segment, its access link shaped by half the world's profile (a call
+// between two end users crosses two access links: the whole profile).
+func (w *world) endHost(name string) *netlab.Host {
+	w.t.Helper()
+	if w.profile == nil {
+		return w.lab.Host(name, w.inet)
+	}
+	return w.lab.Host(name, w.inet, netlab.Link(w.profile.Half()))
+}
+
+// endRouter adds an end user's router (home or office) to the internet
+// segment, its WAN link (the access line) shaped as endHost's.
+func (w *world) endRouter(name string, nat netlab.NAT, opts ...netlab.RouterOption) *netlab.Router {
+	w.t.Helper()
+	if w.profile != nil {
+		opts = append(opts, netlab.WANLink(w.profile.Half()))
+	}
+	return w.lab.Router(name, w.inet, nat, opts...)
+}
 
 func orDash(s string) string {
 	if s == "" {
@@ -425,6 +543,15 @@ func orDash(s string) string {
 func (u *user) waitPublished() control.Status {
 	u.w.t.Helper()
 	return u.waitStatus(startWait, "presence published", func(st control.Status) bool { return st.Presence == "published" })
+}
+
+// waitCheckedIn waits until the user's node is listed at the directory
+// (its first check-in accepted): a caller that finds the callee only
+// through the directory (no DHT peers in common yet) needs that. On a
+// lossy profile the first check-in may be lost and retried.
+func (u *user) waitCheckedIn() control.Status {
+	u.w.t.Helper()
+	return u.waitStatus(startWait, "a check-in accepted by the directory", func(st control.Status) bool { return st.Identity != nil && !st.Identity.CheckedIn.IsZero() })
 }
 
 // tail is the last n lines of out that are not debug logs.

@@ -26,12 +26,18 @@ import (
 // a certificate in time.
 var ErrUncertified = errors.New("peer has not presented a valid directory certificate")
 
+// ErrRevoked is wrapped when a hello's certificate is revoked.
+var ErrRevoked = errors.New("certificate revoked")
+
 // Config configures an Admission.
 type Config struct {
 	// DirectoryKey is the pinned directory key that signs certificates.
 	DirectoryKey ed25519.PublicKey
 	// Certificate returns this node's certificate (sent in hellos).
 	Certificate func() (*crypto.Certificate, error)
+	// Revoked, when set, reports whether a certificate serial is on the
+	// directory's revocation list: a hello with it certifies nobody.
+	Revoked func(serial uint64) bool
 	// Limits are the budgets (zero fields: DefaultLimits).
 	Limits Limits
 	// Registry, when set, receives peercall_admission_* metrics.
@@ -463,11 +469,15 @@ func (a *Admission) closer() {
 // dialled us is disconnected.
 func (a *Admission) refuseBadCertificate(p peer.ID, err error) {
 	a.log.Debug("hello refused", "peer", p, "err", err)
+	reason := ReasonBadCertificate
+	if errors.Is(err, ErrRevoked) {
+		reason = ReasonRevoked
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.tracked[p]; ok {
-		a.evictLocked(p, ReasonBadCertificate)
+		a.evictLocked(p, reason)
 		return
 	}
-	a.refused(ReasonBadCertificate, p)
+	a.refused(reason, p)
 }

@@ -101,7 +101,13 @@ func (a *Admission) verify(cert *crypto.Certificate, p peer.ID) error {
 	if err != nil {
 		return err
 	}
-	return cert.VerifyPeer(a.cfg.DirectoryKey, key, a.now())
+	if err := cert.VerifyPeer(a.cfg.DirectoryKey, key, a.now()); err != nil {
+		return err
+	}
+	if a.cfg.Revoked != nil && a.cfg.Revoked(cert.Serial) {
+		return fmt.Errorf("%w: certificate %d of %q is on the directory's revocation list", ErrRevoked, cert.Serial, cert.Username)
+	}
+	return nil
 }
 
 // handleHello answers a hello: the peer's certificate is checked, the peer

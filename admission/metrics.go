@@ -14,21 +14,22 @@ import (
 
 // Reasons of refusals (label reason of peercall_admission_refusals_total).
 const (
-	ReasonHelloTimeout      = "hello_timeout"      // no valid certificate within HelloTimeout
-	ReasonBadCertificate    = "bad_certificate"    // a hello whose certificate does not verify
-	ReasonSubnetFull        = "subnet_full"        // evicted: MaxUncertifiedPerSubnet exceeded
-	ReasonUncertifiedFull   = "uncertified_full"   // evicted: MaxUncertified exceeded
-	ReasonCooldown          = "cooldown"           // reconnected within Cooldown of an eviction
-	ReasonSignalUncertified = "signal_uncertified" // a signalling stream beyond UncertifiedSignal
-	ReasonLimitConn         = "limit_conn"         // resource manager: a connection
-	ReasonLimitPeer         = "limit_peer"         // resource manager: a connection of a peer at its limit
-	ReasonLimitStream       = "limit_stream"       // resource manager: a stream
-	ReasonLimitProtocol     = "limit_protocol"     // resource manager: a protocol's or a protocol's per-peer limit
-	ReasonLimitService      = "limit_service"      // resource manager: a service's limit
-	ReasonLimitMemory       = "limit_memory"       // resource manager: memory
+	ReasonHelloTimeout      = "hello_timeout"       // no valid certificate within HelloTimeout
+	ReasonBadCertificate    = "bad_certificate"     // a hello whose certificate does not verify
+	ReasonRevoked           = "revoked_certificate" // a hello whose certificate is revoked
+	ReasonSubnetFull        = "subnet_full"         // evicted: MaxUncertifiedPerSubnet exceeded
+	ReasonUncertifiedFull   = "uncertified_full"    // evicted: MaxUncertified exceeded
+	ReasonCooldown          = "cooldown"            // reconnected within Cooldown of an eviction
+	ReasonSignalUncertified = "signal_uncertified"  // a signalling stream beyond UncertifiedSignal
+	ReasonLimitConn         = "limit_conn"          // resource manager: a connection
+	ReasonLimitPeer         = "limit_peer"          // resource manager: a connection of a peer at its limit
+	ReasonLimitStream       = "limit_stream"        // resource manager: a stream
+	ReasonLimitProtocol     = "limit_protocol"      // resource manager: a protocol's or a protocol's per-peer limit
+	ReasonLimitService      = "limit_service"       // resource manager: a service's limit
+	ReasonLimitMemory       = "limit_memory"        // resource manager: memory
 )
 
-var reasons = []string{ReasonHelloTimeout, ReasonBadCertificate, ReasonSubnetFull, ReasonUncertifiedFull,
+var reasons = []string{ReasonHelloTimeout, ReasonBadCertificate, ReasonRevoked, ReasonSubnetFull, ReasonUncertifiedFull,
 	ReasonCooldown, ReasonSignalUncertified, ReasonLimitConn, ReasonLimitPeer, ReasonLimitStream,
 	ReasonLimitProtocol, ReasonLimitService, ReasonLimitMemory}
 

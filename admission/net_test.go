@@ -38,6 +38,10 @@ var attackSources = []string{"127.0.1.2", "127.0.2.2", "127.0.3.2", "127.0.4.2"}
 type testDir struct {
 	key ed25519.PrivateKey
 	pub ed25519.PublicKey
+	// serial numbers the certificates it issues; revoked, when set, is
+	// every node's revocation list.
+	serial  atomic.Uint64
+	revoked func(serial uint64) bool
 }
 
 func newDir(t testing.TB) *testDir {
@@ -78,13 +82,13 @@ func (d *testDir) node(t testing.TB, lim Limits, foreign bool) *testNode {
 	if foreign {
 		signer = newDir(t).key
 	}
-	cert, err := crypto.IssueCertificate(signer, fmt.Sprintf("user%x", key[32:36]), key.Public().(ed25519.PublicKey), 1, time.Now(), time.Hour)
+	cert, err := crypto.IssueCertificate(signer, fmt.Sprintf("user%x", key[32:36]), key.Public().(ed25519.PublicKey), d.serial.Add(1), time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	adm, err := New(Config{DirectoryKey: d.pub, Certificate: func() (*crypto.Certificate, error) { return cert, nil },
-		Limits: lim, Registry: reg, Logger: testLogger()})
+		Revoked: d.revoked, Limits: lim, Registry: reg, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,6 +422,44 @@ func TestBadCertificate(t *testing.T) {
 	}
 	if got := refusals(t, victim.reg); got[ReasonBadCertificate] != 1 {
 		t.Errorf("refusals %v: want one bad_certificate", got)
+	}
+}
+
+// TestRevokedCertificate: a hello with a certificate on the revocation
+// list is refused (counted as revoked_certificate) and the peer that
+// dialled is disconnected; a valid one is still certified.
+func TestRevokedCertificate(t *testing.T) {
+	d := newDir(t)
+	var revokedSerial atomic.Uint64
+	d.revoked = func(serial uint64) bool { return serial == revokedSerial.Load() }
+	victim := d.node(t, Limits{}, false)
+	stolen := d.node(t, Limits{}, false)
+	friend := d.node(t, Limits{}, false)
+	revokedSerial.Store(d.serial.Load() - 1) // stolen's
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, n := range []*testNode{stolen, friend} {
+		if err := n.h.Connect(ctx, addrInfo(victim.h)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := friend.adm.WaitCertified(ctx, victim.h.ID()); err != nil {
+		t.Fatalf("a valid certificate's hello: %v", err)
+	}
+	if err := stolen.adm.WaitCertified(ctx, victim.h.ID()); err == nil {
+		t.Error("the victim answered a hello with a revoked certificate")
+	}
+	for ctx.Err() == nil && stolen.h.Network().Connectedness(victim.h.ID()) == network.Connected {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if victim.adm.Certified(stolen.h.ID()) || stolen.h.Network().Connectedness(victim.h.ID()) == network.Connected {
+		t.Error("the revoked peer is certified or still connected")
+	}
+	if !victim.adm.Certified(friend.h.ID()) {
+		t.Error("the valid peer is not certified")
+	}
+	if got := refusals(t, victim.reg); got[ReasonRevoked] != 1 || got[ReasonBadCertificate] != 0 {
+		t.Errorf("refusals %v: want one revoked_certificate", got)
 	}
 }
 

@@ -40,6 +40,7 @@ type run struct {
 	route       media.Route // the route ICE chose, kept across a path loss
 	chain       *dsp.Chain  // the microphone's processing, nil when off
 	failovers   int         // paths recovered after a loss
+	reconnects  int         // network changes the call went through
 	hold        holdState   // mute and hold, both sides (hold.go)
 	holdMu      sync.Mutex  // one mute or hold change at a time (hold.go)
 }
@@ -51,7 +52,7 @@ func (r *run) info() Info {
 		State: r.state, Started: r.started, SAS: r.sas}
 	if r.sess != nil && !r.connectedAt.IsZero() {
 		st := r.sess.Stats()
-		ci.Route = st.Route.Kind
+		ci.Route, ci.LocalAddr = st.Route.Kind, st.Route.Local
 		ci.PacketsSent, ci.PacketsReceived = st.PacketsSent, st.PacketsReceived
 		if st.Quality.Codec != "" {
 			q := st.Quality
@@ -172,6 +173,7 @@ func (r *run) run(ctx context.Context) *Result {
 			case signalling.EventICERestart:
 				// The peer's network changed: answer its new offer with
 				// fresh candidates (the DTLS session is kept).
+				r.reconnecting("the peer restarted ICE")
 				actx, cancel := context.WithTimeout(ctx, mediaStartTimeout)
 				if fo != nil && fo.dead != "" && !r.deadAnswers(actx, fo) {
 					// Our own relay died too (not only the caller's):
@@ -204,6 +206,9 @@ func (r *run) run(ctx context.Context) *Result {
 			durC = nil
 			hangup("")
 		case pe := <-pathC:
+			if !pe.Lost {
+				r.reconnected()
+			}
 			fo = r.onPath(rctx, pe, fo, recovered, &rwg)
 			if fo != nil {
 				giveUpC = fo.timer.C
@@ -343,6 +348,7 @@ func (r *run) result() *Result {
 		res.Summary.JitterMs = roundTo(st.JitterMs, 2)
 		res.Summary.RTTMs = roundTo(st.RTTMs, 2)
 		res.Summary.DSP = dspStats
+		res.Summary.Reconnects = r.reconnects
 		res.Summary.HeldS = roundTo(r.hold.heldFor(time.Now()).Seconds(), 2)
 		if st.Quality.Codec != "" {
 			q := st.Quality

@@ -29,7 +29,10 @@ const (
 	StateInviting State = "inviting" // outgoing: INVITE sent, no answer yet
 	StateRinging  State = "ringing"  // the callee rings
 	StateActive   State = "active"   // audio flows
-	StateEnded    State = "ended"
+	// StateReconnecting: a side's network changed and ICE restarts; the
+	// call goes on (call/netchange.go).
+	StateReconnecting State = "reconnecting"
+	StateEnded        State = "ended"
 )
 
 // Direction says who called.
@@ -50,7 +53,11 @@ const (
 	EventIncoming  EventKind = "incoming"  // incoming: a call rings here
 	EventConnected EventKind = "connected" // audio flows
 	EventEnded     EventKind = "ended"     // Event.Result says how
-	EventMedia     EventKind = "media"     // mute or hold changed, on either side (Info's muted, held, peer_muted, peer_held)
+	// EventReconnecting: a side's network changed, ICE restarts;
+	// EventReconnected: the new path works.
+	EventReconnecting EventKind = "reconnecting"
+	EventReconnected  EventKind = "reconnected"
+	EventMedia        EventKind = "media" // mute or hold changed, on either side (Info's muted, held, peer_muted, peer_held)
 )
 
 // Summary is a call's summary, the object `call --json` prints.
@@ -79,6 +86,9 @@ type Summary struct {
 	// EndReason is how the call ended ("hung up (local)", "relay lost", …)
 	// and why, when a reason was given.
 	EndReason string `json:"end_reason,omitempty"`
+	// Reconnects counts the network changes (either side's) the call
+	// went through (call/netchange.go).
+	Reconnects int `json:"reconnects,omitempty"`
 }
 
 // Result is how a call ended: the summary plus what the human output
@@ -106,6 +116,9 @@ type Info struct {
 	Started   time.Time       `json:"started"`
 	SAS       string          `json:"sas,omitempty"`
 	Route     media.RouteKind `json:"route,omitempty"`
+	// LocalAddr is this side's end of the media path ("address:port
+	// type"); it changes when the call moves to another network.
+	LocalAddr string `json:"local_addr,omitempty"`
 	// PacketsSent and PacketsReceived count audio packets so far.
 	PacketsSent     uint64 `json:"packets_sent,omitempty"`
 	PacketsReceived uint64 `json:"packets_received,omitempty"`

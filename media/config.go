@@ -72,6 +72,11 @@ type Config struct {
 	// (for example ["127.0.0.1"] in tests). Empty means every interface
 	// except loopback.
 	ListenIPs []string
+	// ListenIPsNow, when set, is asked at every candidate gathering (the
+	// first and each ICE restart) for the addresses to gather on instead
+	// of ListenIPs: a node whose listen addresses moved gathers on the new
+	// ones. Empty means every interface.
+	ListenIPsNow func() []string
 	// Logger receives the session's logs (nil: slog.Default()).
 	Logger *slog.Logger
 

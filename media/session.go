@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/audio"
@@ -54,6 +55,7 @@ type Session struct {
 	track  *webrtc.TrackLocalStaticRTP
 	sender *webrtc.RTPSender
 	tcpMux ice.TCPMux
+	stdnet *stdnet.Net // the interfaces ICE gathers on (nil with Config.Net)
 
 	ctx    context.Context // ends on Close or when the call fails
 	cancel context.CancelFunc
@@ -155,6 +157,12 @@ func (s *Session) buildPeerConnection() error {
 	}
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
+	} else if n, err := stdnet.NewNet(); err == nil {
+		// Our own copy of the interface list, so that an ICE restart after
+		// a network change gathers on the interfaces of now
+		// (refreshInterfaces): pion reads them once per agent.
+		se.SetNet(n)
+		s.stdnet = n
 	}
 	if cfg.ICEProxyDialer != nil {
 		se.SetICEProxyDialer(cfg.ICEProxyDialer)
@@ -164,22 +172,24 @@ func (s *Session) buildPeerConnection() error {
 			return fmt.Errorf("media: UDP port range %d-%d: %w", cfg.PortMin, cfg.PortMax, err)
 		}
 	}
-	if len(cfg.ListenIPs) > 0 {
-		allowed := make([]net.IP, 0, len(cfg.ListenIPs))
+	if len(cfg.ListenIPs) > 0 || cfg.ListenIPsNow != nil {
+		listenIPs := func() []string { return cfg.ListenIPs }
+		if cfg.ListenIPsNow != nil {
+			listenIPs = cfg.ListenIPsNow
+		}
 		loopback := false
-		for _, a := range cfg.ListenIPs {
-			ip := net.ParseIP(a)
-			allowed = append(allowed, ip)
-			loopback = loopback || ip.IsLoopback()
+		for _, a := range listenIPs() {
+			loopback = loopback || net.ParseIP(a).IsLoopback()
 		}
 		se.SetIncludeLoopbackCandidate(loopback)
 		se.SetIPFilter(func(ip net.IP) bool {
+			allowed := listenIPs()
 			for _, a := range allowed {
-				if a.Equal(ip) {
+				if net.ParseIP(a).Equal(ip) {
 					return true
 				}
 			}
-			return false
+			return len(allowed) == 0
 		})
 	}
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
@@ -291,6 +301,9 @@ func (s *Session) Accept(ctx context.Context, offerSDP string) (string, error) {
 	s.mu.Lock()
 	renegotiate := s.remoteSet // a re-offer: an ICE restart
 	s.mu.Unlock()
+	if renegotiate {
+		s.refreshInterfaces()
+	}
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -321,11 +334,23 @@ func (s *Session) SetAnswer(answerSDP string) error {
 // RestartICEOffer makes a new offer with fresh ICE credentials (an ICE
 // restart, after a network change); apply the answer with SetAnswer.
 func (s *Session) RestartICEOffer(ctx context.Context) (string, error) {
+	s.refreshInterfaces()
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
 	if err != nil {
 		return "", fmt.Errorf("media: create ICE restart offer: %w", err)
 	}
 	return s.setLocalAndGatherFor(ctx, offer, RestartGatherWait)
+}
+
+// refreshInterfaces rereads the machine's interfaces before an ICE
+// restart, so that its candidates are those of the network of now.
+func (s *Session) refreshInterfaces() {
+	if s.stdnet == nil {
+		return
+	}
+	if err := s.stdnet.UpdateInterfaces(); err != nil {
+		s.log.Warn("reread the network interfaces for an ICE restart; the old ones are used", "err", err)
+	}
 }
 
 func (s *Session) setLocalAndGather(ctx context.Context, d webrtc.SessionDescription) (string, error) {

@@ -25,6 +25,7 @@ import (
 	"github.com/peercall/peercall/control"
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory"
+	"github.com/peercall/peercall/dirlink"
 	"github.com/peercall/peercall/events"
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/media"
@@ -75,7 +76,7 @@ type Options struct {
 	// 5 s; tests shorten them).
 	PresenceTTL, PresenceRetry time.Duration
 	// RevocationRefresh is how often the revocation list is fetched
-	// (default DefaultRevocationRefresh).
+	// (default dirlink.DefaultRevocationRefresh).
 	RevocationRefresh time.Duration
 	// PresenceShutdown bounds the tombstone's publication at Close
 	// (default 10 s).
@@ -147,9 +148,8 @@ type Node struct {
 	presenceErr    error
 	presenceCh     chan struct{} // closed at the first successful publication
 	addrsChanged   chan struct{} // kicked when the addresses to announce may have changed
-	checkins       checkinState
-	renewal        renewState
-	revs           revocationCache
+	link           *dirlink.Link // check-ins, renewal, revocations (node/dirlink.go)
+	netw           netState      // network-change watching (node/netchange.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -187,6 +187,7 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 		}
 		cfg.Network.Listen = opts.Listen
 	}
+	followListen := opts.Media.ListenIPs == nil && opts.Media.ListenIPsNow == nil
 	if opts.Media.ListenIPs == nil {
 		opts.Media.ListenIPs = home.ListenIPs(cfg.Network.Listen)
 	}
@@ -195,6 +196,9 @@ func New(ctx context.Context, h *home.Home, opts Options) (*Node, error) {
 	}
 	n := &Node{home: h, cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now, started: time.Now(),
 		presenceCh: make(chan struct{}), presenceDone: make(chan struct{}), addrsChanged: make(chan struct{}, 1)}
+	if followListen {
+		n.opts.Media.ListenIPsNow = n.mediaListenIPs // calls gather where the host listens now
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.soft.bus = events.New(n.now)
 	if err := n.start(ctx); err != nil {
@@ -240,6 +244,9 @@ func (n *Node) start(ctx context.Context) (err error) {
 			return fmt.Errorf("directory.url: %w", err)
 		}
 	}
+	if err := n.newDirLink(); err != nil {
+		return err
+	}
 	var cerr error
 	n.cache, cerr = presence.OpenHostCache(h.Path(home.HostCacheFile))
 	if cerr != nil {
@@ -249,7 +256,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	// Admission: peers that have not proven a directory certificate get a
 	// small budget of their own (package admission).
 	if n.adm, err = admission.New(admission.Config{DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
-		Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
+		Revoked: n.revoked, Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
 		return err
 	}
 	if err := n.openSharedPort(); err != nil {
@@ -259,9 +266,11 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if n.shared != nil {
 		sharedP2P = n.shared.P2P
 	}
-	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback, sharedP2P, n.adm.HostOptions); err != nil {
+	n.newNetWatch()
+	if n.host, err = newHost(n.key, cfg.Network.Listen, opts.FreePortFallback, sharedP2P, n.hostOptions); err != nil {
 		return err
 	}
+	n.netw.host.Store(&n.host)
 	n.adm.Start(n.host)
 	n.watchConnections()
 	boot := n.bootstrapPeers(ctx)
@@ -289,9 +298,8 @@ func (n *Node) start(ctx context.Context) (err error) {
 	if err := n.startTransfers(); err != nil {
 		return err
 	}
-	n.startCheckin()
-	n.startRenewal()
-	n.startRevocations()
+	n.link.Start()
+	n.runNetWatch()
 	n.connectBootstrap(ctx, boot)
 	if err := n.startSoftphone(ctx); err != nil {
 		return err
@@ -323,7 +331,7 @@ func (n *Node) startRelay() (err error) {
 	deps := supernode.Deps{
 		Host: n.host, Routing: n.dht, DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
 		Network: n.cfg.Network, Logger: n.log, DirectoryURL: n.cfg.Directory.URL,
-		OnCircuitChange: n.addrsMayHaveChanged, Key: n.key,
+		OnCircuitChange: n.addrsMayHaveChanged, Key: n.key, Revoked: n.revoked,
 	}
 	if n.shared != nil {
 		deps.SharedTURN, deps.SharedTURNTLS = n.shared.TURN, n.shared.TLS
@@ -510,7 +518,7 @@ func (n *Node) watchConnections() {
 						n.cache.Seen(e.Peer, addrs, n.now())
 					}
 				case event.EvtLocalAddressesUpdated:
-					n.addrsMayHaveChanged()
+					n.localAddrsUpdated(e)
 				}
 			}
 		}
@@ -592,6 +600,12 @@ func (n *Node) shutdown() error {
 	}
 	n.cancel()
 	n.wg.Wait()
+	if n.link != nil {
+		n.link.Close() // withdraws the check-in
+	}
+	if n.netw.w != nil {
+		n.netw.w.Close()
+	}
 	if n.presenceCancel != nil {
 		n.presenceCancel()
 		<-n.presenceDone

@@ -50,6 +50,10 @@ func (r *Relay) IssueCredentials(cert *crypto.Certificate, peerKey ed25519.Publi
 		r.refuse(reason)
 		return Credentials{}, fmt.Errorf("issue relay credentials for %q: %w: %w", cert.Username, ErrCertificate, err)
 	}
+	if r.opts.Revoked != nil && r.opts.Revoked(cert.Serial) {
+		r.refuse(RefusedCertificateRevoked)
+		return Credentials{}, fmt.Errorf("issue relay credentials for %q: %w: certificate %d is revoked (its user logged out everywhere, or an operator revoked it)", cert.Username, ErrCertificate, cert.Serial)
+	}
 	r.mu.Lock()
 	urls := append([]string(nil), r.urls...)
 	running := r.server != nil && !r.draining

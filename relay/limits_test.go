@@ -107,7 +107,8 @@ func TestIssueCredentials(t *testing.T) {
 	w := newWorld(t)
 	now := time.Now()
 	cfg := testConfig()
-	r := startRelay(t, w, cfg, Options{Now: func() time.Time { return now }})
+	const revokedSerial = 99
+	r := startRelay(t, w, cfg, Options{Now: func() time.Time { return now }, Revoked: func(serial uint64) bool { return serial == revokedSerial }})
 	other := newWorld(t)
 	alice, aliceKey := w.user(t, "alice")
 	_, malloryKey := w.user(t, "mallory")
@@ -118,6 +119,11 @@ func TestIssueCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired, err := crypto.IssueCertificate(w.dirPriv, "dave", aliceKey, 3, now.Add(-2*time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, erinKey := w.user(t, "erin")
+	revoked, err := crypto.IssueCertificate(w.dirPriv, "erin", erinKey, revokedSerial, now.Add(-time.Minute), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +141,7 @@ func TestIssueCredentials(t *testing.T) {
 		{name: "another directory", cert: foreign, key: foreignKey, wantErr: crypto.ErrCertificateSignature, reason: RefusedCertificate},
 		{name: "expired certificate", cert: expired, key: aliceKey, wantErr: crypto.ErrCertificateExpired, reason: RefusedCertificate},
 		{name: "no certificate", cert: nil, key: aliceKey, wantErr: ErrCertificate, reason: RefusedCertificate},
+		{name: "revoked certificate", cert: revoked, key: erinKey, wantErr: ErrCertificate, reason: RefusedCertificateRevoked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,9 @@ type Options struct {
 	// DirectoryKey is the pinned directory public key: only holders of a
 	// certificate it signed get credentials. Required.
 	DirectoryKey ed25519.PublicKey
+	// Revoked, when set, reports whether a certificate serial is on the
+	// directory's revocation list: its holder gets no credentials.
+	Revoked func(serial uint64) bool
 	// ListenIP is the address the TURN listeners and relay sockets bind
 	// (nil: 0.0.0.0; tests: 127.0.0.1).
 	ListenIP net.IP

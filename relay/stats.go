@@ -34,6 +34,9 @@ const (
 	// credential request: the certificate names another peer than the
 	// stream's remote peer.
 	RefusedCertificatePeer Reason = "certificate_peer"
+	// credential request: the certificate is on the directory's
+	// revocation list.
+	RefusedCertificateRevoked Reason = "certificate_revoked"
 	// credential request while the TURN server is not running.
 	RefusedNotRunning Reason = "not_running"
 	// CreatePermission, ChannelBind or Connect to a peer address that is
@@ -71,7 +74,7 @@ var closeCauses = []CloseCause{ClosedMaxDuration, ClosedIdle, ClosedUnrefreshed}
 var refusalReasons = []Reason{
 	RefusedNoCredentials, RefusedExpired, RefusedBadCredentials, RefusedMaxSessions,
 	RefusedMaxUserSessions, RefusedDraining, RefusedTCPAllocation, RefusedCertificate,
-	RefusedCertificatePeer, RefusedNotRunning, RefusedPeerForbidden,
+	RefusedCertificatePeer, RefusedCertificateRevoked, RefusedNotRunning, RefusedPeerForbidden,
 }
 
 var dropReasons = []Reason{DroppedBandwidth, DroppedPeerForbidden}

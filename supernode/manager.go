@@ -59,6 +59,7 @@ type Manager struct {
 	sharedTLS  net.Listener // and its TURN-over-TLS route
 	dialer     *turnDialer
 	dirKey     ed25519.PublicKey
+	revoked    func(serial uint64) bool
 	cert       func() (*crypto.Certificate, error)
 	log        *slog.Logger
 	opts       Options
@@ -82,6 +83,7 @@ type Manager struct {
 	rsv      circuitState // this node's reservation while unreachable
 
 	ctx    context.Context
+	wake   chan struct{} // NetworkChanged: step now (supernode/netchange.go)
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -108,8 +110,11 @@ type Deps struct {
 	DirectoryKey ed25519.PublicKey
 	// Certificate is the node's current directory certificate.
 	Certificate func() (*crypto.Certificate, error)
-	Network     home.NetworkConfig
-	Logger      *slog.Logger
+	// Revoked, when set, reports whether a certificate serial is on the
+	// directory's revocation list (relay credentials are refused to it).
+	Revoked func(serial uint64) bool
+	Network home.NetworkConfig
+	Logger  *slog.Logger
 	// DirectoryURL is directory.url, an address restricted-network
 	// detection probes.
 	DirectoryURL string
@@ -157,7 +162,7 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 	}
 	m := &Manager{
 		h: d.Host, routing: d.Routing, onCircuit: d.OnCircuitChange, key: d.Key,
-		sharedTURN: d.SharedTURN, sharedTLS: d.SharedTURNTLS, dialer: newTURNDialer(), dirKey: d.DirectoryKey, cert: d.Certificate, log: d.Logger, opts: opts,
+		sharedTURN: d.SharedTURN, sharedTLS: d.SharedTURNTLS, dialer: newTURNDialer(), dirKey: d.DirectoryKey, revoked: d.Revoked, cert: d.Certificate, log: d.Logger, opts: opts,
 		user: cfg, cfg: eff, reasons: reasons, policy: pol,
 		restricted: d.Network.Restricted || pol.Network.Restricted,
 		ranges:     ranges, listenIP: listenIP(d.Network.Listen),
@@ -197,6 +202,7 @@ func New(d Deps, cfg home.RelayConfig, opts Options) (*Manager, error) {
 		}
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.wake = make(chan struct{}, 1)
 	m.dialback = reach.NewService(m.h, m.log)
 	m.finder = newFinder(m)
 	if !m.restricted {
@@ -260,6 +266,8 @@ func (m *Manager) run() {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-m.wake:
+			t.Stop()
 		}
 	}
 }
@@ -417,7 +425,7 @@ func (m *Manager) relayFor(proof reach.Result) (*relay.Relay, error) {
 		}
 		public = net.IP(ip.AsSlice())
 	}
-	opts := relay.Options{DirectoryKey: m.dirKey, ListenIP: m.listenIP, PublicIP: public,
+	opts := relay.Options{DirectoryKey: m.dirKey, Revoked: m.revoked, ListenIP: m.listenIP, PublicIP: public,
 		TestSameHostPeers: m.opts.SameHostPeers,
 		Tracer:            m.tracer, Logger: m.log}
 	if m.sharedTURN != nil {

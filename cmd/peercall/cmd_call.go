@@ -198,6 +198,10 @@ func (p *callPrinter) event(kind call.EventKind, c call.Info) {
 	case call.EventConnected:
 		p.line("connected to %s (%s route)\nshort authentication string: %s — read it to %s; if theirs differs, someone is in the middle",
 			c.Peer, orDirect(c.Route), c.SAS, c.Peer)
+	case call.EventReconnecting:
+		p.line("reconnecting to %s (a network changed)…", c.Peer)
+	case call.EventReconnected:
+		p.line("reconnected to %s (%s route)", c.Peer, orDirect(c.Route))
 	case call.EventMedia:
 		p.line("call with %s: %s", c.Peer, audioWords(c))
 	}

@@ -40,6 +40,7 @@ var tests = []struct {
 	{"TestFirewall443", []string{"dsl"}},
 	{"TestRelayKilled", []string{"dsl"}},
 	{"TestDirectoryDown", []string{"lan"}},
+	{"TestHostMoves", []string{"lan"}},
 }
 
 func main() {

@@ -29,6 +29,7 @@
 //	5 TestRelayKilled     the relaying super-node dies: the call moves to
 //	                      another, or ends with "relay lost" on both sides
 //	6 TestDirectoryDown   directory dead: DHT, host cache, cached certificates
+//	7 TestHostMoves       the caller's host moves behind another NAT mid-call: ICE restarts, the call goes on
 //
 // Every check fails when the behaviour it names is missing or regresses,
 // with a message saying what peercall did instead; none skips for that.

@@ -1,4 +1,4 @@
-package node
+package dirlink
 
 import (
 	"context"
@@ -8,16 +8,19 @@ import (
 	"sync"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/peercall/peercall/directory"
 )
 
 // Check-ins tell the directory where the node is (docs/architecture.md,
 // "Check-in"): at start, within checkinPoll of a change of its addresses
-// or of its super-node role, every interval the directory asks for (two
-// fifths of the check-in's time-to-live), and a withdrawal at Close.
+// or of its super-node role (at once after CheckInNow), every interval the
+// directory asks for (two fifths of the check-in's time-to-live), and a
+// withdrawal at Close.
 const (
-	// checkinPoll is how often the node compares its addresses (listen,
-	// observed, circuit) and role with those it last checked in.
+	// checkinPoll is how often the link compares the node's addresses
+	// (listen, observed, circuit) and role with those it last checked in.
 	checkinPoll = 500 * time.Millisecond
 	// The interval the directory asks for is kept within these bounds.
 	checkinMinInterval = 5 * time.Second
@@ -28,6 +31,8 @@ const (
 	checkinRetryMax = 2 * time.Minute
 	// checkinWithdrawTimeout bounds the withdrawal at Close.
 	checkinWithdrawTimeout = 2 * time.Second
+	// maxCircuitAddrs is how many circuit addresses a check-in carries.
+	maxCircuitAddrs = 4
 )
 
 // CheckinStatus is the state of the node's check-ins (status).
@@ -44,50 +49,37 @@ type checkinState struct {
 }
 
 // CheckinStatus returns the state of the node's check-ins.
-func (n *Node) CheckinStatus() CheckinStatus {
-	n.checkins.mu.Lock()
-	defer n.checkins.mu.Unlock()
-	return n.checkins.st
+func (l *Link) CheckinStatus() CheckinStatus {
+	l.checkins.mu.Lock()
+	defer l.checkins.mu.Unlock()
+	return l.checkins.st
 }
 
-// startCheckin runs the check-in loop until Close, when a directory is
-// configured.
-func (n *Node) startCheckin() {
-	if n.dir == nil {
-		return
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.runCheckin(n.ctx)
-	}()
-}
-
-// checkinAddrs are the addresses a check-in reports: the circuit
-// addresses (at most four) and the host's, at most
-// directory.MaxCheckinAddrs, sorted, without duplicates.
-func (n *Node) checkinAddrs() []string {
-	var circuits []string
-	if n.relay != nil {
-		for _, a := range n.relay.CircuitAddrs() {
-			circuits = append(circuits, a.String())
-		}
-	}
-	slices.Sort(circuits)
-	circuits = slices.Compact(circuits)
-	circuits = circuits[:min(len(circuits), 4)]
-	var direct []string
-	for _, a := range n.host.Addrs() {
-		direct = append(direct, a.String())
-	}
-	slices.Sort(direct)
-	direct = slices.Compact(direct)
+// CheckinAddrs are the addresses a check-in reports: the circuit
+// addresses (at most four) and the direct ones, at most
+// directory.MaxCheckinAddrs in all, each part sorted, without duplicates.
+func CheckinAddrs(direct, circuits []string) []string {
+	circuits = slices.Compact(slices.Sorted(slices.Values(circuits)))
+	circuits = circuits[:min(len(circuits), maxCircuitAddrs)]
+	direct = slices.Compact(slices.Sorted(slices.Values(direct)))
 	direct = direct[:min(len(direct), directory.MaxCheckinAddrs-len(circuits))]
 	return append(direct, circuits...)
 }
 
+func (l *Link) addrs() []string {
+	var direct, circuits []string
+	for _, a := range l.cfg.Addrs() {
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			circuits = append(circuits, a.String())
+		} else {
+			direct = append(direct, a.String())
+		}
+	}
+	return CheckinAddrs(direct, circuits)
+}
+
 // runCheckin checks in whenever due, until ctx is done; then it withdraws.
-func (n *Node) runCheckin(ctx context.Context) {
+func (l *Link) runCheckin(ctx context.Context) {
 	var (
 		sent     []string // addresses of the last accepted check-in
 		super    bool
@@ -95,25 +87,26 @@ func (n *Node) runCheckin(ctx context.Context) {
 		next     time.Time // when a check-in is due regardless of changes
 		retry    time.Duration
 		last     time.Time // the time of the last check-in sent: the next is later
+		kicked   bool
 	)
 	tick := time.NewTicker(checkinPoll)
 	defer tick.Stop()
 	for {
-		addrs := n.checkinAddrs()
-		sup := n.relay != nil && n.relay.Promoted()
-		now := n.now()
-		changed := !accepted || !slices.Equal(addrs, sent) || sup != super
+		addrs := l.addrs()
+		sup := l.cfg.SuperNode()
+		now := l.now()
+		changed := kicked || !accepted || !slices.Equal(addrs, sent) || sup != super
 		if !now.Before(next) || (retry == 0 && changed) {
 			at := now.UTC().Truncate(time.Microsecond)
 			if !at.After(last) {
 				at = last.Add(time.Microsecond)
 			}
 			last = at
-			resp, err := n.checkIn(ctx, at, addrs, sup, false)
+			resp, err := l.checkIn(ctx, at, addrs, sup, false)
 			switch {
 			case err == nil:
 				if !accepted || changed {
-					n.log.Info("checked in at the directory", "addrs", addrs, "super_node", sup, "expires", resp.Expires)
+					l.log.Info("checked in at the directory", "addrs", addrs, "super_node", sup, "expires", resp.Expires)
 				}
 				sent, super, accepted, retry = addrs, sup, true, 0
 				interval := min(max(time.Duration(resp.IntervalSeconds)*time.Second, checkinMinInterval), checkinMaxInterval)
@@ -127,51 +120,54 @@ func (n *Node) runCheckin(ctx context.Context) {
 					wait = apiErr.RetryAfter
 				}
 				next = now.Add(wait)
-				n.log.Warn("check-in at the directory failed; lookups by name may not find this node until one succeeds", "err", err, "retry_in", wait.Round(time.Millisecond))
+				l.log.Warn("check-in at the directory failed; lookups by name may not find this node until one succeeds", "err", err, "retry_in", wait.Round(time.Millisecond))
 			}
 		}
+		kicked = false
 		select {
 		case <-ctx.Done():
 			if accepted {
-				n.withdrawCheckin(last)
+				l.withdraw(last)
 			}
 			return
 		case <-tick.C:
+		case <-l.kick:
+			kicked = true
 		}
 	}
 }
 
 // checkIn sends one check-in with the current certificate and records
 // its outcome.
-func (n *Node) checkIn(ctx context.Context, at time.Time, addrs []string, super, withdraw bool) (directory.CheckinResponse, error) {
-	cert, err := n.currentCertificate()
+func (l *Link) checkIn(ctx context.Context, at time.Time, addrs []string, super, withdraw bool) (directory.CheckinResponse, error) {
+	cert, err := l.cfg.Certificate()
 	var resp directory.CheckinResponse
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		resp, err = n.dir.CheckIn(cctx, directory.CheckinParams{Key: n.key, Certificate: cert, Time: at,
+		resp, err = l.cfg.Directory.CheckIn(cctx, directory.CheckinParams{Key: l.cfg.Key, Certificate: cert, Time: at,
 			Addrs: addrs, SuperNode: super, Withdraw: withdraw})
 		cancel()
 	}
-	n.checkins.mu.Lock()
-	defer n.checkins.mu.Unlock()
-	n.checkins.st.Err = err
+	l.checkins.mu.Lock()
+	defer l.checkins.mu.Unlock()
+	l.checkins.st.Err = err
 	if err == nil {
-		n.checkins.st.Last, n.checkins.st.Expires, n.checkins.st.Addrs = n.now(), resp.Expires, len(addrs)
+		l.checkins.st.Last, l.checkins.st.Expires, l.checkins.st.Addrs = l.now(), resp.Expires, len(addrs)
 	}
 	return resp, err
 }
 
-// withdrawCheckin ends the node's listing at the directory (Close).
-func (n *Node) withdrawCheckin(last time.Time) {
-	at := n.now().UTC().Truncate(time.Microsecond)
+// withdraw ends the node's listing at the directory (Close).
+func (l *Link) withdraw(last time.Time) {
+	at := l.now().UTC().Truncate(time.Microsecond)
 	if !at.After(last) {
 		at = last.Add(time.Microsecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), checkinWithdrawTimeout)
 	defer cancel()
-	if _, err := n.checkIn(ctx, at, nil, false, true); err != nil {
-		n.log.Warn("withdraw the check-in; the directory lists this node until it expires", "err", err)
+	if _, err := l.checkIn(ctx, at, nil, false, true); err != nil {
+		l.log.Warn("withdraw the check-in; the directory lists this node until it expires", "err", err)
 		return
 	}
-	n.log.Debug("check-in withdrawn")
+	l.log.Debug("check-in withdrawn")
 }

@@ -149,6 +149,24 @@ func (tk Ticket) Refund(now time.Time, units float64) {
 	t.set(e, budget{level: level, at: now})
 }
 
+// Short reports, without spending anything, whether key holds a budget
+// of its own that is below cost at now, and the wait until it is not: a
+// server can refuse such a key before checking what else the request
+// proves, while only requests that prove it spend the budget.
+func (t *Table) Short(key string, now time.Time, cost float64) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byKey[key]
+	if e == nil {
+		return 0, false
+	}
+	level := e.b.levelAt(now, t.rate, t.burst)
+	if level >= cost {
+		return 0, false
+	}
+	return time.Duration((cost - level) / t.rate * float64(time.Second)), true
+}
+
 // Remaining is the budget key has at now.
 func (t *Table) Remaining(key string, now time.Time) float64 {
 	t.mu.Lock()

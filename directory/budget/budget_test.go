@@ -58,3 +58,27 @@ func TestTable(t *testing.T) {
 		t.Errorf("after a full refund: remaining %v, %d keys held; want 20 and the key gone", got, tbl.Len())
 	}
 }
+
+// TestShort: only a key holding a spent budget is short, with the wait
+// until one unit is back, and asking spends nothing.
+func TestShort(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tb := New(2, 2*time.Second, 10, nil) // one unit a second
+	if _, short := tb.Short("a", now, 1); short {
+		t.Fatal("a key never seen is short")
+	}
+	tb.Take("a", now, 1)
+	if _, short := tb.Short("a", now, 1); short {
+		t.Fatal("a key with one unit left is short")
+	}
+	tb.Take("a", now, 1)
+	for range 5 {
+		wait, short := tb.Short("a", now, 1)
+		if !short || wait != time.Second {
+			t.Fatalf("spent key: short %v, wait %v; want true, 1s", short, wait)
+		}
+	}
+	if _, short := tb.Short("a", now.Add(time.Second), 1); short {
+		t.Error("still short once a unit came back (asking must not spend)")
+	}
+}

@@ -50,6 +50,11 @@ func (s *Server) throttleKey(t *budget.Table, limit string, key []byte) *apiErro
 	if ok {
 		return nil
 	}
+	return s.throttled(limit, wait)
+}
+
+// throttled is the 429 of a node key's spent budget, counted under limit.
+func (s *Server) throttled(limit string, wait time.Duration) *apiError {
 	s.metrics.throttled.WithLabelValues(limit).Inc()
 	return &apiError{status: http.StatusTooManyRequests, code: directory.CodeThrottled, retryAfter: wait,
 		message: fmt.Sprintf("too many %s requests from this node; try again in %v", limit, wait.Round(time.Second))}
@@ -72,6 +77,15 @@ func (s *Server) checkin(w http.ResponseWriter, r *http.Request) (int, any, *api
 	if aerr := checkAddrs(req.Addrs); aerr != nil {
 		s.metrics.checkins.WithLabelValues("invalid").Inc()
 		return 0, nil, aerr
+	}
+	// A key whose own check-ins spent its budget is refused before the
+	// two signatures are checked: a flood from one key costs a parse, not
+	// two ed25519 verifications. Only verified check-ins spend the budget,
+	// so a request forged with another node's key cannot spend theirs.
+	if c, err := crypto.ParseCertificate(req.Certificate); err == nil {
+		if wait, short := s.checkins.Short(string(c.PeerKey), s.now(), 1); short {
+			return 0, nil, s.throttled("checkin", wait)
+		}
 	}
 	cert, aerr := s.checkKeyProof(req.Certificate, req.Time, req.Proof,
 		directory.CheckinProofMessage(req.Certificate, req.Time, req.Addrs, req.SuperNode, req.Withdraw))

@@ -152,6 +152,33 @@ func TestCheckinThrottledPerKey(t *testing.T) {
 	}
 }
 
+// TestCheckinForgedSpendsNothing: check-ins that name another node's
+// certificate without its key's signature are refused and spend none of
+// its budget (the budget is checked before the signatures only for a key
+// its own verified check-ins spent), and once it is spent a bad proof is
+// answered 429 as cheaply as a good one.
+func TestCheckinForgedSpendsNothing(t *testing.T) {
+	d := newTestDir(t, func(c *Config) { c.Limits = DefaultLimits(); c.Limits.CheckinsPerKey = 3 })
+	d.register("nia", "a long password")
+	nia, mallory := newNodeKey(t), newNodeKey(t)
+	cert := d.loginCert("nia", "a long password", nia)
+	for i := range 10 {
+		forged := checkinRequest(mallory, cert, time.Now().Add(time.Duration(i)*time.Millisecond), nil, false, false)
+		if a := d.post("/v1/checkin", forged); a.status != http.StatusBadRequest || a.errorBody(t).Error != directory.CodeBadProof {
+			t.Fatalf("forged check-in %d: %d %s, want 400 %s", i, a.status, a.body, directory.CodeBadProof)
+		}
+	}
+	for i := range 3 {
+		if a := d.post("/v1/checkin", checkinRequest(nia, cert, time.Now().Add(time.Duration(20+i)*time.Millisecond), nil, false, false)); a.status != http.StatusOK {
+			t.Fatalf("nia's check-in %d after 10 forged ones: %d %s (the forged ones spent her budget)", i, a.status, a.body)
+		}
+	}
+	forged := checkinRequest(mallory, cert, time.Now().Add(30*time.Millisecond), nil, false, false)
+	if a := d.post("/v1/checkin", forged); a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+		t.Errorf("a check-in of a spent key with a bad proof: %d %s, want 429 with Retry-After", a.status, a.body)
+	}
+}
+
 func FuzzDecodeCheckin(f *testing.F) {
 	node := ed25519.NewKeyFromSeed(make([]byte, 32))
 	good, _ := json.Marshal(checkinRequest(node, []byte("cert"), time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), []string{"/ip4/1.2.3.4/tcp/1"}, true, false))

@@ -2,8 +2,6 @@ package dirlink
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -25,8 +23,9 @@ const (
 	// The interval the directory asks for is kept within these bounds.
 	checkinMinInterval = 5 * time.Second
 	checkinMaxInterval = time.Hour
-	// A refused or failed check-in is retried after a jittered backoff
-	// from checkinRetryMin, doubling up to checkinRetryMax.
+	// A refused or failed check-in is retried after directory.Backoff:
+	// jittered, from checkinRetryMin doubling up to checkinRetryMax, and
+	// never before the directory's Retry-After.
 	checkinRetryMin = time.Second
 	checkinRetryMax = 2 * time.Minute
 	// checkinWithdrawTimeout bounds the withdrawal at Close.
@@ -85,7 +84,8 @@ func (l *Link) runCheckin(ctx context.Context) {
 		super    bool
 		accepted bool
 		next     time.Time // when a check-in is due regardless of changes
-		retry    time.Duration
+		backoff  = directory.Backoff{Min: checkinRetryMin, Max: checkinRetryMax}
+		failing  bool      // the last check-in failed: wait out the backoff, changes or not
 		last     time.Time // the time of the last check-in sent: the next is later
 		kicked   bool
 	)
@@ -96,7 +96,7 @@ func (l *Link) runCheckin(ctx context.Context) {
 		sup := l.cfg.SuperNode()
 		now := l.now()
 		changed := kicked || !accepted || !slices.Equal(addrs, sent) || sup != super
-		if !now.Before(next) || (retry == 0 && changed) {
+		if !now.Before(next) || (!failing && changed) {
 			at := now.UTC().Truncate(time.Microsecond)
 			if !at.After(last) {
 				at = last.Add(time.Microsecond)
@@ -108,17 +108,17 @@ func (l *Link) runCheckin(ctx context.Context) {
 				if !accepted || changed {
 					l.log.Info("checked in at the directory", "addrs", addrs, "super_node", sup, "expires", resp.Expires)
 				}
-				sent, super, accepted, retry = addrs, sup, true, 0
+				sent, super, accepted, failing = addrs, sup, true, false
+				backoff.Reset()
 				interval := min(max(time.Duration(resp.IntervalSeconds)*time.Second, checkinMinInterval), checkinMaxInterval)
 				next = now.Add(interval)
 			case ctx.Err() != nil:
 			default:
-				retry = min(max(2*retry, checkinRetryMin), checkinRetryMax)
-				wait := retry/2 + rand.N(retry/2+1) // jittered: [retry/2, retry]
-				var apiErr *directory.APIError
-				if errors.As(err, &apiErr) && apiErr.RetryAfter > wait {
-					wait = apiErr.RetryAfter
-				}
+				// Jittered doubling, and never before the directory's
+				// Retry-After plus a jitter of our own: nodes told the same
+				// whole second must not come back in the same instant.
+				wait := backoff.Next(err)
+				failing = true
 				next = now.Add(wait)
 				l.log.Warn("check-in at the directory failed; lookups by name may not find this node until one succeeds", "err", err, "retry_in", wait.Round(time.Millisecond))
 			}

@@ -250,8 +250,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 			v.Conn.Close()
 		}
 		if refused != "" {
-			nc.Close()
+			// Counted before the close, so that whoever sees the close
+			// also sees it counted.
 			l.refused.WithLabelValues(refused).Inc()
+			nc.Close()
 			continue
 		}
 		l.accepted.Inc()

@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the SQLite driver, pure Go
+	"github.com/peercall/peercall/internal/sqlitefile"
 )
 
 // Direction of a message.
@@ -124,20 +122,10 @@ type Store struct {
 // OpenStore opens (creating, mode 0600) the database at path and migrates
 // chat's tables.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("chat: create the directory of %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, err := sqlitefile.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("chat: open %s: %w; check the home directory's permissions", path, err)
+		return nil, fmt.Errorf("chat: %w", err)
 	}
-	f.Close()
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	db, err := sql.Open("sqlite", "file:"+esc+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
-	if err != nil {
-		return nil, fmt.Errorf("chat: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
 	s := &Store{db: db, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()

@@ -89,6 +89,7 @@ var sharedHelpers = map[string]bool{
 	"internal/atomicfile": true,
 	"internal/pionlog":    true,
 	"internal/brief":      true,
+	"internal/sqlitefile": true, // contacts.db's opener: contacts and chat only (TestNoSQLInClient)
 	"internal/p2plog":     true,
 }
 
@@ -196,7 +197,7 @@ func TestNoSQLInClient(t *testing.T) {
 			continue
 		}
 		for _, imp := range p.Imports {
-			if imp == "database/sql" || strings.HasPrefix(imp, "modernc.org/sqlite") {
+			if imp == "database/sql" || strings.HasPrefix(imp, "modernc.org/sqlite") || imp == module+"/internal/sqlitefile" {
 				t.Errorf("%s imports %s: the client's one database is contacts.db, opened by packages contacts and chat only", p.ImportPath, imp)
 			}
 		}

@@ -4,6 +4,7 @@ package dsp
 
 import (
 	"fmt"
+	"github.com/peercall/peercall/internal/testutil"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 //
 // It asserts only what both engines do: find the echo's delay.
 func TestCompareEngines(t *testing.T) {
+	testutil.SkipOfflineUnderRace(t)
 	var tab strings.Builder
 	fmt.Fprintf(&tab, "\n%-7s %-6s %-7s %8s %8s %8s %8s\n", "engine", "delay", "talk", "ERLE dB", "conv s", "near sim", "us/10ms")
 	for _, eng := range Engines() {

@@ -5,6 +5,7 @@ package dsp
 import (
 	"errors"
 	"fmt"
+	"github.com/peercall/peercall/internal/testutil"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 // alone and with a near-end talker over it, and checks that the echo is
 // found and removed while the near end comes through.
 func TestEchoCancellation(t *testing.T) {
+	testutil.SkipOfflineUnderRace(t)
 	for _, tc := range []struct {
 		delay      float64
 		doubleTalk bool
@@ -59,6 +61,7 @@ func TestEchoCancellation(t *testing.T) {
 // TestNoiseSuppression: speech with white or babble noise at 5 dB SNR
 // through the high-pass filter and noise suppression.
 func TestNoiseSuppression(t *testing.T) {
+	testutil.SkipOfflineUnderRace(t)
 	for _, tc := range []struct {
 		noise   string
 		minGain float64 // dB of SNR gained

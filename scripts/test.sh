@@ -35,3 +35,8 @@ echo "== CGO_ENABLED=0 build (no PortAudio)" >&2
 CGO_ENABLED=0 go build ./...
 echo "== go test -race" >&2
 go test -race -timeout 14m -count=1 ./...
+# Offline quality measures (testutil.SkipOfflineUnderRace: one goroutine of
+# DSP or codec arithmetic over seconds of audio) skip under -race, which only
+# slows them, and run here without it.
+echo "== offline audio quality measures (without -race)" >&2
+go test -count=1 ./dsp/ ./voicemail/ ./internal/testaudio/

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/peercall/peercall/internal/testutil"
 	"io"
 	"testing"
 
@@ -68,6 +69,7 @@ func independentDecode(t *testing.T, ogg []byte) []int16 {
 // our decoder and an independent one (oggreader + pion/opus) give back
 // speech similar to what was recorded.
 func TestRecordAndDecode(t *testing.T) {
+	testutil.SkipOfflineUnderRace(t)
 	sent := callharness.Speech("alice", 8)
 	var long []int16
 	for range 3 {

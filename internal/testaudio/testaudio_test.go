@@ -1,8 +1,13 @@
 package testaudio
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/peercall/peercall/internal/testutil"
+)
 
 func TestSimilarity(t *testing.T) {
+	testutil.SkipOfflineUnderRace(t)
 	alice, bob := MustSpeech("alice"), MustSpeech("bob")
 	delayed := make([]int16, 1234, 1234+len(alice))
 	for _, v := range alice {

@@ -673,19 +673,12 @@ func (s *Service) handleStream(st network.Stream) {
 		body, _ := a.marshal()
 		return wire.WriteFrame(st, body, MaxFrame)
 	}
-	hello, err := read()
-	if err == nil && hello.Type != typeHello {
-		err = fmt.Errorf("%w: the stream does not start with a hello", ErrMalformed)
-	}
+	_ = st.SetDeadline(time.Now().Add(streamTimeout))
+	_, username, err := wire.Opening[frame]{What: "chat stream", Max: MaxFrame, Malformed: ErrMalformed, Logger: s.log,
+		Decode: decodeHello, Cert: func(f frame) []byte { return f.Cert },
+		Verify: func(cert []byte) (string, error) { return s.cfg.Verify(remote, cert) },
+	}.Read(st, br, remote)
 	if err != nil {
-		s.log.Info("malformed chat stream", "peer", remote, "err", err)
-		_ = st.Reset()
-		return
-	}
-	username, err := s.cfg.Verify(remote, hello.Cert)
-	if err != nil {
-		s.log.Info("chat stream with a bad certificate", "peer", remote, "err", err)
-		_ = st.Reset()
 		return
 	}
 	if !s.cfg.Rule.Enabled {

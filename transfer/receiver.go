@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/internal/atomicfile"
+	"github.com/peercall/peercall/internal/wire"
 )
 
 // Defaults of a Receiver.
@@ -188,23 +189,26 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 		}
 		return readMsg(br)
 	}
-	m, err := read()
-	if err != nil {
-		return fmt.Errorf("read offer: %w", err)
-	}
-	if m.Offer == nil {
-		return fmt.Errorf("first message is not an offer: %w", ErrMalformed)
-	}
-	o := m.Offer
 	refuse := func(ev Event, code string, err error) error {
 		ev.State, ev.Reason, ev.Code = "refused", err.Error(), code
 		r.emit(ev)
 		_ = writeMsg(s, Refuse{Reason: err.Error()}.Marshal())
 		return err
 	}
-	user, err := r.cfg.Identify(remotePeer, o.Cert)
+	if d, ok := s.(deadliner); ok {
+		_ = d.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
+	}
+	var refused error
+	o, user, err := wire.Opening[*Offer]{What: "file offer", Max: maxFrame, Malformed: ErrMalformed, Logger: r.log,
+		Decode: decodeOffer, Cert: func(o *Offer) []byte { return o.Cert },
+		Verify: func(cert []byte) (string, error) { return r.cfg.Identify(remotePeer, cert) },
+		Refuse: func(err error) { refused = refuse(Event{}, "certificate", fmt.Errorf("%w: %w", ErrRefused, err)) },
+	}.Read(s, br, stringer(remotePeer))
+	if refused != nil {
+		return refused
+	}
 	if err != nil {
-		return refuse(Event{}, "certificate", fmt.Errorf("%w: the sender's certificate does not check: %w", ErrRefused, err))
+		return fmt.Errorf("read offer: %w", err)
 	}
 	ev := Event{ID: hex.EncodeToString(o.ID[:]), Peer: user, Size: int64(o.Size)}
 	if r.cfg.Blocker.Blocked(user) {
@@ -638,3 +642,8 @@ func (r *Receiver) openPart(key string, st *recvState) (*os.File, hash.Hash, err
 	}
 	return f, h, nil
 }
+
+// stringer names a peer in logs.
+type stringer string
+
+func (s stringer) String() string { return string(s) }

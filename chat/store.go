@@ -117,6 +117,9 @@ var migrations = []string{
 type Store struct {
 	db   *sql.DB
 	path string
+	// shared: the handle belongs to whoever gave it (NewStore), who
+	// closes it.
+	shared bool
 }
 
 // OpenStore opens (creating, mode 0600) the database at path and migrates
@@ -134,8 +137,24 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// NewStore migrates chat's tables in db, a handle on contacts.db the
+// caller opened (the contact list's: one handle for the file) and closes
+// after Close.
+func NewStore(ctx context.Context, db *sql.DB) (*Store, error) {
+	s := &Store{db: db, path: "contacts.db", shared: true}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database (not a handle NewStore was given).
+func (s *Store) Close() error {
+	if s.shared {
+		return nil
+	}
+	return s.db.Close()
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {

@@ -18,7 +18,7 @@ func (n *Node) startChat(ctx context.Context) error {
 		return nil
 	}
 	cc := n.cfg.ChatSection()
-	st, err := chat.OpenStore(ctx, n.home.Path(home.ContactsFile))
+	st, err := chat.NewStore(ctx, n.soft.store.DB())
 	if err != nil {
 		return err
 	}

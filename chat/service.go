@@ -45,7 +45,19 @@ const (
 	recentWindow = 30 * 24 * time.Hour
 	// voiceCost is what a voice message spends of its sender's tokens.
 	voiceCost = 20
+	// A conversation whose recipient could not be found or reached is
+	// watched: tried every watchEvery (a lookup, no dial while they are
+	// offline) for watchFor, so that a recipient who never talked to this
+	// user (and so is not told at start that this user is here) gets the
+	// message within seconds of coming online. At most maxWatched
+	// conversations are watched; the others back off to maxRetry.
+	watchEvery = 2 * time.Second
+	watchFor   = time.Hour
+	maxWatched = 8
 )
+
+// errUnreachable wraps the failure to find or reach a recipient's node.
+var errUnreachable = errors.New("recipient not reachable")
 
 // Errors.
 var (
@@ -123,6 +135,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	closing bool
+	watched map[string]time.Time // username -> when the watch began
 	buckets map[string]*bucket
 	streams map[string]int
 	total   int
@@ -174,7 +187,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("part", "chat"), now: cfg.Now, kick: make(chan struct{}, 1),
-		conns: make(chan peer.ID, 64), buckets: map[string]*bucket{}, streams: map[string]int{}}
+		conns: make(chan peer.ID, 64), buckets: map[string]*bucket{}, streams: map[string]int{}, watched: map[string]time.Time{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	handler := network.StreamHandler(s.handleStream)
 	if cfg.Guard != nil {
@@ -396,6 +409,9 @@ func (s *Service) deliverTo(ctx context.Context, username string) {
 	}
 	out := s.pass(ctx, p)
 	now := s.now()
+	if out.err == nil {
+		s.watch(username, false, now)
+	}
 	switch {
 	case out.refused != "":
 		// Nothing queued will be taken: say so.
@@ -417,6 +433,9 @@ func (s *Service) deliverTo(ctx context.Context, username string) {
 		_ = st.retry(ctx, username, now.Add(out.throttled), false)
 	case out.err != nil:
 		wait := min(maxRetry, s.cfg.Retry<<min(p.Attempts, 16))
+		if s.watch(username, errors.Is(out.err, errUnreachable), now) {
+			wait = min(wait, watchEvery)
+		}
 		_ = st.retry(ctx, username, now.Add(wait), true)
 		s.log.Debug("chat messages not delivered; will retry", "to", username, "in", wait, "err", out.err)
 	default:
@@ -425,6 +444,30 @@ func (s *Service) deliverTo(ctx context.Context, username string) {
 		}
 		_ = st.passed(ctx, username)
 	}
+}
+
+// watch starts (unreachable) or ends the watch of username's
+// conversation; it says whether it is watched.
+func (s *Service) watch(username string, unreachable bool, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !unreachable {
+		delete(s.watched, username)
+		return false
+	}
+	since, ok := s.watched[username]
+	if !ok && len(s.watched) >= maxWatched {
+		for u, t := range s.watched { // the spent watches make room
+			if now.Sub(t) >= watchFor {
+				delete(s.watched, u)
+			}
+		}
+	}
+	if !ok && len(s.watched) < maxWatched {
+		since, ok = now, true
+		s.watched[username] = now
+	}
+	return ok && now.Sub(since) < watchFor
 }
 
 // peerOf is username's node: the one on record while connected, else a
@@ -478,11 +521,11 @@ func (s *Service) open(ctx context.Context, p pending) (*session, frame, error) 
 	defer cancel()
 	id, err := s.peerOf(ctx, p)
 	if err != nil {
-		return nil, frame{}, err
+		return nil, frame{}, fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	st, err := s.cfg.NewStream(ctx, id)
 	if err != nil {
-		return nil, frame{}, fmt.Errorf("open %s to %s: %w", ProtocolID, p.Peer, err)
+		return nil, frame{}, fmt.Errorf("%w: open %s to %s: %w", errUnreachable, ProtocolID, p.Peer, err)
 	}
 	c := &session{s: st, br: bufio.NewReader(st)}
 	ack, err := c.do(frame{Type: typeHello, Cert: cert.Marshal()})

@@ -132,6 +132,35 @@ func TestOffline(t *testing.T) {
 	waitFor(t, "alice's copy delivered", func() bool { return alice.history(t, "bob")[1].State == StateDelivered })
 }
 
+// TestOfflineStranger: a message to bob, who never talked to alice and so
+// does not tell her he is here when he starts, arrives within seconds of
+// his node starting: alice watches a conversation whose recipient is not
+// found (a lookup every 2 s) rather than backing off (here a minute).
+func TestOfflineStranger(t *testing.T) {
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	alice.config = func(c *Config) { c.Retry = time.Minute }
+	alice.open()
+	ctx := ctxT(t)
+	m, ok, err := alice.svc.Send(ctx, "bob", "hello, stranger")
+	if err != nil || ok || m.State != StateQueued {
+		t.Fatalf("while bob is down: delivered %v, %+v, %v", ok, m, err)
+	}
+	start := time.Now()
+	bob.open()
+	got := bob.event(t, "message")
+	t.Logf("delivered %v after bob's node started", time.Since(start).Round(time.Millisecond))
+	if got.Message.Text != "hello, stranger" {
+		t.Fatalf("bob got %+v", got.Message)
+	}
+	waitFor(t, "alice's copy delivered", func() bool { return alice.history(t, "bob")[0].State == StateDelivered })
+	alice.svc.mu.Lock()
+	defer alice.svc.mu.Unlock()
+	if len(alice.svc.watched) != 0 {
+		t.Errorf("alice still watches %v after the delivery", alice.svc.watched)
+	}
+}
+
 // TestExpiry: a message not delivered within retry_for expires, and the
 // sender is told.
 func TestExpiry(t *testing.T) {

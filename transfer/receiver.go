@@ -27,7 +27,9 @@ import (
 const (
 	defaultIdleTimeout = 30 * time.Second
 	defaultSyncEvery   = 8 << 20
-	defaultMaxActive   = 8
+	// recvDepth is how many verified chunks wait for the writer.
+	recvDepth        = 16
+	defaultMaxActive = 8
 	// supersedeWait bounds the wait for an earlier stream of the same
 	// transfer to give way to a new one.
 	supersedeWait = 10 * time.Second
@@ -183,11 +185,15 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
 	br := bufio.NewReaderSize(s, 4*maxFrame) // fewer reads of 2-byte headers
-	read := func() (Message, error) {
+	read := func(buf []byte) (Message, error) {
 		if d, ok := s.(deadliner); ok {
 			_ = d.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
 		}
-		return readMsg(br)
+		b, err := wire.ReadFrameInto(br, buf, maxFrame, ErrMalformed)
+		if err != nil {
+			return Message{}, err
+		}
+		return Decode(b)
 	}
 	refuse := func(ev Event, code string, err error) error {
 		ev.State, ev.Reason, ev.Code = "refused", err.Error(), code
@@ -290,7 +296,7 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 // goroutine that writes it to f at st.Offset and adds it to h (the whole
 // file's hash so far); the written bytes are made durable in the
 // background every SyncEvery bytes. Reading, writing and syncing overlap.
-func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) (root [32]byte, _ error) {
+func (r *Receiver) receive(read func(buf []byte) (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) (root [32]byte, _ error) {
 	base := *st // what a sync saves, but for the offset
 	sy := &syncer{f: f, save: func(off int64) error {
 		cp := base
@@ -298,10 +304,16 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 		return r.saveState(key, &cp)
 	}}
 	type verified struct {
-		data []byte
-		sum  [32]byte
+		data, buf []byte
+		sum       [32]byte
 	}
-	chunks := make(chan verified, 16)
+	// Frames are reused: a ring of recvDepth+1 buffers, one being read and
+	// the others waiting for the writer.
+	chunks := make(chan verified, recvDepth)
+	free := make(chan []byte, recvDepth+1)
+	for range recvDepth + 1 {
+		free <- make([]byte, maxFrame)
+	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	var werr error
 	wdone := make(chan struct{})
@@ -310,9 +322,12 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 		var unsynced int64
 		for c := range chunks {
 			if werr != nil {
+				free <- c.buf
 				continue // drain
 			}
-			if _, err := bw.Write(c.data); err != nil {
+			_, err := bw.Write(c.data)
+			free <- c.buf
+			if err != nil {
 				werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
 				continue
 			}
@@ -347,7 +362,8 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 	rerr := func() error {
 		defer close(chunks)
 		for {
-			m, err := read()
+			buf := <-free
+			m, err := read(buf)
 			if err != nil {
 				return fmt.Errorf("read chunk: %w", err)
 			}
@@ -371,7 +387,7 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 				return fmt.Errorf("chunk at %d fails its SHA-256 (the transfer resumes from there): %w", c.Offset, ErrMalformed)
 			}
 			next += want
-			chunks <- verified{c.Data, sum} // a frame of its own (wire.ReadFrame allocates each)
+			chunks <- verified{c.Data, buf, sum}
 		}
 	}()
 	<-wdone

@@ -43,6 +43,10 @@ const (
 	// user is here (so that their outboxes deliver at once).
 	recentPeers  = 16
 	recentWindow = 30 * 24 * time.Hour
+	// TypingEvery is the least time between two typing notices to one
+	// user (a notice shows for TypingShows).
+	TypingEvery = 3 * time.Second
+	TypingShows = 5 * time.Second
 	// voiceCost is what a voice message spends of its sender's tokens.
 	voiceCost = 20
 	// A conversation whose recipient could not be found or reached is
@@ -102,7 +106,10 @@ type Config struct {
 	// NewStream opens a stream (default Host.NewStream with limited
 	// connections allowed).
 	NewStream func(ctx context.Context, p peer.ID) (network.Stream, error)
-	Logger    *slog.Logger
+	// NoTyping: send no typing notices and show none
+	// (chat.typing_notices = false).
+	NoTyping bool
+	Logger   *slog.Logger
 	Now       func() time.Time
 }
 
@@ -136,6 +143,7 @@ type Service struct {
 	mu      sync.Mutex
 	closing bool
 	watched map[string]time.Time // username -> when the watch began
+	typed   map[string]time.Time // username -> the last typing notice sent
 	buckets map[string]*bucket
 	streams map[string]int
 	total   int
@@ -187,7 +195,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("part", "chat"), now: cfg.Now, kick: make(chan struct{}, 1),
-		conns: make(chan peer.ID, 64), buckets: map[string]*bucket{}, streams: map[string]int{}, watched: map[string]time.Time{}}
+		conns: make(chan peer.ID, 64), buckets: map[string]*bucket{}, streams: map[string]int{}, watched: map[string]time.Time{}, typed: map[string]time.Time{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	handler := network.StreamHandler(s.handleStream)
 	if cfg.Guard != nil {
@@ -633,19 +641,42 @@ func (s *Service) announce(ctx context.Context) {
 	}
 }
 
-// SendTyping tells username (when their node is connected) that this user
-// is typing; nothing is stored or retried.
-func (s *Service) SendTyping(ctx context.Context, username string) error {
-	c, ack, err := s.open(ctx, pending{Peer: username})
+// SendTyping tells username that this user is typing, when their node is
+// connected and no notice went to them in the last TypingEvery: nothing
+// is stored, retried or looked up. sent says whether a notice went.
+func (s *Service) SendTyping(ctx context.Context, username string) (sent bool, err error) {
+	if !s.cfg.Rule.Enabled || s.cfg.NoTyping || username == s.cfg.Self {
+		return false, nil
+	}
+	now := s.now()
+	s.mu.Lock()
+	last, ok := s.typed[username]
+	if ok && now.Sub(last) < TypingEvery {
+		s.mu.Unlock()
+		return false, nil
+	}
+	if len(s.typed) >= 1024 {
+		clear(s.typed)
+	}
+	s.typed[username] = now
+	s.mu.Unlock()
+	pid, err := s.cfg.Store.peerID(ctx, username)
+	if err != nil || pid == "" {
+		return false, err
+	}
+	if id, err := peer.Decode(pid); err != nil || s.cfg.Host.Network().Connectedness(id) != network.Connected {
+		return false, nil
+	}
+	c, ack, err := s.open(ctx, pending{Peer: username, PeerID: pid})
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer c.s.Close()
 	if ack.Result != ackOK {
-		return fmt.Errorf("%w: %s", ErrRefused, ack.Reason)
+		return false, fmt.Errorf("%w: %s", ErrRefused, ack.Reason)
 	}
 	_, err = c.do(frame{Type: typeTyping})
-	return err
+	return err == nil, err
 }
 
 // admit counts a stream from username; false when they have too many.
@@ -792,7 +823,13 @@ func (s *Service) handleStream(st network.Stream) {
 				s.publish(Event{What: StateRead, Peer: username, UpTo: f.Seq})
 			}
 		case typeTyping:
-			s.publish(Event{What: "typing", Peer: username})
+			if wait := s.take(username, 1); wait > 0 {
+				a = frame{Result: ackThrottled, RetryMs: uint32(min(wait, time.Minute) / time.Millisecond)}
+				break
+			}
+			if !s.cfg.NoTyping {
+				s.publish(Event{What: "typing", Peer: username})
+			}
 		default:
 			s.log.Info("unexpected chat frame", "from", username, "type", f.Type)
 			_ = st.Reset()

@@ -360,3 +360,53 @@ func TestVoiceCap(t *testing.T) {
 		t.Fatalf("bob's rule %q", d)
 	}
 }
+
+// TestTyping: a typing notice reaches a connected partner as a "typing"
+// event, at most one per TypingEvery; a user who turned typing notices
+// off sends none and shows none.
+func TestTyping(t *testing.T) {
+	n := newNet(t)
+	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
+	carol.config = func(c *Config) { c.NoTyping = true }
+	alice.open()
+	bob.open()
+	carol.open()
+	ctx := ctxT(t)
+	for _, to := range []string{"bob", "carol"} {
+		if _, ok, err := alice.svc.Send(ctx, to, "hi"); err != nil || !ok {
+			t.Fatalf("to %s: %v %v", to, ok, err)
+		}
+	}
+	bob.event(t, "message")
+	carol.event(t, "message")
+	if sent, err := alice.svc.SendTyping(ctx, "bob"); err != nil || !sent {
+		t.Fatalf("typing notice to bob: sent %v, %v", sent, err)
+	}
+	if ev := bob.event(t, "typing"); ev.Peer != "alice" {
+		t.Fatalf("bob's typing event: %+v", ev)
+	}
+	if sent, err := alice.svc.SendTyping(ctx, "bob"); err != nil || sent {
+		t.Fatalf("a second notice within %v: sent %v, %v", TypingEvery, sent, err)
+	}
+	if sent, err := carol.svc.SendTyping(ctx, "alice"); err != nil || sent {
+		t.Fatalf("carol, typing notices off, sent one: %v, %v", sent, err)
+	}
+	if sent, err := alice.svc.SendTyping(ctx, "carol"); err != nil || !sent {
+		t.Fatalf("typing notice to carol: sent %v, %v", sent, err)
+	}
+	if _, ok, err := alice.svc.Send(ctx, "carol", "after the notice"); err != nil || !ok {
+		t.Fatalf("to carol: %v %v", ok, err)
+	}
+	for {
+		ev := carol.event(t, "")
+		if ev.What == "typing" {
+			t.Fatal("carol, typing notices off, shows alice typing")
+		}
+		if ev.What == "message" {
+			break
+		}
+	}
+	if sent, _ := alice.svc.SendTyping(ctx, "dave"); sent {
+		t.Fatal("a typing notice to someone never seen was sent")
+	}
+}

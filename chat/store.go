@@ -460,6 +460,16 @@ func (s *Store) hurryPeer(ctx context.Context, peerID string) (bool, error) {
 	return n > 0, nil
 }
 
+// peerID is the node username was last seen on ("" none).
+func (s *Store) peerID(ctx context.Context, username string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT peer_id FROM chat_peers WHERE username = ?`, username).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
 // hurryUser makes username's conversation due now.
 func (s *Store) hurryUser(ctx context.Context, username string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE chat_peers SET next_at = 0 WHERE username = ? AND next_at > 0`, username)

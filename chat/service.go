@@ -110,7 +110,7 @@ type Config struct {
 	// (chat.typing_notices = false).
 	NoTyping bool
 	Logger   *slog.Logger
-	Now       func() time.Time
+	Now      func() time.Time
 }
 
 // Event is the Data of a KindChat event.

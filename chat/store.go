@@ -535,3 +535,32 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 	}
 	return scanMessages(rows)
 }
+
+// Conversation is one partner's conversation at a glance.
+type Conversation struct {
+	Peer   string    `json:"peer"`
+	Last   time.Time `json:"last"`
+	Unread int       `json:"unread"`
+}
+
+// Conversations lists the latest limit conversations, the most recent
+// first.
+func (s *Store) Conversations(ctx context.Context, limit int) ([]Conversation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT peer, max(sent), sum(dir = 'in' AND state = 'unread') FROM chat_messages
+		GROUP BY peer ORDER BY max(sent) DESC LIMIT ?`, min(max(limit, 1), 1000))
+	if err != nil {
+		return nil, fmt.Errorf("chat: read the conversations: %w", err)
+	}
+	defer rows.Close()
+	out := []Conversation{}
+	for rows.Next() {
+		var c Conversation
+		var last int64
+		if err := rows.Scan(&c.Peer, &last, &c.Unread); err != nil {
+			return nil, err
+		}
+		c.Last = fromMs(last)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

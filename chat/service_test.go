@@ -154,11 +154,11 @@ func TestOfflineStranger(t *testing.T) {
 		t.Fatalf("bob got %+v", got.Message)
 	}
 	waitFor(t, "alice's copy delivered", func() bool { return alice.history(t, "bob")[0].State == StateDelivered })
-	alice.svc.mu.Lock()
-	defer alice.svc.mu.Unlock()
-	if len(alice.svc.watched) != 0 {
-		t.Errorf("alice still watches %v after the delivery", alice.svc.watched)
-	}
+	waitFor(t, "alice's watch of bob to end with the delivery", func() bool {
+		alice.svc.mu.Lock()
+		defer alice.svc.mu.Unlock()
+		return len(alice.svc.watched) == 0
+	})
 }
 
 // TestExpiry: a message not delivered within retry_for expires, and the

@@ -83,11 +83,13 @@ uninstall:
 deb: build
 	BIN=$(BIN) bash scripts/deb.sh
 
-# Long variants: a 200 MiB file transfer killed (kill -9) at half and resumed;
+# Long variants: a 200 MiB file transfer killed (kill -9) at half and resumed,
+# on loopback and through the lab's 443-only firewall (root);
 # a burst of 1,000 chat messages with either side killed (kill -9) part-way.
 long:
 	PEERCALL_LONG=1 $(GO) test -count=1 -run 'TestKill9Resume$$' -v ./transfer/
 	PEERCALL_LONG=1 $(GO) test -count=1 -run 'TestKill(Sender|Receiver)$$' -v ./chat/
+	PEERCALL_LONG=1 $(GO) test -count=1 -run 'TestFirewall443$$/file' -v ./internal/netlab/scenarios/
 
 clean:
 	rm -rf $(BIN)

@@ -184,7 +184,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// event waits for u's next chat event matching what.
+// event waits for u's next chat event matching what ("" any).
 func (u *user) event(t *testing.T, what string) Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -200,7 +200,7 @@ func (u *user) event(t *testing.T, what string) Event {
 		case <-ctx.Done():
 			t.Fatalf("%s: no %q chat event within 20 s", u.name, what)
 		}
-		if ce, ok := ev.Data.(Event); ok && ev.Kind == events.KindChat && ce.What == what {
+		if ce, ok := ev.Data.(Event); ok && ev.Kind == events.KindChat && (ce.What == what || what == "") {
 			return ce
 		}
 	}

@@ -43,9 +43,25 @@ const (
 	// user is here (so that their outboxes deliver at once).
 	recentPeers  = 16
 	recentWindow = 30 * 24 * time.Hour
+	// TypingEvery is the least time between two typing notices to one
+	// user (a notice shows for TypingShows).
+	TypingEvery = 3 * time.Second
+	TypingShows = 5 * time.Second
 	// voiceCost is what a voice message spends of its sender's tokens.
 	voiceCost = 20
+	// A conversation whose recipient could not be found or reached is
+	// watched: tried every watchEvery (a lookup, no dial while they are
+	// offline) for watchFor, so that a recipient who never talked to this
+	// user (and so is not told at start that this user is here) gets the
+	// message within seconds of coming online. At most maxWatched
+	// conversations are watched; the others back off to maxRetry.
+	watchEvery = 2 * time.Second
+	watchFor   = time.Hour
+	maxWatched = 8
 )
+
+// errUnreachable wraps the failure to find or reach a recipient's node.
+var errUnreachable = errors.New("recipient not reachable")
 
 // Errors.
 var (
@@ -90,8 +106,11 @@ type Config struct {
 	// NewStream opens a stream (default Host.NewStream with limited
 	// connections allowed).
 	NewStream func(ctx context.Context, p peer.ID) (network.Stream, error)
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// NoTyping: send no typing notices and show none
+	// (chat.typing_notices = false).
+	NoTyping bool
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Event is the Data of a KindChat event.
@@ -123,6 +142,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	closing bool
+	watched map[string]time.Time // username -> when the watch began
+	typed   map[string]time.Time // username -> the last typing notice sent
 	buckets map[string]*bucket
 	streams map[string]int
 	total   int
@@ -174,7 +195,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("part", "chat"), now: cfg.Now, kick: make(chan struct{}, 1),
-		conns: make(chan peer.ID, 64), buckets: map[string]*bucket{}, streams: map[string]int{}}
+		conns: make(chan peer.ID, 64), buckets: map[string]*bucket{}, streams: map[string]int{}, watched: map[string]time.Time{}, typed: map[string]time.Time{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	handler := network.StreamHandler(s.handleStream)
 	if cfg.Guard != nil {
@@ -396,6 +417,9 @@ func (s *Service) deliverTo(ctx context.Context, username string) {
 	}
 	out := s.pass(ctx, p)
 	now := s.now()
+	if out.err == nil {
+		s.watch(username, false, now)
+	}
 	switch {
 	case out.refused != "":
 		// Nothing queued will be taken: say so.
@@ -417,6 +441,9 @@ func (s *Service) deliverTo(ctx context.Context, username string) {
 		_ = st.retry(ctx, username, now.Add(out.throttled), false)
 	case out.err != nil:
 		wait := min(maxRetry, s.cfg.Retry<<min(p.Attempts, 16))
+		if s.watch(username, errors.Is(out.err, errUnreachable), now) {
+			wait = min(wait, watchEvery)
+		}
 		_ = st.retry(ctx, username, now.Add(wait), true)
 		s.log.Debug("chat messages not delivered; will retry", "to", username, "in", wait, "err", out.err)
 	default:
@@ -425,6 +452,30 @@ func (s *Service) deliverTo(ctx context.Context, username string) {
 		}
 		_ = st.passed(ctx, username)
 	}
+}
+
+// watch starts (unreachable) or ends the watch of username's
+// conversation; it says whether it is watched.
+func (s *Service) watch(username string, unreachable bool, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !unreachable {
+		delete(s.watched, username)
+		return false
+	}
+	since, ok := s.watched[username]
+	if !ok && len(s.watched) >= maxWatched {
+		for u, t := range s.watched { // the spent watches make room
+			if now.Sub(t) >= watchFor {
+				delete(s.watched, u)
+			}
+		}
+	}
+	if !ok && len(s.watched) < maxWatched {
+		since, ok = now, true
+		s.watched[username] = now
+	}
+	return ok && now.Sub(since) < watchFor
 }
 
 // peerOf is username's node: the one on record while connected, else a
@@ -478,11 +529,11 @@ func (s *Service) open(ctx context.Context, p pending) (*session, frame, error) 
 	defer cancel()
 	id, err := s.peerOf(ctx, p)
 	if err != nil {
-		return nil, frame{}, err
+		return nil, frame{}, fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	st, err := s.cfg.NewStream(ctx, id)
 	if err != nil {
-		return nil, frame{}, fmt.Errorf("open %s to %s: %w", ProtocolID, p.Peer, err)
+		return nil, frame{}, fmt.Errorf("%w: open %s to %s: %w", errUnreachable, ProtocolID, p.Peer, err)
 	}
 	c := &session{s: st, br: bufio.NewReader(st)}
 	ack, err := c.do(frame{Type: typeHello, Cert: cert.Marshal()})
@@ -590,19 +641,42 @@ func (s *Service) announce(ctx context.Context) {
 	}
 }
 
-// SendTyping tells username (when their node is connected) that this user
-// is typing; nothing is stored or retried.
-func (s *Service) SendTyping(ctx context.Context, username string) error {
-	c, ack, err := s.open(ctx, pending{Peer: username})
+// SendTyping tells username that this user is typing, when their node is
+// connected and no notice went to them in the last TypingEvery: nothing
+// is stored, retried or looked up. sent says whether a notice went.
+func (s *Service) SendTyping(ctx context.Context, username string) (sent bool, err error) {
+	if !s.cfg.Rule.Enabled || s.cfg.NoTyping || username == s.cfg.Self {
+		return false, nil
+	}
+	now := s.now()
+	s.mu.Lock()
+	last, ok := s.typed[username]
+	if ok && now.Sub(last) < TypingEvery {
+		s.mu.Unlock()
+		return false, nil
+	}
+	if len(s.typed) >= 1024 {
+		clear(s.typed)
+	}
+	s.typed[username] = now
+	s.mu.Unlock()
+	pid, err := s.cfg.Store.peerID(ctx, username)
+	if err != nil || pid == "" {
+		return false, err
+	}
+	if id, err := peer.Decode(pid); err != nil || s.cfg.Host.Network().Connectedness(id) != network.Connected {
+		return false, nil
+	}
+	c, ack, err := s.open(ctx, pending{Peer: username, PeerID: pid})
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer c.s.Close()
 	if ack.Result != ackOK {
-		return fmt.Errorf("%w: %s", ErrRefused, ack.Reason)
+		return false, fmt.Errorf("%w: %s", ErrRefused, ack.Reason)
 	}
 	_, err = c.do(frame{Type: typeTyping})
-	return err
+	return err == nil, err
 }
 
 // admit counts a stream from username; false when they have too many.
@@ -673,19 +747,12 @@ func (s *Service) handleStream(st network.Stream) {
 		body, _ := a.marshal()
 		return wire.WriteFrame(st, body, MaxFrame)
 	}
-	hello, err := read()
-	if err == nil && hello.Type != typeHello {
-		err = fmt.Errorf("%w: the stream does not start with a hello", ErrMalformed)
-	}
+	_ = st.SetDeadline(time.Now().Add(streamTimeout))
+	_, username, err := wire.Opening[frame]{What: "chat stream", Max: MaxFrame, Malformed: ErrMalformed, Logger: s.log,
+		Decode: decodeHello, Cert: func(f frame) []byte { return f.Cert },
+		Verify: func(cert []byte) (string, error) { return s.cfg.Verify(remote, cert) },
+	}.Read(st, br, remote)
 	if err != nil {
-		s.log.Info("malformed chat stream", "peer", remote, "err", err)
-		_ = st.Reset()
-		return
-	}
-	username, err := s.cfg.Verify(remote, hello.Cert)
-	if err != nil {
-		s.log.Info("chat stream with a bad certificate", "peer", remote, "err", err)
-		_ = st.Reset()
 		return
 	}
 	if !s.cfg.Rule.Enabled {
@@ -756,7 +823,13 @@ func (s *Service) handleStream(st network.Stream) {
 				s.publish(Event{What: StateRead, Peer: username, UpTo: f.Seq})
 			}
 		case typeTyping:
-			s.publish(Event{What: "typing", Peer: username})
+			if wait := s.take(username, 1); wait > 0 {
+				a = frame{Result: ackThrottled, RetryMs: uint32(min(wait, time.Minute) / time.Millisecond)}
+				break
+			}
+			if !s.cfg.NoTyping {
+				s.publish(Event{What: "typing", Peer: username})
+			}
 		default:
 			s.log.Info("unexpected chat frame", "from", username, "type", f.Type)
 			_ = st.Reset()

@@ -132,6 +132,35 @@ func TestOffline(t *testing.T) {
 	waitFor(t, "alice's copy delivered", func() bool { return alice.history(t, "bob")[1].State == StateDelivered })
 }
 
+// TestOfflineStranger: a message to bob, who never talked to alice and so
+// does not tell her he is here when he starts, arrives within seconds of
+// his node starting: alice watches a conversation whose recipient is not
+// found (a lookup every 2 s) rather than backing off (here a minute).
+func TestOfflineStranger(t *testing.T) {
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	alice.config = func(c *Config) { c.Retry = time.Minute }
+	alice.open()
+	ctx := ctxT(t)
+	m, ok, err := alice.svc.Send(ctx, "bob", "hello, stranger")
+	if err != nil || ok || m.State != StateQueued {
+		t.Fatalf("while bob is down: delivered %v, %+v, %v", ok, m, err)
+	}
+	start := time.Now()
+	bob.open()
+	got := bob.event(t, "message")
+	t.Logf("delivered %v after bob's node started", time.Since(start).Round(time.Millisecond))
+	if got.Message.Text != "hello, stranger" {
+		t.Fatalf("bob got %+v", got.Message)
+	}
+	waitFor(t, "alice's copy delivered", func() bool { return alice.history(t, "bob")[0].State == StateDelivered })
+	waitFor(t, "alice's watch of bob to end with the delivery", func() bool {
+		alice.svc.mu.Lock()
+		defer alice.svc.mu.Unlock()
+		return len(alice.svc.watched) == 0
+	})
+}
+
 // TestExpiry: a message not delivered within retry_for expires, and the
 // sender is told.
 func TestExpiry(t *testing.T) {
@@ -329,5 +358,55 @@ func TestVoiceCap(t *testing.T) {
 	}
 	if d := bob.svc.Rule().Describe(); !strings.Contains(d, "voice messages at most 5s") {
 		t.Fatalf("bob's rule %q", d)
+	}
+}
+
+// TestTyping: a typing notice reaches a connected partner as a "typing"
+// event, at most one per TypingEvery; a user who turned typing notices
+// off sends none and shows none.
+func TestTyping(t *testing.T) {
+	n := newNet(t)
+	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
+	carol.config = func(c *Config) { c.NoTyping = true }
+	alice.open()
+	bob.open()
+	carol.open()
+	ctx := ctxT(t)
+	for _, to := range []string{"bob", "carol"} {
+		if _, ok, err := alice.svc.Send(ctx, to, "hi"); err != nil || !ok {
+			t.Fatalf("to %s: %v %v", to, ok, err)
+		}
+	}
+	bob.event(t, "message")
+	carol.event(t, "message")
+	if sent, err := alice.svc.SendTyping(ctx, "bob"); err != nil || !sent {
+		t.Fatalf("typing notice to bob: sent %v, %v", sent, err)
+	}
+	if ev := bob.event(t, "typing"); ev.Peer != "alice" {
+		t.Fatalf("bob's typing event: %+v", ev)
+	}
+	if sent, err := alice.svc.SendTyping(ctx, "bob"); err != nil || sent {
+		t.Fatalf("a second notice within %v: sent %v, %v", TypingEvery, sent, err)
+	}
+	if sent, err := carol.svc.SendTyping(ctx, "alice"); err != nil || sent {
+		t.Fatalf("carol, typing notices off, sent one: %v, %v", sent, err)
+	}
+	if sent, err := alice.svc.SendTyping(ctx, "carol"); err != nil || !sent {
+		t.Fatalf("typing notice to carol: sent %v, %v", sent, err)
+	}
+	if _, ok, err := alice.svc.Send(ctx, "carol", "after the notice"); err != nil || !ok {
+		t.Fatalf("to carol: %v %v", ok, err)
+	}
+	for {
+		ev := carol.event(t, "")
+		if ev.What == "typing" {
+			t.Fatal("carol, typing notices off, shows alice typing")
+		}
+		if ev.What == "message" {
+			break
+		}
+	}
+	if sent, _ := alice.svc.SendTyping(ctx, "dave"); sent {
+		t.Fatal("a typing notice to someone never seen was sent")
 	}
 }

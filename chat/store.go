@@ -117,6 +117,9 @@ var migrations = []string{
 type Store struct {
 	db   *sql.DB
 	path string
+	// shared: the handle belongs to whoever gave it (NewStore), who
+	// closes it.
+	shared bool
 }
 
 // OpenStore opens (creating, mode 0600) the database at path and migrates
@@ -134,8 +137,24 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// NewStore migrates chat's tables in db, a handle on contacts.db the
+// caller opened (the contact list's: one handle for the file) and closes
+// after Close.
+func NewStore(ctx context.Context, db *sql.DB) (*Store, error) {
+	s := &Store{db: db, path: "contacts.db", shared: true}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database (not a handle NewStore was given).
+func (s *Store) Close() error {
+	if s.shared {
+		return nil
+	}
+	return s.db.Close()
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
@@ -441,6 +460,16 @@ func (s *Store) hurryPeer(ctx context.Context, peerID string) (bool, error) {
 	return n > 0, nil
 }
 
+// peerID is the node username was last seen on ("" none).
+func (s *Store) peerID(ctx context.Context, username string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT peer_id FROM chat_peers WHERE username = ?`, username).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
 // hurryUser makes username's conversation due now.
 func (s *Store) hurryUser(ctx context.Context, username string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE chat_peers SET next_at = 0 WHERE username = ? AND next_at > 0`, username)
@@ -505,4 +534,33 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 		return nil, fmt.Errorf("chat: read the history: %w", err)
 	}
 	return scanMessages(rows)
+}
+
+// Conversation is one partner's conversation at a glance.
+type Conversation struct {
+	Peer   string    `json:"peer"`
+	Last   time.Time `json:"last"`
+	Unread int       `json:"unread"`
+}
+
+// Conversations lists the latest limit conversations, the most recent
+// first.
+func (s *Store) Conversations(ctx context.Context, limit int) ([]Conversation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT peer, max(sent), sum(dir = 'in' AND state = 'unread') FROM chat_messages
+		GROUP BY peer ORDER BY max(sent) DESC LIMIT ?`, min(max(limit, 1), 1000))
+	if err != nil {
+		return nil, fmt.Errorf("chat: read the conversations: %w", err)
+	}
+	defer rows.Close()
+	out := []Conversation{}
+	for rows.Next() {
+		var c Conversation
+		var last int64
+		if err := rows.Scan(&c.Peer, &last, &c.Unread); err != nil {
+			return nil, err
+		}
+		c.Last = fromMs(last)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

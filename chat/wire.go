@@ -217,3 +217,12 @@ func CheckText(s string) error {
 	}
 	return nil
 }
+
+// decodeHello decodes a stream's first frame, which must be a hello.
+func decodeHello(data []byte) (frame, error) {
+	f, err := decodeFrame(data)
+	if err == nil && f.Type != typeHello {
+		err = fmt.Errorf("%w: the stream does not start with a hello", ErrMalformed)
+	}
+	return f, err
+}

@@ -832,24 +832,11 @@ func (b *Book) handleStream(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(streamTimeout))
 	remote := s.Conn().RemotePeer()
-	data, err := wire.ReadFrame(s, MaxFrame, ErrMalformed)
+	m, username, err := wire.Opening[Message]{What: "contacts message", Max: MaxFrame, Malformed: ErrMalformed, Logger: b.log,
+		Decode: decodeOpening, Cert: func(m Message) []byte { return m.Certificate },
+		Verify: func(cert []byte) (string, error) { return b.cfg.Verify(remote, cert) },
+	}.Read(s, s, remote)
 	if err != nil {
-		_ = s.Reset()
-		return
-	}
-	m, err := Decode(data)
-	if err == nil && m.Type == TypeAck {
-		err = fmt.Errorf("%w: an ack opened the stream", ErrMalformed)
-	}
-	if err != nil {
-		b.log.Info("malformed contacts message", "peer", remote, "err", err)
-		_ = s.Reset()
-		return
-	}
-	username, err := b.cfg.Verify(remote, m.Certificate)
-	if err != nil {
-		b.log.Info("contacts message with a bad certificate", "peer", remote, "err", err)
-		_ = s.Reset()
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, streamTimeout)

@@ -135,6 +135,11 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// DB is the handle on contacts.db, for package chat's tables beside the
+// contact list's (chat.NewStore): one handle, so one connection, for the
+// file.
+func (s *Store) DB() *sql.DB { return s.db }
+
 func (s *Store) migrate(ctx context.Context) (err error) {
 	var check string
 	if err := s.db.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&check); err != nil {

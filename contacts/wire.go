@@ -203,3 +203,12 @@ func Decode(data []byte) (Message, error) {
 	}
 	return m, nil
 }
+
+// decodeOpening decodes a stream's first message, which an ack may not be.
+func decodeOpening(data []byte) (Message, error) {
+	m, err := Decode(data)
+	if err == nil && m.Type == TypeAck {
+		err = fmt.Errorf("%w: an ack opened the stream", ErrMalformed)
+	}
+	return m, err
+}

@@ -16,7 +16,13 @@ type ChatConfig struct {
 	// VoicemailMaxLength caps the voice messages this user sends and
 	// takes (0: the protocol's 20 s).
 	VoicemailMaxLength time.Duration `toml:"voicemail_max_length"`
+	// TypingNotices: tell the other side while this user types, and show
+	// theirs (nil: on).
+	TypingNotices *bool `toml:"typing_notices"`
 }
+
+// Typing is chat.typing_notices (default true).
+func (c ChatConfig) Typing() bool { return c.TypingNotices == nil || *c.TypingNotices }
 
 // maxChatRetryFor bounds chat.retry_for.
 const maxChatRetryFor = 90 * 24 * time.Hour

@@ -18,7 +18,7 @@ func (n *Node) startChat(ctx context.Context) error {
 		return nil
 	}
 	cc := n.cfg.ChatSection()
-	st, err := chat.OpenStore(ctx, n.home.Path(home.ContactsFile))
+	st, err := chat.NewStore(ctx, n.soft.store.DB())
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (n *Node) startChat(ctx context.Context) error {
 			WithVoiceCap(cc.VoicemailMaxLength, n.home.Path(home.ConfigFile), n.policy.chat.VoicemailMaxLength, n.policy.file.Path),
 		Blocked: n.blocked, Guard: n.adm.GuardSignal, WaitCertified: n.adm.WaitCertified,
 		Publish:  func(k events.Kind, d any) { n.soft.bus.Publish(k, d) },
-		RetryFor: cc.RetryFor, Retry: n.opts.Softphone.ContactsRetry, Logger: n.log, Now: n.now,
+		RetryFor: cc.RetryFor, Retry: n.opts.Softphone.ContactsRetry, Logger: n.log, Now: n.now, NoTyping: !cc.Typing(),
 	})
 	if err != nil {
 		st.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
 )
 
 const benchSize = 64 << 20
@@ -101,12 +102,13 @@ func BenchmarkLoopback(b *testing.B) {
 		})
 	})
 	b.Run("transfer-libp2p", func(b *testing.B) {
-		h1, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+		// As the node: Noise, yamux, TCP.
+		h1, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.Security(noise.ID, noise.New))
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer h1.Close()
-		h2, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+		h2, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.Security(noise.ID, noise.New))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -20,13 +20,16 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/internal/atomicfile"
+	"github.com/peercall/peercall/internal/wire"
 )
 
 // Defaults of a Receiver.
 const (
 	defaultIdleTimeout = 30 * time.Second
 	defaultSyncEvery   = 8 << 20
-	defaultMaxActive   = 8
+	// recvDepth is how many verified chunks wait for the writer.
+	recvDepth        = 16
+	defaultMaxActive = 8
 	// supersedeWait bounds the wait for an earlier stream of the same
 	// transfer to give way to a new one.
 	supersedeWait = 10 * time.Second
@@ -182,29 +185,36 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
 	br := bufio.NewReaderSize(s, 4*maxFrame) // fewer reads of 2-byte headers
-	read := func() (Message, error) {
+	read := func(buf []byte) (Message, error) {
 		if d, ok := s.(deadliner); ok {
 			_ = d.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
 		}
-		return readMsg(br)
+		b, err := wire.ReadFrameInto(br, buf, maxFrame, ErrMalformed)
+		if err != nil {
+			return Message{}, err
+		}
+		return Decode(b)
 	}
-	m, err := read()
-	if err != nil {
-		return fmt.Errorf("read offer: %w", err)
-	}
-	if m.Offer == nil {
-		return fmt.Errorf("first message is not an offer: %w", ErrMalformed)
-	}
-	o := m.Offer
 	refuse := func(ev Event, code string, err error) error {
 		ev.State, ev.Reason, ev.Code = "refused", err.Error(), code
 		r.emit(ev)
 		_ = writeMsg(s, Refuse{Reason: err.Error()}.Marshal())
 		return err
 	}
-	user, err := r.cfg.Identify(remotePeer, o.Cert)
+	if d, ok := s.(deadliner); ok {
+		_ = d.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
+	}
+	var refused error
+	o, user, err := wire.Opening[*Offer]{What: "file offer", Max: maxFrame, Malformed: ErrMalformed, Logger: r.log,
+		Decode: decodeOffer, Cert: func(o *Offer) []byte { return o.Cert },
+		Verify: func(cert []byte) (string, error) { return r.cfg.Identify(remotePeer, cert) },
+		Refuse: func(err error) { refused = refuse(Event{}, "certificate", fmt.Errorf("%w: %w", ErrRefused, err)) },
+	}.Read(s, br, stringer(remotePeer))
+	if refused != nil {
+		return refused
+	}
 	if err != nil {
-		return refuse(Event{}, "certificate", fmt.Errorf("%w: the sender's certificate does not check: %w", ErrRefused, err))
+		return fmt.Errorf("read offer: %w", err)
 	}
 	ev := Event{ID: hex.EncodeToString(o.ID[:]), Peer: user, Size: int64(o.Size)}
 	if r.cfg.Blocker.Blocked(user) {
@@ -286,7 +296,7 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 // goroutine that writes it to f at st.Offset and adds it to h (the whole
 // file's hash so far); the written bytes are made durable in the
 // background every SyncEvery bytes. Reading, writing and syncing overlap.
-func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) (root [32]byte, _ error) {
+func (r *Receiver) receive(read func(buf []byte) (Message, error), f *os.File, h hash.Hash, key string, st *recvState, ev Event) (root [32]byte, _ error) {
 	base := *st // what a sync saves, but for the offset
 	sy := &syncer{f: f, save: func(off int64) error {
 		cp := base
@@ -294,10 +304,16 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 		return r.saveState(key, &cp)
 	}}
 	type verified struct {
-		data []byte
-		sum  [32]byte
+		data, buf []byte
+		sum       [32]byte
 	}
-	chunks := make(chan verified, 16)
+	// Frames are reused: a ring of recvDepth+1 buffers, one being read and
+	// the others waiting for the writer.
+	chunks := make(chan verified, recvDepth)
+	free := make(chan []byte, recvDepth+1)
+	for range recvDepth + 1 {
+		free <- make([]byte, maxFrame)
+	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	var werr error
 	wdone := make(chan struct{})
@@ -306,9 +322,12 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 		var unsynced int64
 		for c := range chunks {
 			if werr != nil {
+				free <- c.buf
 				continue // drain
 			}
-			if _, err := bw.Write(c.data); err != nil {
+			_, err := bw.Write(c.data)
+			free <- c.buf
+			if err != nil {
 				werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
 				continue
 			}
@@ -343,7 +362,8 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 	rerr := func() error {
 		defer close(chunks)
 		for {
-			m, err := read()
+			buf := <-free
+			m, err := read(buf)
 			if err != nil {
 				return fmt.Errorf("read chunk: %w", err)
 			}
@@ -367,7 +387,7 @@ func (r *Receiver) receive(read func() (Message, error), f *os.File, h hash.Hash
 				return fmt.Errorf("chunk at %d fails its SHA-256 (the transfer resumes from there): %w", c.Offset, ErrMalformed)
 			}
 			next += want
-			chunks <- verified{c.Data, sum} // a frame of its own (wire.ReadFrame allocates each)
+			chunks <- verified{c.Data, buf, sum}
 		}
 	}()
 	<-wdone
@@ -638,3 +658,8 @@ func (r *Receiver) openPart(key string, st *recvState) (*os.File, hash.Hash, err
 	}
 	return f, h, nil
 }
+
+// stringer names a peer in logs.
+type stringer string
+
+func (s stringer) String() string { return string(s) }

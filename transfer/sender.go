@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -26,6 +27,8 @@ const (
 	// report the bytes sent again after its own restart (a plain write:
 	// a torn record after a crash only loses the report).
 	saveSentEvery = 1 << 20
+	// sendDepth is how many chunks the sender reads and hashes ahead.
+	sendDepth = 4
 )
 
 // ErrInterrupted: the stream broke more often than the send retries.
@@ -280,25 +283,67 @@ func (s *sender) attempt(ctx context.Context) error {
 	if _, err := s.f.Seek(off, io.SeekStart); err != nil {
 		return err
 	}
-	frame := make([]byte, chunkFrameHeader+ChunkSize)
-	fr := bufio.NewReaderSize(s.f, 1<<20)
+	// A reader goroutine reads and hashes the next chunks while this one
+	// writes: hashing overlaps the network. Frames are reused (a ring of
+	// sendDepth+1: one being written, the others read ahead).
+	type ready struct {
+		frame []byte
+		sum   [32]byte
+		n     int
+		err   error
+	}
+	full := make(chan ready, sendDepth)
+	free := make(chan []byte, sendDepth+1)
+	for range sendDepth + 1 {
+		free <- make([]byte, chunkFrameHeader+ChunkSize)
+	}
+	rctx, stopReading := context.WithCancel(ctx)
+	var reading sync.WaitGroup
+	defer reading.Wait()
+	defer stopReading()
+	reading.Go(func() { // owned by attempt, which waits for it
+		defer close(full)
+		fr := bufio.NewReaderSize(s.f, 1<<20)
+		for pos := s.pos; pos < s.rep.Size; {
+			var frame []byte
+			select {
+			case frame = <-free:
+			case <-rctx.Done():
+				return
+			}
+			n, err := io.ReadFull(fr, frame[chunkFrameHeader:chunkFrameHeader+min(int64(ChunkSize), s.rep.Size-pos)])
+			r := ready{frame: frame, n: n, err: err}
+			if err == nil {
+				r.sum = sha256.Sum256(frame[chunkFrameHeader : chunkFrameHeader+n])
+			}
+			full <- r // buffered: sendDepth+1 frames, sendDepth slots
+			if err != nil {
+				return
+			}
+			pos += int64(n)
+		}
+	})
 	lastEvent := time.Now()
 	for s.pos < s.rep.Size {
-		n, err := io.ReadFull(fr, frame[chunkFrameHeader:chunkFrameHeader+min(int64(ChunkSize), s.rep.Size-s.pos)])
-		if err != nil {
-			return fmt.Errorf("read the file at %d: %w (did it change while sending?)", s.pos, err)
+		c, ok := <-full
+		if !ok {
+			return ctx.Err()
 		}
+		if c.err != nil {
+			return fmt.Errorf("read the file at %d: %w (did it change while sending?)", s.pos, c.err)
+		}
+		n, sum := c.n, c.sum
 		setDeadline(st, s.cfg.IdleTimeout)
-		sum := sha256.Sum256(frame[chunkFrameHeader : chunkFrameHeader+n])
 		if i := int(s.pos / ChunkSize); i < len(s.sums) {
 			s.sums[i] = sum
 		} else {
 			s.sums = append(s.sums, sum)
 		}
-		if _, err := st.Write(chunkFrame(frame, uint64(s.pos), n, sum)); err != nil {
+		if _, err := st.Write(chunkFrame(c.frame, uint64(s.pos), n, sum)); err != nil {
 			s.saveState(true)
 			return fmt.Errorf("send the chunk at %d: %w", s.pos, err)
 		}
+		free <- c.frame
 		s.pos += int64(n)
 		s.rep.Sent += int64(n)
 		s.state.Sent = max(s.state.Sent, s.pos)

@@ -219,6 +219,8 @@ func TestHostileNames(t *testing.T) {
 		{"/etc/passwd", "passwd"},
 		{"x\x00y\nz.txt", "x_y_z.txt"},
 		{strings.Repeat("é", 2000) + ".txt", strings.Repeat("é", (maxSafeName-4)/2) + ".txt"},
+		{strings.Repeat("a", 4000), strings.Repeat("a", maxSafeName)}, // 4,000 characters
+		{"\x1b[31mred\x7f.txt", "_[31mred_.txt"},
 		{"CON.txt", "_CON.txt"},
 		{"bashrc", "bashrc (1)"}, // no hidden overwrite of the first one
 	} {

@@ -293,3 +293,12 @@ func readMsg(r io.Reader) (Message, error) {
 	}
 	return Decode(b)
 }
+
+// decodeOffer decodes a stream's first message, which must be an offer.
+func decodeOffer(b []byte) (*Offer, error) {
+	m, err := Decode(b)
+	if err == nil && m.Offer == nil {
+		err = fmt.Errorf("first message is not an offer: %w", ErrMalformed)
+	}
+	return m.Offer, err
+}

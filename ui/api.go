@@ -16,8 +16,9 @@ import (
 	"github.com/peercall/peercall/events"
 )
 
-// maxBody bounds a request body.
-const maxBody = 4096
+// maxBody bounds a request body (a chat message of chat.MaxText bytes,
+// escaped).
+const maxBody = 32 << 10
 
 // request is the body of every state-changing request; each endpoint uses
 // some fields and decode refuses unknown ones.

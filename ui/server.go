@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/chat"
 	"github.com/peercall/peercall/contacts"
 	"github.com/peercall/peercall/events"
 )
@@ -31,6 +32,8 @@ type Node interface {
 	Status() any
 	Events() *events.Bus
 	Contacts() *contacts.Book
+	// Chat is the node's chat (nil on a node run for one call).
+	Chat() *chat.Service
 	Call(ctx context.Context, username string, o call.Options) (*call.Result, error)
 	Answer(id string) error
 	Reject(id string) error
@@ -209,6 +212,8 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("GET /api/state", s.authed(s.state))
 	mux.HandleFunc("GET /api/events", s.authed(s.events))
 	mux.HandleFunc("GET /api/search", s.authed(s.search))
+	mux.HandleFunc("GET /api/chat", s.authed(s.chatState))
+	mux.HandleFunc("POST /api/chat", s.mutating(s.chatAction))
 	mux.HandleFunc("POST /api/contacts", s.mutating(s.contact))
 	mux.HandleFunc("POST /api/presence", s.mutating(s.presence))
 	mux.HandleFunc("POST /api/call", s.mutating(s.call))

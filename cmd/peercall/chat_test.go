@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/peercall/peercall/internal/callharness"
 )
@@ -16,7 +18,7 @@ import (
 func TestCLIChat(t *testing.T) {
 	nw := callharness.NewNetwork(t)
 	aliceU, bobU := nw.User("alice"), nw.User("bob")
-	nw.Start(aliceU, callharness.NodeOptions())
+	alice := nw.Start(aliceU, callharness.NodeOptions())
 	nw.Start(bobU, callharness.NodeOptions())
 
 	if r := runHome(t, aliceU.Home, "chat", "bob", "hello", "there"); r.code != exitOK || !strings.Contains(r.stdout, "delivered to bob") {
@@ -44,6 +46,24 @@ func TestCLIChat(t *testing.T) {
 	}
 	if r := runStdin(t, "line one\n\nline two\n", bobU.Home.Dir(), "chat", "alice"); r.code != exitOK || !strings.Contains(r.stdout, "hello there") {
 		t.Fatalf("interactive chat: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	// A typing notice from alice shows in bob's interactive chat.
+	stdin, feed := io.Pipe()
+	var out lockedBuffer
+	e := newEnv(stdin, &out, io.Discard)
+	done := make(chan int, 1)
+	go func() { done <- run(t.Context(), e, []string{"--home", bobU.Home.Dir(), "chat", "alice"}) }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "(alice is typing)"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's interactive chat showed no typing notice: %q", out.String())
+		}
+		if strings.Contains(out.String(), "line two") { // watching: history shown
+			_, _ = alice.Chat().SendTyping(t.Context(), "bob")
+		}
+	}
+	feed.Close()
+	if code := <-done; code != exitOK {
+		t.Fatalf("interactive chat with a typing notice: exit %d", code)
 	}
 	h := messages(runHome(t, aliceU.Home, "history", "bob", "--json"))
 	var texts []string

@@ -106,6 +106,8 @@ func chatInteractive(ctx context.Context, e *env, name string) error {
 				printMessage(e.stdout, *ev.Message)
 			case chat.StateRead:
 				fmt.Fprintf(e.stdout, "(%s read your messages)\n", name)
+			case "typing":
+				fmt.Fprintf(e.stdout, "(%s is typing)\n", name)
 			case chat.StateExpired, chat.StateRefused:
 				fmt.Fprintf(e.stdout, "(message %d %s: %s)\n", ev.Message.Local, ev.What, ev.Message.Reason)
 			}

@@ -98,33 +98,7 @@ func TestBrowserCall(t *testing.T) {
 	}
 	alice, bob := start("alice", aliceA), start("bob", bobA)
 	callharness.WaitPresence(t, alice, bob)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe),
-		chromedp.WindowSize(1000, 1100), chromedp.Flag("disable-gpu", true))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	timeout, cancelTimeout := context.WithTimeout(allocCtx, 90*time.Second)
-	defer cancelTimeout()
-	browser, cancelBrowser := chromedp.NewContext(timeout)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium (%s): %v", exe, err)
-	}
-	open := func(name string, n *node.Node) *page {
-		ctx, cancel := chromedp.NewContext(browser)
-		t.Cleanup(cancel)
-		p := &page{t: t, name: name, ctx: ctx, n: n}
-		login, err := n.UILoginURL()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.run("open the login link", chromedp.Navigate(login), chromedp.WaitVisible(chromedp.CSS("#contacts")),
-			waitJS(`document.getElementById("me").textContent.includes("`+name+`")`))
-		return p
-	}
+	open := browse(t, exe, 90*time.Second)
 	ap, bp := open("alice", alice), open("bob", bob)
 
 	ap.run("add bob", chromedp.SendKeys(chromedp.CSS("#add-name"), "bob"), chromedp.SendKeys(chromedp.CSS("#add-message"), "hi bob, it's alice"),
@@ -213,6 +187,37 @@ func TestBrowserCall(t *testing.T) {
 		t.Errorf("the account page shows no certificate expiry: %q", exp)
 	}
 	fmt.Fprintln(os.Stderr, "browsertest: screenshots in bin/ui-screens/")
+}
+
+// browse starts chromium for at most timeout and returns how to open a
+// node's interface in a tab of it, logged in.
+func browse(t *testing.T, exe string, timeout time.Duration) func(name string, n *node.Node) *page {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe),
+		chromedp.WindowSize(1000, 1100), chromedp.Flag("disable-gpu", true))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	tctx, cancelTimeout := context.WithTimeout(allocCtx, timeout)
+	t.Cleanup(cancelTimeout)
+	browser, cancelBrowser := chromedp.NewContext(tctx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium (%s): %v", exe, err)
+	}
+	return func(name string, n *node.Node) *page {
+		ctx, cancel := chromedp.NewContext(browser)
+		t.Cleanup(cancel)
+		p := &page{t: t, name: name, ctx: ctx, n: n}
+		login, err := n.UILoginURL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.run("open the login link", chromedp.Navigate(login), chromedp.WaitVisible(chromedp.CSS("#contacts")),
+			waitJS(`document.getElementById("me").textContent.includes("`+name+`")`))
+		return p
+	}
 }
 
 // waitHeard waits until a's latest call has played n samples plus half a

@@ -24,6 +24,12 @@ func WriteFrame(w io.Writer, body []byte, max int) error {
 // error wrapping malformed, before any of the body is read or allocated;
 // I/O errors (a short frame, a deadline) are wrapped as they are.
 func ReadFrame(r io.Reader, max int, malformed error) ([]byte, error) {
+	return ReadFrameInto(r, nil, max, malformed)
+}
+
+// ReadFrameInto is ReadFrame reading the body into buf when it fits (a
+// new slice otherwise), for a reader that reuses its buffers.
+func ReadFrameInto(r io.Reader, buf []byte, max int, malformed error) ([]byte, error) {
 	var hdr [2]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, fmt.Errorf("read frame length: %w", err)
@@ -32,7 +38,12 @@ func ReadFrame(r io.Reader, max int, malformed error) ([]byte, error) {
 	if n == 0 || n > max {
 		return nil, fmt.Errorf("frame of %d bytes, want 1..%d: %w", n, max, malformed)
 	}
-	body := make([]byte, n)
+	body := buf[:0]
+	if cap(body) >= n {
+		body = body[:n]
+	} else {
+		body = make([]byte, n)
+	}
 	if _, err := io.ReadFull(r, body); err != nil {
 		return nil, fmt.Errorf("read frame body (%d bytes): %w", n, err)
 	}

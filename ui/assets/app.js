@@ -30,6 +30,7 @@
     if (!r.ok) throw new Error(data.error || r.statusText);
     return data;
   }
+  window.peercallUI = { post, el, notice, button: (...a) => button(...a) }; // for chat.js
   const act = (path, body, done) => post(path, body).then((d) => { if (done) done(d); }).catch((e) => notice(e.message));
 
   function button(label, text, onclick, data) {
@@ -48,6 +49,7 @@
         li.append(el("span", { class: "status " + c.status, text: c.status }));
         if (c.mood) li.append(el("span", { class: "mood", text: c.mood }));
         li.append(button("Call " + c.username, "Call", () => startCall(c.username), { call: c.username }));
+        li.append(button("Chat with " + c.username, "Chat", () => window.peercallChat.open(c.username), { chat: c.username }));
         li.append(button("Remove " + c.username, "Remove", () => act("/api/contacts", { action: "remove", name: c.username }), { remove: c.username }));
         li.append(button("Block " + c.username, "Block", () => act("/api/contacts", { action: "block", name: c.username })));
         cl.append(li);
@@ -216,6 +218,7 @@
     es.addEventListener("call", (m) => onCall(JSON.parse(m.data)));
     es.addEventListener("presence", () => load());
     es.addEventListener("contacts", () => load());
+    es.addEventListener("chat", (m) => window.peercallChat.onEvent(JSON.parse(m.data)));
     es.addEventListener("reload", () => load());
     es.addEventListener("audio", (m) => {
       const a = JSON.parse(m.data).data;
@@ -228,7 +231,7 @@
       }
     });
     es.onerror = () => { /* EventSource reconnects; reload on open */ };
-    es.onopen = () => load();
+    es.onopen = () => { load(); window.peercallChat.load(); };
   }
 
   document.addEventListener("DOMContentLoaded", () => {

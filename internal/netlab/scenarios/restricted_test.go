@@ -24,6 +24,9 @@ const restrictedWait = 30 * time.Second
 // node is restricted, says so in `status`, stays a client with --relay
 // auto, and calls in and out go through TURN over TLS on 443.
 //
+// A file goes from carol to bob the same way, killed half-way and resumed
+// (the "file" subtest, fileThrough443).
+//
 // Restricted mode is set in carol's config.toml (network.restricted =
 // true); dave, beside her without it, must detect it (the "detected"
 // subtest).
@@ -39,6 +42,7 @@ func TestFirewall443(t *testing.T) {
 
 	set = w.labRanges()
 	set["network"]["listen"] = []string{"0.0.0.0:443"}
+	set["transfer"] = map[string]any{"auto_accept_from": []string{"carol"}}
 	bob := w.user("bob", w.endHost("bob"), set)
 	bob.run("bob")
 
@@ -79,6 +83,11 @@ func TestFirewall443(t *testing.T) {
 	if st := carol.status(); st.Role != "client" {
 		t.Errorf("carol's node became a %q (%s) behind the firewall; a restricted node never relays", st.Role, st.RoleReason)
 	}
+
+	t.Run("file", func(t *testing.T) {
+		w.t = t
+		fileThrough443(w, carol, bob, "alice")
+	})
 
 	t.Run("detected", func(t *testing.T) {
 		w.t = t

@@ -62,6 +62,7 @@ type Session struct {
 	wg     sync.WaitGroup
 
 	pathEvents  chan PathEvent // ICE path lost / restored, for the call's owner
+	watch       pathWatch      // the switch to a standby pair (standby.go)
 	connected   chan struct{}  // closed once ICE+DTLS are up
 	firstPacket chan struct{}  // closed when the first RTP packet arrived
 	connOnce    sync.Once
@@ -112,6 +113,8 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		}
 		return nil, err
 	}
+	s.wg.Add(1)
+	go s.watchSilence()
 	return s, nil
 }
 
@@ -138,6 +141,7 @@ func (s *Session) buildPeerConnection() error {
 	// disconnected and 25 s to failed), so that a call whose relay died can
 	// move to another before the user gives up.
 	se.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepaliveInterval)
+	s.setupPathWatch(&se)
 	// pion waits 0.5 s (server-reflexive), 1 s (peer-reflexive) and 2 s
 	// (relay) before it nominates such a pair, in case a better one
 	// succeeds meanwhile; a call set-up waits for that on every path
@@ -233,6 +237,7 @@ func (s *Session) buildPeerConnection() error {
 		return fmt.Errorf("media: add audio track: %w", err)
 	}
 	s.track, s.sender = track, sender
+	s.watchSelected()
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if t.Kind() != webrtc.RTPCodecTypeAudio {
 			return
@@ -303,7 +308,9 @@ func (s *Session) Accept(ctx context.Context, offerSDP string) (string, error) {
 	s.mu.Unlock()
 	if renegotiate {
 		s.refreshInterfaces()
+		s.resetWatch()
 	}
+	s.hideRemote(r.hidden)
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -324,6 +331,7 @@ func (s *Session) SetAnswer(answerSDP string) error {
 	if err != nil {
 		return err
 	}
+	s.hideRemote(r.hidden)
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -335,6 +343,7 @@ func (s *Session) SetAnswer(answerSDP string) error {
 // restart, after a network change); apply the answer with SetAnswer.
 func (s *Session) RestartICEOffer(ctx context.Context) (string, error) {
 	s.refreshInterfaces()
+	s.resetWatch()
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
 	if err != nil {
 		return "", fmt.Errorf("media: create ICE restart offer: %w", err)

@@ -340,8 +340,15 @@ func (s *Session) SetAnswer(answerSDP string) error {
 }
 
 // RestartICEOffer makes a new offer with fresh ICE credentials (an ICE
-// restart, after a network change); apply the answer with SetAnswer.
+// restart, after a network change); apply the answer with SetAnswer. While
+// an earlier restart offer is unanswered (its signalling stream broke, and
+// the call resumed on another) it returns that offer again.
 func (s *Session) RestartICEOffer(ctx context.Context) (string, error) {
+	if s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		if d := s.pc.PendingLocalDescription(); d != nil {
+			return d.SDP, nil
+		}
+	}
 	s.refreshInterfaces()
 	s.resetWatch()
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/peercall/peercall/media/pathswitch"
 )
 
 // MaxSDPBytes bounds a remote session description. An audio-only offer
@@ -60,7 +62,7 @@ func parseRemoteSDP(s string) (remoteSDP, error) {
 		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
 			continue
 		}
-		out.hidden = append(out.hidden, natHidden(m.Attributes)...)
+		out.hidden = append(out.hidden, pathswitch.NATHidden(m.Attributes)...)
 		for _, a := range m.Attributes {
 			if a.Key != "rtpmap" {
 				continue
@@ -82,28 +84,6 @@ func parseRemoteSDP(s string) (remoteSDP, error) {
 		return remoteSDP{}, fmt.Errorf("%w: no DTLS fingerprint (a=fingerprint): the call could not be encrypted", ErrBadSDP)
 	}
 	return out, nil
-}
-
-// natHidden returns the addresses behind a NAT that the peer's candidates
-// name as their base (raddr of a srflx or relay candidate, where it
-// differs from the candidate's own): a TURN relay cannot reach them and
-// refuses a permission for them (relay.go's peer filter).
-func natHidden(attrs []sdp.Attribute) []string {
-	var out []string
-	for _, a := range attrs {
-		if a.Key != "candidate" {
-			continue
-		}
-		// "foundation component proto priority ip port typ TYPE raddr IP rport PORT"
-		f := strings.Fields(a.Value)
-		if len(f) < 10 || f[6] != "typ" || (f[7] != "srflx" && f[7] != "relay") || f[8] != "raddr" {
-			continue
-		}
-		if f[9] != f[4] {
-			out = append(out, f[9])
-		}
-	}
-	return out
 }
 
 // fingerprintOf returns the DTLS fingerprint of a (local, trusted) SDP.

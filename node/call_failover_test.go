@@ -93,15 +93,17 @@ func TestRelayFailoverCall(t *testing.T) {
 	waitSuperNodes(t, alice, 2)
 	waitSuperNodes(t, bob, 2)
 
-	victim, survivor := sam, sue
-	if alice.m.SuperNodes()[0].Relay == sue.n.PeerID() {
-		victim, survivor = sue, sam // alice's call goes through the fastest
-	}
 	c := startCall(t, alice, "bob", true)
 	waitActive(t, alice.n)
 	connectedAt := time.Now()
 	waitActive(t, bob.n)
 	time.Sleep(3 * time.Second)
+	// A relay-only call holds a standby allocation on the other
+	// super-node: the victim is the one that relays the audio.
+	victim, survivor := sam, sue
+	if sue.m.RelayStats().BytesRelayed > sam.m.RelayStats().BytesRelayed {
+		victim, survivor = sue, sam
+	}
 	stalls := watchStalls(bob.n)
 	stopAt := time.Now()
 	nw.Stop(victim.n) // drains relayed sessions for at most 2 s, then the TURN server closes

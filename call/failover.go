@@ -36,6 +36,10 @@ const (
 	// calleeGiveUpExtra lets the caller, who drives the recovery and
 	// knows why it failed, end the call first.
 	calleeGiveUpExtra = 2 * time.Second
+	// standbyWait is how long after a loss the caller lets the session
+	// move to a standby pair (media.Session.HasStandby) before it
+	// restarts ICE: a restart drops every pair, the standby too.
+	standbyWait = time.Second
 )
 
 // failover is a relayed call's path recovery in progress: the path was
@@ -51,6 +55,9 @@ type failover struct {
 	// offer finds the answer ready; aliveOK caches it.
 	alive   chan bool
 	aliveOK *bool
+	// restored is closed when the path came back: a restart still
+	// waiting for the standby is not made.
+	restored chan struct{}
 }
 
 // deadAnswers says whether the failover's super-node answers a ping: the
@@ -133,12 +140,15 @@ func (r *run) relayPeerID(rt media.Route) string {
 	switch {
 	case rt.Kind != media.RouteRelay:
 		return ""
-	case rt.LocalRelay() && r.relayID != "":
-		return r.relayID.String()
 	case r.m.cfg.Relays != nil:
+		// Named by its address first: a relay-only call may have moved to
+		// its standby relay (media.Session.HasStandby).
 		if id := r.m.cfg.Relays.SuperNodeAt(rt.RelayAddr); id != "" {
 			return id.String()
 		}
+	}
+	if rt.LocalRelay() && r.relayID != "" {
+		return r.relayID.String()
 	}
 	return ""
 }
@@ -170,6 +180,9 @@ func (r *run) recoverPath(ctx context.Context, dead peer.ID) failoverResult {
 	offer, err := r.sess.RestartICEOffer(rctx)
 	if err == nil {
 		err = r.sc.RestartICE(rctx, offer)
+	}
+	if err == nil {
+		r.m.log.Info("call path lost: failover ICE restart sent", "call", r.sc.ID())
 	}
 	res.err = err
 	return res
@@ -214,13 +227,14 @@ func (r *run) onPath(ctx context.Context, pe media.PathEvent, fo *failover, reco
 			return nil
 		}
 		fo.timer.Stop()
+		close(fo.restored)
 		gap := pe.At.Sub(fo.lostAt)
 		r.noteRoute()
 		r.mu.Lock()
 		r.failovers++
 		relayID := r.relayID
 		r.mu.Unlock()
-		r.m.log.Info("call path restored", "call", r.sc.ID(), "after_ms", gap.Milliseconds(), "relay", relayID, "route", r.sess.Route().String())
+		r.m.log.Info("call path restored", "call", r.sc.ID(), "after_ms", gap.Milliseconds(), "relay", relayID, "route", r.sess.Route().String(), "switches", r.sess.PathSwitches())
 		return nil
 	}
 	if fo != nil || !r.relayedRoute() {
@@ -233,7 +247,7 @@ func (r *run) onPath(ctx context.Context, pe media.PathEvent, fo *failover, reco
 	if r.dir == Incoming {
 		giveUp += calleeGiveUpExtra
 	}
-	fo = &failover{lostAt: pe.At, dead: dead, timer: time.NewTimer(giveUp - time.Since(pe.At))}
+	fo = &failover{lostAt: pe.At, dead: dead, timer: time.NewTimer(giveUp - time.Since(pe.At)), restored: make(chan struct{})}
 	r.m.log.Warn("call path lost", "call", r.sc.ID(), "ice", pe.State, "relay", dead, "direction", r.dir)
 	if r.dir == Incoming && dead != "" {
 		// Whether our own relay died decides how the caller's restart
@@ -246,9 +260,26 @@ func (r *run) onPath(ctx context.Context, pe media.PathEvent, fo *failover, reco
 		}()
 	}
 	if r.dir == Outgoing {
+		var wait time.Duration
+		if r.sess.HasStandby() {
+			wait = standbyWait - time.Since(pe.At)
+		}
+		restored := fo.restored
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				defer t.Stop()
+				r.m.log.Info("call path lost; waiting for the standby pair before an ICE restart", "call", r.sc.ID(), "wait", wait)
+				select {
+				case <-t.C:
+				case <-restored:
+					return // the session moved to its standby
+				case <-ctx.Done():
+					return
+				}
+			}
 			res := r.recoverPath(ctx, dead)
 			select {
 			case recovered <- res:

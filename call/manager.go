@@ -109,9 +109,10 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	active map[string]*run
-	recent []Result
+	mu      sync.Mutex
+	active  map[string]*run
+	recent  []Result
+	movedAt time.Time // the last network change (NetworkChanged)
 }
 
 // New starts taking the incoming calls of cfg.Signalling.

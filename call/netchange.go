@@ -63,6 +63,7 @@ func waitRoutable(ctx context.Context, addr string) {
 // it restarted; it does not wait for their answers.
 func (m *Manager) NetworkChanged(ctx context.Context, why string) int {
 	m.mu.Lock()
+	m.movedAt = time.Now()
 	runs := make([]*run, 0, len(m.active))
 	for _, r := range m.active {
 		runs = append(runs, r)
@@ -107,6 +108,12 @@ func (r *run) restartForMove(ctx context.Context, why string) {
 			return
 		case errors.Is(err, signalling.ErrCallEnded) || ctx.Err() != nil:
 			return
+		case errors.Is(err, signalling.ErrDetached) && try < netRestartTries:
+			// The move broke the signalling stream: take the call over
+			// to a new one, then send the restart on it.
+			if !r.resumeSignalling(ctx) {
+				return
+			}
 		case errors.Is(err, signalling.ErrInvalidState) && try < netRestartTries:
 			select {
 			case <-time.After(netRestartRetry):
@@ -148,5 +155,61 @@ func (r *run) reconnected() {
 	if was == StateReconnecting {
 		r.m.log.Info("call reconnected", "call", r.sc.ID(), "route", r.sess.Route().String())
 		r.emit(EventReconnected, nil)
+	}
+}
+
+// Resume timing (signalling's RESUME, after a move broke the call's
+// signalling stream).
+const (
+	// resumeAfterMove: a stream that breaks this soon after a network
+	// change broke because of it, and this side resumes the call.
+	resumeAfterMove = 15 * time.Second
+	// resumeTryTimeout bounds one RESUME (a new libp2p connection and a
+	// round trip); resumeRetry spaces the tries until signalling's hold
+	// ends the call.
+	resumeTryTimeout = 2 * time.Second
+	resumeRetry      = 250 * time.Millisecond
+)
+
+// movedRecently says whether this node's network changed within
+// resumeAfterMove.
+func (m *Manager) movedRecently() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.movedAt.IsZero() && time.Since(m.movedAt) < resumeAfterMove
+}
+
+// resumeSignalling moves the call to a new signalling stream (RESUME),
+// trying again until it works, the call ends (the peer's hold ran out) or
+// ctx ends; one try at a time per call. It reports whether the call rides
+// a working stream now.
+func (r *run) resumeSignalling(ctx context.Context) bool {
+	if !r.resuming.CompareAndSwap(false, true) {
+		// Another goroutine resumes it: the caller retries its send a
+		// moment later.
+		select {
+		case <-time.After(resumeRetry):
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	defer r.resuming.Store(false)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, resumeTryTimeout)
+		err := r.sc.Resume(rctx)
+		cancel()
+		if err == nil {
+			r.m.log.Info("call signalling resumed on a new stream", "call", r.sc.ID())
+			return true
+		}
+		r.m.log.Info("resume the call's signalling", "call", r.sc.ID(), "err", err)
+		select {
+		case <-time.After(resumeRetry):
+		case <-ctx.Done():
+			return false
+		case <-r.sc.Done():
+			return false
+		}
 	}
 }

@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -42,6 +43,7 @@ type run struct {
 	failovers   int         // paths recovered after a loss
 	reconnects  int         // network changes the call went through
 	hold        holdState   // mute and hold, both sides (hold.go)
+	resuming    atomic.Bool // a RESUME is being tried (netchange.go)
 	holdMu      sync.Mutex  // one mute or hold change at a time (hold.go)
 }
 
@@ -193,6 +195,20 @@ func (r *run) run(ctx context.Context) *Result {
 				}
 			case signalling.EventMediaState:
 				r.onPeerMedia(ev.Media)
+			case signalling.EventDetached:
+				// This side moved: its new network must reach the peer;
+				// the peer holds the call meanwhile. Then restart ICE,
+				// whose offer or answer the broken stream may have lost.
+				if r.m.movedRecently() {
+					rwg.Add(1)
+					go func() {
+						defer rwg.Done()
+						if r.resumeSignalling(rctx) && r.sess != nil {
+							r.restartForMove(rctx, "signalling resumed after a network change")
+						}
+					}()
+				}
+			case signalling.EventResumed:
 			case signalling.EventICERestartAnswer:
 				if err := r.sess.SetAnswer(ev.SDP); err != nil {
 					r.m.log.Warn("apply ICE restart answer", "call", sc.ID(), "err", err)

@@ -125,3 +125,63 @@ func TestSetICEServersValidates(t *testing.T) {
 		})
 	}
 }
+
+// TestStandbySwitch: a relay-only session holds a standby relay (two TURN
+// servers, relaying from 127.0.0.1 and 127.0.0.2); the one carrying the
+// call dies, and the session moves to a pair through the other on its own
+// (standby.go: no ICE restart, no signalling). How long the peer heard
+// nothing is logged, not asserted.
+func TestStandbySwitch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	turn1, stop1 := startTURNOn(t, "127.0.0.1")
+	defer stop1()
+	turn2, stop2 := startTURNOn(t, "127.0.0.2")
+	defer stop2()
+	ca, cb := loopbackConfig(), loopbackConfig()
+	ca.ICEServers, ca.RelayOnly = []webrtc.ICEServer{turn1, turn2}, true
+	a, b := pair(t, ctx, ca, cb)
+	src := &sliceSource{samples: speechSeconds("alice", 15, audio.Frame20ms), interval: audio.Frame20ms}
+	if err := startBoth(ctx, a, b, src, &sliceSource{}, &sliceSink{}, &sliceSink{}); err != nil {
+		t.Fatal(err)
+	}
+	if !a.HasStandby() {
+		t.Error("a session with two TURN servers reports no standby")
+	}
+	// waitPackets waits until b received n packets and returns the
+	// longest time it received none (polled every 5 ms).
+	waitPackets := func(n uint64) time.Duration {
+		t.Helper()
+		last, seen, gap := time.Now(), b.packetsReceived.Load(), time.Duration(0)
+		for seen < n {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("b received %d packets, want %d", seen, n)
+			case <-a.Done():
+				t.Fatalf("a ended: %v", a.Err())
+			case now := <-time.After(5 * time.Millisecond):
+				if c := b.packetsReceived.Load(); c != seen {
+					seen, gap, last = c, max(gap, now.Sub(last)), now
+				}
+			}
+		}
+		return gap
+	}
+	waitPackets(75) // 1.5 s: past switchHoldOff
+	before := a.Stats().Route
+	stop := stop1
+	if strings.HasPrefix(before.RelayAddr, "127.0.0.2:") {
+		stop = stop2
+	}
+	stop()
+	gap := waitPackets(b.packetsReceived.Load() + 50)
+	after := a.Stats().Route
+	t.Logf("after the relay died b heard nothing for %v; switches: a %d, b %d; route %v -> %v",
+		gap.Round(time.Millisecond), a.PathSwitches(), b.PathSwitches(), before, after)
+	if a.PathSwitches()+b.PathSwitches() == 0 {
+		t.Error("audio came back without a path switch")
+	}
+	if after.Kind != RouteRelay || after.RelayAddr == before.RelayAddr {
+		t.Errorf("route after the switch %v, want relay through the other TURN server (before: %v)", after, before)
+	}
+}

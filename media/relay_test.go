@@ -26,7 +26,14 @@ func startTURN(t *testing.T) webrtc.ICEServer {
 // (its socket closes) when the test says so.
 func startStoppableTURN(t *testing.T) (webrtc.ICEServer, func()) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	return startTURNOn(t, "127.0.0.1")
+}
+
+// startTURNOn is startStoppableTURN listening and relaying on ip (a
+// loopback address).
+func startTURNOn(t *testing.T, ip string) (webrtc.ICEServer, func()) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +46,7 @@ func startStoppableTURN(t *testing.T) (webrtc.ICEServer, func()) {
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn:            pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.ParseIP("127.0.0.1"), Address: "127.0.0.1"},
+			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.ParseIP(ip), Address: ip},
 		}},
 	})
 	if err != nil {

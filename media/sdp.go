@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/peercall/peercall/media/pathswitch"
 )
 
 // MaxSDPBytes bounds a remote session description. An audio-only offer
@@ -23,6 +25,7 @@ var (
 // remoteSDP is what we learn from a peer's session description.
 type remoteSDP struct {
 	fingerprint string // "sha-256 AB:CD:..." (session or first media level)
+	hidden      []string
 }
 
 // parseRemoteSDP strictly checks an untrusted session description: bounded
@@ -59,6 +62,7 @@ func parseRemoteSDP(s string) (remoteSDP, error) {
 		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
 			continue
 		}
+		out.hidden = append(out.hidden, pathswitch.NATHidden(m.Attributes)...)
 		for _, a := range m.Attributes {
 			if a.Key != "rtpmap" {
 				continue

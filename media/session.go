@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/media/pathswitch"
 )
 
 // Errors returned by the session.
@@ -61,9 +62,10 @@ type Session struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	pathEvents  chan PathEvent // ICE path lost / restored, for the call's owner
-	connected   chan struct{}  // closed once ICE+DTLS are up
-	firstPacket chan struct{}  // closed when the first RTP packet arrived
+	pathEvents  chan PathEvent    // ICE path lost / restored, for the call's owner
+	watch       *pathswitch.Watch // the switch to a standby pair (standby.go)
+	connected   chan struct{}     // closed once ICE+DTLS are up
+	firstPacket chan struct{}     // closed when the first RTP packet arrived
 	connOnce    sync.Once
 	remoteTrack chan remoteTrack
 
@@ -102,6 +104,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		firstPacket: make(chan struct{}),
 		remoteTrack: make(chan remoteTrack, 1),
 		pathEvents:  make(chan PathEvent, pathEventBuffer),
+		watch:       pathswitch.New(cfg.Logger.With("component", "media")),
 		done:        make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -112,6 +115,8 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		}
 		return nil, err
 	}
+	s.wg.Add(1)
+	go s.watchSilence()
 	return s, nil
 }
 
@@ -138,6 +143,7 @@ func (s *Session) buildPeerConnection() error {
 	// disconnected and 25 s to failed), so that a call whose relay died can
 	// move to another before the user gives up.
 	se.SetICETimeouts(ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepaliveInterval)
+	pathswitch.Setup(&se, s.watch, cfg.RelayOnly)
 	// pion waits 0.5 s (server-reflexive), 1 s (peer-reflexive) and 2 s
 	// (relay) before it nominates such a pair, in case a better one
 	// succeeds meanwhile; a call set-up waits for that on every path
@@ -233,6 +239,7 @@ func (s *Session) buildPeerConnection() error {
 		return fmt.Errorf("media: add audio track: %w", err)
 	}
 	s.track, s.sender = track, sender
+	s.sender.Transport().ICETransport().OnSelectedCandidatePairChange(s.watch.Selected)
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if t.Kind() != webrtc.RTPCodecTypeAudio {
 			return
@@ -303,7 +310,9 @@ func (s *Session) Accept(ctx context.Context, offerSDP string) (string, error) {
 	s.mu.Unlock()
 	if renegotiate {
 		s.refreshInterfaces()
+		s.watch.Reset()
 	}
+	s.watch.Hide(r.hidden)
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -324,6 +333,7 @@ func (s *Session) SetAnswer(answerSDP string) error {
 	if err != nil {
 		return err
 	}
+	s.watch.Hide(r.hidden)
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -332,9 +342,17 @@ func (s *Session) SetAnswer(answerSDP string) error {
 }
 
 // RestartICEOffer makes a new offer with fresh ICE credentials (an ICE
-// restart, after a network change); apply the answer with SetAnswer.
+// restart, after a network change); apply the answer with SetAnswer. While
+// an earlier restart offer is unanswered (its signalling stream broke, and
+// the call resumed on another) it returns that offer again.
 func (s *Session) RestartICEOffer(ctx context.Context) (string, error) {
+	if s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		if d := s.pc.PendingLocalDescription(); d != nil {
+			return d.SDP, nil
+		}
+	}
 	s.refreshInterfaces()
+	s.watch.Reset()
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
 	if err != nil {
 		return "", fmt.Errorf("media: create ICE restart offer: %w", err)

@@ -211,3 +211,64 @@ func addrStrings(addrs []ma.Multiaddr) []string {
 	}
 	return out
 }
+
+// TestCallResumesAfterItsConnectionDies: alice's network changes and the
+// libp2p connection that carries the call's signalling dies with it (as
+// QUIC sent into a moment with no route does). Both sides hold the call;
+// alice, who moved, resumes it over a new connection (signalling's
+// RESUME) and restarts ICE on it; the call goes on with audio.
+func TestCallResumesAfterItsConnectionDies(t *testing.T) {
+	nw := callharness.NewNetwork(t)
+	aliceU, bobU := nw.User("alice"), nw.User("bob")
+	ao := callharness.NodeOptions()
+	ao.Media.ListenIPs = nil
+	ao.AutoAnswer = true
+	ao.Audio = (&callharness.Audio{Send: callharness.Speech("alice", 12)}).Opener()
+	alice := nw.Start(aliceU, ao)
+	var bobEv callEvents
+	bo := callharness.NodeOptions()
+	bo.AutoAnswer = true
+	bo.Audio = (&callharness.Audio{Send: callharness.Speech("bob", 4)}).Opener()
+	bo.OnCall = bobEv.on
+	bob := nw.Start(bobU, bo)
+	callharness.WaitPresence(t, alice)
+
+	ctx, hangup := context.WithCancel(callCtx(t))
+	defer hangup()
+	done := make(chan *call.Result, 1)
+	go func() {
+		res, err := alice.Call(ctx, "bob", call.Options{})
+		if err != nil {
+			t.Errorf("alice's call: %v", err)
+		}
+		done <- res
+	}()
+	waitActive(t, alice)
+	waitActive(t, bob)
+	before := alice.Calls()[0]
+	time.Sleep(time.Second)
+
+	moveListen(t, alice, "127.0.0.1")
+	if err := alice.Host().Network().ClosePeer(bob.PeerID()); err != nil {
+		t.Fatal(err)
+	}
+	cutAt := time.Now()
+	waitFor(t, 10*time.Second, "bob's call never reconnected", func() bool {
+		at, ok := bobEv.when(call.EventReconnected)
+		return ok && at.After(cutAt)
+	})
+	t.Logf("bob's call reconnected %v after the connection died", time.Since(cutAt).Round(time.Millisecond))
+	n := bob.Calls()[0].PacketsReceived
+	waitFor(t, 5*time.Second, "bob received no audio after the resume", func() bool {
+		bc := bob.Calls()
+		return len(bc) == 1 && bc[0].PacketsReceived > n+25
+	})
+	after := alice.Calls()
+	if len(after) != 1 || after[0].State != call.StateActive || after[0].CallID != before.CallID {
+		t.Fatalf("alice's calls after the connection died %+v, want the same call active", after)
+	}
+	hangup()
+	if res := <-done; res == nil || !res.Connected {
+		t.Fatalf("alice's call result %+v, want connected", res)
+	}
+}

@@ -37,6 +37,7 @@ type Call struct {
 	certificate []byte // outgoing: sent in the INVITE
 
 	cmds     chan command
+	adopt    chan *Conn // a stream the peer resumed the call on (resume.go)
 	events   chan Event
 	glare    chan struct{} // closed by the Manager: this outgoing call lost glare
 	stop     chan struct{} // closed by Close/Manager.Close
@@ -56,6 +57,9 @@ type Call struct {
 	superseded    bool // guarded by m.mu, not c.mu
 	ringTimer     *time.Timer
 	mediaTimer    *time.Timer
+	holdTimer     *time.Timer // running while detached: the stream broke (resume.go)
+	reader        reader      // the goroutine reading conn
+	gen           int         // counts streams: a message from an older one is dropped
 	finalMsg      *Message
 	endReason     EndReason
 	endDetail     string
@@ -72,6 +76,7 @@ const (
 	cmdAnswerICERestart
 	cmdMediaConnected
 	cmdMediaState
+	cmdAdopt
 )
 
 type command struct {
@@ -80,12 +85,14 @@ type command struct {
 	detail string
 	lost   bool       // cmdHangup: the media path was lost (ReasonRelayLost)
 	media  MediaState // cmdMediaState
+	conn   *Conn      // cmdAdopt
 	reply  chan error
 }
 
 type received struct {
 	msg Message
 	err error
+	gen int // the stream it came from (Call.gen)
 }
 
 func newCall(m *Manager, id CallID, remote string, outgoing bool, state State) *Call {
@@ -96,6 +103,7 @@ func newCall(m *Manager, id CallID, remote string, outgoing bool, state State) *
 		outgoing: outgoing,
 		state:    state,
 		cmds:     make(chan command),
+		adopt:    make(chan *Conn),
 		events:   make(chan Event, 16),
 		glare:    make(chan struct{}),
 		stop:     make(chan struct{}),
@@ -315,9 +323,7 @@ func stopTimer(t **time.Timer) {
 func (c *Call) run() {
 	defer c.m.wg.Done()
 	incoming := make(chan received, 8)
-	readStop := make(chan struct{})
-	readDone := make(chan struct{})
-	go c.read(incoming, readStop, readDone)
+	c.reader = c.startReader(incoming)
 
 	c.begin()
 	for c.endReason == EndNone {
@@ -342,19 +348,26 @@ func (c *Call) run() {
 			}
 		case <-c.stop:
 			c.finish(EndShutdown, "", c.endMessage(c.State(), ReasonShutdown, "shutting down"))
+		case conn := <-c.adopt:
+			c.adoptConn(conn)
+			if err := c.send(Message{Type: TypeResumed}); err != nil {
+				c.detach(err.Error())
+			}
+		case <-timerC(c.holdTimer):
+			c.holdTimer = nil
+			c.finish(EndConnectionLost, fmt.Sprintf("the signalling stream broke and the call was not resumed within %v", c.m.cfg.ResumeHold), nil)
 		}
 	}
 
 	stopTimer(&c.ringTimer)
 	stopTimer(&c.mediaTimer)
+	stopTimer(&c.holdTimer)
 	if c.finalMsg != nil {
 		if err := c.send(*c.finalMsg); err != nil {
 			c.log.Debug("final message not delivered", "err", err)
 		}
 	}
-	close(readStop)
-	_ = c.conn.Close()
-	<-readDone
+	c.reader.stop(c.conn)
 
 	c.mu.Lock()
 	c.state, c.end, c.detail = StateEnded, c.endReason, c.endDetail
@@ -400,13 +413,14 @@ func (c *Call) begin() {
 	c.ringTimer = time.NewTimer(c.m.cfg.RingTimeout)
 }
 
-// read feeds the peer's messages to the loop until the stream fails.
-func (c *Call) read(out chan<- received, stop <-chan struct{}, done chan<- struct{}) {
+// read feeds the peer's messages on conn to the loop until the stream
+// fails.
+func (c *Call) read(conn *Conn, gen int, out chan<- received, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	for {
-		m, err := c.conn.Receive(context.Background())
+		m, err := conn.Receive(context.Background())
 		select {
-		case out <- received{m, err}:
+		case out <- received{m, err, gen}:
 		case <-stop:
 			return
 		}
@@ -418,6 +432,9 @@ func (c *Call) read(out chan<- received, stop <-chan struct{}, done chan<- struc
 
 func (c *Call) handleCommand(cmd command) error {
 	s := c.State()
+	if err := c.detachedRefuses(cmd); err != nil {
+		return err
+	}
 	bad := func(what string) error {
 		return fmt.Errorf("%w: %s on a call that is %v (%s)", ErrInvalidState, what, s, c.direction())
 	}
@@ -485,6 +502,12 @@ func (c *Call) handleCommand(cmd command) error {
 		if err := c.send(Message{Type: TypeMediaState, Media: cmd.media}); err != nil {
 			return c.sendFailed(err)
 		}
+	case cmdAdopt:
+		if s != StateActive {
+			_ = cmd.conn.Close()
+			return bad("Resume (only on an active call)")
+		}
+		c.adoptConn(cmd.conn)
 	}
 	return nil
 }
@@ -492,7 +515,12 @@ func (c *Call) handleCommand(cmd command) error {
 // sendFailed ends the call if the stream broke; an invalid message (the
 // caller's fault) leaves it going.
 func (c *Call) sendFailed(err error) error {
-	if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
+	switch {
+	case errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge):
+	case c.State() == StateActive:
+		c.detach(err.Error())
+		return fmt.Errorf("%w: %w", ErrDetached, err)
+	default:
 		c.finish(EndConnectionLost, err.Error(), nil)
 	}
 	return err
@@ -513,6 +541,9 @@ func (c *Call) becomeActive() {
 
 func (c *Call) handleReceived(r received) {
 	s := c.State()
+	if r.gen != c.gen {
+		return // from the stream the call left (RESUME)
+	}
 	if r.err != nil {
 		if errors.Is(r.err, ErrMalformed) || errors.Is(r.err, ErrTooLarge) || errors.Is(r.err, ErrUnsupportedVersion) {
 			c.protocolError(s, r.err.Error())
@@ -521,6 +552,10 @@ func (c *Call) handleReceived(r received) {
 		detail := ""
 		if !errors.Is(r.err, io.EOF) {
 			detail = r.err.Error()
+		}
+		if s == StateActive {
+			c.detach(detail)
+			return
 		}
 		c.finish(EndConnectionLost, detail, nil)
 		return

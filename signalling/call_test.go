@@ -260,15 +260,20 @@ func TestCertificateCheckFailureRejectsWithoutRinging(t *testing.T) {
 	}
 }
 
-// TestConnectionLost: the stream breaks mid-call; both sides end with
-// "connection lost".
+// TestConnectionLost: the stream breaks mid-call; both sides hold the
+// call for ResumeHold (EventDetached), then end with "connection lost".
 func TestConnectionLost(t *testing.T) {
 	for _, tr := range []transport{pipeTransport, tcpTransport} {
 		t.Run(string(tr), func(t *testing.T) {
-			l := newLab(t, tr, nil)
+			l := newLab(t, tr, func(_ string, c *Config) { c.ResumeHold = 50 * time.Millisecond })
 			defer l.close()
 			caller, callee := l.active("alice", "bob")
 			l.lastStream("alice").Close() // under alice's call, as a network failure would
+			expectEvent(t, caller, EventDetached)
+			expectEvent(t, callee, EventDetached)
+			if err := caller.RestartICE(context.Background(), "offer"); !errors.Is(err, ErrDetached) || !errors.Is(err, ErrInvalidState) {
+				t.Errorf("RestartICE while detached: %v, want ErrDetached", err)
+			}
 			expectEnd(t, caller, EndConnectionLost)
 			expectEnd(t, callee, EndConnectionLost)
 		})
@@ -455,6 +460,7 @@ func TestICERestartGlare(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw.Close()
+			expectEvent(t, bob, EventDetached)
 			expectEnd(t, bob, EndConnectionLost)
 		})
 	})
@@ -491,6 +497,7 @@ func TestICERestartGlare(t *testing.T) {
 				t.Fatalf("caller got %v %q", ev.Kind, ev.SDP)
 			}
 			raw.Close()
+			expectEvent(t, alice, EventDetached)
 			expectEnd(t, alice, EndConnectionLost)
 		})
 	})

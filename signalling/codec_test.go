@@ -33,6 +33,8 @@ func validMessages() []Message {
 		{Type: TypeICERestartAnswer, CallID: testID, SDP: testSDP},
 		{Type: TypeMediaState, CallID: testID},
 		{Type: TypeMediaState, CallID: testID, Media: MediaMuted | MediaHeld},
+		{Type: TypeResume, CallID: testID},
+		{Type: TypeResumed, CallID: testID},
 	}
 }
 

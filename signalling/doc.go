@@ -21,7 +21,9 @@
 //
 // Types: 1 INVITE, 2 RINGING, 3 ACCEPT, 4 REJECT, 5 BUSY, 6 CANCEL, 7 HANGUP,
 // 8 ICE_RESTART, 9 ICE_RESTART_ANSWER, 10 MEDIA_STATE (either way, active
-// calls only: the sender's whole mute and hold state, 21 bytes). The decoder accepts only the canonical
+// calls only: the sender's whole mute and hold state, 21 bytes), 13 RESUME
+// and 14 RESUMED (no fields, 18 bytes: the first message of a new stream
+// that takes an active call over, and its answer; resume.go). The decoder accepts only the canonical
 // encoding: fields in ascending tag order, each at most once, never empty, no
 // field the type does not carry, every required field present, no trailing
 // bytes, a non-zero call id, version 1. So decode→encode gives back the same
@@ -51,7 +53,10 @@
 //	Inviting ◀BUSY─── Ended (busy: the callee has MaxCalls calls, default 1)
 //	Active   ─HANGUP▶ Ended (media setup timeout: MediaConnected not called
 //	                         within MediaTimeout, 20 s, of the accept)
-//	any state, stream closed or broken  ▶ Ended (connection lost)
+//	Active, stream closed or broken ▶ held for ResumeHold (5 s): a RESUME on
+//	    a new stream from the peer (Call.Resume) carries on; none ▶ Ended
+//	    (connection lost)
+//	other states, stream closed or broken  ▶ Ended (connection lost)
 //	any state, malformed or unexpected message ▶ the peer gets CANCEL, REJECT
 //	    or HANGUP with reason "protocol error" ▶ Ended (protocol error)
 //

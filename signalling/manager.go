@@ -42,6 +42,9 @@ type Config struct {
 	InviteTimeout time.Duration
 	// WriteTimeout bounds each message write. Default 10 s.
 	WriteTimeout time.Duration
+	// ResumeHold is how long an active call whose stream broke waits for
+	// the peer's RESUME before it ends (resume.go). Default 5 s.
+	ResumeHold time.Duration
 	// MaxMessageSize bounds messages both ways. Default and maximum
 	// MaxMessageSize.
 	MaxMessageSize int
@@ -68,6 +71,7 @@ func DefaultConfig() Config {
 		MediaTimeout:   20 * time.Second,
 		InviteTimeout:  10 * time.Second,
 		WriteTimeout:   10 * time.Second,
+		ResumeHold:     5 * time.Second,
 		MaxMessageSize: MaxMessageSize,
 	}
 }
@@ -89,6 +93,9 @@ func (c Config) withDefaults() Config {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = d.WriteTimeout
 	}
+	if c.ResumeHold == 0 {
+		c.ResumeHold = d.ResumeHold
+	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = d.MaxMessageSize
 	}
@@ -106,7 +113,7 @@ func (c Config) validate() error {
 		return errors.New("signalling: Config.CertificateCheck is nil: the node must verify every caller's certificate")
 	case c.MaxCalls < 0:
 		return fmt.Errorf("signalling: Config.MaxCalls is %d: use 1 or more", c.MaxCalls)
-	case c.RingTimeout < 0, c.MediaTimeout < 0, c.InviteTimeout < 0, c.WriteTimeout < 0:
+	case c.RingTimeout < 0, c.MediaTimeout < 0, c.InviteTimeout < 0, c.WriteTimeout < 0, c.ResumeHold < 0:
 		return errors.New("signalling: a Config timeout is negative: use a positive duration or 0 for the default")
 	case c.MaxMessageSize < 0 || c.MaxMessageSize > MaxMessageSize:
 		return fmt.Errorf("signalling: Config.MaxMessageSize is %d: use 1..%d or 0 for the default", c.MaxMessageSize, MaxMessageSize)
@@ -299,6 +306,9 @@ func (m *Manager) answer(ctx context.Context, peer string, conn *Conn) error {
 	cancel()
 	if err != nil {
 		return fmt.Errorf("%w: read INVITE from %s: %w", ErrRefused, peer, err)
+	}
+	if inv.Type == TypeResume {
+		return m.resume(ctx, peer, conn, inv)
 	}
 	if inv.Type != TypeInvite {
 		return fmt.Errorf("%w: %s opened the stream with %v instead of INVITE", ErrRefused, peer, inv.Type)

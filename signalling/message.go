@@ -43,6 +43,8 @@ const (
 	TypeICERestart       Type = 8  // either way, active call: new SDP offer
 	TypeICERestartAnswer Type = 9  // answer to TypeICERestart
 	TypeMediaState       Type = 10 // either way, active call: this side's mute and hold (media.go)
+	TypeResume           Type = 13 // first on a new stream, either way: move the active call to it (resume.go)
+	TypeResumed          Type = 14 // answer to TypeResume on that stream: the call now rides it
 )
 
 var typeNames = [...]string{
@@ -56,9 +58,13 @@ var typeNames = [...]string{
 	TypeICERestart:       "ICE_RESTART",
 	TypeICERestartAnswer: "ICE_RESTART_ANSWER",
 	TypeMediaState:       "MEDIA_STATE",
+	TypeResume:           "RESUME",
+	TypeResumed:          "RESUMED",
 }
 
-func (t Type) valid() bool { return t >= TypeInvite && t <= TypeMediaState }
+func (t Type) valid() bool {
+	return t >= TypeInvite && t <= TypeMediaState || t == TypeResume || t == TypeResumed
+}
 
 func (t Type) String() string {
 	if t.valid() {
@@ -141,6 +147,7 @@ func (id CallID) String() string { return hex.EncodeToString(id[:]) }
 //	ICE_RESTART          SDP offer (required)
 //	ICE_RESTART_ANSWER   SDP answer (required)
 //	MEDIA_STATE          Media (always written, zero included)
+//	RESUME, RESUMED      -
 //
 // A field a type does not carry must be empty. Every message carries CallID.
 type Message struct {

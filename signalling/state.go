@@ -125,6 +125,12 @@ const (
 	// EventMediaState: the peer's mute and hold (Media) changed or were
 	// repeated (active calls).
 	EventMediaState
+	// EventDetached: the active call's stream broke; the call is held for
+	// Config.ResumeHold for a RESUME (the side that moved calls
+	// Call.Resume), then ends with EndConnectionLost. Detail says why.
+	EventDetached
+	// EventResumed: the call moved to a new stream (RESUME).
+	EventResumed
 )
 
 func (k EventKind) String() string {
@@ -141,6 +147,10 @@ func (k EventKind) String() string {
 		return "ended"
 	case EventMediaState:
 		return "media state"
+	case EventDetached:
+		return "detached"
+	case EventResumed:
+		return "resumed"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }

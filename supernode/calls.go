@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,12 @@ import (
 func (m *Manager) CallRelay(ctx context.Context, callee peer.ID, force bool) (servers []webrtc.ICEServer, relayID peer.ID, relayOnly bool, err error) {
 	restricted := m.Restricted()
 	force = force || restricted
-	ch, err := m.PickRelay(ctx, callee, force)
+	cands := m.relayCandidates(ctx, callee, force)
+	var standby <-chan Choice
+	if force && len(cands) > 1 {
+		standby = m.standbyRelay(ctx, cands[1:])
+	}
+	ch, err := m.pickFrom(ctx, cands)
 	if err != nil {
 		if force {
 			return nil, "", true, fmt.Errorf("the call must go through a relay (--force-relay, or a restricted network): %w", err)
@@ -36,10 +42,59 @@ func (m *Manager) CallRelay(ctx context.Context, callee peer.ID, force bool) (se
 		return nil, "", false, nil
 	}
 	servers = ch.Servers
+	if sb, ok := waitStandby(standby, ch.Relay); ok {
+		servers = append(slices.Clip(servers), sb.Servers...)
+		m.log.Debug("standby relay for the call", "relay", brief.ID(ch.Relay), "standby", brief.ID(sb.Relay))
+	}
 	if f := tcpTURNOnly(servers); restricted && len(f) > 0 {
 		servers = f
 	}
 	return servers, ch.Relay, force, nil
+}
+
+// A relay-only call also holds a standby relay: TURN credentials of a
+// second super-node, asked at the same time as the first's. The session
+// allocates on both, so ICE has a working pair through the second ready
+// when the first dies (media's path switch, docs/architecture.md "Relay
+// failover"). The standby is a TURN allocation like any other: it counts
+// against that super-node's max_sessions and max_sessions_per_user, and a
+// super-node at its limits refuses it as it would a call.
+const (
+	// standbyGrace is how long after the first super-node's credentials
+	// the standby's are waited for: a slow second super-node does not
+	// delay the call, which then has no standby.
+	standbyGrace = 150 * time.Millisecond
+)
+
+// standbyRelay asks cands in order for a standby relay's credentials, in
+// a goroutine that ends with ctx or its answer (buffered: never blocks).
+func (m *Manager) standbyRelay(ctx context.Context, cands []candidate) <-chan Choice {
+	out := make(chan Choice, 1)
+	go func() {
+		ch, err := m.pickFrom(ctx, cands)
+		if err != nil {
+			m.log.Debug("no standby relay for the call", "err", err)
+			ch = Choice{}
+		}
+		out <- ch
+	}()
+	return out
+}
+
+// waitStandby waits at most standbyGrace for the standby's credentials
+// and returns them unless they are primary's own.
+func waitStandby(c <-chan Choice, primary peer.ID) (Choice, bool) {
+	if c == nil {
+		return Choice{}, false
+	}
+	t := time.NewTimer(standbyGrace)
+	defer t.Stop()
+	select {
+	case ch := <-c:
+		return ch, ch.Relay != "" && ch.Relay != primary
+	case <-t.C:
+		return Choice{}, false
+	}
 }
 
 // tcpTURNOnly drops TURN-over-UDP URLs: behind a firewall that lets out

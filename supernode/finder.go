@@ -300,16 +300,26 @@ func (m *Manager) measure(ctx context.Context, ai peer.AddrInfo) (time.Duration,
 // one refused. With need set an empty list is looked up first, however
 // long that takes (within ctx).
 func (m *Manager) PickRelay(ctx context.Context, callee peer.ID, need bool) (Choice, error) {
+	return m.pickFrom(ctx, m.relayCandidates(ctx, callee, need))
+}
+
+// relayCandidates are the super-nodes PickRelay asks, in its order.
+func (m *Manager) relayCandidates(ctx context.Context, callee peer.ID, need bool) []candidate {
 	cands := m.finder.candidates(ctx, need)
 	if m.Promoted() {
 		cands = append(cands, candidate{ID: m.h.ID()}) // its own TURN, last
 	}
-	if len(cands) == 0 {
-		return Choice{}, fmt.Errorf("%w: no super-node found in the DHT (none is online, or this node has no DHT peers yet)", ErrNoRelay)
-	}
 	// The callee relaying its own call works, but a third party is kinder
 	// to the callee's uplink: the callee goes last.
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].ID != callee && cands[j].ID == callee })
+	return cands
+}
+
+// pickFrom asks cands in order for TURN credentials (PickRelay).
+func (m *Manager) pickFrom(ctx context.Context, cands []candidate) (Choice, error) {
+	if len(cands) == 0 {
+		return Choice{}, fmt.Errorf("%w: no super-node found in the DHT (none is online, or this node has no DHT peers yet)", ErrNoRelay)
+	}
 	var why []string
 	for _, c := range cands {
 		creds, err := m.requestCredentials(ctx, c.ID)

@@ -80,7 +80,17 @@ func TestRelayKilled(t *testing.T) {
 		// alice says failoverBound after the kill is at this offset.
 		from := killedAt.Sub(connectedAt) + failoverBound
 		sim := checkHeardPart(t, "bob", bob.heard, long.samples, from, failoverCall-time.Second)
-		w.reportExtra("relay-killed-failover", c, fmt.Sprintf("gap_ms=%.0f", float64(gap.Milliseconds())), sim)
+		switches, restarts := 0, 0
+		for _, u := range []*user{alice, bob} {
+			for _, line := range strings.Split(u.node.Output(), "\n") {
+				if strings.Contains(line, "call path") {
+					t.Logf("%s: %s", u.name, strings.TrimSpace(line))
+				}
+				switches += strings.Count(line, "switched to a standby pair")
+				restarts += strings.Count(line, "failover ICE restart sent")
+			}
+		}
+		w.reportExtra("relay-killed-failover", c, fmt.Sprintf("gap_ms=%.0f switches=%d restarts=%d", float64(gap.Milliseconds()), switches, restarts), sim)
 	})
 
 	t.Run("no other super-node", func(t *testing.T) {

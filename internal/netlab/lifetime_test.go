@@ -145,7 +145,11 @@ func TestSweepStale(t *testing.T) {
 		}
 		t.Cleanup(func() { run("ip", "netns", "del", r.tmp) })
 	}
-	time.Sleep(1500 * time.Millisecond) // beyond the sweep's 1 s slack
+	// Beyond the sweep's 1 s slack plus up to 1 s of error in a process's
+	// start time: /proc/stat's btime is whole seconds, so a start computed
+	// from it can be early by up to a second (0.68 s on one machine, where
+	// a 1.5 s wait failed every run).
+	time.Sleep(2500 * time.Millisecond)
 	for _, r := range reused {
 		later := exec.Command("sleep", "60")
 		if err := later.Start(); err != nil {

@@ -1,13 +1,17 @@
 package testutil
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestOfflinePackages: every package whose measures skip under -race is run
-// by scripts/test.sh without it.
+// TestOfflinePackages: every package whose tests call SkipOfflineUnderRace
+// is in OfflinePackages, and scripts/test.sh runs each of those without
+// -race.
 func TestOfflinePackages(t *testing.T) {
 	script, err := os.ReadFile("../../scripts/test.sh")
 	if err != nil {
@@ -26,5 +30,21 @@ func TestOfflinePackages(t *testing.T) {
 		if !strings.Contains(line, p) {
 			t.Errorf("scripts/test.sh's pass without -race (%q) does not run %s", line, p)
 		}
+	}
+	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") || strings.Contains(path, "internal/testutil") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(src), "testutil.SkipOfflineUnderRace(") {
+			return err
+		}
+		if pkg := "./" + filepath.ToSlash(filepath.Dir(strings.TrimPrefix(path, "../../"))) + "/"; !slices.Contains(OfflinePackages, pkg) {
+			t.Errorf("%s skips a measure under -race, but %s is not in OfflinePackages, so make test would never run it", path, pkg)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,15 +8,14 @@ import (
 
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/internal/callharness"
-	"github.com/peercall/peercall/internal/testaudio"
 )
 
 // TestCLIHold: on a live call between two running nodes, alice runs
-// `peercall hold`: bob's `status` and `status --json` say "held by peer",
-// no packet goes either way and bob hears exact silence while alice's
-// speech goes on being captured; `peercall resume` brings her speech back.
+// `peercall hold`: bob's `status` and `status --json` say "held by peer"
+// and no packet goes either way; `peercall resume --json` prints the call.
 // `mute`/`unmute` show on the other side too; bad arguments are usage
-// errors, and with no call the node says so.
+// errors, and with no call the node says so. What is heard while held and
+// after is node's TestCallHoldAndMute: this test is the CLI's plumbing.
 func TestCLIHold(t *testing.T) {
 	nw := callharness.NewNetwork(t)
 	aliceU, bobU := nw.User("alice"), nw.User("bob")
@@ -68,10 +67,6 @@ func TestCLIHold(t *testing.T) {
 			t.Errorf("status --json quality lacks %q: %v", k, q)
 		}
 	}
-	a, b := aliceA.Last(), bobA.Last()
-	m0sent, m0heard := len(a.Sent.Samples()), len(b.Heard.Samples())
-	time.Sleep(1500 * time.Millisecond)
-	before := callharness.WaitWindow(t, a.Sent, b.Heard, m0sent, m0heard, 1.2)
 
 	for _, tc := range []struct {
 		args []string
@@ -91,7 +86,6 @@ func TestCLIHold(t *testing.T) {
 	if r.code != exitOK || !strings.Contains(r.stdout, "held: call "+bc.CallID+" with bob: held") {
 		t.Fatalf("hold: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	heldSent, heldHeard := len(a.Sent.Samples()), len(b.Heard.Samples())
 	r = runHome(t, bobU.Home, "status", "--json")
 	var st struct {
 		Calls []call.Info `json:"calls"`
@@ -114,28 +108,17 @@ func TestCLIHold(t *testing.T) {
 	if a2, b2 := alice.Calls()[0].PacketsSent, bob.Calls()[0].PacketsSent; a2 != pa || b2 != pb {
 		t.Errorf("packets sent during the hold: alice %d, bob %d; want none", a2-pa, b2-pb)
 	}
-	heard := b.Heard.Samples()
-	// From 0.2 s after the hold: the status calls above took that at least,
-	// and MEDIA_STATE crosses loopback in a millisecond or two.
-	from := heldHeard + 9600
-	heardDB, peak := callharness.Level(heard[from:])
-	sentDB, _ := callharness.Level(a.Sent.Samples()[heldSent+9600:])
-	t.Logf("bob hears alice during the hold: %.1f dBFS (peak %d) over %.2f s; alice captured %.1f dBFS meanwhile", heardDB, peak, float64(len(heard)-from)/48000, sentDB)
-	if peak != 0 || len(heard)-from < 48000 || sentDB < -40 {
-		t.Errorf("bob hears %.1f dBFS (peak %d) over %d samples during the hold while alice captured %.1f dBFS: want exact silence for more than a second", heardDB, peak, len(heard)-from, sentDB)
-	}
 
 	r = runHome(t, aliceU.Home, "resume", "--json")
 	var ci call.Info
 	if err := json.Unmarshal([]byte(r.stdout), &ci); r.code != exitOK || err != nil || ci.Held || ci.CallID != bc.CallID {
 		t.Fatalf("resume --json: exit %d, %q (%v), stderr %q", r.code, r.stdout, err, r.stderr)
 	}
-	resSent, resHeard := len(a.Sent.Samples()), len(b.Heard.Samples())
-	time.Sleep(2500 * time.Millisecond)
-	after := callharness.WaitWindow(t, a.Sent, b.Heard, resSent, resHeard, 2)
-	t.Logf("bob hears alice: similarity %.3f before the hold, %.3f after the resume", before, after)
-	if after < min(0.9, before)-0.1 || after <= testaudio.Threshold {
-		t.Errorf("after the resume bob hears alice at similarity %.3f, want >= %.3f (before: %.3f)", after, min(0.9, before)-0.1, before)
+	for deadline := time.Now().Add(10 * time.Second); strings.Contains(runHome(t, bobU.Home, "status").stdout, "held by peer"); {
+		if time.Now().After(deadline) {
+			t.Fatal("bob's status still says held by peer 10 s after alice resumed")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	if r := runHome(t, bobU.Home, "mute"); r.code != exitOK || !strings.Contains(r.stdout, "muted: call") {

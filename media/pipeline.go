@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/media/jitterbuf"
 )
 
 // statsInterval is how often the session logs its statistics.
@@ -67,7 +68,7 @@ func (s *Session) Start(ctx context.Context, src audio.Source, sink audio.Sink) 
 	if err != nil {
 		return err
 	}
-	jb := newJitterBuffer(s.cfg.FrameDuration, !s.cfg.DisableFEC)
+	jb := jitterbuf.New(s.cfg.FrameDuration, !s.cfg.DisableFEC)
 	s.mu.Lock()
 	if s.closed {
 		// Close ran while we waited: it must not miss our goroutines.
@@ -229,7 +230,7 @@ func (s *Session) receiveLoop() {
 		if err := p.Unmarshal(buf[:n]); err != nil || len(p.Payload) == 0 || len(p.Payload) > maxOpusPacket {
 			continue // malformed, padding-only or oversized: nothing to decode
 		}
-		s.jb.push(p.SequenceNumber, p.Timestamp, p.Payload, time.Now())
+		s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, time.Now())
 		if s.packetsReceived.Load() == 0 {
 			close(s.firstPacket)
 		}
@@ -308,7 +309,7 @@ func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 		}
 		// The jitter buffer moves the clock's phase to keep the margin
 		// it measured (a fraction of a frame on a clean path).
-		next = next.Add(s.jb.takeShift())
+		next = next.Add(s.jb.TakeShift())
 		timer.Reset(time.Until(next))
 	}
 }

@@ -3,13 +3,15 @@ package media
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/peercall/peercall/media/jitterbuf"
 )
 
 // player turns the jitter buffer's decisions into frames of the local
 // frame size: it decodes, rebuilds (FEC) or conceals one packet at a time
 // into a small FIFO and hands out exactly one frame per call.
 type player struct {
-	jb   *jitterBuffer
+	jb   *jitterbuf.Buffer
 	dec  *decoder
 	fifo []int16 // decoded samples not yet played (bounded: < frame + one packet)
 	buf  []int16
@@ -20,7 +22,7 @@ type player struct {
 	decodeErrors atomic.Uint64
 }
 
-func newPlayer(jb *jitterBuffer, dec *decoder, frame int) *player {
+func newPlayer(jb *jitterbuf.Buffer, dec *decoder, frame int) *player {
 	return &player{jb: jb, dec: dec, fifo: make([]int16, 0, frame+maxPacketSamples), buf: make([]int16, maxPacketSamples), pkt: make([]byte, maxOpusPacket)}
 }
 
@@ -28,13 +30,13 @@ func newPlayer(jb *jitterBuffer, dec *decoder, frame int) *player {
 // (and writes nothing) until the first packet has arrived.
 func (p *player) fill(frame []int16, now time.Time) (bool, error) {
 	for len(p.fifo) < len(frame) {
-		kind, payload := p.jb.pull(p.pkt, now)
+		kind, payload := p.jb.Pull(p.pkt, now)
 		var n int
 		var err error
 		switch kind {
-		case pullNone:
+		case jitterbuf.None:
 			return false, nil
-		case pullPlay, pullDrop:
+		case jitterbuf.Play, jitterbuf.Drop:
 			n, err = p.dec.decode(payload, p.buf)
 			if err != nil {
 				// A corrupt packet from the peer: conceal it and go on.
@@ -42,16 +44,16 @@ func (p *player) fill(frame []int16, now time.Time) (bool, error) {
 				n, err = p.dec.conceal(p.buf)
 				p.concealed.Add(1)
 			}
-			if kind == pullDrop {
+			if kind == jitterbuf.Drop {
 				continue
 			}
-		case pullFEC:
+		case jitterbuf.FEC:
 			n, err = p.dec.recover(payload, p.buf)
 			p.fecRecovered.Add(1)
-		case pullSilence:
+		case jitterbuf.Silence:
 			n = p.dec.last
 			clear(p.buf[:n])
-		case pullConceal:
+		case jitterbuf.Conceal:
 			n, err = p.dec.conceal(p.buf)
 			p.concealed.Add(1)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/audio"
+	"github.com/peercall/peercall/media/jitterbuf"
 	"github.com/peercall/peercall/media/pathswitch"
 )
 
@@ -80,7 +81,7 @@ type Session struct {
 	doneOnce sync.Once
 
 	// set by Start (under mu) before its goroutines run
-	jb        *jitterBuffer
+	jb        *jitterbuf.Buffer
 	player    *player
 	startedAt time.Time
 

@@ -138,13 +138,13 @@ func (s *Session) Stats() Stats {
 	s.mu.Unlock()
 	if jb != nil {
 		st.Duration = time.Since(startedAt)
-		j := jb.stats()
-		st.PacketsLost, st.Late, st.Underruns, st.Shrinks, st.LossRuns = j.lost, j.late, j.stalls, j.shrinks, j.lossRuns
-		if exp := st.PacketsReceived + j.lost; exp > 0 {
-			st.LossRate = float64(j.lost) / float64(exp)
+		j := jb.Stats()
+		st.PacketsLost, st.Late, st.Underruns, st.Shrinks, st.LossRuns = j.Lost, j.Late, j.Stalls, j.Shrinks, j.LossRuns
+		if exp := st.PacketsReceived + j.Lost; exp > 0 {
+			st.LossRate = float64(j.Lost) / float64(exp)
 		}
-		st.JitterMs = float64(j.jitter) / float64(time.Millisecond)
-		st.PlayoutDelayMs = float64(j.depth) * float64(s.cfg.FrameDuration) / float64(time.Millisecond)
+		st.JitterMs = float64(j.Jitter) / float64(time.Millisecond)
+		st.PlayoutDelayMs = float64(j.Depth) * float64(s.cfg.FrameDuration) / float64(time.Millisecond)
 		st.FECRecovered, st.Concealed = pl.fecRecovered.Load(), pl.concealed.Load()
 		if s.ratesSet.Load() {
 			st.SendKbps = float64(s.sendBps.Load()) / 1000

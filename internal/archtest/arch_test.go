@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -77,6 +78,36 @@ var layer = map[string]int{
 	"presence": 3, "reach": 3, "home": 3, "admission": 3, "contacts": 3, "chat": 3, "voicemail": 3,
 	"signalling": 2, "media": 2, "transfer": 2, "dsp": 2, "relay": 2, "directory": 2,
 	"crypto": 1, "audio": 1, "events": 1, "netwatch": 1, "autostart": 1, "policyfile": 1,
+}
+
+// leaves are subpackages split out of a layer's package to keep it in its
+// budget, with the only project packages each may import (none: a leaf is
+// a small engine its parent drives, testable alone).
+var leaves = map[string][]string{
+	"media/jitterbuf": nil, // the jitter buffer package media drives
+}
+
+func TestLeavesImportOnlyTheirList(t *testing.T) {
+	found := map[string]bool{}
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, module+"/")
+		allowed, ok := leaves[rel]
+		if !ok {
+			continue
+		}
+		found[rel] = true
+		for _, imp := range p.Imports {
+			dep, project := strings.CutPrefix(imp, module+"/")
+			if project && !slices.Contains(allowed, dep) {
+				t.Errorf("%s imports %s: a leaf imports only %v of the project (archtest's leaves table)", p.ImportPath, imp, allowed)
+			}
+		}
+	}
+	for l := range leaves {
+		if !found[l] {
+			t.Errorf("leaf %s is listed but does not exist", l)
+		}
+	}
 }
 
 // sharedHelpers are the internal/ packages product code may import: small

@@ -1,38 +1,14 @@
-package media
+package jitterbuf
 
 import (
 	"math"
 	"sync"
 	"time"
-
-	"github.com/peercall/peercall/audio"
 )
 
-// Why our own jitter buffer: pion/interceptor's pkg/jitterbuffer holds
-// packets until a fixed minimum count has arrived and then hands them out
-// in sequence order on demand. It has no notion of a playback clock, does
-// not say when a packet should be declared lost (so FEC/PLC cannot be
-// triggered at the right moment), keeps a fixed depth instead of adapting
-// to measured jitter, and does not bound its queue. A voice call needs all
-// four, so this file implements a small buffer that:
-//   - is driven by the playout clock: one pull per packet's worth of audio;
-//   - declares a packet lost when a later one is already there at its
-//     playout time, and then offers the next packet for FEC;
-//   - aims at a margin, in time rather than whole packets: how long the
-//     packet that came latest in the last second waited before it played.
-//     On a clean path the margin is jbMinMargin (2 ms), well below one
-//     frame; it grows with the RFC 3550 interarrival jitter (2 x jitter),
-//     and by one frame while losses are recent so that FEC finds the next
-//     packet. The whole frames of the margin are spare packets held; the
-//     rest is the playout clock's phase, which the buffer moves (earlier
-//     when every packet of a second waited longer than the margin, later
-//     when one waited less) and the playout loop applies (takeShift);
-//   - grows only by stalling on an underrun (concealing without consuming
-//     the late packet, which then still plays);
-//   - shrinks slowly: one packet when the spare depth stayed two above the
-//     target for a second, or one above for ten seconds, faster (one packet
-//     in five) only when it is far too deep after a burst;
-//   - holds at most jbSlots packets and skips ahead beyond jbMaxDepth.
+// clockRate is the RTP clock of Opus (RFC 7587): 48 kHz whatever the
+// sampling rate.
+const clockRate = 48000
 
 const (
 	// jbSlots bounds the packets held (about 1.3 s of 20 ms packets).
@@ -72,17 +48,17 @@ const (
 	jbPhaseWindows = 5
 )
 
-// pullKind says what the player must do for the next packet's worth of
+// Kind says what the player must do for the next packet's worth of
 // audio.
-type pullKind int
+type Kind int
 
 const (
-	pullNone    pullKind = iota // nothing received yet: play nothing
-	pullPlay                    // decode payload and play it
-	pullFEC                     // the packet was lost: rebuild it from payload (the next packet's FEC)
-	pullConceal                 // the packet was lost or is late: conceal
-	pullDrop                    // decode payload to keep the decoder in step, but do not play it (shrink)
-	pullSilence                 // a long underrun (the peer stopped sending): play silence
+	None    Kind = iota // nothing received yet: play nothing
+	Play                // decode payload and play it
+	FEC                 // the packet was lost: rebuild it from payload (the next packet's FEC)
+	Conceal             // the packet was lost or is late: conceal
+	Drop                // decode payload to keep the decoder in step, but do not play it (shrink)
+	Silence             // a long underrun (the peer stopped sending): play silence
 )
 
 // jbMaxConceal is how many consecutive underrun frames are concealed
@@ -96,9 +72,9 @@ type jbSlot struct {
 	payload []byte
 }
 
-// jitterBuffer orders received packets by sequence number and decides, at
+// Buffer orders received packets by sequence number and decides, at
 // each playout tick, what plays. It is safe for one pusher and one puller.
-type jitterBuffer struct {
+type Buffer struct {
 	mu    sync.Mutex
 	frame time.Duration // nominal packet duration
 	fec   bool
@@ -139,13 +115,16 @@ type jitterBuffer struct {
 	prevLost   bool   // the last packet decided was lost
 }
 
-func newJitterBuffer(frame time.Duration, fec bool) *jitterBuffer {
-	return &jitterBuffer{frame: frame, fec: fec, windowMin: 1 << 30, longMin: 1 << 30, sinceLoss: jbLossMemory, waitMin: noWait}
+// New returns an empty buffer for packets of frame's duration; fec says
+// whether the stream carries Opus in-band FEC (a lost packet can be
+// rebuilt from the next one).
+func New(frame time.Duration, fec bool) *Buffer {
+	return &Buffer{frame: frame, fec: fec, windowMin: 1 << 30, longMin: 1 << 30, sinceLoss: jbLossMemory, waitMin: noWait}
 }
 
-// push stores a received packet. ts is its RTP timestamp (48 kHz clock),
+// Push stores a received packet. ts is its RTP timestamp (48 kHz clock),
 // arrival when it came in; payload is copied.
-func (jb *jitterBuffer) push(seq16 uint16, ts uint32, payload []byte, arrival time.Time) {
+func (jb *Buffer) Push(seq16 uint16, ts uint32, payload []byte, arrival time.Time) {
 	jb.mu.Lock()
 	defer jb.mu.Unlock()
 	var seq int64
@@ -184,8 +163,8 @@ func (jb *jitterBuffer) push(seq16 uint16, ts uint32, payload []byte, arrival ti
 	}
 }
 
-func (jb *jitterBuffer) updateJitter(ts uint32, arrival time.Time) {
-	transit := arrival.Sub(jb.epoch).Seconds() - float64(ts)/audio.SampleRate
+func (jb *Buffer) updateJitter(ts uint32, arrival time.Time) {
+	transit := arrival.Sub(jb.epoch).Seconds() - float64(ts)/clockRate
 	if jb.haveTransit {
 		d := transit - jb.lastTransit
 		if d < 0 {
@@ -203,7 +182,7 @@ func (jb *jitterBuffer) updateJitter(ts uint32, arrival time.Time) {
 func slot(seq int64) int64 { return (seq%jbSlots + jbSlots) % jbSlots }
 
 // take removes and returns the payload of seq, or nil when absent.
-func (jb *jitterBuffer) take(seq int64) []byte {
+func (jb *Buffer) take(seq int64) []byte {
 	s := &jb.slots[slot(seq)]
 	if !s.ok || s.seq != seq {
 		return nil
@@ -212,7 +191,7 @@ func (jb *jitterBuffer) take(seq int64) []byte {
 	return s.payload
 }
 
-func (jb *jitterBuffer) present(seq int64) bool {
+func (jb *Buffer) present(seq int64) bool {
 	s := jb.slots[slot(seq)]
 	return s.ok && s.seq == seq
 }
@@ -224,7 +203,7 @@ const noWait = time.Duration(math.MaxInt64)
 // jbMinMargin on a clean path, twice the measured jitter when that is
 // more, plus one frame while losses are recent so that FEC finds the next
 // packet.
-func (jb *jitterBuffer) marginLocked() time.Duration {
+func (jb *Buffer) marginLocked() time.Duration {
 	m := max(jbMinMargin, time.Duration(2*jb.jitter*float64(time.Second)))
 	if jb.fec && jb.sinceLoss < jbLossMemory {
 		m += jb.frame
@@ -235,25 +214,25 @@ func (jb *jitterBuffer) marginLocked() time.Duration {
 // targetLocked is the spare depth (packets beyond the one playing) the
 // buffer aims to keep: the whole frames of the margin (none on a clean
 // path, where the playout clock's phase gives the margin).
-func (jb *jitterBuffer) targetLocked() int {
+func (jb *Buffer) targetLocked() int {
 	t := max(jb.minSpare, int(jb.marginLocked()/jb.frame))
 	return min(t, jbMaxTarget)
 }
 
-// pull decides what plays at now for the next packet's worth of audio.
-// For pullPlay, pullFEC and pullDrop it copies the payload to decode into
-// dst (which must hold maxOpusPacket bytes) and returns it: the slot's
-// buffer is reused by the next push.
-func (jb *jitterBuffer) pull(dst []byte, now time.Time) (pullKind, []byte) {
+// Pull decides what plays at now for the next packet's worth of audio.
+// For Play, FEC and Drop it copies the payload to decode into
+// dst (which must be as large as the largest payload pushed) and returns
+// it: the slot's buffer is reused by the next push.
+func (jb *Buffer) Pull(dst []byte, now time.Time) (Kind, []byte) {
 	jb.mu.Lock()
 	defer jb.mu.Unlock()
 	k, p := jb.pullLocked(now)
 	return k, dst[:copy(dst, p)]
 }
 
-// takeShift returns how much later (negative: earlier) the playout clock
+// TakeShift returns how much later (negative: earlier) the playout clock
 // should tick from now on, and forgets it.
-func (jb *jitterBuffer) takeShift() time.Duration {
+func (jb *Buffer) TakeShift() time.Duration {
 	jb.mu.Lock()
 	defer jb.mu.Unlock()
 	d := jb.shift
@@ -261,14 +240,14 @@ func (jb *jitterBuffer) takeShift() time.Duration {
 	return d
 }
 
-func (jb *jitterBuffer) pullLocked(now time.Time) (pullKind, []byte) {
+func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 	if !jb.have {
-		return pullNone, nil
+		return None, nil
 	}
 	if !jb.started {
 		// Begin playout once the target depth is buffered.
 		if jb.newest-jb.next < int64(jb.targetLocked()) {
-			return pullNone, nil
+			return None, nil
 		}
 		jb.started = true
 	}
@@ -282,9 +261,9 @@ func (jb *jitterBuffer) pullLocked(now time.Time) (pullKind, []byte) {
 			jb.waitMin = min(jb.waitMin, now.Sub(arrival))
 			if jb.shrink(spare) {
 				jb.shrinks++
-				return pullDrop, p
+				return Drop, p
 			}
-			return pullPlay, p
+			return Play, p
 		}
 		if jb.newest > jb.next { // next is missing but later packets are here: it is lost
 			jb.lost++
@@ -296,7 +275,7 @@ func (jb *jitterBuffer) pullLocked(now time.Time) (pullKind, []byte) {
 			if jb.fec && jb.present(jb.next+1) {
 				jb.stalled = false
 				jb.next++
-				return pullFEC, jb.slots[slot(jb.next)].payload
+				return FEC, jb.slots[slot(jb.next)].payload
 			}
 			jb.next++
 			if jb.stalled {
@@ -304,7 +283,7 @@ func (jb *jitterBuffer) pullLocked(now time.Time) (pullKind, []byte) {
 				jb.stalled = false
 				continue
 			}
-			return pullConceal, nil
+			return Conceal, nil
 		}
 		// Underrun: nothing to play. Conceal without consuming next, so
 		// that a late packet still plays (the delay grows by one packet).
@@ -314,16 +293,16 @@ func (jb *jitterBuffer) pullLocked(now time.Time) (pullKind, []byte) {
 		jb.stallSeen = true
 		jb.windowN, jb.windowMin, jb.longN, jb.longMin = 0, 1<<30, 0, 1<<30
 		if jb.streak++; jb.streak > jbMaxConceal {
-			return pullSilence, nil
+			return Silence, nil
 		}
-		return pullConceal, nil
+		return Conceal, nil
 	}
 }
 
 // shrink records the spare depth at a play and says whether to drop one
 // packet: when over a short window the spare stayed two packets above the
 // target, or over a long window one packet above.
-func (jb *jitterBuffer) shrink(spare int64) bool {
+func (jb *Buffer) shrink(spare int64) bool {
 	jb.windowMin, jb.longMin = min(jb.windowMin, spare), min(jb.longMin, spare)
 	jb.windowN++
 	jb.longN++
@@ -352,7 +331,7 @@ func (jb *jitterBuffer) shrink(spare int64) bool {
 // playout clock moves later by what was missing (at most half a frame); when every packet of the last jbPhaseWindows windows waited
 // longer, earlier by half the excess (at most half a frame a window, and
 // not for jbPhaseHold windows after an underrun).
-func (jb *jitterBuffer) movePhase() {
+func (jb *Buffer) movePhase() {
 	if jb.hold > 0 {
 		jb.hold--
 	}
@@ -392,27 +371,35 @@ func (jb *jitterBuffer) movePhase() {
 	}
 }
 
-// jbStats is a snapshot of the buffer's counters.
-type jbStats struct {
-	jitter                                           time.Duration
-	target, depth                                    int
-	late, lost, skipped, duplicates, shrinks, stalls uint64
-	lossRuns, shifts                                 uint64
-	margin                                           time.Duration
+// Stats is a snapshot of the buffer's counters.
+type Stats struct {
+	Jitter     time.Duration // RFC 3550 interarrival jitter
+	Margin     time.Duration // how long the latest packet should wait before it plays
+	Target     int           // spare packets aimed at
+	Depth      int           // packets from the one to play next to the newest received
+	Late       uint64        // packets that arrived after their playout time
+	Lost       uint64        // packets never received in time
+	Skipped    uint64        // packets discarded by skipping ahead after a long stall
+	Duplicates uint64
+	Shrinks    uint64 // packets dropped to shrink the delay
+	Stalls     uint64 // underruns: nothing to play at a playout time
+	LossRuns   uint64 // runs of consecutive lost packets
+	Shifts     uint64 // moves of the playout clock's phase
 }
 
-func (jb *jitterBuffer) stats() jbStats {
+// Stats returns the buffer's counters.
+func (jb *Buffer) Stats() Stats {
 	jb.mu.Lock()
 	defer jb.mu.Unlock()
 	depth := 0
 	if jb.have {
 		depth = int(max(0, jb.newest-jb.next+1))
 	}
-	return jbStats{
-		jitter: time.Duration(jb.jitter * float64(time.Second)),
-		target: jb.targetLocked(), depth: depth,
-		late: jb.late, lost: jb.lost, skipped: jb.skipped, duplicates: jb.duplicates,
-		shrinks: jb.shrinks, stalls: jb.stalls, lossRuns: jb.lossRuns,
-		shifts: jb.shifts, margin: jb.marginLocked(),
+	return Stats{
+		Jitter: time.Duration(jb.jitter * float64(time.Second)),
+		Target: jb.targetLocked(), Depth: depth,
+		Late: jb.late, Lost: jb.lost, Skipped: jb.skipped, Duplicates: jb.duplicates,
+		Shrinks: jb.shrinks, Stalls: jb.stalls, LossRuns: jb.lossRuns,
+		Shifts: jb.shifts, Margin: jb.marginLocked(),
 	}
 }

@@ -1,4 +1,4 @@
-package media
+package jitterbuf
 
 import (
 	"math/rand/v2"
@@ -7,11 +7,18 @@ import (
 	"time"
 )
 
+// maxPayload is the pull buffer's size: media's largest Opus packet.
+const maxPayload = 4000
+
+// playoutPhase mirrors media's: the playout clock ticks this long after
+// the first packet arrived.
+const playoutPhase = 3 * time.Millisecond
+
 // jbEvent is one step of a jitter buffer script: packets arriving, then
 // one playout pull.
 type jbEvent struct {
 	arrive []uint16 // sequence numbers pushed before the pull
-	want   pullKind
+	want   Kind
 }
 
 func TestJitterBuffer(t *testing.T) {
@@ -25,98 +32,98 @@ func TestJitterBuffer(t *testing.T) {
 		{
 			name: "plays the first packet at once on a clean path, then in order",
 			script: []jbEvent{
-				{nil, pullNone},
-				{[]uint16{0, 1}, pullPlay},
-				{[]uint16{2}, pullPlay},
-				{[]uint16{3}, pullPlay},
+				{nil, None},
+				{[]uint16{0, 1}, Play},
+				{[]uint16{2}, Play},
+				{[]uint16{3}, Play},
 			},
 		},
 		{
 			name: "reordered packets play in order",
 			script: []jbEvent{
-				{[]uint16{1, 0}, pullPlay},
-				{[]uint16{3, 2}, pullPlay},
-				{nil, pullPlay},
-				{nil, pullPlay},
+				{[]uint16{1, 0}, Play},
+				{[]uint16{3, 2}, Play},
+				{nil, Play},
+				{nil, Play},
 			},
 		},
 		{
 			name: "loss with FEC: rebuilt from the next packet",
 			fec:  true,
 			script: []jbEvent{
-				{[]uint16{0, 1}, pullPlay},
-				{[]uint16{3}, pullPlay}, // 1
-				{[]uint16{4}, pullFEC},  // 2 from 3
-				{[]uint16{5}, pullPlay}, // 3
-				{[]uint16{6}, pullPlay}, // 4
+				{[]uint16{0, 1}, Play},
+				{[]uint16{3}, Play}, // 1
+				{[]uint16{4}, FEC},  // 2 from 3
+				{[]uint16{5}, Play}, // 3
+				{[]uint16{6}, Play}, // 4
 			},
 			lost: 1,
 		},
 		{
 			name: "loss without FEC: concealed",
 			script: []jbEvent{
-				{[]uint16{0, 1}, pullPlay},
-				{[]uint16{3}, pullPlay},    // 1
-				{[]uint16{4}, pullConceal}, // 2
-				{nil, pullPlay},            // 3
+				{[]uint16{0, 1}, Play},
+				{[]uint16{3}, Play},    // 1
+				{[]uint16{4}, Conceal}, // 2
+				{nil, Play},            // 3
 			},
 			lost: 1,
 		},
 		{
 			name: "underrun conceals without skipping; the late packet still plays",
 			script: []jbEvent{
-				{[]uint16{0, 1}, pullPlay},
-				{nil, pullPlay},    // 1
-				{nil, pullConceal}, // underrun at 2
-				{[]uint16{2}, pullPlay},
-				{[]uint16{3}, pullPlay},
+				{[]uint16{0, 1}, Play},
+				{nil, Play},    // 1
+				{nil, Conceal}, // underrun at 2
+				{[]uint16{2}, Play},
+				{[]uint16{3}, Play},
 			},
 		},
 		{
 			name: "a packet lost during an underrun is not concealed twice",
 			script: []jbEvent{
-				{[]uint16{0, 1}, pullPlay},
-				{nil, pullPlay},         // 1
-				{nil, pullConceal},      // underrun at 2
-				{[]uint16{3}, pullPlay}, // 2 is lost: its time was already concealed; play 3
+				{[]uint16{0, 1}, Play},
+				{nil, Play},         // 1
+				{nil, Conceal},      // underrun at 2
+				{[]uint16{3}, Play}, // 2 is lost: its time was already concealed; play 3
 			},
 			lost: 1,
 		},
 		{
 			name: "a packet older than the playout point is dropped as late",
 			script: []jbEvent{
-				{[]uint16{0, 2, 3}, pullPlay}, // 0
-				{nil, pullConceal},            // 1 lost
-				{[]uint16{1}, pullPlay},       // 1 arrives late; 2 plays
+				{[]uint16{0, 2, 3}, Play}, // 0
+				{nil, Conceal},            // 1 lost
+				{[]uint16{1}, Play},       // 1 arrives late; 2 plays
 			},
 			lost: 1, late: 1,
 		},
 		{
 			name: "sequence numbers wrap",
 			script: []jbEvent{
-				{[]uint16{65534, 65535}, pullPlay},
-				{[]uint16{0}, pullPlay},
-				{[]uint16{1}, pullPlay},
-				{nil, pullPlay},
+				{[]uint16{65534, 65535}, Play},
+				{[]uint16{0}, Play},
+				{[]uint16{1}, Play},
+				{nil, Play},
 			},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			jb := newJitterBuffer(20*time.Millisecond, tc.fec)
+			jb := New(20*time.Millisecond, tc.fec)
 			now := time.Unix(0, 0)
 			for i, ev := range tc.script {
 				for _, seq := range ev.arrive {
-					jb.push(seq, uint32(seq)*960, []byte{byte(seq)}, now)
+					jb.Push(seq, uint32(seq)*960, []byte{byte(seq)}, now)
 				}
 				now = now.Add(20 * time.Millisecond)
-				if got, _ := jb.pull(make([]byte, maxOpusPacket), now); got != ev.want {
+				if got, _ := jb.Pull(make([]byte, maxPayload), now); got != ev.want {
 					t.Fatalf("step %d: pull = %d, want %d", i, got, ev.want)
 				}
 			}
-			st := jb.stats()
-			if st.lost != tc.lost || st.late != tc.late {
-				t.Errorf("lost %d late %d, want %d and %d", st.lost, st.late, tc.lost, tc.late)
+			st := jb.Stats()
+			if st.Lost != tc.lost || st.Late != tc.late {
+				t.Errorf("lost %d late %d, want %d and %d", st.Lost, st.Late, tc.lost, tc.late)
 			}
 		})
 	}
@@ -126,15 +133,15 @@ func TestJitterBuffer(t *testing.T) {
 // shrinks back (slowly) once the jitter is gone; its size stays bounded.
 func TestJitterBufferAdapts(t *testing.T) {
 	const frame = 20 * time.Millisecond
-	jb := newJitterBuffer(frame, false)
+	jb := New(frame, false)
 	now := time.Unix(0, 0)
 	seq := uint16(0)
 	pull := func() { // as the player does: a dropped packet is followed by the next
-		for k, _ := jb.pull(make([]byte, maxOpusPacket), now); k == pullDrop; k, _ = jb.pull(make([]byte, maxOpusPacket), now) {
+		for k, _ := jb.Pull(make([]byte, maxPayload), now); k == Drop; k, _ = jb.Pull(make([]byte, maxPayload), now) {
 		}
 	}
 	send := func(jitter time.Duration) {
-		jb.push(seq, uint32(seq)*960, []byte{1}, now.Add(jitter))
+		jb.Push(seq, uint32(seq)*960, []byte{1}, now.Add(jitter))
 		seq++
 	}
 	// 5 s of packets arriving with ±30 ms jitter.
@@ -143,9 +150,9 @@ func TestJitterBufferAdapts(t *testing.T) {
 		now = now.Add(frame)
 		pull()
 	}
-	high := jb.stats()
-	if high.target < 3 {
-		t.Errorf("target %d packets with 30 ms jitter, want >= 3", high.target)
+	high := jb.Stats()
+	if high.Target < 3 {
+		t.Errorf("target %d packets with 30 ms jitter, want >= 3", high.Target)
 	}
 	// A burst of 40 packets at once (a stalled sender catching up), then
 	// 30 s of a clean path.
@@ -157,19 +164,19 @@ func TestJitterBufferAdapts(t *testing.T) {
 		now = now.Add(frame)
 		pull()
 	}
-	low := jb.stats()
+	low := jb.Stats()
 	t.Logf("jittery: %+v; clean again: %+v", high, low)
-	if low.target != 0 || low.depth > 3 || low.margin != jbMinMargin {
-		t.Errorf("after 30 s clean, target %d depth %d margin %v, want 0, <= 3 and %v", low.target, low.depth, low.margin, jbMinMargin)
+	if low.Target != 0 || low.Depth > 3 || low.Margin != jbMinMargin {
+		t.Errorf("after 30 s clean, target %d depth %d margin %v, want 0, <= 3 and %v", low.Target, low.Depth, low.Margin, jbMinMargin)
 	}
-	if low.shrinks == 0 {
+	if low.Shrinks == 0 {
 		t.Error("never shrank")
 	}
 	// Bound: a flood far beyond the buffer's size skips ahead.
 	for i := 0; i < 3*jbSlots; i++ {
 		send(0)
 	}
-	if d := jb.stats().depth; d > jbMaxDepth {
+	if d := jb.Stats().Depth; d > jbMaxDepth {
 		t.Errorf("depth %d after a flood, want <= %d", d, jbMaxDepth)
 	}
 }
@@ -184,7 +191,7 @@ type jbProfile struct {
 
 // simResult is what a simulated call heard.
 type simResult struct {
-	st       jbStats
+	st       Stats
 	meanWait time.Duration // mean time from a packet's send to its play
 }
 
@@ -193,7 +200,7 @@ type simResult struct {
 // the first packet, shifts applied when phase is set), on simulated time.
 func simulatePlayout(p jbProfile, n int, phase bool, seed uint64) simResult {
 	const frame = 20 * time.Millisecond
-	jb := newJitterBuffer(frame, true)
+	jb := New(frame, true)
 	if !phase {
 		jb.minSpare = 1 // the buffer before phase control: one spare packet, a fixed clock
 	}
@@ -214,30 +221,30 @@ func simulatePlayout(p jbProfile, n int, phase bool, seed uint64) simResult {
 	next := arr[0].at.Add(playoutPhase)
 	var waits time.Duration
 	plays := 0
-	buf := make([]byte, maxOpusPacket)
+	buf := make([]byte, maxPayload)
 	k := 0
 	end := t0.Add(time.Duration(n) * frame)
 	for next.Before(end) {
 		for k < len(arr) && !arr[k].at.After(next) {
-			jb.push(uint16(arr[k].seq), uint32(arr[k].seq)*960, []byte{1}, arr[k].at)
+			jb.Push(uint16(arr[k].seq), uint32(arr[k].seq)*960, []byte{1}, arr[k].at)
 			k++
 		}
 		for {
-			kind, _ := jb.pull(buf, next)
-			if kind == pullPlay { // packet jb.next-1, sent at t0 + seq*frame
+			kind, _ := jb.Pull(buf, next)
+			if kind == Play { // packet jb.next-1, sent at t0 + seq*frame
 				waits += next.Sub(t0.Add(time.Duration(jb.next-1) * frame))
 				plays++
 			}
-			if kind != pullDrop {
+			if kind != Drop {
 				break
 			}
 		}
 		next = next.Add(frame)
 		if phase {
-			next = next.Add(jb.takeShift())
+			next = next.Add(jb.TakeShift())
 		}
 	}
-	return simResult{st: jb.stats(), meanWait: waits / time.Duration(max(1, plays))}
+	return simResult{st: jb.Stats(), meanWait: waits / time.Duration(max(1, plays))}
 }
 
 // TestJitterBufferProfiles runs clean and impaired paths through the
@@ -268,12 +275,12 @@ func TestJitterBufferProfiles(t *testing.T) {
 			var waitOld, waitNew time.Duration
 			for seed := range uint64(3) {
 				o, nw := simulatePlayout(p, n, false, seed), simulatePlayout(p, n, true, seed)
-				lateOld += o.st.late
-				lateNew += nw.st.late
-				stallOld += o.st.stalls
-				stallNew += nw.st.stalls
-				lostOld += o.st.lost
-				lostNew += nw.st.lost
+				lateOld += o.st.Late
+				lateNew += nw.st.Late
+				stallOld += o.st.Stalls
+				stallNew += nw.st.Stalls
+				lostOld += o.st.Lost
+				lostNew += nw.st.Lost
 				waitOld += o.meanWait
 				waitNew += nw.meanWait
 			}
@@ -298,4 +305,27 @@ func TestJitterBufferProfiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzJitterBuffer: sequence numbers come from the network. Any order of
+// pushes and pulls must keep the buffer within its bounds.
+func FuzzJitterBuffer(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 0, 2, 0, 0xff, 3, 0})
+	f.Add([]byte{0xff, 0xff, 0, 0, 0x80, 0, 0xff, 0x7f, 0xff})
+	f.Fuzz(func(t *testing.T, script []byte) {
+		jb := New(20*time.Millisecond, len(script)%2 == 0)
+		now := time.Unix(0, 0)
+		for i := 0; i+1 < len(script); i += 2 {
+			if script[i] == 0xff { // a pull
+				jb.Pull(make([]byte, maxPayload), now)
+				continue
+			}
+			seq := uint16(script[i])<<8 | uint16(script[i+1])
+			jb.Push(seq, uint32(seq)*960, []byte{1}, now)
+			now = now.Add(time.Duration(script[i+1]) * time.Millisecond)
+			if d := jb.Stats().Depth; d > jbSlots {
+				t.Fatalf("depth %d exceeds %d slots", d, jbSlots)
+			}
+		}
+	})
 }

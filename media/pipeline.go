@@ -234,6 +234,7 @@ func (s *Session) receiveLoop() {
 		if s.packetsReceived.Load() == 0 {
 			close(s.firstPacket)
 		}
+		s.noteRTP(time.Now())
 		s.bytesReceived.Add(uint64(len(p.Payload)))
 		s.packetsReceived.Add(1) // last: a lock-step test waits on it
 	}

@@ -116,8 +116,6 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		}
 		return nil, err
 	}
-	s.wg.Add(1)
-	go s.watchSilence()
 	return s, nil
 }
 

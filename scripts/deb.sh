@@ -35,7 +35,7 @@ Version: $version
 Architecture: $arch
 Maintainer: peercall maintainers <maintainers@peercall.invalid>
 Installed-Size: $size
-Depends: libc6, libportaudio2, libwebrtc-audio-processing1 | libwebrtc-audio-processing-1-3
+Depends: libc6, libportaudio2, libopus0, libwebrtc-audio-processing1 | libwebrtc-audio-processing-1-3
 Section: net
 Priority: optional
 Homepage: https://peercall.invalid/

@@ -7,6 +7,7 @@ need=(
 	portaudio19-dev # PortAudio headers for the audio backend (cgo)
 	libwebrtc-audio-processing-dev # the WebRTC audio-processing module: the microphone chain (dsp, cgo)
 	g++             # dsp's small C++ shim over it
+	libopus-dev     # libopus: the call's Opus codec (media/opus, cgo; gopus without cgo)
 	pkg-config      # cgo finds PortAudio through it
 	postgresql      # the directory's PostgreSQL store is tested on a real server
 	iproute2        # the network lab

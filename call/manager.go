@@ -302,6 +302,14 @@ func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result
 	return res, err
 }
 
+// credentials are an incoming call's media configuration and the
+// super-node that gave its TURN credentials.
+type credentials struct {
+	cfg     media.Config
+	relayID peer.ID
+	err     error
+}
+
 // prepared is what prepare made: an outgoing call's session and offer.
 type prepared struct {
 	sess             *media.Session
@@ -446,6 +454,18 @@ func (m *Manager) runIncoming(sc *signalling.Call) {
 		ring, reason = m.cfg.Screen(r.peerName)
 	}
 	m.add(r)
+	// The relay credentials are asked for while the call rings, so that
+	// the answer need not wait for them.
+	creds := make(chan credentials, 1)
+	if ring {
+		m.wg.Add(1) // under runIncoming's own count: never from zero
+		go func() {
+			defer m.wg.Done()
+			var c credentials
+			c.cfg, c.relayID, c.err = m.mediaConfig(m.ctx, id, false)
+			creds <- c
+		}()
+	}
 	accept := false
 	if ring {
 		r.emit(EventIncoming, nil)
@@ -455,7 +475,7 @@ func (m *Manager) runIncoming(sc *signalling.Call) {
 	}
 	var res *Result
 	if accept {
-		res = r.accept()
+		res = r.accept(creds)
 	} else {
 		hctx, cancel := context.WithTimeout(m.ctx, HangupTimeout)
 		_ = sc.Reject(hctx, reason)

@@ -413,10 +413,11 @@ func (r *run) waitAnswer() bool {
 }
 
 // accept answers a ringing call and runs it to its end.
-func (r *run) accept() *Result {
+func (r *run) accept(creds <-chan credentials) *Result {
 	ctx := r.m.ctx
 	r.phases.mark("ring")
-	mcfg, relayID, err := r.m.mediaConfig(ctx, r.peerID, false)
+	c := <-creds
+	mcfg, relayID, err := c.cfg, c.relayID, c.err
 	r.phases.mark("relay_credentials")
 	var sess *media.Session
 	if err == nil {

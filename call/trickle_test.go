@@ -12,7 +12,9 @@ import (
 // signalling.MaxCandidates a message, without those the SDP already
 // carried; "" (gathering complete) ends the batch and the trickle.
 func TestTrickleBatch(t *testing.T) {
-	cand := func(i int) string { return fmt.Sprintf("candidate:%d 1 udp 2130706431 198.18.0.%d 5000 typ host", i, i) }
+	cand := func(i int) string {
+		return fmt.Sprintf("candidate:%d 1 udp 2130706431 198.18.0.%d 5000 typ host", i, i)
+	}
 	tr := &trickle{local: make(chan string, 64), sent: "v=0\r\na=" + cand(1) + "\r\na=end\r\n"}
 	for i := 2; i <= 20; i++ {
 		tr.local <- cand(i)

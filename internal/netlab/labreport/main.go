@@ -319,7 +319,7 @@ func pct(v []float64, p float64) *float64 {
 
 func printTable(w io.Writer, rep []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tprofile\troute\truns\tfailed\tsetup p50 ms\tsetup p95 ms\tgap p95 ms\tsimilarity p50\tprofile jitter ms\tjitter p50 ms\tbuffer p50 ms\tlate p50 %\t")
+	fmt.Fprintln(tw, "scenario\tprofile\troute\truns\tfailed\tsetup p50 ms\tsetup p95 ms\tfirst audio p50 ms\tfirst audio p95 ms\tgap p95 ms\tsimilarity p50\tprofile jitter ms\tjitter p50 ms\tbuffer p50 ms\tlate p50 %\t")
 	f := func(x *float64, format string) string {
 		if x == nil {
 			return "-"

@@ -240,44 +240,51 @@ func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result
 		return nil, err
 	}
 	ph.mark("audio_check")
-	p, err := m.cfg.Resolve(ctx, username)
-	if err != nil {
-		return nil, err
-	}
-	ph.mark("resolve")
-	if p.ID == m.cfg.Self {
-		return nil, fmt.Errorf("%s is this node's own user; call someone else", p.Username)
-	}
 	if err := CheckDSPOff(o.DSPOff); err != nil {
 		return nil, err
 	}
+	// The relay credentials, the session and its offer are made while
+	// the callee is looked up and dialled, not after (prepare).
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	prep := m.prepare(pctx, o.ForceRelay)
+	p, err := m.cfg.Resolve(ctx, username)
+	if err == nil && p.ID == m.cfg.Self {
+		err = fmt.Errorf("%s is this node's own user; call someone else", p.Username)
+	}
+	if err != nil {
+		pcancel()
+		if pr := <-prep; pr.sess != nil {
+			_ = pr.sess.Close()
+		}
+		return nil, err
+	}
+	ph.mark("resolve")
+	pr := <-prep
+	ph.mark("media_ready")
+	ph.note("relay_credentials", pr.relay)
+	ph.note("offer", pr.offerTook)
+	if pr.sess != nil {
+		defer pr.sess.Close()
+	}
+	if pr.err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCallFailed, pr.err)
+	}
+	sess, relayID, offer := pr.sess, pr.relayID, pr.offer
 	cert, err := m.cfg.Certificate()
 	if err != nil {
 		return nil, err
 	}
-	mcfg, relayID, err := m.mediaConfig(ctx, p.ID, o.ForceRelay)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCallFailed, err)
-	}
-	ph.mark("relay_credentials")
-	sess, err := media.New(ctx, mcfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: set up media: %w", ErrCallFailed, err)
-	}
-	defer sess.Close()
-	offer, err := sess.CreateOffer(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: make the SDP offer: %w", ErrCallFailed, err)
-	}
-	ph.mark("offer")
-	sc, err := m.cfg.Signalling.Call(ctx, p.ID.String(), signalling.Invite{Certificate: cert.Marshal(), SDP: offer, DisplayName: cert.Username})
+	// A callee whose stream does not speak trickle ICE (an older peer)
+	// gets the offer with every candidate, as before trickle.
+	sc, err := m.cfg.Signalling.Call(ctx, p.ID.String(), signalling.Invite{Certificate: cert.Marshal(), SDP: offer, DisplayName: cert.Username, FullOffer: fullOffer(sess)})
 	if err != nil {
 		if errors.Is(err, signalling.ErrTooManyCalls) || errors.Is(err, signalling.ErrAlreadyInCall) {
 			return nil, fmt.Errorf("%w: %w", ErrCallFailed, err)
 		}
 		return nil, fmt.Errorf("%w: call %s: %w", presence.ErrUserOffline, p.Username, err)
 	}
-	r := &run{m: m, sc: sc, sess: sess, dir: Outgoing, peerName: p.Username, peerID: p.ID,
+	r := &run{m: m, sc: sc, sess: sess, dir: Outgoing, peerName: p.Username, peerID: p.ID, tr: pr.tr,
 		relayID: relayID, started: start, opts: o, state: StateInviting, ended: make(chan struct{}), phases: ph}
 	ph.mark("invite")
 	m.add(r)
@@ -293,6 +300,57 @@ func (m *Manager) Call(ctx context.Context, username string, o Options) (*Result
 		err = fmt.Errorf("%w: %s answered, but the audio could not start: %w", ErrCallFailed, res.Summary.Peer, mediaErr)
 	}
 	return res, err
+}
+
+// credentials are an incoming call's media configuration and the
+// super-node that gave its TURN credentials.
+type credentials struct {
+	cfg     media.Config
+	relayID peer.ID
+	err     error
+}
+
+// prepared is what prepare made: an outgoing call's session and offer.
+type prepared struct {
+	sess             *media.Session
+	tr               *trickle
+	relayID          peer.ID
+	offer            string
+	relay, offerTook time.Duration // how long the credentials and the offer took
+	err              error
+}
+
+// prepare gets an outgoing call's relay credentials, makes its session and
+// its trickle offer (the candidates gathered within
+// media.TrickleGatherWait), in a goroutine whose result the channel
+// delivers once. The callee is not known yet: the super-node is picked as
+// for any callee (CallRelay puts the callee's own last, a preference this
+// gives up).
+func (m *Manager) prepare(ctx context.Context, forceRelay bool) <-chan prepared {
+	out := make(chan prepared, 1)
+	go func() { // owned by Call, which always receives its result
+		var pr prepared
+		defer func() { out <- pr }()
+		t0 := time.Now()
+		mcfg, relayID, err := m.mediaConfig(ctx, "", forceRelay)
+		pr.relay, pr.relayID = time.Since(t0), relayID
+		if err != nil {
+			pr.err = err
+			return
+		}
+		mcfg.Trickle = true
+		t1 := time.Now()
+		if pr.sess, err = media.New(ctx, mcfg); err != nil {
+			pr.err = fmt.Errorf("set up media: %w", err)
+			return
+		}
+		pr.tr = newTrickle(pr.sess)
+		if pr.offer, err = pr.sess.CreateOffer(ctx); err != nil {
+			pr.err = fmt.Errorf("make the SDP offer: %w", err)
+		}
+		pr.offerTook = time.Since(t1)
+	}()
+	return out
 }
 
 // endError turns an outgoing call's end into the error Call returns.
@@ -396,6 +454,18 @@ func (m *Manager) runIncoming(sc *signalling.Call) {
 		ring, reason = m.cfg.Screen(r.peerName)
 	}
 	m.add(r)
+	// The relay credentials are asked for while the call rings, so that
+	// the answer need not wait for them.
+	creds := make(chan credentials, 1)
+	if ring {
+		m.wg.Add(1) // under runIncoming's own count: never from zero
+		go func() {
+			defer m.wg.Done()
+			var c credentials
+			c.cfg, c.relayID, c.err = m.mediaConfig(m.ctx, id, false)
+			creds <- c
+		}()
+	}
 	accept := false
 	if ring {
 		r.emit(EventIncoming, nil)
@@ -405,7 +475,7 @@ func (m *Manager) runIncoming(sc *signalling.Call) {
 	}
 	var res *Result
 	if accept {
-		res = r.accept()
+		res = r.accept(creds)
 	} else {
 		hctx, cancel := context.WithTimeout(m.ctx, HangupTimeout)
 		_ = sc.Reject(hctx, reason)

@@ -31,6 +31,17 @@ func (p *phases) mark(name string) {
 	p.last = now
 }
 
+// note adds a step that ran beside the others (took d), without ending
+// the current one.
+func (p *phases) note(name string, d time.Duration) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.steps = append(p.steps, name+"="+d.Round(time.Millisecond).String())
+}
+
 // log writes the steps so far, with the total, at info.
 func (p *phases) log(log *slog.Logger, msg string, args ...any) {
 	if p == nil {

@@ -31,6 +31,7 @@ type run struct {
 	answerCh chan bool     // incoming: true to accept, false to reject
 	ended    chan struct{} // closed once the call has left the call table
 	phases   *phases       // the set-up's steps, logged once connected
+	tr       *trickle      // trickle ICE (trickle.go), nil when off
 
 	mu          sync.Mutex
 	state       State
@@ -129,6 +130,13 @@ func (r *run) run(ctx context.Context) *Result {
 			r.m.log.Debug("hang up", "err", err)
 		}
 	}
+	if r.tr != nil {
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			r.tr.run(rctx, sc, r.m.log)
+		}()
+	}
 	if r.dir == Incoming {
 		if err := r.startMedia(ctx); err != nil {
 			hangup("media: " + err.Error())
@@ -162,6 +170,7 @@ func (r *run) run(ctx context.Context) *Result {
 					hangup("bad SDP answer")
 					continue
 				}
+				r.tr.begin(remoteTrickles(sc, r.sess), sc.Offer())
 				if err := r.startMedia(ctx); err != nil {
 					hangup("media: " + err.Error())
 					continue
@@ -357,6 +366,10 @@ func (r *run) result() *Result {
 		res.Summary.Route = route
 		res.Summary.RelayPeerID = r.relayPeerID(st.Route)
 		res.Summary.SetupMs = roundTo(float64(r.setup.Microseconds())/1000, 1)
+		if ff := r.sess.FirstFrame(); !ff.IsZero() {
+			res.Summary.FirstAudioMs = roundTo(float64(ff.Sub(r.started).Microseconds())/1000, 1)
+		}
+		res.Summary.Trickle = r.tr.trickled()
 		res.Summary.DurationS = roundTo(st.Duration.Seconds(), 2)
 		res.Summary.PacketsSent = st.PacketsSent
 		res.Summary.PacketsReceived = st.PacketsReceived
@@ -400,15 +413,20 @@ func (r *run) waitAnswer() bool {
 }
 
 // accept answers a ringing call and runs it to its end.
-func (r *run) accept() *Result {
+func (r *run) accept(creds <-chan credentials) *Result {
 	ctx := r.m.ctx
 	r.phases.mark("ring")
-	mcfg, relayID, err := r.m.mediaConfig(ctx, r.peerID, false)
+	c := <-creds
+	mcfg, relayID, err := c.cfg, c.relayID, c.err
 	r.phases.mark("relay_credentials")
 	var sess *media.Session
 	if err == nil {
 		r.relayID = relayID
+		mcfg.Trickle = r.sc.Trickle()
 		sess, err = media.New(ctx, mcfg)
+	}
+	if err == nil && mcfg.Trickle {
+		r.tr = newTrickle(sess)
 	}
 	if err != nil {
 		r.setMediaErr(err)
@@ -429,6 +447,9 @@ func (r *run) accept() *Result {
 	}
 	r.phases.mark("accept_sent")
 	cancel()
+	if err == nil {
+		r.tr.begin(remoteTrickles(r.sc, sess), answer)
+	}
 	if err != nil {
 		r.setMediaErr(err)
 		hctx, cancel := context.WithTimeout(ctx, HangupTimeout)

@@ -62,17 +62,24 @@ const (
 
 // Summary is a call's summary, the object `call --json` prints.
 type Summary struct {
-	CallID          string          `json:"call_id"`
-	Peer            string          `json:"peer"`
-	Route           media.RouteKind `json:"route"`
-	RelayPeerID     string          `json:"relay_peer_id"`
-	SetupMs         float64         `json:"setup_ms"`
-	DurationS       float64         `json:"duration_s"`
-	PacketsSent     uint64          `json:"packets_sent"`
-	PacketsReceived uint64          `json:"packets_received"`
-	Loss            float64         `json:"loss"`
-	JitterMs        float64         `json:"jitter_ms"`
-	RTTMs           float64         `json:"rtt_ms"`
+	CallID      string          `json:"call_id"`
+	Peer        string          `json:"peer"`
+	Route       media.RouteKind `json:"route"`
+	RelayPeerID string          `json:"relay_peer_id"`
+	SetupMs     float64         `json:"setup_ms"`
+	// FirstAudioMs is from the start of the call (`call`, or the INVITE's
+	// arrival on the callee) to the first frame of the peer's audio
+	// played (0: none).
+	FirstAudioMs float64 `json:"first_audio_ms"`
+	// Trickle reports that the call's ICE candidates trickled over the
+	// signalling stream (both sides speak it).
+	Trickle         bool    `json:"trickle,omitempty"`
+	DurationS       float64 `json:"duration_s"`
+	PacketsSent     uint64  `json:"packets_sent"`
+	PacketsReceived uint64  `json:"packets_received"`
+	Loss            float64 `json:"loss"`
+	JitterMs        float64 `json:"jitter_ms"`
+	RTTMs           float64 `json:"rtt_ms"`
 	// MOS is the estimated mean opinion score of what this side heard
 	// (ITU-T G.107 E-model, media/mos.go), Quality its inputs.
 	MOS     float64        `json:"mos,omitempty"`

@@ -38,6 +38,10 @@ type Config struct {
 	// RelayOnly sets the ICE transport policy to "relay": only TURN
 	// candidates are used, so the peer never learns our addresses.
 	RelayOnly bool
+	// Trickle makes the first offer, and the answer to an offer that says
+	// a=ice-options:trickle, say so too and go out with the candidates
+	// gathered within TrickleGatherWait; the rest trickle (call/trickle.go).
+	Trickle bool
 	// PortMin and PortMax bound the local UDP ports ICE opens (both zero:
 	// any ephemeral port). Both or neither must be set.
 	PortMin, PortMax uint16

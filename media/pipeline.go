@@ -352,7 +352,9 @@ func (s *Session) playOne(sink audio.Sink, pcm []int16) bool {
 		}
 		return false
 	}
-	s.framesPlayed.Add(1)
+	if s.framesPlayed.Add(1) == 1 {
+		s.firstFrame.Store(time.Now().UnixNano())
+	}
 	return true
 }
 

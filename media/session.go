@@ -289,11 +289,38 @@ func (s *Session) listenICETCP() (ice.TCPMux, error) {
 // complete so that the offer carries every candidate (signalling is one
 // message each way).
 func (s *Session) CreateOffer(ctx context.Context) (string, error) {
+	if s.cfg.Trickle {
+		offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{OfferAnswerOptions: trickleOption})
+		if err != nil {
+			return "", fmt.Errorf("media: create offer: %w", err)
+		}
+		return s.setLocalAndGatherFor(ctx, offer, TrickleGatherWait)
+	}
 	offer, err := s.pc.CreateOffer(nil)
 	if err != nil {
 		return "", fmt.Errorf("media: create offer: %w", err)
 	}
 	return s.setLocalAndGather(ctx, offer)
+}
+
+// TrickleGatherWait is how long a trickle offer or answer waits for
+// candidates: the host ones are ready by then, the others trickle.
+const TrickleGatherWait = 30 * time.Millisecond
+
+var trickleOption = webrtc.OfferAnswerOptions{ICETricklingSupported: true}
+
+// PeerConnection is the session's pion connection, for trickle ICE
+// (call/trickle.go: candidates in and out); renegotiate through the
+// session only.
+func (s *Session) PeerConnection() *webrtc.PeerConnection { return s.pc }
+
+// FirstFrame is when the first frame decoded from the peer's audio was
+// played (zero: none yet).
+func (s *Session) FirstFrame() time.Time {
+	if ns := s.firstFrame.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Accept takes the caller's offer and returns the callee's answer, again
@@ -316,6 +343,13 @@ func (s *Session) Accept(ctx context.Context, offerSDP string) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	s.setRemoteFingerprint(r.fingerprint)
+	if s.cfg.Trickle && !renegotiate && s.pc.CanTrickleICECandidates() == webrtc.ICETrickleCapabilitySupported {
+		answer, err := s.pc.CreateAnswer(&webrtc.AnswerOptions{OfferAnswerOptions: trickleOption})
+		if err != nil {
+			return "", fmt.Errorf("media: create answer: %w", err)
+		}
+		return s.setLocalAndGatherFor(ctx, answer, TrickleGatherWait)
+	}
 	answer, err := s.pc.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("media: create answer: %w", err)
@@ -392,7 +426,9 @@ func (s *Session) setLocalAndGatherFor(ctx context.Context, d webrtc.SessionDesc
 	select {
 	case <-gathered:
 	case <-bound:
-		s.log.Info("ICE gathering not complete; sending the candidates gathered so far", "waited", maxWait)
+		if maxWait > TrickleGatherWait {
+			s.log.Info("ICE gathering not complete; sending the candidates gathered so far", "waited", maxWait)
+		}
 	case <-ctx.Done():
 		return "", fmt.Errorf("media: gathering ICE candidates: %w", ctx.Err())
 	case <-s.ctx.Done():
@@ -494,4 +530,5 @@ type counters struct {
 	ratesSet                       atomic.Bool
 	sendOff, playOff               atomic.Bool   // mute and hold (hold.go)
 	framesWithheld                 atomic.Uint64 // captured but not sent (hold.go)
+	firstFrame                     atomic.Int64  // Unix ns of the first frame played from the peer's audio
 }

@@ -390,6 +390,7 @@ func (n *Node) startCalls() (err error) {
 		return err
 	}
 	n.host.SetStreamHandler(signalling.ProtocolID, n.adm.GuardSignal(n.handleSignalStream))
+	n.host.SetStreamHandler(signalling.ProtocolTrickle, n.adm.GuardSignal(n.handleSignalStream))
 	return nil
 }
 
@@ -582,6 +583,7 @@ func (n *Node) shutdown() error {
 	errs = append(errs, n.stopSoftphone())
 	if n.host != nil {
 		n.host.RemoveStreamHandler(signalling.ProtocolID)
+		n.host.RemoveStreamHandler(signalling.ProtocolTrickle)
 	}
 	if n.files != nil {
 		errs = append(errs, n.files.close())
@@ -650,7 +652,7 @@ func (n *Node) dialSignal(ctx context.Context, p string) (io.ReadWriteCloser, er
 	}
 	// A callee behind a NAT answers over its super-node's circuit: a
 	// limited connection, enough for signalling.
-	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "signalling"), id, signalling.ProtocolID)
+	s, err := n.host.NewStream(network.WithAllowLimitedConn(ctx, "signalling"), id, signalling.ProtocolTrickle, signalling.ProtocolID)
 	if err != nil {
 		return nil, fmt.Errorf("open %s to %s: %w", signalling.ProtocolID, id, err)
 	}

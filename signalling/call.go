@@ -63,6 +63,13 @@ type Call struct {
 	finalMsg      *Message
 	endReason     EndReason
 	endDetail     string
+
+	// Trickle ICE (trickle.go): trickle is set before the loop starts.
+	trickle     bool
+	remoteCands chan RemoteCandidates
+	localEOC    bool // owned by the loop
+	remoteEOC   bool
+	remoteCount int
 }
 
 type cmdKind uint8
@@ -77,6 +84,8 @@ const (
 	cmdMediaConnected
 	cmdMediaState
 	cmdAdopt
+	cmdCandidates
+	cmdEndOfCandidates
 )
 
 type command struct {
@@ -86,7 +95,9 @@ type command struct {
 	lost   bool       // cmdHangup: the media path was lost (ReasonRelayLost)
 	media  MediaState // cmdMediaState
 	conn   *Conn      // cmdAdopt
-	reply  chan error
+	// cmdCandidates: local ICE candidate lines
+	candidates []string
+	reply      chan error
 }
 
 type received struct {
@@ -109,6 +120,9 @@ func newCall(m *Manager, id CallID, remote string, outgoing bool, state State) *
 		stop:     make(chan struct{}),
 		invited:  make(chan error, 1),
 		done:     make(chan struct{}),
+		// Every accepted CANDIDATES holds a line, so MaxCallCandidates
+		// of them and one END_OF_CANDIDATES never fill it.
+		remoteCands: make(chan RemoteCandidates, MaxCallCandidates+1),
 	}
 	c.log = m.log.With("call", id.String(), "peer", remote, "outgoing", outgoing)
 	return c
@@ -376,6 +390,7 @@ func (c *Call) run() {
 	c.m.remove(c)
 	c.emit(Event{Kind: EventEnded, End: c.endReason, Detail: c.endDetail})
 	close(c.events)
+	close(c.remoteCands)
 	close(c.done)
 	select { // tell Manager.Call, if begin did not get to it
 	case c.invited <- nil:
@@ -502,6 +517,8 @@ func (c *Call) handleCommand(cmd command) error {
 		if err := c.send(Message{Type: TypeMediaState, Media: cmd.media}); err != nil {
 			return c.sendFailed(err)
 		}
+	case cmdCandidates, cmdEndOfCandidates:
+		return c.sendCandidates(s, cmd)
 	case cmdAdopt:
 		if s != StateActive {
 			_ = cmd.conn.Close()
@@ -599,6 +616,8 @@ func (c *Call) handleReceived(r received) {
 		c.emit(Event{Kind: EventICERestartAnswer, SDP: m.SDP})
 	case s == StateActive && m.Type == TypeMediaState:
 		c.emit(Event{Kind: EventMediaState, Media: m.Media})
+	case m.Type == TypeCandidates || m.Type == TypeEndOfCandidates:
+		c.receiveCandidates(s, m)
 	default:
 		c.protocolError(s, fmt.Sprintf("unexpected %v on a call that is %v (%s)", m.Type, s, c.direction()))
 	}

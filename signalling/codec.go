@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -27,7 +28,8 @@ const (
 	tagReason      = 4
 	tagDetail      = 5
 	tagMedia       = 6
-	maxTag         = tagMedia
+	tagCandidates  = 7 // candidate lines joined by "\n"
+	maxTag         = tagCandidates
 )
 
 const (
@@ -45,6 +47,7 @@ func fieldsOf(t Type) (allowed, required uint8) {
 		reason = 1 << tagReason
 		detail = 1 << tagDetail
 		media  = 1 << tagMedia
+		cands  = 1 << tagCandidates
 	)
 	switch t {
 	case TypeInvite:
@@ -55,7 +58,9 @@ func fieldsOf(t Type) (allowed, required uint8) {
 		return reason | detail, 0
 	case TypeMediaState:
 		return media, media
-	default: // RINGING, BUSY
+	case TypeCandidates:
+		return cands, cands
+	default: // RINGING, BUSY, END_OF_CANDIDATES, RESUME, RESUMED
 		return 0, 0
 	}
 }
@@ -82,6 +87,9 @@ func (m *Message) present() uint8 {
 	// another type carries it only when set, which Validate refuses.
 	if m.Type == TypeMediaState || m.Media != 0 {
 		p |= 1 << tagMedia
+	}
+	if len(m.Candidates) > 0 {
+		p |= 1 << tagCandidates
 	}
 	return p
 }
@@ -121,6 +129,29 @@ func (m *Message) Validate() error {
 	}
 	if !m.Media.valid() {
 		return fmt.Errorf("%w: media state %#x has unknown bits", ErrMalformed, uint8(m.Media))
+	}
+	return checkCandidates(m.Candidates)
+}
+
+// checkCandidates requires at most MaxCandidates lines, each starting with
+// "candidate:", within MaxCandidateSize bytes and printable ASCII only (no
+// CR or LF: they would split the line in the SDP and on the wire).
+func checkCandidates(lines []string) error {
+	if len(lines) > MaxCandidates {
+		return fmt.Errorf("%w: %d candidates in one message exceeds %d", ErrMalformed, len(lines), MaxCandidates)
+	}
+	for i, l := range lines {
+		if len(l) > MaxCandidateSize {
+			return fmt.Errorf("%w: candidate %d of %d bytes exceeds %d", ErrMalformed, i, len(l), MaxCandidateSize)
+		}
+		if !strings.HasPrefix(l, "candidate:") || len(l) == len("candidate:") {
+			return fmt.Errorf("%w: candidate %d does not start with \"candidate:\"", ErrMalformed, i)
+		}
+		for j := 0; j < len(l); j++ {
+			if l[j] < 0x20 || l[j] > 0x7e {
+				return fmt.Errorf("%w: candidate %d holds byte %#x (printable ASCII only)", ErrMalformed, i, l[j])
+			}
+		}
 	}
 	return nil
 }
@@ -169,6 +200,8 @@ func fieldName(tag int) string {
 		return "detail"
 	case tagMedia:
 		return "media"
+	case tagCandidates:
+		return "candidates"
 	}
 	return fmt.Sprintf("tag %d", tag)
 }
@@ -198,6 +231,9 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	}
 	if m.Type == TypeMediaState {
 		dst = append(dst, tagMedia, 1, byte(m.Media))
+	}
+	if len(m.Candidates) > 0 {
+		dst = appendStringField(dst, tagCandidates, strings.Join(m.Candidates, "\n"))
 	}
 	return dst, nil
 }
@@ -276,6 +312,13 @@ func DecodeMessage(body []byte) (Message, error) {
 				return m, fmt.Errorf("%w: media field must be one byte", ErrMalformed)
 			}
 			m.Media = MediaState(v[0])
+		case tagCandidates:
+			// Split keeps empty lines ("a\n\nb", a trailing "\n"), which
+			// checkCandidates refuses: the encoding stays canonical.
+			m.Candidates = strings.SplitN(string(v), "\n", MaxCandidates+1)
+			if len(m.Candidates) > MaxCandidates {
+				return Message{}, fmt.Errorf("%w: more than %d candidates in one message", ErrMalformed, MaxCandidates)
+			}
 		}
 	}
 	allowed, required := fieldsOf(m.Type)
@@ -302,7 +345,7 @@ func uvarintLen(v uint64) int {
 // (MaxMessageSize if max <= 0 or larger).
 func WriteMessage(w io.Writer, m *Message, max int) error {
 	max = clampMax(max)
-	buf := make([]byte, frameSize, frameSize+256+len(m.SDP)+len(m.Certificate))
+	buf := make([]byte, frameSize, frameSize+256+len(m.SDP)+len(m.Certificate)+len(m.Candidates)*MaxCandidateSize/2)
 	buf, err := AppendMessage(buf, m)
 	if err != nil {
 		return err

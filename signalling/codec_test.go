@@ -35,6 +35,9 @@ func validMessages() []Message {
 		{Type: TypeMediaState, CallID: testID, Media: MediaMuted | MediaHeld},
 		{Type: TypeResume, CallID: testID},
 		{Type: TypeResumed, CallID: testID},
+		{Type: TypeCandidates, CallID: testID, Candidates: []string{testCandidate}},
+		{Type: TypeCandidates, CallID: testID, Candidates: []string{testCandidate, "candidate:2 1 udp 1694498815 198.18.0.9 40000 typ srflx raddr 10.0.0.2 rport 50000"}},
+		{Type: TypeEndOfCandidates, CallID: testID},
 	}
 }
 

@@ -25,6 +25,7 @@ type Conn struct {
 	rw      io.ReadWriteCloser
 	dl      deadliner // nil if rw has no deadlines
 	maxSize int
+	trickle bool // the stream is ProtocolTrickle (trickle.go)
 
 	wmu sync.Mutex
 	rmu sync.Mutex
@@ -38,6 +39,7 @@ type Conn struct {
 func NewConn(rw io.ReadWriteCloser, maxSize int) *Conn {
 	c := &Conn{rw: rw, maxSize: clampMax(maxSize)}
 	c.dl, _ = rw.(deadliner)
+	c.trickle = tricklesOn(rw)
 	return c
 }
 

@@ -35,6 +35,9 @@ type lab struct {
 	handled   chan handled // HandleStream results
 	raw       chan *Conn   // streams dialed to rawPeer
 
+	// trickle makes pipe streams ProtocolTrickle ones (trickle_test.go).
+	trickle bool
+
 	mu       sync.Mutex
 	dialHook func(from, to string)  // runs before each dial, if set
 	streams  map[string][]io.Closer // dialer-side streams by dialer name
@@ -127,7 +130,11 @@ func (l *lab) dial(ctx context.Context, from, to string) (io.ReadWriteCloser, er
 	}
 	switch l.transport {
 	case pipeTransport:
-		a, b := net.Pipe()
+		var a, b io.ReadWriteCloser
+		a, b = net.Pipe()
+		if l.trickle {
+			a, b = trickleStream{a.(net.Conn)}, trickleStream{b.(net.Conn)}
+		}
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()

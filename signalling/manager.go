@@ -180,6 +180,11 @@ type Invite struct {
 	Certificate []byte // this node's directory certificate
 	SDP         string // the SDP offer
 	DisplayName string // optional
+	// FullOffer, when set, is asked for the SDP offer when the callee's
+	// stream does not speak trickle ICE (an older peer): SDP then holds a
+	// trickle offer with the candidates gathered so far, and FullOffer
+	// waits for the rest.
+	FullOffer func(ctx context.Context) (string, error)
 }
 
 // Call places a call to peer: it dials, sends INVITE and returns the call in
@@ -222,6 +227,20 @@ func (m *Manager) Call(ctx context.Context, peer string, inv Invite) (*Call, err
 		return nil, fmt.Errorf("signalling: dial %s to place a call: %w", peer, err)
 	}
 	c.conn = NewConn(rw, m.cfg.MaxMessageSize)
+	c.trickle = c.conn.trickle
+	if !c.trickle && inv.FullOffer != nil {
+		offer, err := inv.FullOffer(ctx)
+		if err == nil {
+			probe.SDP = offer
+			err = probe.Validate()
+		}
+		if err != nil {
+			_ = c.conn.Close()
+			m.remove(c)
+			return nil, fmt.Errorf("signalling: call %s: the full SDP offer for a peer without trickle ICE: %w", peer, err)
+		}
+		c.offer = offer
+	}
 	if !m.start(c) {
 		_ = c.conn.Close()
 		return nil, ErrClosed
@@ -331,6 +350,7 @@ func (m *Manager) answer(ctx context.Context, peer string, conn *Conn) error {
 
 	c := newCall(m, inv.CallID, peer, false, StateRinging)
 	c.conn, c.offer, c.username, c.displayName = conn, inv.SDP, username, inv.DisplayName
+	c.trickle = conn.trickle
 
 	m.mu.Lock()
 	if m.closed {

@@ -11,6 +11,12 @@ import (
 // element is the wire version; a change that old peers cannot read gets a new ID.
 const ProtocolID = "/peercall/signal/1"
 
+// ProtocolTrickle is the same wire with trickle ICE: CANDIDATES and
+// END_OF_CANDIDATES may pass on an active call. A node serves both IDs and
+// dials with ProtocolTrickle first; a stream negotiated as ProtocolID (an
+// older peer) never carries them, and its calls exchange full SDPs.
+const ProtocolTrickle = "/peercall/signal/2"
+
 // Version is the wire version written in every message (byte 0 of the body).
 const Version = 1
 
@@ -26,6 +32,14 @@ const (
 	MaxDisplayNameSize = 128
 	// MaxDetailSize bounds the free-text detail of REJECT, CANCEL and HANGUP.
 	MaxDetailSize = 256
+	// MaxCandidateSize bounds one ICE candidate line of CANDIDATES
+	// ("candidate:1 1 udp 2130706431 198.18.0.2 50000 typ host" is ~60 bytes).
+	MaxCandidateSize = 256
+	// MaxCandidates bounds the candidate lines of one CANDIDATES message.
+	MaxCandidates = 16
+	// MaxCallCandidates bounds the candidates a peer may trickle in one
+	// call; more is a protocol error.
+	MaxCallCandidates = 64
 )
 
 // Type is the kind of a signalling message.
@@ -43,6 +57,8 @@ const (
 	TypeICERestart       Type = 8  // either way, active call: new SDP offer
 	TypeICERestartAnswer Type = 9  // answer to TypeICERestart
 	TypeMediaState       Type = 10 // either way, active call: this side's mute and hold (media.go)
+	TypeCandidates       Type = 11 // either way, active call, ProtocolTrickle: ICE candidates gathered after the SDP
+	TypeEndOfCandidates  Type = 12 // either way, active call, ProtocolTrickle: no more candidates follow
 	TypeResume           Type = 13 // first on a new stream, either way: move the active call to it (resume.go)
 	TypeResumed          Type = 14 // answer to TypeResume on that stream: the call now rides it
 )
@@ -58,12 +74,14 @@ var typeNames = [...]string{
 	TypeICERestart:       "ICE_RESTART",
 	TypeICERestartAnswer: "ICE_RESTART_ANSWER",
 	TypeMediaState:       "MEDIA_STATE",
+	TypeCandidates:       "CANDIDATES",
+	TypeEndOfCandidates:  "END_OF_CANDIDATES",
 	TypeResume:           "RESUME",
 	TypeResumed:          "RESUMED",
 }
 
 func (t Type) valid() bool {
-	return t >= TypeInvite && t <= TypeMediaState || t == TypeResume || t == TypeResumed
+	return t >= TypeInvite && t <= TypeResumed
 }
 
 func (t Type) String() string {
@@ -147,6 +165,8 @@ func (id CallID) String() string { return hex.EncodeToString(id[:]) }
 //	ICE_RESTART          SDP offer (required)
 //	ICE_RESTART_ANSWER   SDP answer (required)
 //	MEDIA_STATE          Media (always written, zero included)
+//	CANDIDATES           Candidates (1 to MaxCandidates lines, required)
+//	END_OF_CANDIDATES,
 //	RESUME, RESUMED      -
 //
 // A field a type does not carry must be empty. Every message carries CallID.
@@ -159,6 +179,10 @@ type Message struct {
 	Reason      Reason     // REJECT, CANCEL, HANGUP, optional
 	Detail      string     // REJECT, CANCEL, HANGUP, optional human-readable text
 	Media       MediaState // MEDIA_STATE: the sender's mute and hold
+	// Candidates are CANDIDATES' ICE candidate lines as pion writes them
+	// ("candidate:..." without "a="), each at most MaxCandidateSize
+	// printable ASCII bytes.
+	Candidates []string
 }
 
 func (m Message) String() string {
@@ -168,6 +192,9 @@ func (m Message) String() string {
 	}
 	if m.Type == TypeMediaState {
 		s += " media=" + m.Media.String()
+	}
+	if m.Type == TypeCandidates {
+		s += fmt.Sprintf(" candidates=%d", len(m.Candidates))
 	}
 	return s
 }

@@ -63,7 +63,7 @@ func (c *Call) detachedRefuses(cmd command) error {
 		return nil
 	}
 	switch cmd.kind {
-	case cmdRestartICE, cmdAnswerICERestart, cmdMediaState, cmdAccept:
+	case cmdRestartICE, cmdAnswerICERestart, cmdMediaState, cmdAccept, cmdCandidates, cmdEndOfCandidates:
 		return ErrDetached
 	}
 	return nil

@@ -150,6 +150,7 @@ func runOnce(ctx context.Context, bin, dir, test, profile string, timeout time.D
 type sample struct {
 	scenario, profile, route string
 	setupMs, gapMs, sim      float64 // NaN when the line has none
+	firstAudioMs             float64 // from `call` to the first frame played, NaN when none
 	// the caller's RFC 3550 jitter, jitter buffer depth and late share
 	jitterMs, bufferMs, latePct float64 // NaN when the line has none
 }
@@ -168,7 +169,7 @@ func parse(out []byte) []sample {
 			continue
 		}
 		nan := math.NaN()
-		s := sample{setupMs: nan, gapMs: nan, sim: nan, jitterMs: nan, bufferMs: nan, latePct: nan}
+		s := sample{setupMs: nan, firstAudioMs: nan, gapMs: nan, sim: nan, jitterMs: nan, bufferMs: nan, latePct: nan}
 		for _, f := range strings.Fields(line[i+len("SCENARIO "):]) {
 			k, v, ok := strings.Cut(f, "=")
 			if !ok {
@@ -190,6 +191,11 @@ func parse(out []byte) []sample {
 				s.route = v
 			case "setup_ms":
 				s.setupMs = num()
+			case "first_audio_ms":
+				// 0: no frame was played (an older node's summary has none).
+				if s.firstAudioMs = num(); s.firstAudioMs <= 0 {
+					s.firstAudioMs = math.NaN()
+				}
 			case "gap_ms":
 				s.gapMs = num()
 			case "similarity":
@@ -211,15 +217,19 @@ func parse(out []byte) []sample {
 
 // Row is one line of the report: a scenario on a profile by a route.
 type Row struct {
-	Scenario      string   `json:"scenario"`
-	Profile       string   `json:"profile"`
-	Route         string   `json:"route"`
-	Runs          int      `json:"runs"`
-	Failed        int      `json:"failed_runs,omitempty"`
-	SetupMsP50    *float64 `json:"setup_ms_p50"`
-	SetupMsP95    *float64 `json:"setup_ms_p95"`
-	GapMsP95      *float64 `json:"gap_ms_p95,omitempty"`
-	SimilarityP50 *float64 `json:"similarity_p50"`
+	Scenario   string   `json:"scenario"`
+	Profile    string   `json:"profile"`
+	Route      string   `json:"route"`
+	Runs       int      `json:"runs"`
+	Failed     int      `json:"failed_runs,omitempty"`
+	SetupMsP50 *float64 `json:"setup_ms_p50"`
+	SetupMsP95 *float64 `json:"setup_ms_p95"`
+	// From `call` to the first frame of the peer's audio played (the
+	// issue's targets are on this one).
+	FirstAudioMsP50 *float64 `json:"first_audio_ms_p50"`
+	FirstAudioMsP95 *float64 `json:"first_audio_ms_p95"`
+	GapMsP95        *float64 `json:"gap_ms_p95,omitempty"`
+	SimilarityP50   *float64 `json:"similarity_p50"`
 	// The jitter buffer next to the path's jitter: the profile's (the
 	// standard deviation of its added delay), the RFC 3550 jitter the
 	// caller measured, the caller's mean buffer depth and the share of
@@ -258,11 +268,13 @@ func summarize(rows []sample, failures map[key]int) []Row {
 			return v
 		}
 		setup := pick(func(s sample) float64 { return s.setupMs })
+		first := pick(func(s sample) float64 { return s.firstAudioMs })
 		gap := pick(func(s sample) float64 { return s.gapMs })
 		sim := pick(func(s sample) float64 { return s.sim })
 		rep = append(rep, Row{
 			Scenario: k.scenario, Profile: k.profile, Route: k.route, Runs: len(g),
 			SetupMsP50: pct(setup, 50), SetupMsP95: pct(setup, 95),
+			FirstAudioMsP50: pct(first, 50), FirstAudioMsP95: pct(first, 95),
 			GapMsP95: pct(gap, 95), SimilarityP50: pct(sim, 50),
 			ProfileJitterMs: profileJitter(k.profile),
 			JitterMsP50:     pct(pick(func(s sample) float64 { return s.jitterMs }), 50),
@@ -307,7 +319,7 @@ func pct(v []float64, p float64) *float64 {
 
 func printTable(w io.Writer, rep []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tprofile\troute\truns\tfailed\tsetup p50 ms\tsetup p95 ms\tgap p95 ms\tsimilarity p50\tprofile jitter ms\tjitter p50 ms\tbuffer p50 ms\tlate p50 %\t")
+	fmt.Fprintln(tw, "scenario\tprofile\troute\truns\tfailed\tsetup p50 ms\tsetup p95 ms\tfirst audio p50 ms\tfirst audio p95 ms\tgap p95 ms\tsimilarity p50\tprofile jitter ms\tjitter p50 ms\tbuffer p50 ms\tlate p50 %\t")
 	f := func(x *float64, format string) string {
 		if x == nil {
 			return "-"
@@ -315,8 +327,8 @@ func printTable(w io.Writer, rep []Row) {
 		return fmt.Sprintf(format, *x)
 	}
 	for _, r := range rep {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Profile, r.Route, r.Runs, r.Failed,
-			f(r.SetupMsP50, "%.0f"), f(r.SetupMsP95, "%.0f"), f(r.GapMsP95, "%.0f"), f(r.SimilarityP50, "%.3f"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Profile, r.Route, r.Runs, r.Failed,
+			f(r.SetupMsP50, "%.0f"), f(r.SetupMsP95, "%.0f"), f(r.FirstAudioMsP50, "%.0f"), f(r.FirstAudioMsP95, "%.0f"), f(r.GapMsP95, "%.0f"), f(r.SimilarityP50, "%.3f"),
 			f(r.ProfileJitterMs, "%.0f"), f(r.JitterMsP50, "%.1f"), f(r.BufferMsP50, "%.0f"), f(r.LatePctP50, "%.2f"))
 	}
 	if err := tw.Flush(); err != nil && !errors.Is(err, io.ErrClosedPipe) {

@@ -5,9 +5,10 @@
 // that each side recorded the speech the other sent (testaudio), and logs
 // one parseable line per call:
 //
-//	SCENARIO n=1 name=direct profile=dsl route=direct relay_peer_id=- setup_ms=19 similarity=0.912 jitter_ms=6.5 buffer_ms=120.0 late_pct=0.68 call_wall_s=3.1 wall_s=14.7
+//	SCENARIO n=1 name=direct profile=dsl route=direct relay_peer_id=- setup_ms=19 first_audio_ms=160 similarity=0.912 jitter_ms=6.5 buffer_ms=120.0 late_pct=0.68 call_wall_s=3.1 wall_s=14.7
 //
-// (setup_ms is the summary's; similarity the worse direction's; profile the
+// (setup_ms and first_audio_ms are the caller's summary's: from `call` to
+// ICE and DTLS up, and to the first frame of the callee's audio played; similarity the worse direction's; profile the
 // impairment the end users' access links ran on, PEERCALL_LAB_PROFILE, each
 // access link taking half of it, ":plc" for nodes run with --no-fec;
 // jitter_ms, buffer_ms and late_pct the caller's RFC 3550 jitter, mean jitter

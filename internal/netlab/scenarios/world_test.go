@@ -262,6 +262,7 @@ type summary struct {
 	Route           string  `json:"route"`
 	RelayPeerID     string  `json:"relay_peer_id"`
 	SetupMs         float64 `json:"setup_ms"`
+	FirstAudioMs    float64 `json:"first_audio_ms"`
 	DurationS       float64 `json:"duration_s"`
 	PacketsSent     uint64  `json:"packets_sent"`
 	PacketsReceived uint64  `json:"packets_received"`
@@ -409,8 +410,8 @@ func (w *world) reportExtra(name string, c finishedCall, extra string, sims ...f
 	if extra != "" {
 		extra = " " + extra
 	}
-	w.t.Logf("SCENARIO n=%d name=%s profile=%s route=%s relay_peer_id=%s setup_ms=%.0f similarity=%s%s%s call_wall_s=%.1f wall_s=%.1f",
-		w.scenario, name, w.profileName(), orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, sim, extra, bufferFields(c), c.wall.Seconds(), time.Since(w.started).Seconds())
+	w.t.Logf("SCENARIO n=%d name=%s profile=%s route=%s relay_peer_id=%s setup_ms=%.0f first_audio_ms=%.0f similarity=%s%s%s call_wall_s=%.1f wall_s=%.1f",
+		w.scenario, name, w.profileName(), orDash(c.Route), orDash(c.RelayPeerID), c.SetupMs, c.FirstAudioMs, sim, extra, bufferFields(c), c.wall.Seconds(), time.Since(w.started).Seconds())
 }
 
 // bufferFields are the SCENARIO line's jitter buffer figures of the

@@ -247,6 +247,14 @@ func TestKill9Resume(t *testing.T) {
 			if rep.ResumedFrom == 0 || rep.Sent != int64(size)-rep.ResumedFrom || rep.Result.Status != StatusReleased {
 				t.Fatalf("report %+v", rep)
 			}
+			// The receiver died with bytes read but not synced (its stall
+			// comes inside a read): the sender had sent past the resume
+			// point and must report those bytes as sent again. (A killed
+			// sender may have saved its progress before the receiver's last
+			// sync, so it may rightly report none.)
+			if victim == "receiver" && rep.Resent <= 0 {
+				t.Errorf("resumed from %d after the receiver's kill, but %d bytes reported sent again", rep.ResumedFrom, rep.Resent)
+			}
 			got, err := os.ReadFile(filepath.Join(home, "received", "big.bin"))
 			if err != nil || sha256.Sum256(got) != sum {
 				t.Fatalf("the received file differs (%d bytes, %v)", len(got), err)

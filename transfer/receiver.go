@@ -184,7 +184,10 @@ func (r *Receiver) Handle(ctx context.Context, remotePeer string, s Stream) erro
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
-	br := bufio.NewReaderSize(s, 4*maxFrame) // fewer reads of 2-byte headers
+	// A small buffer: a frame's header and the start of its body come
+	// through it, the rest of the body (ReadFull once the buffer is empty)
+	// straight into the frame, without a copy.
+	br := bufio.NewReaderSize(s, 4<<10)
 	read := func(buf []byte) (Message, error) {
 		if d, ok := s.(deadliner); ok {
 			_ = d.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
@@ -314,7 +317,6 @@ func (r *Receiver) receive(read func(buf []byte) (Message, error), f *os.File, h
 	for range recvDepth + 1 {
 		free <- make([]byte, maxFrame)
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
 	var werr error
 	wdone := make(chan struct{})
 	go func() { // owned by receive, which waits for it below
@@ -325,7 +327,7 @@ func (r *Receiver) receive(read func(buf []byte) (Message, error), f *os.File, h
 				free <- c.buf
 				continue // drain
 			}
-			_, err := bw.Write(c.data)
+			_, err := f.Write(c.data) // straight from the frame: no copy through a buffer
 			free <- c.buf
 			if err != nil {
 				werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
@@ -335,9 +337,7 @@ func (r *Receiver) receive(read func(buf []byte) (Message, error), f *os.File, h
 			st.Offset += int64(len(c.data))
 			unsynced += int64(len(c.data))
 			if unsynced >= r.cfg.SyncEvery {
-				if err := bw.Flush(); err != nil {
-					werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
-				} else if err := sy.err(); err != nil {
+				if err := sy.err(); err != nil {
 					werr = fmt.Errorf("sync %s: %w", f.Name(), err)
 				} else if sy.kick(st.Offset) {
 					unsynced = 0
@@ -348,12 +348,6 @@ func (r *Receiver) receive(read func(buf []byte) (Message, error), f *os.File, h
 			}
 		}
 		// What was written is made durable whatever ended the stream.
-		if err := bw.Flush(); err != nil && werr == nil {
-			werr = fmt.Errorf("write %s: %w (is the disk full?)", f.Name(), err)
-			st.Offset = base.Offset // unknown how much reached the file: the last sync's state stands
-			sy.wait()
-			return
-		}
 		if err := sy.final(st.Offset); err != nil && werr == nil {
 			werr = fmt.Errorf("sync %s: %w", f.Name(), err)
 		}

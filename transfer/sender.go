@@ -280,9 +280,6 @@ func (s *sender) attempt(ctx context.Context) error {
 	if err := s.hashUpTo(off); err != nil {
 		return err
 	}
-	if _, err := s.f.Seek(off, io.SeekStart); err != nil {
-		return err
-	}
 	// A reader goroutine reads and hashes the next chunks while this one
 	// writes: hashing overlaps the network. Frames are reused (a ring of
 	// sendDepth+1: one being written, the others read ahead).
@@ -303,7 +300,6 @@ func (s *sender) attempt(ctx context.Context) error {
 	defer stopReading()
 	reading.Go(func() { // owned by attempt, which waits for it
 		defer close(full)
-		fr := bufio.NewReaderSize(s.f, 1<<20)
 		for pos := s.pos; pos < s.rep.Size; {
 			var frame []byte
 			select {
@@ -311,7 +307,8 @@ func (s *sender) attempt(ctx context.Context) error {
 			case <-rctx.Done():
 				return
 			}
-			n, err := io.ReadFull(fr, frame[chunkFrameHeader:chunkFrameHeader+min(int64(ChunkSize), s.rep.Size-pos)])
+			// Straight into the frame: no copy through a buffer.
+			n, err := s.f.ReadAt(frame[chunkFrameHeader:chunkFrameHeader+min(int64(ChunkSize), s.rep.Size-pos)], pos)
 			r := ready{frame: frame, n: n, err: err}
 			if err == nil {
 				r.sum = sha256.Sum256(frame[chunkFrameHeader : chunkFrameHeader+n])

@@ -209,8 +209,9 @@ func TestSanitizeName(t *testing.T) {
 }
 
 // TestHostileNames sends files under hostile names: each lands inside the
-// downloads folder under its sanitised name, and none overwrites a file
-// there.
+// downloads folder under its sanitised name, which both sides are told,
+// and none overwrites a file there; a name with nothing usable is refused
+// with the reason on both sides.
 func TestHostileNames(t *testing.T) {
 	p := newPeer(t, defaultRules(), nil)
 	dl := filepath.Join(p.home, "received")
@@ -233,6 +234,10 @@ func TestHostileNames(t *testing.T) {
 		}
 		if rep.Result.Name != tc.want {
 			t.Fatalf("sent as %q, released as %q, want %q", tc.name, rep.Result.Name, tc.want)
+		}
+		// The receiver's side says the same name (its user sees it).
+		if e := p.waitEvent("released"); e.Name != tc.want {
+			t.Fatalf("sent as %q: the receiver's event names %q, want %q", tc.name, e.Name, tc.want)
 		}
 		got, err := os.ReadFile(filepath.Join(dl, tc.want))
 		if err != nil || !bytes.Equal(got, data) {
@@ -260,6 +265,9 @@ func TestHostileNames(t *testing.T) {
 	var refused *RefusedError
 	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "nothing usable") {
 		t.Fatalf("send as ../..: %v, want a refusal naming the name", err)
+	}
+	if e := p.waitEvent("refused"); e.Code != "name" || !strings.Contains(e.Reason, "nothing usable") {
+		t.Fatalf("receiver's refusal of ../..: %+v, want code name and the reason", e)
 	}
 }
 

@@ -96,6 +96,10 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	return c, nil
 }
 
+// sessionCacheSize is the TLS sessions a Client keeps: one directory, a
+// few connections.
+const sessionCacheSize = 8
+
 // httpClient copies given (or a default client) and installs the TLS
 // configuration and the no-redirect policy.
 func (c *Client) httpClient(given *http.Client) *http.Client {
@@ -121,6 +125,13 @@ func (c *Client) httpClient(given *http.Client) *http.Client {
 			// then insists that its leaf key is the key the server names.
 			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}
 		}
+		// Resume TLS sessions: a node reconnecting (after a backoff, or
+		// when the directory closed an idle connection) costs the
+		// directory a resumed handshake, not a full one; after a mass
+		// restart, the directory serves resumptions first
+		// (max_concurrent_handshakes). The pin is checked on resumed
+		// sessions too (VerifyConnection sees the session's certificate).
+		tr.TLSClientConfig.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCacheSize)
 	}
 	hc.Transport = tr
 	return &hc

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory/connlimit"
+	"github.com/peercall/peercall/directory/handshake"
 	"github.com/peercall/peercall/directory/server"
 )
 
@@ -58,6 +60,8 @@ type settings struct {
 	MaxConns, MaxConnsPerAddr, ConnsHighWater    int64
 	ConnRatePerAddr                              int64
 	PressureIdleTimeout, IdleTimeout             time.Duration
+	MaxConcurrentHandshakes                      int64
+	MaxHandshakeWait                             time.Duration
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout time.Duration
 
 	BootstrapPerAccount, BootstrapPerAddr int64
@@ -84,56 +88,58 @@ func defaultSettings() *settings {
 	l := server.DefaultLimits()
 	p := crypto.DefaultPasswordParams()
 	return &settings{
-		Data:                   "/var/lib/peercall-directory",
-		Listen:                 ":7443",
-		IntegrityCheck:         true,
-		IntegrityInterval:      server.DefaultIntegrityInterval,
-		MinFreeDiskMiB:         server.DefaultMinFreeDisk >> 20,
-		CertValidity:           server.DefaultCertValidity,
-		SeenWindow:             server.DefaultSeenWindow,
-		CheckinTTL:             server.DefaultCheckinTTL,
-		RevocationRefresh:      server.DefaultRevocationRefresh,
-		PruneInterval:          server.DefaultPruneInterval,
-		Argon2MemoryKiB:        int64(p.Memory),
-		Argon2Time:             int64(p.Time),
-		Argon2Threads:          int64(p.Threads),
-		LoginFailuresPerName:   int64(l.LoginFailuresPerName),
-		LoginFailuresPerAddr:   int64(l.LoginFailuresPerAddr),
-		LoginFailuresPerDevice: int64(l.LoginFailuresPerDevice),
-		LoginWindow:            l.LoginWindow,
-		RegistrationsPerAddr:   int64(l.RegistrationsPerAddr),
-		RegistrationWindow:     l.RegistrationWindow,
-		CheckinsPerKey:         int64(l.CheckinsPerKey),
-		CheckinWindow:          l.CheckinWindow,
-		RenewalsPerKey:         int64(l.RenewalsPerKey),
-		RenewalWindow:          l.RenewalWindow,
-		MaxTrackedKeys:         int64(l.MaxTrackedKeys),
-		MaxConcurrentHashes:    int64(l.MaxConcurrentHashes),
-		MaxHashQueue:           int64(l.MaxHashQueue),
-		MaxHashWait:            l.MaxHashWait,
-		MaxConcurrentWrites:    int64(l.MaxConcurrentWrites),
-		MaxWriteQueue:          int64(l.MaxWriteQueue),
-		MaxWriteWait:           l.MaxWriteWait,
-		RetryAfterMin:          l.RetryAfterMin,
-		RetryAfterMax:          l.RetryAfterMax,
-		MaxConns:               defaultMaxConns,
-		MaxConnsPerAddr:        128,
-		ConnRatePerAddr:        64,
-		PressureIdleTimeout:    5 * time.Second,
-		IdleTimeout:            2 * time.Minute,
-		ReadHeaderTimeout:      10 * time.Second,
-		ReadTimeout:            30 * time.Second,
-		WriteTimeout:           30 * time.Second,
-		BootstrapPerAccount:    int64(l.BootstrapPerAccount),
-		BootstrapPerAddr:       int64(l.BootstrapPerAddr),
-		DialBack:               true,
-		DialBackConcurrency:    int64(l.DialBackConcurrency),
-		DialBackQueue:          int64(l.DialBackQueue),
-		DialBackAddrs:          int64(l.DialBackAddrs),
-		DialBackTimeout:        l.DialBackTimeout,
-		DialBackTTL:            l.DialBackTTL,
-		DialBackFailTTL:        l.DialBackFailTTL,
-		set:                    map[string]bool{},
+		Data:                    "/var/lib/peercall-directory",
+		Listen:                  ":7443",
+		IntegrityCheck:          true,
+		IntegrityInterval:       server.DefaultIntegrityInterval,
+		MinFreeDiskMiB:          server.DefaultMinFreeDisk >> 20,
+		CertValidity:            server.DefaultCertValidity,
+		SeenWindow:              server.DefaultSeenWindow,
+		CheckinTTL:              server.DefaultCheckinTTL,
+		RevocationRefresh:       server.DefaultRevocationRefresh,
+		PruneInterval:           server.DefaultPruneInterval,
+		Argon2MemoryKiB:         int64(p.Memory),
+		Argon2Time:              int64(p.Time),
+		Argon2Threads:           int64(p.Threads),
+		LoginFailuresPerName:    int64(l.LoginFailuresPerName),
+		LoginFailuresPerAddr:    int64(l.LoginFailuresPerAddr),
+		LoginFailuresPerDevice:  int64(l.LoginFailuresPerDevice),
+		LoginWindow:             l.LoginWindow,
+		RegistrationsPerAddr:    int64(l.RegistrationsPerAddr),
+		RegistrationWindow:      l.RegistrationWindow,
+		CheckinsPerKey:          int64(l.CheckinsPerKey),
+		CheckinWindow:           l.CheckinWindow,
+		RenewalsPerKey:          int64(l.RenewalsPerKey),
+		RenewalWindow:           l.RenewalWindow,
+		MaxTrackedKeys:          int64(l.MaxTrackedKeys),
+		MaxConcurrentHashes:     int64(l.MaxConcurrentHashes),
+		MaxHashQueue:            int64(l.MaxHashQueue),
+		MaxHashWait:             l.MaxHashWait,
+		MaxConcurrentWrites:     int64(l.MaxConcurrentWrites),
+		MaxWriteQueue:           int64(l.MaxWriteQueue),
+		MaxWriteWait:            l.MaxWriteWait,
+		RetryAfterMin:           l.RetryAfterMin,
+		RetryAfterMax:           l.RetryAfterMax,
+		MaxConns:                defaultMaxConns,
+		MaxConnsPerAddr:         128,
+		ConnRatePerAddr:         64,
+		PressureIdleTimeout:     5 * time.Second,
+		MaxConcurrentHandshakes: 16 * int64(runtime.NumCPU()),
+		MaxHandshakeWait:        3 * time.Second,
+		IdleTimeout:             2 * time.Minute,
+		ReadHeaderTimeout:       10 * time.Second,
+		ReadTimeout:             30 * time.Second,
+		WriteTimeout:            30 * time.Second,
+		BootstrapPerAccount:     int64(l.BootstrapPerAccount),
+		BootstrapPerAddr:        int64(l.BootstrapPerAddr),
+		DialBack:                true,
+		DialBackConcurrency:     int64(l.DialBackConcurrency),
+		DialBackQueue:           int64(l.DialBackQueue),
+		DialBackAddrs:           int64(l.DialBackAddrs),
+		DialBackTimeout:         l.DialBackTimeout,
+		DialBackTTL:             l.DialBackTTL,
+		DialBackFailTTL:         l.DialBackFailTTL,
+		set:                     map[string]bool{},
 	}
 }
 
@@ -201,6 +207,8 @@ func (s *settings) table() []setting {
 		{key: "conn_rate_per_addr", ptr: &s.ConnRatePerAddr, help: "new TCP connections one client address may open per second (bursts up to max_conns_per_addr), `N` (0: no limit; trusted proxies exempt)"},
 		{key: "conns_high_water", ptr: &s.ConnsHighWater, help: "connections above which idle ones close after pressure_idle_timeout, `N` (0: three quarters of max_conns)"},
 		{key: "pressure_idle_timeout", ptr: &s.PressureIdleTimeout, minDur: time.Millisecond, help: "idle timeout above conns_high_water, `D`"},
+		{key: "max_concurrent_handshakes", ptr: &s.MaxConcurrentHandshakes, min: 1, help: "TLS handshakes run at once, `N` (default: 16 per CPU; resumed sessions are served first)"},
+		{key: "max_handshake_wait", ptr: &s.MaxHandshakeWait, help: "longest wait of a new connection for a handshake slot, `D` (then it is closed; its client retries)"},
 		{key: "idle_timeout", ptr: &s.IdleTimeout, minDur: time.Second, help: "idle timeout of keep-alive connections, `D`"},
 		{key: "read_header_timeout", ptr: &s.ReadHeaderTimeout, minDur: time.Millisecond, help: "time to read a request's headers (and the TLS handshake), `D`"},
 		{key: "read_timeout", ptr: &s.ReadTimeout, minDur: time.Millisecond, help: "time to read a whole request, `D`"},
@@ -597,6 +605,16 @@ func (s *settings) connConfig() connlimit.Config {
 		PressureIdle:    s.PressureIdleTimeout,
 		RatePerAddr:     float64(s.ConnRatePerAddr),
 		Exempt:          s.proxies,
+	}
+}
+
+// handshakeConfig is the handshake cap of the API listener; a handshake
+// gets the least of the read and write timeouts, as net/http gives it.
+func (s *settings) handshakeConfig() handshake.Config {
+	return handshake.Config{
+		MaxConcurrent: int(s.MaxConcurrentHandshakes),
+		MaxWait:       s.MaxHandshakeWait,
+		Timeout:       min(s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout),
 	}
 }
 

@@ -43,6 +43,7 @@ import (
 	"github.com/peercall/peercall/crypto"
 	"github.com/peercall/peercall/directory/connlimit"
 	"github.com/peercall/peercall/directory/dialback"
+	"github.com/peercall/peercall/directory/handshake"
 	"github.com/peercall/peercall/directory/server"
 	"github.com/peercall/peercall/directory/store"
 )
@@ -165,7 +166,14 @@ func serve(ctx context.Context, o *settings, stdout io.Writer, log *slog.Logger)
 			ln.Close()
 			return err
 		}
-		ln = tls.NewListener(ln, server.TLSConfig(cert))
+		hc := o.handshakeConfig()
+		hc.Registerer = reg
+		hs, err := handshake.New(ln, server.TLSConfig(cert), hc)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = hs
 	}
 	api := o.httpServer(srv.Handler(), log)
 	api.ConnState = limited.ConnState

@@ -182,12 +182,24 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// contextSwitches is the process's context switches so far, all threads,
+// voluntary (a thread that slept: a wake-up) and not.
+func contextSwitches(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Nvcsw + ru.Nivcsw
+}
+
 // BenchmarkCallCPU measures what one endpoint of a call costs: a paced
 // two-way call (speech both ways, 20 ms frames) runs for 3 s; the
 // process's CPU time (getrusage) over that span is divided between the two
 // sessions, each of which encodes, encrypts and sends one direction and
 // receives, decrypts and decodes the other. Reported as %core/call: the
-// share of one core one call takes on a node. Target: under 3 %.
+// share of one core one call takes on a node (target: under 3 %), and
+// ctxsw/frame: the process's context switches (getrusage, every thread:
+// mostly wake-ups of a sleeping thread) per endpoint and 20 ms frame.
 //
 // The span is the call's steady state: it starts once both sessions are
 // connected and their media running (the one-off ICE/DTLS set-up, reported
@@ -233,7 +245,7 @@ func BenchmarkConcurrentCallsCPU(b *testing.B) {
 // benchCallsCPU runs calls paced two-way calls at once, b.N times, and
 // reports the CPU per endpoint over their steady state.
 func benchCallsCPU(b *testing.B, calls int, chain bool) {
-	var share float64
+	var share, switches float64
 	var setup time.Duration
 	for range b.N {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -263,7 +275,7 @@ func benchCallsCPU(b *testing.B, calls int, chain bool) {
 				b.Fatal(err)
 			}
 		}
-		cpu0, wall0 := cpuTime(b), time.Now()
+		cpu0, wall0, cs0 := cpuTime(b), time.Now(), contextSwitches(b)
 		setup += cpu0 - setup0
 		// Wait without a polling loop: the harness must not add wake-ups
 		// of its own to what is measured.
@@ -274,12 +286,13 @@ func benchCallsCPU(b *testing.B, calls int, chain bool) {
 				b.Fatal("the call did not end in time")
 			}
 		}
-		cpu, wall := cpuTime(b)-cpu0, time.Since(wall0)
+		cpu, wall, cs := cpuTime(b)-cpu0, time.Since(wall0), contextSwitches(b)-cs0
 		for _, s := range sessions {
 			s.Close()
 		}
 		cancel()
 		share += 100 * cpu.Seconds() / wall.Seconds() / float64(len(sessions))
+		switches += float64(cs) / (wall.Seconds() * 50) / float64(len(sessions))
 		for i, sink := range sinks {
 			if sink.frames == 0 {
 				b.Fatalf("endpoint %d played nothing: the call measured no audio", i)
@@ -288,6 +301,7 @@ func benchCallsCPU(b *testing.B, calls int, chain bool) {
 		b.Logf("CPU %v over %v for %d endpoints", cpu, wall, len(sessions))
 	}
 	b.ReportMetric(share/float64(b.N), "%core/call")
+	b.ReportMetric(switches/float64(b.N), "ctxsw/frame")
 	b.ReportMetric(float64(setup)/float64(b.N*calls)/float64(time.Millisecond), "setup-cpu-ms")
 }
 

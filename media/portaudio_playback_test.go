@@ -3,13 +3,11 @@
 package media
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,24 +37,7 @@ func TestCallSurvivesPlaybackFailure(t *testing.T) {
 		playbackFailureChild(t, dir)
 		return
 	}
-	if _, err := os.Stat("/usr/share/alsa/alsa.conf"); err != nil {
-		t.Skipf("needs alsa-lib's /usr/share/alsa/alsa.conf (Debian package libasound2-data): %v", err)
-	}
-	dir := t.TempDir()
-	name := "TestCallSurvivesPlaybackFailure"
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v")
-	cmd.Env = append(os.Environ(), mediaPAChildEnv+"="+dir, "ALSA_CONFIG_PATH="+filepath.Join(dir, "asound.conf"))
-	out, err := cmd.CombinedOutput()
-	t.Logf("child process output:\n%s", filterLibraryNoise(out))
-	if err != nil {
-		t.Fatalf("child process: %v", err)
-	}
-	if i := bytes.Index(out, []byte("--- SKIP: "+name)); i >= 0 {
-		t.Skipf("the child skipped: %s", bytes.TrimSpace(out[i:min(len(out), i+400)]))
-	}
-	if !bytes.Contains(out, []byte("--- PASS: "+name)) {
-		t.Fatalf("child process did not run %s", name)
-	}
+	runPAChild(t, "TestCallSurvivesPlaybackFailure")
 }
 
 // playbackALSAConf defines the speaker on a descriptor (%[2]d) and the

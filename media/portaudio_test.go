@@ -42,11 +42,18 @@ func TestCallSurvivesCaptureFailure(t *testing.T) {
 		captureFailureChild(t, dir)
 		return
 	}
+	runPAChild(t, "TestCallSurvivesCaptureFailure")
+}
+
+// runPAChild runs the test name again in a child process with its own
+// ALSA configuration (alsa-lib reads it once per process) in a temporary
+// directory passed in mediaPAChildEnv; the child's skip is this test's.
+func runPAChild(t *testing.T, name string) {
+	t.Helper()
 	if _, err := os.Stat("/usr/share/alsa/alsa.conf"); err != nil {
 		t.Skipf("needs alsa-lib's /usr/share/alsa/alsa.conf (Debian package libasound2-data): %v", err)
 	}
 	dir := t.TempDir()
-	name := "TestCallSurvivesCaptureFailure"
 	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v")
 	cmd.Env = append(os.Environ(), mediaPAChildEnv+"="+dir, "ALSA_CONFIG_PATH="+filepath.Join(dir, "asound.conf"))
 	out, err := cmd.CombinedOutput()

@@ -41,7 +41,7 @@ func TestHoldSendsNothingPlaysSilence(t *testing.T) {
 	}
 	frame := audio.SamplesPer(audio.Frame20ms)
 	frames := len(sentA) / frame
-	var want uint64
+	var want, withheld uint64
 	var sentAtHold [2]uint64
 	for n := 0; n < frames+2; n++ {
 		held := n >= holdAt && n < resumeAt
@@ -60,9 +60,19 @@ func TestHoldSendsNothingPlaysSilence(t *testing.T) {
 		if (n+1)*frame <= len(sentA) {
 			step(srcA.steps)
 			step(srcB.steps)
-			if !held {
+			if held {
+				withheld++
+			} else {
 				want++
 			}
+		}
+		// A held frame sends nothing to wait for: wait until both senders
+		// have withheld it, so that the resume cannot overtake it.
+		for a.framesWithheld.Load() < withheld || b.framesWithheld.Load() < withheld {
+			if ctx.Err() != nil {
+				t.Fatalf("frame %d: frames never withheld (alice %d, bob %d of %d)", n, a.framesWithheld.Load(), b.framesWithheld.Load(), withheld)
+			}
+			time.Sleep(200 * time.Microsecond)
 		}
 		for a.packetsReceived.Load() < want || b.packetsReceived.Load() < want {
 			if ctx.Err() != nil {

@@ -38,6 +38,10 @@ type Config struct {
 	// Revoked, when set, reports whether a certificate serial is on the
 	// directory's revocation list: a hello with it certifies nobody.
 	Revoked func(serial uint64) bool
+	// Known, when set, reports whether this node holds a verified
+	// directory certificate for a peer (its host cache): such a peer gets
+	// a certified peer's budget, as an Expected one does (expect.go).
+	Known func(peer.ID) bool
 	// Limits are the budgets (zero fields: DefaultLimits).
 	Limits Limits
 	// Registry, when set, receives peercall_admission_* metrics.

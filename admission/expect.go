@@ -58,7 +58,14 @@ func (a *Admission) expecting(p peer.ID) bool {
 }
 
 // budgetCertified is the resource manager's test for the certified
-// budget: a certified peer, or one this node is dialling on purpose.
+// budget: a certified peer, one this node is dialling on purpose, or one
+// whose certificate it verified before (Config.Known). The last covers
+// the dials no Expect wraps: a chat or contacts stream opened after a
+// restart starts libp2p's dial worker for the peer, and a call or file
+// transfer that dials next joins that worker, so its reservations were
+// made under the uncertified budget (two outbound connections: QUIC dials
+// that a TCP-only firewall leaves hanging held both, and the TCP dials
+// that would have worked were refused).
 func (a *Admission) budgetCertified(p peer.ID) bool {
-	return a.Certified(p) || a.expecting(p)
+	return a.Certified(p) || a.expecting(p) || (a.cfg.Known != nil && a.cfg.Known(p))
 }

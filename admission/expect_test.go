@@ -17,20 +17,23 @@ import (
 // peer's scope per address it dials in parallel. An uncertified peer gets
 // Uncertified.ConnsOutbound of them; a peer this node Expects (a callee
 // whose certificate it verified) gets the certified budget, and only while
-// expected; expecting does not certify.
+// expected, as does one whose certificate the host cache holds
+// (Config.Known: a chat or contacts dial after a restart, which a call's
+// dial may join); neither expecting nor knowing certifies.
 func TestExpectOutboundBudget(t *testing.T) {
 	d := newDir(t)
 	n := d.node(t, Limits{}, false)
 	rm := n.h.Network().ResourceManager()
 	capOut := DefaultLimits().Uncertified.ConnsOutbound
 	tests := []struct {
-		name   string
-		expect bool
-		dials  int
-		want   int // reservations granted
+		name          string
+		expect, known bool
+		dials         int
+		want          int // reservations granted
 	}{
-		{"uncertified, not expected", false, capOut + 3, capOut},
-		{"expected callee", true, capOut + 3, capOut + 3},
+		{"uncertified, not expected", false, false, capOut + 3, capOut},
+		{"expected callee", true, false, capOut + 3, capOut + 3},
+		{"certificate in the host cache", false, true, capOut + 3, capOut + 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,6 +41,9 @@ func TestExpectOutboundBudget(t *testing.T) {
 			if tc.expect {
 				done := n.adm.Expect(p)
 				defer done()
+			}
+			if tc.known {
+				n.known.Store(p, true)
 			}
 			granted := 0
 			var scopes []network.ConnManagementScope
@@ -64,7 +70,7 @@ func TestExpectOutboundBudget(t *testing.T) {
 				t.Errorf("%d of %d parallel dials got a connection slot, want %d", granted, tc.dials, tc.want)
 			}
 			if n.adm.Certified(p) {
-				t.Error("an expected peer counts as certified; only its hello may certify it")
+				t.Error("an expected or known peer counts as certified; only its hello may certify it")
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,6 +60,8 @@ type testNode struct {
 	h   host.Host
 	adm *Admission
 	reg *prometheus.Registry
+	// known holds the peers Config.Known reports (a host cache's)
+	known *sync.Map
 	// signalling streams being answered now, and the most at once
 	answering, mostAnswering atomic.Int64
 }
@@ -87,8 +90,10 @@ func (d *testDir) node(t testing.TB, lim Limits, foreign bool) *testNode {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
+	known := &sync.Map{}
 	adm, err := New(Config{DirectoryKey: d.pub, Certificate: func() (*crypto.Certificate, error) { return cert, nil },
-		Revoked: d.revoked, Limits: lim, Registry: reg, Logger: testLogger()})
+		Revoked: d.revoked, Limits: lim, Registry: reg, Logger: testLogger(),
+		Known: func(p peer.ID) bool { _, ok := known.Load(p); return ok }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +111,7 @@ func (d *testDir) node(t testing.TB, lim Limits, foreign bool) *testNode {
 		t.Fatal(err)
 	}
 	adm.Start(h)
-	n := &testNode{h: h, adm: adm, reg: reg}
+	n := &testNode{h: h, adm: adm, reg: reg, known: known}
 	h.SetStreamHandler(SignalProtocol, adm.GuardSignal(n.answer))
 	t.Cleanup(func() {
 		adm.Close()

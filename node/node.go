@@ -256,7 +256,7 @@ func (n *Node) start(ctx context.Context) (err error) {
 	// Admission: peers that have not proven a directory certificate get a
 	// small budget of their own (package admission).
 	if n.adm, err = admission.New(admission.Config{DirectoryKey: n.dirKey, Certificate: n.currentCertificate,
-		Revoked: n.revoked, Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
+		Revoked: n.revoked, Known: n.cache.Verified, Registry: n.reg, Logger: n.log, Now: n.now}); err != nil {
 		return err
 	}
 	if err := n.openSharedPort(); err != nil {

@@ -157,6 +157,18 @@ func (c *HostCache) Remember(id peer.ID, cert *crypto.Certificate, now time.Time
 	c.trim()
 }
 
+// Verified reports whether the cache holds a verified certificate for id
+// (Remember): a peer this node has called or been called by. Admission
+// gives such a peer a certified peer's connection budget for dials this
+// node makes (contacts, chat, files) before its hello proves the
+// certificate again on the new connection.
+func (c *HostCache) Verified(id peer.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byID[id.String()]
+	return ok && len(e.Certificate) > 0
+}
+
 func (c *HostCache) entry(id peer.ID) *HostCacheEntry {
 	e, ok := c.byID[id.String()]
 	if !ok {

@@ -71,6 +71,14 @@ func TestHostCacheKeepsMostRecent(t *testing.T) {
 	if !ok || id != testPeerID(t, total-1) || got.Serial != 1 || len(addrs) != 1 {
 		t.Errorf("cached certificate of bob: %v %v %v %v", got, id, addrs, ok)
 	}
+	// Verified (admission's Config.Known): the peer whose certificate was
+	// remembered, across the reload; not one only seen at an address.
+	if !c2.Verified(testPeerID(t, total-1)) {
+		t.Error("Verified: false for bob's peer, whose certificate was remembered")
+	}
+	if c2.Verified(testPeerID(t, total-2)) || c2.Verified(testPeerID(t, 0)) {
+		t.Error("Verified: true for a peer only seen (or dropped), with no certificate")
+	}
 	if peers := c2.Peers(testPeerID(t, total-1)); len(peers) != MaxHostCacheEntries-1 {
 		t.Errorf("Peers without self: %d, want %d", len(peers), MaxHostCacheEntries-1)
 	}

@@ -4,10 +4,10 @@ import (
 	"container/list"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +27,9 @@ type Config struct {
 	Timeout time.Duration
 	// Registerer receives the metrics (nil: none are registered).
 	Registerer prometheus.Registerer
+	// onGrant, when set (tests), is called with the class of each
+	// handshake given a slot.
+	onGrant func(class int)
 }
 
 // Validate names the first setting out of range.
@@ -50,10 +53,6 @@ const (
 	ResultFailed  = "failed"  // the handshake failed or timed out
 )
 
-// extPreSharedKey is the TLS 1.3 pre_shared_key extension (RFC 8446 4.2.11):
-// a ClientHello carrying it offers to resume a session.
-const extPreSharedKey = 41
-
 // errShed is the handshake error of a connection that found no slot.
 var errShed = errors.New("handshake: no handshake slot free within the wait; the connection is closed so that its client retries later")
 
@@ -61,7 +60,8 @@ var errShed = errors.New("handshake: no handshake slot free within the wait; the
 // with their handshake done. Close stops it and the handshakes it runs.
 type Listener struct {
 	inner net.Listener
-	tls   *tls.Config
+	base  *tls.Config // as given
+	tls   *tls.Config // base with admit; its ticket keys seal every session
 	cfg   Config
 	gate  *gate
 
@@ -86,7 +86,8 @@ type pendingKey struct{}
 // pending is a connection in its handshake.
 type pending struct {
 	raw  net.Conn
-	held bool // it holds a slot
+	held bool      // it holds a slot
+	born time.Time // when its session's chain began (its full handshake)
 }
 
 // New wraps inner: its connections are served with config (cloned; its
@@ -131,6 +132,7 @@ func New(inner net.Listener, config *tls.Config, cfg Config) (*Listener, error) 
 			}
 		}
 	}
+	l.base = config.Clone()
 	l.tls = config.Clone()
 	l.tls.GetConfigForClient = l.admit
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -250,33 +252,120 @@ func (l *Listener) handshake(raw net.Conn) {
 	}
 }
 
-// admit is the GetConfigForClient of the listener's TLS configuration: it
-// takes a handshake slot after the ClientHello, resumptions first; with
-// none within MaxWait, it closes the connection (no alert: a client sees
-// the connection end and retries as for any dropped connection).
+// admit is the GetConfigForClient of the listener's TLS configuration. It
+// returns the connection's own configuration, whose hooks take its
+// handshake slot once the kind of handshake is known, before the key
+// exchange's signature or resumption: UnwrapSession for a session resumed,
+// GetCertificate for a full handshake. With no slot within MaxWait, the
+// connection is closed (no alert: its client sees the connection end and
+// retries as for any dropped connection).
 func (l *Listener) admit(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	p, _ := hello.Context().Value(pendingKey{}).(*pending)
 	if p == nil { // not one of ours (cannot happen)
 		return nil, nil
 	}
-	resumes := slices.Contains(hello.Extensions, extPreSharedKey)
-	if !l.gate.acquire(hello.Context(), resumes, l.cfg.MaxWait) {
+	c := l.tls.Clone()
+	c.GetConfigForClient = nil
+	c.Certificates = nil
+	c.GetCertificate = func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if err := l.take(h.Context(), p, classFull); err != nil {
+			return nil, err
+		}
+		p.born = time.Now()
+		if l.base.GetCertificate != nil {
+			return l.base.GetCertificate(h)
+		}
+		for i := range l.base.Certificates {
+			if h.SupportsCertificate(&l.base.Certificates[i]) == nil {
+				return &l.base.Certificates[i], nil
+			}
+		}
+		return &l.base.Certificates[0], nil
+	}
+	c.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := l.tls.DecryptTicket(identity, cs)
+		if err != nil || ss == nil {
+			return nil, nil // not ours or expired: a full handshake
+		}
+		born, ok := sessionBorn(ss)
+		if !ok {
+			return nil, nil
+		}
+		class := classResumed
+		if l.gate.before(born) {
+			class = classEstablished
+		}
+		if err := l.take(hello.Context(), p, class); err != nil {
+			return nil, err
+		}
+		p.born = born
+		return ss, nil
+	}
+	c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		born := p.born
+		if born.IsZero() {
+			born = time.Now()
+		}
+		ss.Extra = [][]byte{binary.BigEndian.AppendUint64(nil, uint64(born.UnixNano()))}
+		return l.tls.EncryptTicket(cs, ss)
+	}
+	return c, nil
+}
+
+// sessionBorn is when the session's chain of resumptions began: the full
+// handshake it descends from (WrapSession keeps it in the ticket).
+func sessionBorn(ss *tls.SessionState) (time.Time, bool) {
+	if len(ss.Extra) != 1 || len(ss.Extra[0]) != 8 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(ss.Extra[0]))), true
+}
+
+// take gets p a slot of class unless it holds one.
+func (l *Listener) take(ctx context.Context, p *pending, class int) error {
+	if p.held {
+		return nil
+	}
+	if !l.gate.acquire(ctx, class, l.cfg.MaxWait) {
 		// Counted before the close, so that whoever sees the close also
 		// sees it counted.
 		l.results.WithLabelValues(ResultShed).Inc()
 		p.raw.Close()
-		return nil, errShed
+		return errShed
 	}
 	p.held = true
-	return nil, nil
+	if l.cfg.onGrant != nil {
+		l.cfg.onGrant(class)
+	}
+	return nil
 }
 
-// gate is a counting semaphore whose waiters are served resumptions first,
-// then in order of arrival.
+// Classes of handshakes waiting for a slot, first served first.
+const (
+	// classEstablished resumes a session begun before the gate's current
+	// surge: a node that was connected before the crowd arrived.
+	classEstablished = iota
+	// classResumed resumes a session begun since.
+	classResumed
+	// classFull is a full handshake.
+	classFull
+	classes
+)
+
+// surgeQuiet is how long the gate must have had a slot free for a surge to
+// be over: sessions begun in one surge are not "established" in the next
+// one that follows within it.
+const surgeQuiet = 30 * time.Second
+
+// gate is a counting semaphore whose waiters are served by class, then in
+// order of arrival.
 type gate struct {
 	mu            sync.Mutex
 	free, running int
-	resumes, full list.List // of *waiter
+	queues        [classes]list.List // of *waiter
+	// surgeStart is when a handshake last found every slot taken after
+	// surgeQuiet with one free; lastFull, when one last did.
+	surgeStart, lastFull time.Time
 }
 
 type waiter struct {
@@ -289,12 +378,23 @@ func newGate(n int) *gate { return &gate{free: n} }
 func (g *gate) stats() (running, waiting int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.running, g.resumes.Len() + g.full.Len()
+	for i := range g.queues {
+		waiting += g.queues[i].Len()
+	}
+	return g.running, waiting
+}
+
+// before reports whether t is before the current surge began (false when
+// there is none).
+func (g *gate) before(t time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.surgeStart.IsZero() && t.Before(g.surgeStart)
 }
 
 // acquire takes a slot, waiting up to wait (or until ctx is done); it
 // reports whether it got one.
-func (g *gate) acquire(ctx context.Context, resumes bool, wait time.Duration) bool {
+func (g *gate) acquire(ctx context.Context, class int, wait time.Duration) bool {
 	g.mu.Lock()
 	if g.free > 0 {
 		g.free--
@@ -302,15 +402,17 @@ func (g *gate) acquire(ctx context.Context, resumes bool, wait time.Duration) bo
 		g.mu.Unlock()
 		return true
 	}
+	now := time.Now()
+	if g.surgeStart.IsZero() || now.Sub(g.lastFull) > surgeQuiet {
+		g.surgeStart = now
+	}
+	g.lastFull = now
 	if wait <= 0 {
 		g.mu.Unlock()
 		return false
 	}
 	w := &waiter{ch: make(chan struct{})}
-	q := &g.full
-	if resumes {
-		q = &g.resumes
-	}
+	q := &g.queues[class]
 	e := q.PushBack(w)
 	g.mu.Unlock()
 	t := time.NewTimer(wait)
@@ -330,12 +432,13 @@ func (g *gate) acquire(ctx context.Context, resumes bool, wait time.Duration) bo
 	return false
 }
 
-// release gives a slot back: to the first resumption waiting, else to the
-// first full handshake waiting, else to the free ones.
+// release gives a slot back: to the first waiter of the first class with
+// one, else to the free ones.
 func (g *gate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, q := range []*list.List{&g.resumes, &g.full} {
+	for i := range g.queues {
+		q := &g.queues[i]
 		if e := q.Front(); e != nil {
 			w := q.Remove(e).(*waiter)
 			w.granted = true

@@ -22,7 +22,7 @@ func certificate(t *testing.T) tls.Certificate {
 	t.Helper()
 	pub, key, _ := ed25519.GenerateKey(nil)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"block", "a", "b", "c"}}
+		DNSNames: []string{"block", "block2", "a", "b", "c"}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
 	if err != nil {
 		t.Fatal(err)
@@ -37,10 +37,12 @@ type server struct {
 	*Listener
 	reg            *prometheus.Registry
 	unblock        chan struct{}
+	unblock2       chan struct{} // for the server name "block2"
 	inCert, peak   atomic.Int64
 	accepted       chan net.Conn
 	acceptersDone  sync.WaitGroup
 	unblockOnce    sync.Once
+	unblock2Once   sync.Once
 	blockedArrived chan struct{}
 	// resumedBeforeA receives, from the first handshake for "a" to reach
 	// GetCertificate, the resumed handshakes counted then.
@@ -50,7 +52,7 @@ type server struct {
 func newServer(t *testing.T, cfg Config) *server {
 	t.Helper()
 	cert := certificate(t)
-	s := &server{reg: prometheus.NewRegistry(), unblock: make(chan struct{}), accepted: make(chan net.Conn, 64), blockedArrived: make(chan struct{}, 64), resumedBeforeA: make(chan float64, 1)}
+	s := &server{reg: prometheus.NewRegistry(), unblock: make(chan struct{}), unblock2: make(chan struct{}), accepted: make(chan net.Conn, 64), blockedArrived: make(chan struct{}, 64), resumedBeforeA: make(chan float64, 1)}
 	tc := &tls.Config{MinVersion: tls.VersionTLS13, GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		n := s.inCert.Add(1)
 		defer s.inCert.Add(-1)
@@ -65,6 +67,10 @@ func newServer(t *testing.T, cfg Config) *server {
 		if h.ServerName == "block" {
 			s.blockedArrived <- struct{}{}
 			<-s.unblock
+		}
+		if h.ServerName == "block2" {
+			s.blockedArrived <- struct{}{}
+			<-s.unblock2
 		}
 		return &cert, nil
 	}}
@@ -101,7 +107,10 @@ func newServer(t *testing.T, cfg Config) *server {
 	return s
 }
 
-func (s *server) release() { s.unblockOnce.Do(func() { close(s.unblock) }) }
+func (s *server) release() {
+	s.unblockOnce.Do(func() { close(s.unblock) })
+	s.unblock2Once.Do(func() { close(s.unblock2) })
+}
 
 func (s *server) count(r string) float64 { return testutil.ToFloat64(s.results.WithLabelValues(r)) }
 
@@ -287,5 +296,71 @@ func TestValidate(t *testing.T) {
 	}
 	if _, err := New(nil, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}, Config{MaxConcurrent: 1}); err == nil {
 		t.Error("New took a configuration with its own GetConfigForClient")
+	}
+}
+
+// TestEstablishedFirst: a session begun before the surge (b) is resumed
+// before one begun during it (c), though c waited longer: with the one
+// slot held, c waits (the surge begins) and then gets it and its session;
+// with the slot held again, c and then b come to resume, and the freed
+// slot goes to b.
+func TestEstablishedFirst(t *testing.T) {
+	grants := make(chan int, 16)
+	s := newServer(t, Config{MaxConcurrent: 1, MaxWait: time.Minute, onGrant: func(class int) { grants <- class }})
+	addr := s.Addr().String()
+	cacheB, cacheC := tls.NewLRUClientSessionCache(4), tls.NewLRUClientSessionCache(4)
+	type result struct {
+		c   *tls.Conn
+		err error
+	}
+	run := func(name string, cache tls.ClientSessionCache, out chan result) {
+		c, err := dial(t.Context(), addr, name, cache)
+		out <- result{c, err}
+	}
+	finish := func(chs ...chan result) {
+		t.Helper()
+		for _, ch := range chs {
+			r := <-ch
+			if r.err != nil {
+				t.Fatalf("handshake: %v", r.err)
+			}
+			r.c.Close()
+			(<-s.accepted).Close()
+		}
+	}
+	b0 := make(chan result, 1)
+	run("b", cacheB, b0) // before any surge
+	finish(b0)
+	<-grants
+
+	blocker, c0 := make(chan result, 1), make(chan result, 1)
+	go run("block", nil, blocker)
+	<-s.blockedArrived
+	<-grants
+	go run("c", cacheC, c0) // waits: the surge begins
+	s.waitStats(t, 1, 1)
+	s.unblockOnce.Do(func() { close(s.unblock) })
+	finish(blocker, c0)
+	if g := <-grants; g != classFull {
+		t.Fatalf("c's first handshake had class %d, want full (%d)", g, classFull)
+	}
+
+	blocker2, c1, b1 := make(chan result, 1), make(chan result, 1), make(chan result, 1)
+	go run("block2", nil, blocker2)
+	<-s.blockedArrived
+	<-grants
+	go run("c", cacheC, c1)
+	s.waitStats(t, 1, 1)
+	go run("b", cacheB, b1)
+	s.waitStats(t, 1, 2)
+	s.unblock2Once.Do(func() { close(s.unblock2) })
+	first, second := <-grants, <-grants
+	if first != classEstablished || second != classResumed {
+		t.Errorf("after the slot was freed, classes %d then %d were served; want the session begun before the surge (%d) before the one begun in it (%d)",
+			first, second, classEstablished, classResumed)
+	}
+	finish(blocker2, b1, c1)
+	if n := s.count(ResultResumed); n != 2 {
+		t.Errorf("%v resumed handshakes counted, want 2", n)
 	}
 }

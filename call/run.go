@@ -376,6 +376,7 @@ func (r *run) result() *Result {
 		res.Summary.Loss = roundTo(st.LossRate, 4)
 		res.Summary.JitterMs = roundTo(st.JitterMs, 2)
 		res.Summary.RTTMs = roundTo(st.RTTMs, 2)
+		res.Summary.LongestGapMs = roundTo(float64(st.LongestGap.Microseconds())/1000, 1)
 		res.Summary.DSP = dspStats
 		res.Summary.Reconnects = r.reconnects
 		res.Summary.HeldS = roundTo(r.hold.heldFor(time.Now()).Seconds(), 2)

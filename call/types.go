@@ -80,6 +80,10 @@ type Summary struct {
 	Loss            float64 `json:"loss"`
 	JitterMs        float64 `json:"jitter_ms"`
 	RTTMs           float64 `json:"rtt_ms"`
+	// LongestGapMs is the longest time between two audio packets this
+	// side received while playing (media.Stats.LongestGap): a failover's
+	// or a stalled path's cost, as the listener met it.
+	LongestGapMs float64 `json:"longest_gap_ms,omitempty"`
 	// MOS is the estimated mean opinion score of what this side heard
 	// (ITU-T G.107 E-model, media/mos.go), Quality its inputs.
 	MOS     float64        `json:"mos,omitempty"`

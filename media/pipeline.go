@@ -219,6 +219,7 @@ func (s *Session) receiveLoop() {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	p := &pkt
+	var last time.Time // the previous packet's arrival, while playing
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -230,11 +231,13 @@ func (s *Session) receiveLoop() {
 		if err := p.Unmarshal(buf[:n]); err != nil || len(p.Payload) == 0 || len(p.Payload) > maxOpusPacket {
 			continue // malformed, padding-only or oversized: nothing to decode
 		}
-		s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, time.Now())
+		now := time.Now()
+		s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, now)
 		if s.packetsReceived.Load() == 0 {
 			close(s.firstPacket)
 		}
-		s.noteRTP(time.Now())
+		s.noteRTP(now)
+		last = s.noteGap(last, now)
 		s.bytesReceived.Add(uint64(len(p.Payload)))
 		s.packetsReceived.Add(1) // last: a lock-step test waits on it
 	}

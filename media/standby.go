@@ -15,6 +15,22 @@ import (
 // otherwise idle process.
 func (s *Session) noteRTP(now time.Time) { s.watch.Received(now) }
 
+// noteGap keeps the longest time between two packets received while this
+// side plays (Stats.LongestGap: what a failover or a stalled path cost the
+// listener); last is the previous packet's arrival (zero: none yet, or
+// playout was off, so a hold is not counted). It returns the new last.
+func (s *Session) noteGap(last, now time.Time) time.Time {
+	if s.playOff.Load() {
+		return time.Time{}
+	}
+	if !last.IsZero() {
+		if g := int64(now.Sub(last)); g > s.longestGap.Load() {
+			s.longestGap.Store(g) // the receive loop is the only writer
+		}
+	}
+	return now
+}
+
 // HasStandby reports whether the session has another pair that works, or
 // a standby relay to find one through: after a path loss the owner gives
 // the switch a moment before it restarts ICE.

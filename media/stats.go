@@ -53,6 +53,11 @@ type Stats struct {
 	// FramesWithheld counts captured frames not sent: muted or held
 	// (hold.go).
 	FramesWithheld uint64
+	// LongestGap is the longest time between two audio packets received
+	// while this side was playing: a failover's or a stalled path's cost
+	// to the listener, measured where the audio arrives (a peer's mute,
+	// or DTX in silence, shows here too; this side's hold does not).
+	LongestGap time.Duration
 }
 
 // RouteKind says how a call's media travels.
@@ -131,7 +136,7 @@ func (s *Session) Stats() Stats {
 		PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
 		PacketsReceived: s.packetsReceived.Load(), BytesReceived: s.bytesReceived.Load(),
 		Route: s.Route(), ClockSlip: time.Duration(s.maxSlip.Load()),
-		FramesWithheld: s.framesWithheld.Load(),
+		FramesWithheld: s.framesWithheld.Load(), LongestGap: time.Duration(s.longestGap.Load()),
 	}
 	s.mu.Lock()
 	jb, pl, startedAt := s.jb, s.player, s.startedAt

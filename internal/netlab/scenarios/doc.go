@@ -14,7 +14,9 @@
 // jitter_ms, buffer_ms and late_pct the caller's RFC 3550 jitter, mean jitter
 // buffer depth and share of packets dropped late; call_wall_s is the `call` command's run
 // time; wall_s is the time since the scenario's lab was built; the failover
-// adds gap_ms.) Each call also logs both sides' set-up phases (the nodes'
+// adds gap_ms, the caller's node's longest wait between two packets, its
+// summary's longest_gap_ms, and polled_gap_ms, the test's coarser reading
+// from polling status.) Each call also logs both sides' set-up phases (the nodes'
 // "call set up" lines). `make lab-report` runs the scenarios several times
 // and tabulates these lines (internal/netlab/labreport);
 // PEERCALL_LAB_LOGS=DIR keeps every node's whole log there.

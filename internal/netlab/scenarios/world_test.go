@@ -269,6 +269,7 @@ type summary struct {
 	Loss            float64 `json:"loss"`
 	JitterMs        float64 `json:"jitter_ms"`
 	RTTMs           float64 `json:"rtt_ms"`
+	LongestGapMs    float64 `json:"longest_gap_ms"`
 	Quality         *struct {
 		Late uint64 `json:"late"`
 	} `json:"quality"`

@@ -1,0 +1,96 @@
+package p2phost
+
+import (
+	"context"
+	"testing"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+func delays(t *testing.T, rank func([]ma.Multiaddr) []network.AddrDelay, addrs ...string) map[string]int64 {
+	t.Helper()
+	var in []ma.Multiaddr
+	for _, a := range addrs {
+		in = append(in, ma.StringCast(a))
+	}
+	out := map[string]int64{}
+	for _, d := range rank(in) {
+		out[d.Addr.String()] = int64(d.Delay)
+	}
+	if len(out) != len(addrs) {
+		t.Fatalf("ranked %d of %d addresses: %v", len(out), len(addrs), out)
+	}
+	return out
+}
+
+func TestTCPFirstOnLAN(t *testing.T) {
+	lan := delays(t, TCPFirstOnLAN, "/ip4/127.0.0.1/tcp/4001", "/ip4/127.0.0.1/udp/4001/quic-v1", "/ip4/192.168.1.5/tcp/4001", "/ip4/192.168.1.5/udp/4001/quic-v1")
+	for _, a := range []string{"/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.5/tcp/4001"} {
+		if lan[a] != 0 {
+			t.Errorf("%s dialled after %d ns, want at once", a, lan[a])
+		}
+	}
+	for _, a := range []string{"/ip4/127.0.0.1/udp/4001/quic-v1", "/ip4/192.168.1.5/udp/4001/quic-v1"} {
+		if lan[a] < int64(PrivateQUICDelay) {
+			t.Errorf("%s dialled after %d ns, want at least %v (after TCP)", a, lan[a], PrivateQUICDelay)
+		}
+	}
+	// Public addresses, and a LAN peer without TCP, keep libp2p's order.
+	for _, addrs := range [][]string{
+		{"/ip4/1.2.3.4/tcp/4001", "/ip4/1.2.3.4/udp/4001/quic-v1"},
+		{"/ip4/192.168.1.5/udp/4001/quic-v1", "/ip4/192.168.1.5/udp/4002/quic-v1"},
+	} {
+		got, want := delays(t, TCPFirstOnLAN, addrs...), delays(t, swarm.DefaultDialRanker, addrs...)
+		for a, d := range want {
+			if got[a] != d {
+				t.Errorf("%s dialled after %d ns, want libp2p's %d", a, got[a], d)
+			}
+		}
+	}
+}
+
+func newHost(t *testing.T, opts ...libp2p.Option) host.Host {
+	t.Helper()
+	h, err := libp2p.New(append(opts, libp2p.Transport(tcp.NewTCPTransport), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// TestSecurityNegotiated: two hosts with Options secure their TCP
+// connection with TLS; one with Options and one offering Noise only (an
+// older node) connect with Noise, whichever dials.
+func TestSecurityNegotiated(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		a, b   []libp2p.Option
+		wantID string
+	}{
+		{"both new", Options(), Options(), "/tls/1.0.0"},
+		{"new dials old", Options(), []libp2p.Option{libp2p.Security(noise.ID, noise.New)}, noise.ID},
+		{"old dials new", []libp2p.Option{libp2p.Security(noise.ID, noise.New)}, Options(), noise.ID},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := newHost(t, c.a...), newHost(t, c.b...)
+			if err := a.Connect(context.Background(), peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+				t.Fatal(err)
+			}
+			conns := a.Network().ConnsToPeer(b.ID())
+			if len(conns) != 1 {
+				t.Fatalf("%d connections, want 1", len(conns))
+			}
+			if got := string(conns[0].ConnState().Security); got != c.wantID {
+				t.Errorf("security %q, want %q", got, c.wantID)
+			}
+		})
+	}
+}

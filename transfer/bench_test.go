@@ -160,7 +160,7 @@ func BenchmarkLoopback(b *testing.B) {
 			h2.SetStreamHandler(ProtocolID, func(s network.Stream) { _ = r.Handle(context.Background(), s.Conn().RemotePeer().String(), s) })
 			var once sync.Once
 			run(b, func(b *testing.B, dir string) {
-				r, _ = NewReceiver(ReceiverConfig{Quarantine: filepath.Join(dir, "q"), Downloads: filepath.Join(dir, "d"), Rules: defaultRules, Identify: testCertCheck})
+				r, _ = NewReceiver(ReceiverConfig{Quarantine: filepath.Join(dir, "q"), Downloads: filepath.Join(dir, "d"), Rules: defaultRules, Identify: testCertCheck, SyncEvery: benchSyncEvery})
 				cfg := SendConfig{Cert: []byte("alice"), Rules: defaultRules(), Attempts: 1,
 					Dial: func(ctx context.Context) (Stream, error) {
 						s, err := h1.NewStream(ctx, h2.ID(), ProtocolID)

@@ -65,7 +65,7 @@ func listenMultiaddrs(listen []string, anyPort bool) ([]ma.Multiaddr, error) {
 }
 
 // newHost starts the node's libp2p host: TCP and QUIC on every listen
-// address, Noise security and TCP first to a LAN peer (p2phost.Options), the identity key as peer ID, and the circuit
+// address, TLS 1.3 or Noise security (p2phost.Options), the identity key as peer ID, and the circuit
 // relay v2 client transport (a node behind a NAT is reached through its
 // super-node's circuit: relay_circuit.go). When a configured port is taken
 // and freePortFallback is set, it listens on free ports instead. extra,

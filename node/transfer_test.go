@@ -58,8 +58,8 @@ func fileCtx(t *testing.T) context.Context {
 // TestSendFile: alice sends bob a file by name over the nodes' libp2p
 // connection; bob's node checks her certificate, takes it (auto-accept)
 // and releases it into received/. On loopback that connection is TCP with
-// Noise (p2phost.Options: TCP first to a LAN peer), the fastest of a
-// node's paths (BenchmarkLoopback).
+// TLS 1.3 (p2phost.Options: TCP first to a LAN peer, TLS before Noise),
+// the fastest of a node's paths (BenchmarkLoopback).
 func TestSendFile(t *testing.T) {
 	alice, bob, bobHome := fileNodes(t, &home.TransferConfig{AutoAcceptFrom: []string{"alice"}}, "")
 	data := bytes.Repeat([]byte("peercall file transfer\n"), 100_000) // 2.3 MB
@@ -88,8 +88,8 @@ func TestSendFile(t *testing.T) {
 	}
 	conns := alice.Host().Network().ConnsToPeer(bob.PeerID())
 	for _, c := range conns {
-		if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_TCP); err != nil || c.ConnState().Security != "/noise" {
-			t.Errorf("alice's connection to bob: %s, security %q; want TCP with /noise", c.RemoteMultiaddr(), c.ConnState().Security)
+		if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_TCP); err != nil || c.ConnState().Security != "/tls/1.0.0" {
+			t.Errorf("alice's connection to bob: %s, security %q; want TCP with /tls/1.0.0", c.RemoteMultiaddr(), c.ConnState().Security)
 		}
 	}
 	if len(conns) == 0 {

@@ -16,7 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/peercall/peercall/internal/p2phost"
@@ -79,8 +79,8 @@ func tcpCopy(b *testing.B, path, dir string) {
 // file (tcpCopy) with a transfer of the same file over TCP and over libp2p
 // streams on loopback: transfer-node between hosts made with the node's
 // options (p2phost.Options) listening on TCP and QUIC as a node does (it
-// logs the connection it got), transfer-quic on QUIC only, transfer-tls on
-// TCP with libp2p TLS 1.3 instead of Noise. Each iteration runs a copy and
+// logs the connection it got), transfer-quic on QUIC only, transfer-noise
+// on TCP with Noise only (an older node). Each iteration runs a copy and
 // a transfer, one after the other, so that both see the same load.
 // Metrics: MB/s of the transfer, pct-of-tcp (its throughput against the
 // copies'), and the CPU (both sides, user+system) per MiB of the transfer
@@ -144,8 +144,8 @@ func BenchmarkLoopback(b *testing.B) {
 	// transfer-node runs over hosts made as a node makes its own
 	// (p2phost.Options: TLS before Noise, TCP first on a LAN), listening on
 	// TCP and QUIC as a node does; transfer-quic over the same hosts on QUIC
-	// only (a peer whose TCP does not answer); transfer-tls over TCP with
-	// libp2p TLS 1.3 instead of Noise (the alternative p2phost weighed).
+	// only (a peer whose TCP does not answer); transfer-noise over TCP with
+	// Noise only (an older peer).
 	for _, c := range []struct {
 		name   string
 		listen []string
@@ -153,7 +153,7 @@ func BenchmarkLoopback(b *testing.B) {
 	}{
 		{"transfer-node", []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}, p2phost.Options()},
 		{"transfer-quic", []string{"/ip4/127.0.0.1/udp/0/quic-v1"}, p2phost.Options()},
-		{"transfer-tls", []string{"/ip4/127.0.0.1/tcp/0"}, []libp2p.Option{libp2p.Security(libp2ptls.ID, libp2ptls.New)}},
+		{"transfer-noise", []string{"/ip4/127.0.0.1/tcp/0"}, []libp2p.Option{libp2p.Security(noise.ID, noise.New)}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			h1, h2 := benchHosts(b, c.listen, c.opts)

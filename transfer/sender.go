@@ -28,7 +28,7 @@ const (
 	// a torn record after a crash only loses the report).
 	saveSentEvery = 1 << 20
 	// sendDepth is how many chunks the sender reads and hashes ahead.
-	sendDepth = 16
+	sendDepth = 4
 )
 
 // ErrInterrupted: the stream broke more often than the send retries.

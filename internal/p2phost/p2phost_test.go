@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -58,7 +59,7 @@ func TestTCPFirstOnLAN(t *testing.T) {
 
 // TestLANPeerOverTCP: two hosts with Options, each listening on TCP and
 // QUIC on loopback as a node does, connect over TCP (libp2p alone would
-// take QUIC), secured with Noise.
+// take QUIC), secured with TLS.
 func TestLANPeerOverTCP(t *testing.T) {
 	mk := func() host.Host {
 		h, err := libp2p.New(append(Options(), libp2p.Transport(tcp.NewTCPTransport),
@@ -78,7 +79,46 @@ func TestLANPeerOverTCP(t *testing.T) {
 		t.Fatalf("%d connections, want 1", len(conns))
 	}
 	c := conns[0]
-	if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_TCP); err != nil || c.ConnState().Security != noise.ID {
-		t.Errorf("connected over %s with %q, want TCP with %s", c.RemoteMultiaddr(), c.ConnState().Security, noise.ID)
+	if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_TCP); err != nil || c.ConnState().Security != libp2ptls.ID {
+		t.Errorf("connected over %s with %q, want TCP with %s", c.RemoteMultiaddr(), c.ConnState().Security, libp2ptls.ID)
+	}
+}
+
+func newHost(t *testing.T, opts ...libp2p.Option) host.Host {
+	t.Helper()
+	h, err := libp2p.New(append(opts, libp2p.Transport(tcp.NewTCPTransport), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// TestSecurityNegotiated: two hosts with Options secure their TCP
+// connection with TLS; one with Options and one offering Noise only (an
+// older node) connect with Noise, whichever dials.
+func TestSecurityNegotiated(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		a, b   []libp2p.Option
+		wantID string
+	}{
+		{"both new", Options(), Options(), libp2ptls.ID},
+		{"new dials old", Options(), []libp2p.Option{libp2p.Security(noise.ID, noise.New)}, noise.ID},
+		{"old dials new", []libp2p.Option{libp2p.Security(noise.ID, noise.New)}, Options(), noise.ID},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := newHost(t, c.a...), newHost(t, c.b...)
+			if err := a.Connect(context.Background(), peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+				t.Fatal(err)
+			}
+			conns := a.Network().ConnsToPeer(b.ID())
+			if len(conns) != 1 {
+				t.Fatalf("%d connections, want 1", len(conns))
+			}
+			if got := string(conns[0].ConnState().Security); got != c.wantID {
+				t.Errorf("security %q, want %q", got, c.wantID)
+			}
+		})
 	}
 }

@@ -65,13 +65,13 @@ func listenMultiaddrs(listen []string, anyPort bool) ([]ma.Multiaddr, error) {
 }
 
 // newHost starts the node's libp2p host: TCP and QUIC on every listen
-// address, TLS 1.3 or Noise security (p2phost.Options), the identity key as peer ID, and the circuit
-// relay v2 client transport (a node behind a NAT is reached through its
-// super-node's circuit: relay_circuit.go). When a configured port is taken
-// and freePortFallback is set, it listens on free ports instead. extra,
-// when set, gives further options for each attempt (admission's resource
-// manager, gater and connection manager: new ones each time, as a failed
-// host closes its own).
+// address, p2phost.Options (TLS 1.3 or Noise, TCP first to a LAN peer),
+// the identity key as peer ID, and the circuit relay v2 client transport
+// (a node behind a NAT is reached through its super-node's circuit:
+// relay_circuit.go). When a configured port is taken and freePortFallback
+// is set, it listens on free ports instead. extra, when set, gives further
+// options for each attempt (admission's resource manager, gater and
+// connection manager: new ones each time, as a failed host closes its own).
 func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, shared net.Listener, extra func() ([]libp2p.Option, error)) (host.Host, error) {
 	priv, err := ic.UnmarshalEd25519PrivateKey(key)
 	if err != nil {

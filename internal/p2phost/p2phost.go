@@ -37,24 +37,28 @@ func Options() []libp2p.Option {
 	}
 }
 
-// PrivateQUICDelay is how long after a LAN peer's TCP dial its QUIC dial
-// starts (when TCP has not connected by then).
+// PrivateQUICDelay is how much later than libp2p would a LAN peer's QUIC
+// addresses are dialled, when it has a TCP one.
 const PrivateQUICDelay = 50 * time.Millisecond
 
 // TCPFirstOnLAN ranks dials as libp2p's DefaultDialRanker does, but for
-// private and loopback addresses when the peer has a TCP one: TCP is dialled
-// at once and QUIC PrivateQUICDelay later. On a LAN the connection carries
-// files at LAN speed, where the transport's CPU is the limit: quic-go costs
-// about twice the CPU per MiB of TCP with yamux (BenchmarkLoopback), while
-// the extra round trips of a TCP handshake cost well under a millisecond
-// there.
+// private and loopback addresses when the peer has a TCP one there: its
+// TCP addresses are dialled first (the first at once, the others staggered
+// as libp2p staggers them, so that a dual-stack LAN does not get two
+// connections at once) and its QUIC ones PrivateQUICDelay later than
+// libp2p would. On a LAN the connection carries files at LAN speed, where
+// the transport's CPU is the limit: quic-go costs about twice the CPU per
+// MiB of TCP with TLS and yamux (BenchmarkLoopback), while the extra round
+// trips of a TCP handshake cost well under a millisecond there.
 func TCPFirstOnLAN(addrs []ma.Multiaddr) []network.AddrDelay {
 	ranked := swarm.DefaultDialRanker(addrs)
-	lanTCP := false
+	first := time.Duration(-1)
 	for _, r := range ranked {
-		lanTCP = lanTCP || (isPrivate(r.Addr) && isTCP(r.Addr))
+		if isPrivate(r.Addr) && isTCP(r.Addr) && (first < 0 || r.Delay < first) {
+			first = r.Delay
+		}
 	}
-	if !lanTCP {
+	if first < 0 {
 		return ranked
 	}
 	for i, r := range ranked {
@@ -63,9 +67,9 @@ func TCPFirstOnLAN(addrs []ma.Multiaddr) []network.AddrDelay {
 		}
 		switch {
 		case isTCP(r.Addr):
-			ranked[i].Delay = 0
+			ranked[i].Delay = r.Delay - first
 		case isQUIC(r.Addr):
-			ranked[i].Delay = max(r.Delay, PrivateQUICDelay)
+			ranked[i].Delay = r.Delay + PrivateQUICDelay
 		}
 	}
 	return ranked

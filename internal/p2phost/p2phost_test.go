@@ -32,15 +32,34 @@ func delays(t *testing.T, rank func([]ma.Multiaddr) []network.AddrDelay, addrs .
 }
 
 func TestTCPFirstOnLAN(t *testing.T) {
-	lan := delays(t, TCPFirstOnLAN, "/ip4/127.0.0.1/tcp/4001", "/ip4/127.0.0.1/udp/4001/quic-v1", "/ip4/192.168.1.5/tcp/4001", "/ip4/192.168.1.5/udp/4001/quic-v1")
-	for _, a := range []string{"/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.5/tcp/4001"} {
-		if lan[a] != 0 {
-			t.Errorf("%s dialled after %d ns, want at once", a, lan[a])
+	const (
+		lo     = "/ip4/127.0.0.1/tcp/4001"
+		loQUIC = "/ip4/127.0.0.1/udp/4001/quic-v1"
+	)
+	lan := delays(t, TCPFirstOnLAN, lo, loQUIC)
+	if lan[lo] != 0 || lan[loQUIC] < int64(PrivateQUICDelay) {
+		t.Errorf("TCP after %d ns, QUIC after %d ns; want TCP at once, QUIC after at least %v", lan[lo], lan[loQUIC], PrivateQUICDelay)
+	}
+	// Several LAN addresses: the first TCP one at once, the others as
+	// staggered as libp2p staggers them; every QUIC one PrivateQUICDelay
+	// later than libp2p's.
+	many := []string{"/ip4/192.168.1.5/tcp/4001", "/ip6/fd00::5/tcp/4001", "/ip4/10.0.0.5/tcp/4001",
+		"/ip4/192.168.1.5/udp/4001/quic-v1", "/ip6/fd00::5/udp/4001/quic-v1"}
+	got, def := delays(t, TCPFirstOnLAN, many...), delays(t, swarm.DefaultDialRanker, many...)
+	firstTCP := int64(-1)
+	for _, a := range many[:3] {
+		if firstTCP < 0 || def[a] < firstTCP {
+			firstTCP = def[a]
 		}
 	}
-	for _, a := range []string{"/ip4/127.0.0.1/udp/4001/quic-v1", "/ip4/192.168.1.5/udp/4001/quic-v1"} {
-		if lan[a] < int64(PrivateQUICDelay) {
-			t.Errorf("%s dialled after %d ns, want at least %v (after TCP)", a, lan[a], PrivateQUICDelay)
+	for _, a := range many[:3] {
+		if got[a] != def[a]-firstTCP {
+			t.Errorf("%s after %d ns, want %d (libp2p's %d less its first TCP dial's %d)", a, got[a], def[a]-firstTCP, def[a], firstTCP)
+		}
+	}
+	for _, a := range many[3:] {
+		if got[a] != def[a]+int64(PrivateQUICDelay) {
+			t.Errorf("%s after %d ns, want libp2p's %d + %v", a, got[a], def[a], PrivateQUICDelay)
 		}
 	}
 	// Public addresses, and a LAN peer without TCP, keep libp2p's order.

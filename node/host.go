@@ -12,11 +12,10 @@ import (
 	"github.com/libp2p/go-libp2p"
 	ic "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/peercall/peercall/internal/p2phost"
 	"github.com/peercall/peercall/relay/sharedport"
 )
 
@@ -66,13 +65,13 @@ func listenMultiaddrs(listen []string, anyPort bool) ([]ma.Multiaddr, error) {
 }
 
 // newHost starts the node's libp2p host: TCP and QUIC on every listen
-// address, Noise security, the identity key as peer ID, and the circuit
-// relay v2 client transport (a node behind a NAT is reached through its
-// super-node's circuit: relay_circuit.go). When a configured port is taken
-// and freePortFallback is set, it listens on free ports instead. extra,
-// when set, gives further options for each attempt (admission's resource
-// manager, gater and connection manager: new ones each time, as a failed
-// host closes its own).
+// address, p2phost.Options (TLS 1.3 or Noise, TCP first to a LAN peer),
+// the identity key as peer ID, and the circuit relay v2 client transport
+// (a node behind a NAT is reached through its super-node's circuit:
+// relay_circuit.go). When a configured port is taken and freePortFallback
+// is set, it listens on free ports instead. extra, when set, gives further
+// options for each attempt (admission's resource manager, gater and
+// connection manager: new ones each time, as a failed host closes its own).
 func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, shared net.Listener, extra func() ([]libp2p.Option, error)) (host.Host, error) {
 	priv, err := ic.UnmarshalEd25519PrivateKey(key)
 	if err != nil {
@@ -100,15 +99,7 @@ func newHost(key ed25519.PrivateKey, listen []string, freePortFallback bool, sha
 			addrs = append(addrs, a)
 			tcpTransport = libp2p.Transport(sharedport.NewSharedTCPTransport(shared), tcp.DisableReuseport())
 		}
-		opts := []libp2p.Option{
-			libp2p.Identity(priv),
-			libp2p.ListenAddrs(addrs...),
-			tcpTransport,
-			libp2p.Transport(quic.NewTransport),
-			libp2p.Security(noise.ID, noise.New),
-			libp2p.EnableRelay(),
-			libp2p.DisableMetrics(),
-		}
+		opts := append(p2phost.Options(), libp2p.Identity(priv), libp2p.ListenAddrs(addrs...), tcpTransport, libp2p.EnableRelay(), libp2p.DisableMetrics())
 		if extra != nil {
 			more, err := extra()
 			if err != nil {

@@ -671,7 +671,7 @@ func (n *Node) handleSignalStream(s network.Stream) {
 
 // checkCertificate is the signalling certificate check: the INVITE's
 // certificate must be the directory's and name remotePeer, the stream's
-// Noise-authenticated peer.
+// authenticated peer.
 func (n *Node) checkCertificate(remotePeer string, raw []byte) (string, error) {
 	id, err := peer.Decode(remotePeer)
 	if err != nil {

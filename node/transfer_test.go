@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/peercall/peercall/home"
 	"github.com/peercall/peercall/internal/callharness"
 	"github.com/peercall/peercall/node"
@@ -55,7 +57,9 @@ func fileCtx(t *testing.T) context.Context {
 
 // TestSendFile: alice sends bob a file by name over the nodes' libp2p
 // connection; bob's node checks her certificate, takes it (auto-accept)
-// and releases it into received/.
+// and releases it into received/. On loopback that connection is TCP with
+// TLS 1.3 (p2phost.Options: TCP first to a LAN peer, TLS before Noise),
+// the fastest of a node's paths (BenchmarkLoopback).
 func TestSendFile(t *testing.T) {
 	alice, bob, bobHome := fileNodes(t, &home.TransferConfig{AutoAcceptFrom: []string{"alice"}}, "")
 	data := bytes.Repeat([]byte("peercall file transfer\n"), 100_000) // 2.3 MB
@@ -81,6 +85,15 @@ func TestSendFile(t *testing.T) {
 	}
 	if st := bob.Status(); len(st.TransferRules) == 0 || !strings.Contains(st.TransferRules[0], "enabled: true") {
 		t.Fatalf("status rules %q", st.TransferRules)
+	}
+	conns := alice.Host().Network().ConnsToPeer(bob.PeerID())
+	for _, c := range conns {
+		if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_TCP); err != nil || c.ConnState().Security != "/tls/1.0.0" {
+			t.Errorf("alice's connection to bob: %s, security %q; want TCP with /tls/1.0.0", c.RemoteMultiaddr(), c.ConnState().Security)
+		}
+	}
+	if len(conns) == 0 {
+		t.Error("alice has no connection to bob after the send")
 	}
 }
 

@@ -17,6 +17,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	"github.com/peercall/peercall/internal/p2phost"
 )
 
 const benchSize = 64 << 20
@@ -73,14 +76,15 @@ func tcpCopy(b *testing.B, path, dir string) {
 }
 
 // BenchmarkLoopback compares, in one run, a plain TCP copy of a 64 MiB
-// file (tcpCopy) with a transfer of the same file over TCP, over a libp2p
-// stream on TCP (Noise, yamux) and over a libp2p stream on QUIC (TLS 1.3;
-// libp2p dials QUIC first when a peer offers both, as the node does), on
-// loopback. Each iteration runs a copy and a transfer, one after the other,
-// so that both see the same load. Metrics: MB/s of the transfer,
-// pct-of-tcp (its throughput against the copies'), and the CPU (both
-// sides, user+system) per MiB of the transfer (cpu-ms/MiB) and of the copy
-// (tcp-cpu-ms/MiB).
+// file (tcpCopy) with a transfer of the same file over TCP and over libp2p
+// streams on loopback: transfer-node between hosts made with the node's
+// options (p2phost.Options) listening on TCP and QUIC as a node does (it
+// logs the connection it got), transfer-quic on QUIC only, transfer-noise
+// on TCP with Noise only (an older node). Each iteration runs a copy and
+// a transfer, one after the other, so that both see the same load.
+// Metrics: MB/s of the transfer, pct-of-tcp (its throughput against the
+// copies'), and the CPU (both sides, user+system) per MiB of the transfer
+// (cpu-ms/MiB) and of the copy (tcp-cpu-ms/MiB).
 //
 //	go test -run '^$' -bench Loopback -benchtime 5x ./transfer/
 func BenchmarkLoopback(b *testing.B) {
@@ -137,18 +141,38 @@ func BenchmarkLoopback(b *testing.B) {
 			}
 		})
 	})
-	for _, c := range []struct{ name, listen string }{
-		{"transfer-libp2p", "/ip4/127.0.0.1/tcp/0"},
-		{"transfer-quic", "/ip4/127.0.0.1/udp/0/quic-v1"},
+	// transfer-node runs over hosts made as a node makes its own
+	// (p2phost.Options: TLS before Noise, TCP first on a LAN), listening on
+	// TCP and QUIC as a node does; transfer-quic over the same hosts on QUIC
+	// only (a peer whose TCP does not answer); transfer-noise over TCP with
+	// Noise only (an older peer).
+	for _, c := range []struct {
+		name   string
+		listen []string
+		opts   []libp2p.Option
+	}{
+		{"transfer-node", []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}, p2phost.Options()},
+		{"transfer-quic", []string{"/ip4/127.0.0.1/udp/0/quic-v1"}, p2phost.Options()},
+		{"transfer-noise", []string{"/ip4/127.0.0.1/tcp/0"}, []libp2p.Option{libp2p.Security(noise.ID, noise.New)}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			h1, h2 := benchHosts(b, c.listen)
+			h1, h2 := benchHosts(b, c.listen, c.opts)
 			var r *Receiver
 			h2.SetStreamHandler(ProtocolID, func(s network.Stream) { _ = r.Handle(context.Background(), s.Conn().RemotePeer().String(), s) })
+			var once sync.Once
 			run(b, func(b *testing.B, dir string) {
-				r, _ = NewReceiver(ReceiverConfig{Quarantine: filepath.Join(dir, "q"), Downloads: filepath.Join(dir, "d"), Rules: defaultRules, Identify: testCertCheck})
+				r, _ = NewReceiver(ReceiverConfig{Quarantine: filepath.Join(dir, "q"), Downloads: filepath.Join(dir, "d"), Rules: defaultRules, Identify: testCertCheck, SyncEvery: benchSyncEvery})
 				cfg := SendConfig{Cert: []byte("alice"), Rules: defaultRules(), Attempts: 1,
-					Dial: func(ctx context.Context) (Stream, error) { return h1.NewStream(ctx, h2.ID(), ProtocolID) }}
+					Dial: func(ctx context.Context) (Stream, error) {
+						s, err := h1.NewStream(ctx, h2.ID(), ProtocolID)
+						if err == nil {
+							once.Do(func() {
+								cs := s.Conn().ConnState()
+								b.Logf("%s: %s, security %s, muxer %s", c.name, s.Conn().RemoteMultiaddr(), cs.Security, cs.StreamMultiplexer)
+							})
+						}
+						return s, err
+					}}
 				if _, err := Send(context.Background(), cfg, path); err != nil {
 					b.Fatal(err)
 				}
@@ -158,10 +182,10 @@ func BenchmarkLoopback(b *testing.B) {
 }
 
 // benchHosts starts two connected libp2p hosts listening on listen, with
-// the node's security (Noise on TCP; QUIC brings its TLS 1.3).
-func benchHosts(b *testing.B, listen string) (host.Host, host.Host) {
+// opts and the node's TCP transport (no SO_REUSEPORT).
+func benchHosts(b *testing.B, listen []string, opts []libp2p.Option) (host.Host, host.Host) {
 	mk := func() host.Host {
-		h, err := libp2p.New(libp2p.ListenAddrStrings(listen), libp2p.Security(noise.ID, noise.New))
+		h, err := libp2p.New(append(opts, libp2p.ListenAddrStrings(listen...), libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()))...)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -122,6 +122,7 @@ var sharedHelpers = map[string]bool{
 	"internal/brief":      true,
 	"internal/sqlitefile": true, // contacts.db's opener: contacts and chat only (TestNoSQLInClient)
 	"internal/p2plog":     true,
+	"internal/p2phost":    true, // the host options node and its benchmarks share
 }
 
 func sortedKeys(m map[string]bool) []string {

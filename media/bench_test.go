@@ -199,7 +199,9 @@ func contextSwitches(b *testing.B) int64 {
 // receives, decrypts and decodes the other. Reported as %core/call: the
 // share of one core one call takes on a node (target: under 3 %), and
 // ctxsw/frame: the process's context switches (getrusage, every thread:
-// mostly wake-ups of a sleeping thread) per endpoint and 20 ms frame.
+// mostly wake-ups of a sleeping thread) per endpoint and 20 ms frame, and
+// allocs/frame: heap allocations per endpoint and frame (the log says how
+// many garbage collections the call saw).
 //
 // The span is the call's steady state: it starts once both sessions are
 // connected and their media running (the one-off ICE/DTLS set-up, reported
@@ -211,6 +213,17 @@ func contextSwitches(b *testing.B) int64 {
 //
 // chain=on puts the microphone chain of package dsp (all four stages) on
 // every endpoint, as calls with a sound card run.
+//
+// Where the time goes (perf, December 2026, the 2-core test VM): a context
+// switch there costs about 25 us of CPU (a C loop of usleep(20) spends
+// 25 us per iteration), and more than half of the switches are the Go
+// runtime's sysmon thread: every syscall or cgo call that finds it in
+// deep sleep wakes it with its poll interval reset to 20 us, and it polls
+// so until every P is idle again, so each burst of work (a frame captured,
+// a packet received, a frame played) pays for a few polls. Run with
+// GODEBUG=schedtrace=2147483647 (sysmon then never deep-sleeps and backs
+// off to 10 ms) to see that share: ctxsw/frame halves and %core/call
+// drops by about 0.7; an idle process then pays 0.3 % of a core.
 func BenchmarkCallCPU(b *testing.B) {
 	for _, chain := range []bool{false, true} {
 		b.Run(fmt.Sprintf("chain=%v", map[bool]string{false: "off", true: "on"}[chain]), func(b *testing.B) {
@@ -245,7 +258,7 @@ func BenchmarkConcurrentCallsCPU(b *testing.B) {
 // benchCallsCPU runs calls paced two-way calls at once, b.N times, and
 // reports the CPU per endpoint over their steady state.
 func benchCallsCPU(b *testing.B, calls int, chain bool) {
-	var share, switches float64
+	var share, switches, allocs float64
 	var setup time.Duration
 	for range b.N {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -275,6 +288,8 @@ func benchCallsCPU(b *testing.B, calls int, chain bool) {
 				b.Fatal(err)
 			}
 		}
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
 		cpu0, wall0, cs0 := cpuTime(b), time.Now(), contextSwitches(b)
 		setup += cpu0 - setup0
 		// Wait without a polling loop: the harness must not add wake-ups
@@ -287,21 +302,24 @@ func benchCallsCPU(b *testing.B, calls int, chain bool) {
 			}
 		}
 		cpu, wall, cs := cpuTime(b)-cpu0, time.Since(wall0), contextSwitches(b)-cs0
+		runtime.ReadMemStats(&ms1)
 		for _, s := range sessions {
 			s.Close()
 		}
 		cancel()
 		share += 100 * cpu.Seconds() / wall.Seconds() / float64(len(sessions))
 		switches += float64(cs) / (wall.Seconds() * 50) / float64(len(sessions))
+		allocs += float64(ms1.Mallocs-ms0.Mallocs) / (wall.Seconds() * 50) / float64(len(sessions))
 		for i, sink := range sinks {
 			if sink.frames == 0 {
 				b.Fatalf("endpoint %d played nothing: the call measured no audio", i)
 			}
 		}
-		b.Logf("CPU %v over %v for %d endpoints", cpu, wall, len(sessions))
+		b.Logf("CPU %v over %v for %d endpoints, %d garbage collections", cpu, wall, len(sessions), ms1.NumGC-ms0.NumGC)
 	}
 	b.ReportMetric(share/float64(b.N), "%core/call")
 	b.ReportMetric(switches/float64(b.N), "ctxsw/frame")
+	b.ReportMetric(allocs/float64(b.N), "allocs/frame")
 	b.ReportMetric(float64(setup)/float64(b.N*calls)/float64(time.Millisecond), "setup-cpu-ms")
 }
 

@@ -48,9 +48,21 @@ const (
 	jbGapLate = 60 * time.Millisecond
 	jbNewPath = 25
 	// jbLossMemory is how many pulls after a loss the buffer keeps the
-	// next packet there at the median so the next loss can be rebuilt by
-	// FEC (5 s at 20 ms).
+	// next packet there (jbFECQuantileMin) so the next loss can be rebuilt
+	// by FEC (5 s at 20 ms).
 	jbLossMemory = 250
+	// While losses are recent, the aim is at least the jbFECQuantileMin
+	// (median) transit plus a frame when losses are rare, rising to the
+	// jbFECQuantileMax one plus a frame at jbFECLossFull of the packets
+	// lost (averaged over about jbLossAvg packets): the delay spent so
+	// that FEC finds the packet after a lost one is worth it in
+	// proportion to how many are lost. At the median, half the losses
+	// find the next packet not yet there: an underrun, then a rebuild a
+	// frame later (or a concealment).
+	jbFECQuantileMin = 0.5
+	jbFECQuantileMax = 0.98
+	jbFECLossFull    = 0.03
+	jbLossAvg        = 100
 	// jbMaxTarget caps the target spare depth (frames).
 	jbMaxTarget = 10
 	// jbMinMargin is the margin on a clean path: the scheduling jitter of
@@ -121,9 +133,10 @@ type Buffer struct {
 
 	windowN    int // plays in the current window
 	sinceLoss  int
-	late       uint64 // packets that arrived after their playout time
-	lost       uint64 // packets never received in time
-	skipped    uint64 // packets discarded by skipping ahead
+	lossAvg    float64 // share of the packets lost, averaged over about jbLossAvg
+	late       uint64  // packets that arrived after their playout time
+	lost       uint64  // packets never received in time
+	skipped    uint64  // packets discarded by skipping ahead
 	duplicates uint64
 	shrinks    uint64
 	stalls     uint64
@@ -286,8 +299,9 @@ const noWait = time.Duration(math.MaxInt64)
 // updateAim recomputes the playout offset aimed at from the window of
 // transits: their jbQuantile quantile plus jbMinMargin, so that all but
 // about 1 % of the packets come in time; while losses are recent (and FEC
-// is on) at least the median plus a frame, so that the packet after a
-// lost one is there, more often than not, to rebuild it.
+// is on) at least a quantile of them plus a frame, from the median when
+// losses are rare to jbFECQuantileMax when many are (jbFECLossFull), so
+// that the packet after a lost one is there, mostly, to rebuild it.
 func (jb *Buffer) updateAim() {
 	n := min(jb.transitN, jbTransits)
 	if n == 0 {
@@ -299,7 +313,8 @@ func (jb *Buffer) updateAim() {
 	jb.qMin, jb.q50 = w[0], w[n/2]
 	jb.aim = w[min(n-1, int(jbQuantile*float64(n)))] + jbMinMargin
 	if jb.fec && jb.sinceLoss < jbLossMemory {
-		jb.aim = max(jb.aim, jb.q50+jb.frame)
+		q := jbFECQuantileMin + (jbFECQuantileMax-jbFECQuantileMin)*min(1, jb.lossAvg/jbFECLossFull)
+		jb.aim = max(jb.aim, w[min(n-1, int(q*float64(n)))]+jb.frame)
 	}
 }
 
@@ -355,9 +370,11 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 		jb.windowN = 0
 		jb.endWindow()
 	}
-	if jb.grow > 0 {
+	if jb.grow > 0 && !(jb.owed > 0 && jb.lostWithFEC()) {
 		// The playout moves later by whole frames: conceal without
-		// consuming, as an underrun does.
+		// consuming, as an underrun does. (When an underrun already
+		// concealed the time of a packet now known lost, its FEC
+		// rebuild is the frame to grow by instead: below.)
 		jb.grow--
 		jb.excess += jb.frame
 		return Conceal, nil
@@ -368,6 +385,7 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 			offset := now.Sub(jb.epoch) - sl.due
 			p := jb.take(jb.next)
 			jb.next++
+			jb.lossAvg -= jb.lossAvg / jbLossAvg
 			if jb.owed > 0 && offset > jb.aim+jbGapLate && jb.present(jb.next) {
 				// Held by a path that stalled (its time concealed, far
 				// beyond the aim, and the path delivering again): stale.
@@ -395,10 +413,27 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 				jb.lossRuns++
 			}
 			jb.prevLost = true
-			jb.sinceLoss, jb.streak = 0, 0
+			jb.streak = 0
+			jb.noteLoss()
 			if jb.owed > 0 {
 				// An underrun already concealed this packet's time.
 				jb.owed--
+				if jb.lostWithFEC() && (jb.grow > 0 || jb.excess < jb.frame+jbPhaseHysteresis) {
+					// Keep the underrun's frame and rebuild the
+					// packet from the next one's FEC, rather than
+					// skip it (its time concealed), unless that
+					// leaves the playout a frame beyond its aim
+					// (what shrink would drop): a frame to grow
+					// by anyway, or the aim just raised by the
+					// loss, or the packet after the lost one
+					// simply later than the aim allowed for.
+					if jb.grow > 0 {
+						jb.grow--
+						jb.excess += jb.frame
+					}
+					jb.next++
+					return FEC, jb.slots[slot(jb.next)].payload
+				}
 				jb.excess -= jb.frame
 				jb.next++
 				continue
@@ -431,6 +466,27 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 			return Silence, nil
 		}
 		return Conceal, nil
+	}
+}
+
+// lostWithFEC says whether next is lost (later packets are here) and
+// the packet after it is there to rebuild it from.
+func (jb *Buffer) lostWithFEC() bool {
+	return jb.fec && !jb.present(jb.next) && jb.newest > jb.next && jb.present(jb.next+1)
+}
+
+// noteLoss records a loss for the aim: with FEC, the first loss after
+// jbLossMemory pulls without raises the aim to the FEC floor (updateAim) at
+// once (not at the window's end), so that the next loss finds a spare
+// packet; the excess over the aim moves with it.
+func (jb *Buffer) noteLoss() {
+	clean := jb.sinceLoss >= jbLossMemory
+	jb.sinceLoss = 0
+	jb.lossAvg += (1 - jb.lossAvg) / jbLossAvg
+	if clean && jb.fec {
+		old := jb.aim
+		jb.updateAim()
+		jb.excess -= jb.aim - old
 	}
 }
 

@@ -47,6 +47,14 @@ const (
 	// such packets come in a row (the path is now slower).
 	jbGapLate = 60 * time.Millisecond
 	jbNewPath = 25
+	// jbLevelPath: a path held back is followed by its backlog, whose
+	// transits fall by a frame a packet as it is delivered at once; a
+	// source that stalled (a microphone that stopped, the switch to
+	// another device) sends on in real time, its transits level but
+	// higher by the time it lost. jbLevelPath packets kept aside whose
+	// transits lie within jbGapLate of each other are such a source: the
+	// window starts again with them, without waiting for jbNewPath.
+	jbLevelPath = 10
 	// jbLossMemory is how many pulls after a loss the buffer keeps the
 	// next packet there (jbFECQuantileMin) so the next loss can be rebuilt
 	// by FEC (5 s at 20 ms).
@@ -157,6 +165,7 @@ type Buffer struct {
 	aim             time.Duration             // the playout offset aimed at
 	lastOffset      time.Duration             // the playout offset of the last packet played
 	offset          time.Duration             // the smallest playout offset in the current window
+	playOffset      time.Duration             // the playout offset of the last packet played (noWait: none yet)
 	excess          time.Duration             // how much later than aim the playout was at the last window's end (less the drops since)
 	minSpare        int                       // spare packets held at least (for tests)
 	shift           time.Duration             // phase move asked of the playout clock, not yet taken
@@ -165,19 +174,19 @@ type Buffer struct {
 	windows         int                       // windows ended
 	recent          time.Duration             // the smallest playout offset of the last plays (< jbRecentPulls)
 	recentN         int
-	peakSize        float64 // recent largest payload, decaying by 1/1024 a packet
-	sinceDrop       int     // plays since a packet of speech was dropped for a backlog
-	gapN            int     // transits kept aside (jbGapLate)
-	gap             [jbNewPath]time.Duration
-	grow            int  // frames to conceal without consuming: the playout moves later
-	droppedInWindow bool // a packet was dropped to shrink in the current window
+	peakSize        float64                  // recent largest payload, decaying by 1/1024 a packet
+	sinceDrop       int                      // plays since a packet of speech was dropped for a backlog
+	gapN            int                      // transits kept aside (jbGapLate)
+	gap             [jbNewPath]time.Duration // the transits kept aside
+	grow            int                      // frames to conceal without consuming: the playout moves later
+	droppedInWindow bool                     // a packet was dropped to shrink in the current window
 }
 
 // New returns an empty buffer for packets of frame's duration; fec says
 // whether the stream carries Opus in-band FEC (a lost packet can be
 // rebuilt from the next one).
 func New(frame time.Duration, fec bool) *Buffer {
-	return &Buffer{frame: frame, fec: fec, sinceLoss: jbLossMemory, offset: noWait, lastOffset: noWait, recent: noWait, aim: jbMinMargin}
+	return &Buffer{frame: frame, fec: fec, sinceLoss: jbLossMemory, offset: noWait, lastOffset: noWait, playOffset: noWait, recent: noWait, aim: jbMinMargin}
 }
 
 // Push stores a received packet. ts is its RTP timestamp (48 kHz clock),
@@ -250,12 +259,27 @@ func (jb *Buffer) updateJitter(ts uint32, arrival time.Time) {
 func (jb *Buffer) noteTransit(t time.Duration) {
 	if jb.transitN >= jbWindowPulls && t > jb.aim+jbGapLate {
 		jb.gap[jb.gapN] = t
-		if jb.gapN++; jb.gapN < jbNewPath {
+		jb.gapN++
+		last := jb.gap[max(0, jb.gapN-jbLevelPath):jb.gapN]
+		if jb.gapN < jbNewPath && (len(last) < jbLevelPath || slices.Max(last)-slices.Min(last) > jbGapLate) {
 			return
 		}
-		jb.transitN, jb.gapN = 0, 0
-		for _, g := range jb.gap {
+		// The window starts again with all of them: the first few,
+		// what the source's device had buffered, came at once, and
+		// the playout that played them as they came is as late as
+		// the latest of them (as at the start of a call, when the
+		// first packet's transit is in the window too); an aim
+		// without them would drop what they added.
+		jb.transitN = 0
+		for _, g := range jb.gap[:jb.gapN] {
 			jb.record(g)
+		}
+		jb.gapN = 0
+		// The aim follows at once, and the playout's excess over it
+		// with it (the last play's offset against the new aim).
+		jb.updateAim()
+		if jb.playOffset != noWait {
+			jb.excess = jb.playOffset - jb.aim
 		}
 		return
 	}
@@ -386,16 +410,17 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 			p := jb.take(jb.next)
 			jb.next++
 			jb.lossAvg -= jb.lossAvg / jbLossAvg
-			if jb.owed > 0 && offset > jb.aim+jbGapLate && jb.present(jb.next) {
+			if jb.owed > 0 && offset > jb.aim+jbGapLate && jb.present(jb.next) && jb.held(sl) {
 				// Held by a path that stalled (its time concealed, far
-				// beyond the aim, and the path delivering again): stale.
+				// beyond the aim, and the path delivering again, the
+				// packets after it faster than in real time): stale.
 				jb.late++
 				jb.owed--
 				jb.excess -= jb.frame
 				continue
 			}
 			jb.owed, jb.streak, jb.prevLost = 0, 0, false
-			jb.offset, jb.lastOffset = min(jb.offset, offset), offset
+			jb.offset, jb.lastOffset, jb.playOffset = min(jb.offset, offset), offset, offset
 			jb.recent = min(jb.recent, offset)
 			if jb.recentN++; jb.recentN >= jbRecentPulls {
 				jb.excess = jb.recent - jb.aim
@@ -469,6 +494,24 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 	}
 }
 
+// held says whether the packet in sl came with a backlog that a path
+// held: its transit exceeds the newest packet's by more than jbGapLate
+// (the packets after it came faster than in real time, as a path
+// delivers what it held) and by at least half the time the underruns
+// concealed (a path's backlog covers the time it held the packets). A
+// source that stalled (a microphone that stopped, the switch to another
+// device) and sends on in real time did not, beyond the few frames its
+// device had buffered: what it sends plays, however late against the
+// aim.
+func (jb *Buffer) held(sl *jbSlot) bool {
+	n := &jb.slots[slot(jb.newest)]
+	if !n.ok || n.seq != jb.newest {
+		return true
+	}
+	ahead := sl.arrival.Sub(jb.epoch) - sl.due - (n.arrival.Sub(jb.epoch) - n.due)
+	return ahead > jbGapLate && 2*ahead >= time.Duration(jb.owed)*jb.frame
+}
+
 // lostWithFEC says whether next is lost (later packets are here) and
 // the packet after it is there to rebuild it from.
 func (jb *Buffer) lostWithFEC() bool {
@@ -498,7 +541,7 @@ func (jb *Buffer) noteLoss() {
 // dropped one in jbFastEvery plays while the playout is more than
 // jbFastExcess frames late (a backlog after a stall), else one a window.
 func (jb *Buffer) shrink(size int) bool {
-	if jb.excess < jb.frame+jbPhaseHysteresis || !jb.present(jb.next) {
+	if jb.excess < jb.frame+jbPhaseHysteresis || !jb.present(jb.next) || jb.gapN > 0 {
 		return false
 	}
 	switch {

@@ -57,10 +57,17 @@
 //     that stalled) the frames concealed are given back (owed), so the
 //     delay does not grow a frame for every packet a burst or a gap
 //     takes. Packets a stalled path held and then delivered at once
-//     (more than jbGapLate beyond the aim, their time already concealed)
-//     are stale and dropped as late, and their transits are kept out of
-//     the window unless jbNewPath of them come in a row (the path is
-//     slower now). An underrun holds the phase (no move earlier for 5 s)
-//     only while the playout was earlier than its aim;
+//     (more than jbGapLate beyond the aim, their time already concealed,
+//     and more than jbGapLate and half that time ahead of the newest
+//     packet's transit: a backlog) are stale and dropped as late, and
+//     their transits are kept out of the window (nothing is dropped to
+//     shrink meanwhile) unless jbNewPath of them come in a row (the path
+//     is slower now), or jbLevelPath of them lie within jbGapLate of
+//     each other: a source that stalled (a microphone that stopped, a
+//     switch of device) and sends on in real time, its RTP timestamps
+//     behind by the time it lost. Its packets play, the first burst of
+//     its device included (TestCallSurvivesCaptureFailure). An underrun
+//     holds the phase (no move earlier for 5 s) only while the playout
+//     was earlier than its aim;
 //   - holds at most jbSlots packets and skips ahead beyond jbMaxDepth.
 package jitterbuf

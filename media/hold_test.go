@@ -82,6 +82,7 @@ func TestHoldSendsNothingPlaysSilence(t *testing.T) {
 		}
 		step(ticksA)
 		step(ticksB)
+		waitTicks(t, ctx, int64(n+1), a, b)
 	}
 	for (len(sinkA.got()) < len(sentB)-4*frame || len(sinkB.got()) < len(sentA)-4*frame) && ctx.Err() == nil {
 		time.Sleep(time.Millisecond)

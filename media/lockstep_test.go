@@ -82,6 +82,7 @@ func lockstepCall(t *testing.T, ca, cb Config, sentA, sentB []int16) (heardByA, 
 		}
 		step(ticksA)
 		step(ticksB)
+		waitTicks(t, ctx, int64(n+1), a, b)
 	}
 	// Let the last ticks' frames be played.
 	for (len(sinkA.got()) < len(sentB) || len(sinkB.got()) < len(sentA)) && ctx.Err() == nil {
@@ -89,4 +90,19 @@ func lockstepCall(t *testing.T, ca, cb Config, sentA, sentB []int16) (heardByA, 
 	}
 	stA, stB = a.Stats(), b.Stats()
 	return sinkA.got(), sinkB.got(), stA, stB
+}
+
+// waitTicks waits until each session has played n lock-step ticks: the
+// jitter buffer's clock (jbNow) counts them, and a packet the next step
+// sends must not arrive before the tick that preceded it was counted.
+func waitTicks(t *testing.T, ctx context.Context, n int64, ss ...*Session) {
+	t.Helper()
+	for _, s := range ss {
+		for s.ticks.Load() < n {
+			if ctx.Err() != nil {
+				t.Fatalf("lock-step tick %d never played (%d played)", n, s.ticks.Load())
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
 }

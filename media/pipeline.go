@@ -232,7 +232,7 @@ func (s *Session) receiveLoop() {
 			continue // malformed, padding-only or oversized: nothing to decode
 		}
 		now := time.Now()
-		s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, now)
+		s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, s.jbNow(false))
 		if s.packetsReceived.Load() == 0 {
 			close(s.firstPacket)
 		}
@@ -279,6 +279,7 @@ func (s *Session) playoutLoop(sink audio.Sink, frame int) {
 			if !s.playOne(sink, pcm) {
 				return
 			}
+			s.ticks.Add(1)
 		}
 	}
 	// Anchor the playout clock's phase on the first packet's arrival: a
@@ -336,9 +337,24 @@ const playoutPhase = 3 * time.Millisecond
 // restarts instead of catching up.
 const playoutMaxBehind = 200 * time.Millisecond
 
+// jbNow is the jitter buffer's clock: the time, or in a lock-step test
+// (whose steps run faster than real time) the playout ticks so far in
+// frames: a packet received before tick n arrives at n frames, and tick n
+// plays 2 ms later (the buffer's margin on a clean path).
+func (s *Session) jbNow(playout bool) time.Time {
+	if s.cfg.playoutTicks == nil {
+		return time.Now()
+	}
+	t := time.Unix(0, 0).Add(time.Duration(s.ticks.Load()) * s.cfg.FrameDuration)
+	if playout {
+		t = t.Add(2 * time.Millisecond)
+	}
+	return t
+}
+
 // playOne plays one frame; false ends the playout.
 func (s *Session) playOne(sink audio.Sink, pcm []int16) bool {
-	ok, err := s.player.fill(pcm, time.Now())
+	ok, err := s.player.fill(pcm, s.jbNow(true))
 	if err != nil {
 		s.fail(fmt.Errorf("media: playout: %w", err))
 		return false

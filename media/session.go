@@ -525,6 +525,7 @@ type counters struct {
 	framesCaptured, framesPlayed   atomic.Uint64
 	maxSlip                        atomic.Int64  // worst playout clock lateness, ns
 	longestGap                     atomic.Int64  // longest wait between received packets, ns (noteGap)
+	ticks                          atomic.Int64  // lock-step playout ticks played (jbNow)
 	rttNs                          atomic.Int64  // last RTT from the peer's reports
 	remoteLost                     atomic.Int64  // cumulative loss of our packets the peer reports
 	sendBps, recvBps               atomic.Uint64 // payload bitrates over the last stats interval

@@ -2,6 +2,7 @@ package jitterbuf
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -16,36 +17,81 @@ const (
 	// jbMaxDepth is the depth beyond which the buffer skips ahead rather
 	// than playing stale audio (after a long stall, say).
 	jbMaxDepth = 48
-	// jbShrinkEvery is how many plays a shrink decision waits for: 50
-	// pulls, one second of 20 ms packets. Within it the spare depth must
-	// have stayed two packets above target; over jbShrinkLong plays (10 s)
-	// one packet above is enough.
-	jbShrinkEvery = 50
-	jbShrinkLong  = 500
-	// jbFastExcess: when the spare depth exceeds the target by more than
-	// this (a burst after a stalled sender), one packet in jbFastEvery
-	// plays is dropped until it is back in range.
-	jbFastExcess = 6
-	jbFastEvery  = 5
-	// jbLossMemory is how many pulls after a loss the buffer keeps one
-	// extra frame so the next loss can be rebuilt by FEC (5 s at 20 ms).
+	// jbWindowPulls is how many plays a window of the phase control
+	// lasts: 50, one second of 20 ms packets. At its end the aim is
+	// recomputed and the phase moves.
+	jbWindowPulls = 50
+	// jbFirstWindows are shorter (jbFirstWindowPulls plays): at the
+	// start of a call the aim is found quickly.
+	jbFirstWindows     = 5
+	jbFirstWindowPulls = 10
+	// jbFastExcess: when the playout is this many frames later than its
+	// aim (a backlog after a stall, say), a packet of speech is dropped
+	// every jbFastEvery plays until it is back in range, not one a
+	// window; silence whenever a frame is to gain.
+	jbFastExcess = 3
+	jbFastEvery  = 3
+	// jbQuietBytes is the largest packet always taken for silence: Opus's
+	// DTX packets are 1 byte. Without DTX, silence is about 30 bytes and
+	// speech twice that at 28 kbit/s: a packet of at most half the recent
+	// peak size (peakSize) is taken for silence too.
+	jbQuietBytes = 3
+	// jbRecentPulls is how many plays the excess over the aim is measured
+	// over between windows (the smallest offset of them: a late wake-up
+	// of the playout clock is no backlog), so a backlog starts draining
+	// within 10 frames.
+	jbRecentPulls = 10
+	// jbGapLate: a packet whose transit exceeds the aim by more than this
+	// was held by a stalled path (a gap), not delayed by jitter: its
+	// transit is kept aside, and enters the window only when jbNewPath
+	// such packets come in a row (the path is now slower).
+	jbGapLate = 60 * time.Millisecond
+	jbNewPath = 25
+	// jbLevelPath: a path held back is followed by its backlog, whose
+	// transits fall by a frame a packet as it is delivered at once; a
+	// source that stalled (a microphone that stopped, the switch to
+	// another device) sends on in real time, its transits level but
+	// higher by the time it lost. jbLevelPath packets kept aside whose
+	// transits lie within jbGapLate of each other are such a source: the
+	// window starts again with them, without waiting for jbNewPath.
+	jbLevelPath = 10
+	// jbLossMemory is how many pulls after a loss the buffer keeps the
+	// next packet there (jbFECQuantileMin) so the next loss can be rebuilt
+	// by FEC (5 s at 20 ms).
 	jbLossMemory = 250
+	// While losses are recent, the aim is at least the jbFECQuantileMin
+	// (median) transit plus a frame when losses are rare, rising to the
+	// jbFECQuantileMax one plus a frame at jbFECLossFull of the packets
+	// lost (averaged over about jbLossAvg packets): the delay spent so
+	// that FEC finds the packet after a lost one is worth it in
+	// proportion to how many are lost. At the median, half the losses
+	// find the next packet not yet there: an underrun, then a rebuild a
+	// frame later (or a concealment).
+	jbFECQuantileMin = 0.5
+	jbFECQuantileMax = 0.98
+	jbFECLossFull    = 0.03
+	jbLossAvg        = 100
 	// jbMaxTarget caps the target spare depth (frames).
 	jbMaxTarget = 10
 	// jbMinMargin is the margin on a clean path: the scheduling jitter of
 	// the sender's and the playout clock's wake-ups.
 	jbMinMargin = 2 * time.Millisecond
-	// jbPhaseHysteresis is how far the window's smallest wait may be from
-	// the margin before the phase moves.
+	// jbPhaseHysteresis is how far the playout may be from its aim
+	// before the phase moves.
 	jbPhaseHysteresis = time.Millisecond
 	// jbPhaseHold is how many windows the phase does not move earlier
 	// after an underrun (5 s): the margin the underrun showed was too
 	// small is kept a while.
 	jbPhaseHold = 5
-	// jbPhaseWindows is how many windows' smallest waits (5 s) the phase
-	// looks back on before it moves earlier: a second's 50 packets are too
-	// few to show the path's worst.
-	jbPhaseWindows = 5
+	// jbTransits is the sliding window of packets whose delay variation
+	// the aim follows (10 s of 20 ms packets), and jbQuantile the share
+	// of them that should come in time.
+	jbTransits = 500
+	jbQuantile = 0.993
+	// jbTransitJump is a change of transit time that is no delay
+	// variation but a new path or a restarted sender: the window starts
+	// again.
+	jbTransitJump = time.Second
 )
 
 // Kind says what the player must do for the next packet's worth of
@@ -69,6 +115,7 @@ type jbSlot struct {
 	seq     int64
 	ok      bool
 	arrival time.Time
+	due     time.Duration // RTP timestamp as time since the first packet's
 	payload []byte
 }
 
@@ -84,7 +131,7 @@ type Buffer struct {
 	started bool  // playout has begun
 	next    int64 // sequence number (extended) to play next
 	newest  int64 // highest sequence number received (extended)
-	stalled bool  // the last pull concealed an underrun at next
+	owed    int   // underrun pulls that concealed next's time: given back if it is lost
 	streak  int   // consecutive underrun pulls
 
 	jitter      float64 // interarrival jitter, seconds (RFC 3550 estimator)
@@ -92,34 +139,54 @@ type Buffer struct {
 	haveTransit bool
 	epoch       time.Time
 
-	windowMin  int64 // smallest spare depth seen in the current shrink window
-	windowN    int
-	longMin    int64 // the same over the long window
-	longN      int
+	windowN    int // plays in the current window
 	sinceLoss  int
-	late       uint64 // packets that arrived after their playout time
-	lost       uint64 // packets never received in time
-	skipped    uint64 // packets discarded by skipping ahead
+	lossAvg    float64 // share of the packets lost, averaged over about jbLossAvg
+	late       uint64  // packets that arrived after their playout time
+	lost       uint64  // packets never received in time
+	skipped    uint64  // packets discarded by skipping ahead
 	duplicates uint64
 	shrinks    uint64
 	stalls     uint64
-	minSpare   int                           // spare packets held at least (0; 1 was the buffer before phase control)
-	waitMin    time.Duration                 // the smallest wait of a played packet in the current window
-	waitHist   [jbPhaseWindows]time.Duration // waitMin of the last windows
-	waitN      int
-	shift      time.Duration // phase move asked of the playout clock, not yet taken
-	hold       int           // windows left without moving the phase earlier
-	stallSeen  bool          // an underrun in the current window
 	shifts     uint64
 	lossRuns   uint64 // runs of consecutive lost packets
 	prevLost   bool   // the last packet decided was lost
+
+	// Delay variation and the playout aim. A packet's transit is its
+	// arrival minus its RTP timestamp (both from the first packet); its
+	// playout offset is its play time minus its timestamp. A packet is in
+	// time when the playout offset is at least its transit.
+	firstTs         uint32
+	newestExt       int64                     // extended RTP timestamp of the newest packet
+	transits        [jbTransits]time.Duration // the last packets' transits (ring)
+	transitN        int                       // transits recorded since the window started
+	sorted          [jbTransits]time.Duration // scratch for the quantiles
+	qMin, q50       time.Duration             // smallest and median transit of the window
+	aim             time.Duration             // the playout offset aimed at
+	lastOffset      time.Duration             // the playout offset of the last packet played
+	offset          time.Duration             // the smallest playout offset in the current window
+	playOffset      time.Duration             // the playout offset of the last packet played (noWait: none yet)
+	excess          time.Duration             // how much later than aim the playout was at the last window's end (less the drops since)
+	minSpare        int                       // spare packets held at least (for tests)
+	shift           time.Duration             // phase move asked of the playout clock, not yet taken
+	hold            int                       // windows left without moving the phase earlier
+	stallSeen       bool                      // an underrun in the current window
+	windows         int                       // windows ended
+	recent          time.Duration             // the smallest playout offset of the last plays (< jbRecentPulls)
+	recentN         int
+	peakSize        float64                  // recent largest payload, decaying by 1/1024 a packet
+	sinceDrop       int                      // plays since a packet of speech was dropped for a backlog
+	gapN            int                      // transits kept aside (jbGapLate)
+	gap             [jbNewPath]time.Duration // the transits kept aside
+	grow            int                      // frames to conceal without consuming: the playout moves later
+	droppedInWindow bool                     // a packet was dropped to shrink in the current window
 }
 
 // New returns an empty buffer for packets of frame's duration; fec says
 // whether the stream carries Opus in-band FEC (a lost packet can be
 // rebuilt from the next one).
 func New(frame time.Duration, fec bool) *Buffer {
-	return &Buffer{frame: frame, fec: fec, windowMin: 1 << 30, longMin: 1 << 30, sinceLoss: jbLossMemory, waitMin: noWait}
+	return &Buffer{frame: frame, fec: fec, sinceLoss: jbLossMemory, offset: noWait, lastOffset: noWait, playOffset: noWait, recent: noWait, aim: jbMinMargin}
 }
 
 // Push stores a received packet. ts is its RTP timestamp (48 kHz clock),
@@ -130,16 +197,21 @@ func (jb *Buffer) Push(seq16 uint16, ts uint32, payload []byte, arrival time.Tim
 	var seq int64
 	if !jb.have {
 		seq = int64(seq16)
-		jb.have, jb.newest, jb.next, jb.epoch = true, seq, seq, arrival
+		jb.have, jb.newest, jb.next, jb.epoch, jb.firstTs = true, seq, seq, arrival, ts
 	} else {
 		seq = jb.newest + int64(int16(seq16-uint16(jb.newest)))
+	}
+	ext := jb.newestExt + int64(int32(ts-jb.firstTs-uint32(jb.newestExt)))
+	due := time.Duration(ext) * time.Second / clockRate
+	if s := jb.slots[slot(seq)]; !(s.ok && s.seq == seq) {
+		jb.noteTransit(arrival.Sub(jb.epoch) - due)
 	}
 	if jb.started && seq < jb.next {
 		jb.late++
 		return
 	}
 	if seq > jb.newest {
-		jb.newest = seq
+		jb.newest, jb.newestExt = seq, ext
 		jb.updateJitter(ts, arrival)
 	}
 	if s := jb.slots[slot(seq)]; s.ok && s.seq == seq {
@@ -149,8 +221,9 @@ func (jb *Buffer) Push(seq16 uint16, ts uint32, payload []byte, arrival time.Tim
 	if !jb.started && seq < jb.next {
 		jb.next = seq // reordered before playout began
 	}
+	jb.peakSize = max(float64(len(payload)), jb.peakSize-jb.peakSize/1024)
 	sl := &jb.slots[slot(seq)]
-	sl.seq, sl.ok, sl.arrival, sl.payload = seq, true, arrival, append(sl.payload[:0], payload...) // reuses the slot's buffer
+	sl.seq, sl.ok, sl.arrival, sl.due, sl.payload = seq, true, arrival, due, append(sl.payload[:0], payload...) // reuses the slot's buffer
 	if depth := jb.newest - jb.next; depth >= jbMaxDepth {
 		// Far behind (a long stall): jump so that the target depth remains.
 		to := jb.newest - int64(jb.targetLocked())
@@ -159,7 +232,7 @@ func (jb *Buffer) Push(seq16 uint16, ts uint32, payload []byte, arrival time.Tim
 				jb.skipped++
 			}
 		}
-		jb.stalled = false
+		jb.owed = 0
 	}
 }
 
@@ -175,6 +248,54 @@ func (jb *Buffer) updateJitter(ts uint32, arrival time.Time) {
 		}
 	}
 	jb.lastTransit, jb.haveTransit = transit, true
+}
+
+// noteTransit records a received packet's transit in the sliding window.
+// A transit far beyond the aim is kept aside (a path that held packets and
+// then delivered them at once must not raise the aim for the window's
+// 10 s) until jbNewPath of them came in a row: the path is slower now, and
+// the window starts again with them. A transit far below the window's
+// median (a faster path, a restarted sender) starts it again too.
+func (jb *Buffer) noteTransit(t time.Duration) {
+	if jb.transitN >= jbWindowPulls && t > jb.aim+jbGapLate {
+		jb.gap[jb.gapN] = t
+		jb.gapN++
+		last := jb.gap[max(0, jb.gapN-jbLevelPath):jb.gapN]
+		if jb.gapN < jbNewPath && (len(last) < jbLevelPath || slices.Max(last)-slices.Min(last) > jbGapLate) {
+			return
+		}
+		// The window starts again with all of them: the first few,
+		// what the source's device had buffered, came at once, and
+		// the playout that played them as they came is as late as
+		// the latest of them (as at the start of a call, when the
+		// first packet's transit is in the window too); an aim
+		// without them would drop what they added.
+		jb.transitN = 0
+		for _, g := range jb.gap[:jb.gapN] {
+			jb.record(g)
+		}
+		jb.gapN = 0
+		// The aim follows at once, and the playout's excess over it
+		// with it (the last play's offset against the new aim).
+		jb.updateAim()
+		if jb.playOffset != noWait {
+			jb.excess = jb.playOffset - jb.aim
+		}
+		return
+	}
+	jb.gapN = 0
+	if jb.transitN > 0 && jb.q50-t > jbTransitJump {
+		jb.transitN = 0
+	}
+	jb.record(t)
+}
+
+func (jb *Buffer) record(t time.Duration) {
+	if jb.transitN == 0 {
+		jb.qMin, jb.q50 = t, t
+	}
+	jb.transits[jb.transitN%jbTransits] = t
+	jb.transitN++
 }
 
 // slot is the ring index of an extended sequence number (which may be
@@ -199,16 +320,32 @@ func (jb *Buffer) present(seq int64) bool {
 // noWait marks a window in which no packet played yet.
 const noWait = time.Duration(math.MaxInt64)
 
-// marginLocked is how long the latest packet should wait before it plays:
-// jbMinMargin on a clean path, twice the measured jitter when that is
-// more, plus one frame while losses are recent so that FEC finds the next
-// packet.
-func (jb *Buffer) marginLocked() time.Duration {
-	m := max(jbMinMargin, time.Duration(2*jb.jitter*float64(time.Second)))
-	if jb.fec && jb.sinceLoss < jbLossMemory {
-		m += jb.frame
+// updateAim recomputes the playout offset aimed at from the window of
+// transits: their jbQuantile quantile plus jbMinMargin, so that all but
+// about 1 % of the packets come in time; while losses are recent (and FEC
+// is on) at least a quantile of them plus a frame, from the median when
+// losses are rare to jbFECQuantileMax when many are (jbFECLossFull), so
+// that the packet after a lost one is there, mostly, to rebuild it.
+func (jb *Buffer) updateAim() {
+	n := min(jb.transitN, jbTransits)
+	if n == 0 {
+		return
 	}
-	return m
+	w := jb.sorted[:n]
+	copy(w, jb.transits[:n])
+	slices.Sort(w)
+	jb.qMin, jb.q50 = w[0], w[n/2]
+	jb.aim = w[min(n-1, int(jbQuantile*float64(n)))] + jbMinMargin
+	if jb.fec && jb.sinceLoss < jbLossMemory {
+		q := jbFECQuantileMin + (jbFECQuantileMax-jbFECQuantileMin)*min(1, jb.lossAvg/jbFECLossFull)
+		jb.aim = max(jb.aim, w[min(n-1, int(q*float64(n)))]+jb.frame)
+	}
+}
+
+// marginLocked is how long the fastest packet of the window waits before
+// it plays when the playout is at its aim: jbMinMargin on a clean path.
+func (jb *Buffer) marginLocked() time.Duration {
+	return max(jbMinMargin, jb.aim-jb.qMin)
 }
 
 // targetLocked is the spare depth (packets beyond the one playing) the
@@ -252,14 +389,44 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 		jb.started = true
 	}
 	jb.sinceLoss = min(jb.sinceLoss+1, jbLossMemory)
+	if jb.windowN++; jb.windowN >= jbWindowPulls || (jb.windows < jbFirstWindows && jb.windowN >= jbFirstWindowPulls) {
+		jb.windows++
+		jb.windowN = 0
+		jb.endWindow()
+	}
+	if jb.grow > 0 && !(jb.owed > 0 && jb.lostWithFEC()) {
+		// The playout moves later by whole frames: conceal without
+		// consuming, as an underrun does. (When an underrun already
+		// concealed the time of a packet now known lost, its FEC
+		// rebuild is the frame to grow by instead: below.)
+		jb.grow--
+		jb.excess += jb.frame
+		return Conceal, nil
+	}
 	for {
-		if arrival := jb.slots[slot(jb.next)].arrival; jb.present(jb.next) {
+		if jb.present(jb.next) {
+			sl := &jb.slots[slot(jb.next)]
+			offset := now.Sub(jb.epoch) - sl.due
 			p := jb.take(jb.next)
-			jb.stalled, jb.streak, jb.prevLost = false, 0, false
-			spare := jb.newest - jb.next
 			jb.next++
-			jb.waitMin = min(jb.waitMin, now.Sub(arrival))
-			if jb.shrink(spare) {
+			jb.lossAvg -= jb.lossAvg / jbLossAvg
+			if jb.owed > 0 && offset > jb.aim+jbGapLate && jb.present(jb.next) && jb.held(sl) {
+				// Held by a path that stalled (its time concealed, far
+				// beyond the aim, and the path delivering again, the
+				// packets after it faster than in real time): stale.
+				jb.late++
+				jb.owed--
+				jb.excess -= jb.frame
+				continue
+			}
+			jb.owed, jb.streak, jb.prevLost = 0, 0, false
+			jb.offset, jb.lastOffset, jb.playOffset = min(jb.offset, offset), offset, offset
+			jb.recent = min(jb.recent, offset)
+			if jb.recentN++; jb.recentN >= jbRecentPulls {
+				jb.excess = jb.recent - jb.aim
+				jb.recent, jb.recentN = noWait, 0
+			}
+			if jb.shrink(len(p)) {
 				jb.shrinks++
 				return Drop, p
 			}
@@ -271,27 +438,55 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 				jb.lossRuns++
 			}
 			jb.prevLost = true
-			jb.sinceLoss, jb.streak = 0, 0
+			jb.streak = 0
+			jb.noteLoss()
+			if jb.owed > 0 {
+				// An underrun already concealed this packet's time.
+				jb.owed--
+				if jb.lostWithFEC() && (jb.grow > 0 || jb.excess < jb.frame+jbPhaseHysteresis) {
+					// Keep the underrun's frame and rebuild the
+					// packet from the next one's FEC, rather than
+					// skip it (its time concealed), unless that
+					// leaves the playout a frame beyond its aim
+					// (what shrink would drop): a frame to grow
+					// by anyway, or the aim just raised by the
+					// loss, or the packet after the lost one
+					// simply later than the aim allowed for.
+					if jb.grow > 0 {
+						jb.grow--
+						jb.excess += jb.frame
+					}
+					jb.next++
+					return FEC, jb.slots[slot(jb.next)].payload
+				}
+				jb.excess -= jb.frame
+				jb.next++
+				continue
+			}
 			if jb.fec && jb.present(jb.next+1) {
-				jb.stalled = false
 				jb.next++
 				return FEC, jb.slots[slot(jb.next)].payload
 			}
 			jb.next++
-			if jb.stalled {
-				// The underrun already concealed this packet's time.
-				jb.stalled = false
-				continue
-			}
 			return Conceal, nil
 		}
 		// Underrun: nothing to play. Conceal without consuming next, so
-		// that a late packet still plays (the delay grows by one packet).
-		jb.stalled = true
+		// that a late packet still plays (the delay grows by one packet);
+		// when later packets show it lost instead, its time is given back
+		// (owed). Only while the playout is earlier than its aim does the
+		// underrun hold the phase (the margin was too small): once as
+		// late as the aim, the packet is most likely lost, in a burst or
+		// a stalled path.
+		due := time.Duration(jb.newestExt)*time.Second/clockRate + time.Duration(jb.next-jb.newest)*jb.frame
+		offset := now.Sub(jb.epoch) - due
+		jb.offset = min(jb.offset, offset)
+		if jb.transitN < jbWindowPulls || offset < jb.aim {
+			jb.hold = jbPhaseHold
+			jb.stallSeen = true
+		}
+		jb.owed = min(jb.owed+1, jbSlots)
 		jb.stalls++
-		jb.hold = jbPhaseHold
-		jb.stallSeen = true
-		jb.windowN, jb.windowMin, jb.longN, jb.longMin = 0, 1<<30, 0, 1<<30
+		jb.excess += jb.frame // the playout is a frame later now
 		if jb.streak++; jb.streak > jbMaxConceal {
 			return Silence, nil
 		}
@@ -299,76 +494,111 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 	}
 }
 
-// shrink records the spare depth at a play and says whether to drop one
-// packet: when over a short window the spare stayed two packets above the
-// target, or over a long window one packet above.
-func (jb *Buffer) shrink(spare int64) bool {
-	jb.windowMin, jb.longMin = min(jb.windowMin, spare), min(jb.longMin, spare)
-	jb.windowN++
-	jb.longN++
-	target := int64(jb.targetLocked())
-	drop := spare > target+jbFastExcess && jb.windowN%jbFastEvery == 0
-	if jb.windowN >= jbShrinkEvery {
-		drop = drop || jb.windowMin > target+1
-		jb.windowN, jb.windowMin = 0, 1<<30
-		if !drop {
-			jb.movePhase()
-		}
-		jb.waitMin = noWait
+// held says whether the packet in sl came with a backlog that a path
+// held: its transit exceeds the newest packet's by more than jbGapLate
+// (the packets after it came faster than in real time, as a path
+// delivers what it held) and by at least half the time the underruns
+// concealed (a path's backlog covers the time it held the packets). A
+// source that stalled (a microphone that stopped, the switch to another
+// device) and sends on in real time did not, beyond the few frames its
+// device had buffered: what it sends plays, however late against the
+// aim.
+func (jb *Buffer) held(sl *jbSlot) bool {
+	n := &jb.slots[slot(jb.newest)]
+	if !n.ok || n.seq != jb.newest {
+		return true
 	}
-	if jb.longN >= jbShrinkLong {
-		drop = drop || jb.longMin > target
-		jb.longN, jb.longMin = 0, 1<<30
-	}
-	if drop {
-		jb.windowN, jb.windowMin, jb.longN, jb.longMin = 0, 1<<30, 0, 1<<30
-	}
-	return drop
+	ahead := sl.arrival.Sub(jb.epoch) - sl.due - (n.arrival.Sub(jb.epoch) - n.due)
+	return ahead > jbGapLate && 2*ahead >= time.Duration(jb.owed)*jb.frame
 }
 
-// movePhase ends a window: when a packet of it waited less than the
-// margin (and no underrun already delayed the playout by a frame), the
-// playout clock moves later by what was missing (at most half a frame); when every packet of the last jbPhaseWindows windows waited
-// longer, earlier by half the excess (at most half a frame a window, and
-// not for jbPhaseHold windows after an underrun).
-func (jb *Buffer) movePhase() {
+// lostWithFEC says whether next is lost (later packets are here) and
+// the packet after it is there to rebuild it from.
+func (jb *Buffer) lostWithFEC() bool {
+	return jb.fec && !jb.present(jb.next) && jb.newest > jb.next && jb.present(jb.next+1)
+}
+
+// noteLoss records a loss for the aim: with FEC, the first loss after
+// jbLossMemory pulls without raises the aim to the FEC floor (updateAim) at
+// once (not at the window's end), so that the next loss finds a spare
+// packet; the excess over the aim moves with it.
+func (jb *Buffer) noteLoss() {
+	clean := jb.sinceLoss >= jbLossMemory
+	jb.sinceLoss = 0
+	jb.lossAvg += (1 - jb.lossAvg) / jbLossAvg
+	if clean && jb.fec {
+		old := jb.aim
+		jb.updateAim()
+		jb.excess -= jb.aim - old
+	}
+}
+
+// shrink says whether to drop the packet just taken (of size bytes)
+// rather than play it: when the playout is at least a frame (and the
+// hysteresis) later than its aim and the next packet is there to play
+// instead. Silence (a DTX or comfort-noise packet, jbQuietBytes at most)
+// goes first: it is dropped whenever there is a frame to gain. Speech is
+// dropped one in jbFastEvery plays while the playout is more than
+// jbFastExcess frames late (a backlog after a stall), else one a window.
+func (jb *Buffer) shrink(size int) bool {
+	if jb.excess < jb.frame+jbPhaseHysteresis || !jb.present(jb.next) || jb.gapN > 0 {
+		return false
+	}
+	switch {
+	case size <= jbQuietBytes || float64(2*size) <= jb.peakSize:
+	case jb.excess > jbFastExcess*jb.frame:
+		if jb.sinceDrop < jbFastEvery {
+			jb.sinceDrop++
+			return false
+		}
+	case jb.droppedInWindow:
+		return false
+	}
+	jb.droppedInWindow = true
+	jb.excess -= jb.frame
+	jb.sinceDrop = 1
+	return true
+}
+
+// endWindow ends a window of plays: it recomputes the aim, and when the
+// window's smallest playout offset was short of it (and no underrun
+// already delayed the playout by a frame) moves the playout clock later
+// by what was missing (at most half a frame); when it was later than the
+// aim by less than a frame, earlier by half the excess (not for
+// jbPhaseHold windows after an underrun). Whole frames of excess are
+// dropped (shrink).
+func (jb *Buffer) endWindow() {
 	if jb.hold > 0 {
 		jb.hold--
 	}
-	stalled := jb.stallSeen
-	jb.stallSeen = false
-	if jb.waitMin == noWait {
+	jb.stallSeen, jb.droppedInWindow = false, false
+	jb.updateAim()
+	offset, last := jb.offset, jb.lastOffset
+	jb.offset, jb.lastOffset = noWait, noWait
+	if offset == noWait {
 		return
 	}
-	jb.waitHist[jb.waitN%jbPhaseWindows] = jb.waitMin
-	jb.waitN++
-	margin := jb.marginLocked()
-	// After an underrun the stall already moved the playout a frame
-	// later: the late packet's short wait asks for nothing more.
-	if short := margin - jb.waitMin; short > jbPhaseHysteresis && !stalled {
-		d := min(short, jb.frame/2)
+	// Later by what the last play was short of the aim (the last, not
+	// the window's smallest: underruns since have moved the playout
+	// later already).
+	if short := jb.aim - min(last, jb.aim); last != noWait && short > jbPhaseHysteresis {
+		// Whole frames (to the nearest) by concealing (pullLocked), the
+		// rest by the playout clock's phase.
+		jb.grow = min(int((short+jb.frame/2)/jb.frame), jbMaxTarget)
+		d := short - time.Duration(jb.grow)*jb.frame
 		jb.shift += d
-		for i := range jb.waitHist { // the waits seen so far are d longer now
-			jb.waitHist[i] += d
-		}
+		jb.excess = d - short
 		jb.shifts++
 		return
 	}
-	if jb.hold > 0 || jb.waitN < jbPhaseWindows {
+	jb.excess = offset - jb.aim
+	if jb.hold > 0 || jb.excess <= jbPhaseHysteresis || jb.excess >= jb.frame+jbPhaseHysteresis {
 		return
 	}
-	worst := jb.waitHist[0]
-	for _, w := range jb.waitHist[1:] {
-		worst = min(worst, w)
-	}
-	if excess := worst - margin; excess > jbPhaseHysteresis {
-		d := min(excess/2, jb.frame/2)
-		jb.shift -= d
-		for i := range jb.waitHist {
-			jb.waitHist[i] -= d
-		}
-		jb.shifts++
-	}
+	d := min(jb.excess/2, jb.frame/2)
+	jb.shift -= d
+	jb.excess -= d
+	jb.shifts++
 }
 
 // Stats is a snapshot of the buffer's counters.

@@ -66,7 +66,7 @@ type candidate struct {
 
 // finder keeps a list of super-nodes sorted by RTT, refreshed every
 // Refresh (jittered) and, with jittered exponential backoff, when the list
-// is empty or the fastest one disconnects.
+// holds fewer than two or the fastest one disconnects.
 type finder struct {
 	m        *Manager
 	kick     chan struct{}
@@ -123,7 +123,13 @@ func (c *finder) run(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		case <-t.C:
 		}
-		if n := c.refresh(ctx, 0); n == 0 {
+		// Fewer than two super-nodes is a short list too: a relay-only
+		// call then has no standby relay (calls.go), and the one it has
+		// may be a super-node promoted a moment ago whose peers have not
+		// published yet. Look again with the same backoff (1 s doubling,
+		// at most a minute: on a network with a single super-node, one
+		// DHT query a minute) rather than a whole Refresh later.
+		if n := c.refresh(ctx, 0); n < 2 {
 			wait = c.backoff()
 		} else {
 			c.mu.Lock()

@@ -3,6 +3,7 @@ package supernode
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -100,5 +101,75 @@ func TestFindSuperNodesGrace(t *testing.T) {
 				t.Errorf("returned after the query ended by itself: %v; want %v", waited, tc.wantWait)
 			}
 		})
+	}
+}
+
+// growingProviders is a DHT whose provider query finds the super-nodes
+// published so far (publish adds one) and ends.
+type growingProviders struct {
+	mu      sync.Mutex
+	found   []peer.AddrInfo
+	queries atomic.Int64
+}
+
+func (g *growingProviders) publish(ai peer.AddrInfo) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.found = append(g.found, ai)
+}
+
+func (g *growingProviders) Provide(context.Context, cid.Cid, bool) error { return nil }
+
+func (g *growingProviders) FindProvidersAsync(ctx context.Context, _ cid.Cid, _ int) <-chan peer.AddrInfo {
+	g.queries.Add(1)
+	g.mu.Lock()
+	found := append([]peer.AddrInfo(nil), g.found...)
+	g.mu.Unlock()
+	out := make(chan peer.AddrInfo)
+	go func() {
+		defer close(out)
+		for _, ai := range found {
+			select {
+			case out <- ai:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// TestFinderTopsUpAListOfOne: a node whose lookup found one super-node
+// (the other just promoted, not yet published) looks again with backoff,
+// seconds later, not a whole Refresh (an hour here) later, so that a
+// relay-only call soon has a standby relay on a second super-node. The
+// lab's relay-killed failover failed 2 of 10 runs so: the callee knew one
+// super-node, and it was the one that died.
+func TestFinderTopsUpAListOfOne(t *testing.T) {
+	first, second := loopbackHost(t), loopbackHost(t)
+	g := &growingProviders{}
+	g.publish(peer.AddrInfo{ID: first.ID(), Addrs: first.Addrs()})
+	m := &Manager{h: loopbackHost(t), routing: g, log: slog.New(slog.DiscardHandler), opts: Options{Refresh: time.Hour}}
+	m.finder = newFinder(m)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go m.finder.run(ctx, &wg)
+	defer func() { cancel(); wg.Wait() }()
+	m.finder.trigger() // as a call's quick lookup or a lost super-node does
+	known := func() int { return len(m.SuperNodes()) }
+	deadline := time.Now().Add(20 * time.Second)
+	for known() < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if known() != 1 {
+		t.Fatalf("the finder knows %d super-nodes after its first lookup; want the one published", known())
+	}
+	g.publish(peer.AddrInfo{ID: second.ID(), Addrs: second.Addrs()})
+	for known() < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if known() != 2 {
+		t.Fatalf("the finder still knows %d super-node(s) after %d lookups; want the second, published after its first lookup, found without waiting for Refresh", known(), g.queries.Load())
 	}
 }

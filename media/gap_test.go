@@ -43,3 +43,33 @@ func TestLongestGapCountsAStall(t *testing.T) {
 		t.Errorf("alice's longest gap %v, want above 0 and below bob's %v (nothing of bob's was dropped)", gapA, gapB)
 	}
 }
+
+// TestLongestGapCountsAStallToTheEnd: a stall that lasts until the stats
+// are read (the call ended without its audio coming back) counts too, so
+// a failover that never happened shows as the whole wait, not as the
+// longest gap before it.
+func TestLongestGapCountsAStallToTheEnd(t *testing.T) {
+	const from = 50 // alice's packets from here on are dropped: 100 frames, 2 s
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	ca, cb := loopbackConfig(), loopbackConfig()
+	ca.lossHook = func(seq uint16) bool { return seq >= from }
+	a, b := pair(t, ctx, ca, cb)
+	srcA := &sliceSource{samples: speechSeconds("alice", 3, audio.Frame20ms), interval: audio.Frame20ms}
+	srcB := &sliceSource{samples: speechSeconds("bob", 3, audio.Frame20ms), interval: audio.Frame20ms}
+	if err := startBoth(ctx, a, b, srcA, srcB, &sliceSink{}, &sliceSink{}); err != nil {
+		t.Fatal(err)
+	}
+	for !srcA.ended.Load() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("alice's source never ended")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	got := b.Stats().LongestGap
+	t.Logf("bob's longest gap with alice's last 2 s dropped: %v", got)
+	if want := 1900 * time.Millisecond; got < want {
+		t.Errorf("bob's longest gap %v, want at least %v: the stall still open when the stats were read", got, want)
+	}
+}

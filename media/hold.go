@@ -19,6 +19,9 @@ package media
 func (s *Session) SetAudio(send, play bool) {
 	s.sendOff.Store(!send)
 	s.playOff.Store(!play)
+	if !play {
+		s.lastArrival.Store(0) // a hold is no gap (noteGap)
+	}
 }
 
 // Audio reports what SetAudio last set (both true by default).

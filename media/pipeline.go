@@ -219,7 +219,7 @@ func (s *Session) receiveLoop() {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	p := &pkt
-	var last time.Time // the previous packet's arrival, while playing
+	defer s.endGaps()
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -237,7 +237,7 @@ func (s *Session) receiveLoop() {
 			close(s.firstPacket)
 		}
 		s.noteRTP(now)
-		last = s.noteGap(last, now)
+		s.noteGap(now)
 		s.bytesReceived.Add(uint64(len(p.Payload)))
 		s.packetsReceived.Add(1) // last: a lock-step test waits on it
 	}

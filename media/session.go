@@ -525,6 +525,7 @@ type counters struct {
 	framesCaptured, framesPlayed   atomic.Uint64
 	maxSlip                        atomic.Int64  // worst playout clock lateness, ns
 	longestGap                     atomic.Int64  // longest wait between received packets, ns (noteGap)
+	lastArrival                    atomic.Int64  // the last packet's arrival while playing, Unix ns (0: none)
 	ticks                          atomic.Int64  // lock-step playout ticks played (jbNow)
 	rttNs                          atomic.Int64  // last RTT from the peer's reports
 	remoteLost                     atomic.Int64  // cumulative loss of our packets the peer reports

@@ -17,18 +17,42 @@ func (s *Session) noteRTP(now time.Time) { s.watch.Received(now) }
 
 // noteGap keeps the longest time between two packets received while this
 // side plays (Stats.LongestGap: what a failover or a stalled path cost the
-// listener); last is the previous packet's arrival (zero: none yet, or
-// playout was off, so a hold is not counted). It returns the new last.
-func (s *Session) noteGap(last, now time.Time) time.Time {
+// listener), from the previous packet's arrival (lastArrival; 0: none
+// yet, or playout was off, so a hold is not counted).
+func (s *Session) noteGap(now time.Time) {
 	if s.playOff.Load() {
-		return time.Time{}
+		s.lastArrival.Store(0)
+		return
 	}
-	if !last.IsZero() {
-		if g := int64(now.Sub(last)); g > s.longestGap.Load() {
-			s.longestGap.Store(g) // the receive loop is the only writer
-		}
+	t := now.UnixNano()
+	if last := s.lastArrival.Swap(t); last != 0 {
+		s.foldGap(t - last)
 	}
-	return now
+}
+
+// foldGap records g if it is the longest gap yet (the receive loop is
+// the only writer).
+func (s *Session) foldGap(g int64) {
+	if g > s.longestGap.Load() {
+		s.longestGap.Store(g)
+	}
+}
+
+// endGaps folds the gap still open when the receive loop ends: a call
+// whose audio never came back until it ended shows that whole stall.
+func (s *Session) endGaps() {
+	if last := s.lastArrival.Swap(0); last != 0 {
+		s.foldGap(time.Now().UnixNano() - last)
+	}
+}
+
+// longestGapNow is the longest gap so far, counting the one open now.
+func (s *Session) longestGapNow() time.Duration {
+	g := s.longestGap.Load()
+	if last := s.lastArrival.Load(); last != 0 {
+		g = max(g, time.Now().UnixNano()-last)
+	}
+	return time.Duration(g)
 }
 
 // HasStandby reports whether the session has another pair that works, or

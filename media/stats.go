@@ -54,9 +54,11 @@ type Stats struct {
 	// (hold.go).
 	FramesWithheld uint64
 	// LongestGap is the longest time between two audio packets received
-	// while this side was playing: a failover's or a stalled path's cost
-	// to the listener, measured where the audio arrives (a peer's mute,
-	// or DTX in silence, shows here too; this side's hold does not).
+	// while this side was playing, counting the wait since the last one
+	// (a stall that lasted until the call ended): a failover's or a
+	// stalled path's cost to the listener, measured where the audio
+	// arrives (a peer's mute, or DTX in silence, shows here too; this
+	// side's hold does not).
 	LongestGap time.Duration
 }
 
@@ -136,7 +138,7 @@ func (s *Session) Stats() Stats {
 		PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
 		PacketsReceived: s.packetsReceived.Load(), BytesReceived: s.bytesReceived.Load(),
 		Route: s.Route(), ClockSlip: time.Duration(s.maxSlip.Load()),
-		FramesWithheld: s.framesWithheld.Load(), LongestGap: time.Duration(s.longestGap.Load()),
+		FramesWithheld: s.framesWithheld.Load(), LongestGap: s.longestGapNow(),
 	}
 	s.mu.Lock()
 	jb, pl, startedAt := s.jb, s.player, s.startedAt

@@ -232,7 +232,7 @@ func (s *Session) receiveLoop() {
 			continue // malformed, padding-only or oversized: nothing to decode
 		}
 		now := time.Now()
-		s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, s.jbNow(false))
+		s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, s.jbNow(now, false))
 		if s.packetsReceived.Load() == 0 {
 			close(s.firstPacket)
 		}
@@ -337,13 +337,13 @@ const playoutPhase = 3 * time.Millisecond
 // restarts instead of catching up.
 const playoutMaxBehind = 200 * time.Millisecond
 
-// jbNow is the jitter buffer's clock: the time, or in a lock-step test
-// (whose steps run faster than real time) the playout ticks so far in
-// frames: a packet received before tick n arrives at n frames, and tick n
-// plays 2 ms later (the buffer's margin on a clean path).
-func (s *Session) jbNow(playout bool) time.Time {
+// jbNow is the jitter buffer's clock: now, or in a lock-step test (whose
+// steps run faster than real time) the playout ticks so far in frames: a
+// packet received before tick n arrives at n frames, and tick n plays 2 ms
+// later (the buffer's margin on a clean path).
+func (s *Session) jbNow(now time.Time, playout bool) time.Time {
 	if s.cfg.playoutTicks == nil {
-		return time.Now()
+		return now
 	}
 	t := time.Unix(0, 0).Add(time.Duration(s.ticks.Load()) * s.cfg.FrameDuration)
 	if playout {
@@ -354,7 +354,7 @@ func (s *Session) jbNow(playout bool) time.Time {
 
 // playOne plays one frame; false ends the playout.
 func (s *Session) playOne(sink audio.Sink, pcm []int16) bool {
-	ok, err := s.player.fill(pcm, s.jbNow(true))
+	ok, err := s.player.fill(pcm, s.jbNow(time.Now(), true))
 	if err != nil {
 		s.fail(fmt.Errorf("media: playout: %w", err))
 		return false

@@ -163,7 +163,7 @@ type Buffer struct {
 	sorted          [jbTransits]time.Duration // scratch for the quantiles
 	qMin, q50       time.Duration             // smallest and median transit of the window
 	aim             time.Duration             // the playout offset aimed at
-	lastOffset      time.Duration             // the playout offset of the last packet played
+	lastOffset      time.Duration             // the playout offset of the current window's last play (noWait: none yet)
 	offset          time.Duration             // the smallest playout offset in the current window
 	playOffset      time.Duration             // the playout offset of the last packet played (noWait: none yet)
 	excess          time.Duration             // how much later than aim the playout was at the last window's end (less the drops since)
@@ -410,7 +410,7 @@ func (jb *Buffer) pullLocked(now time.Time) (Kind, []byte) {
 			p := jb.take(jb.next)
 			jb.next++
 			jb.lossAvg -= jb.lossAvg / jbLossAvg
-			if jb.owed > 0 && offset > jb.aim+jbGapLate && jb.present(jb.next) && jb.held(sl) {
+			if jb.owed > 0 && offset > jb.aim+jbGapLate && jb.held(sl) {
 				// Held by a path that stalled (its time concealed, far
 				// beyond the aim, and the path delivering again, the
 				// packets after it faster than in real time): stale.

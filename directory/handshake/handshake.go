@@ -100,6 +100,9 @@ func New(inner net.Listener, config *tls.Config, cfg Config) (*Listener, error) 
 	if config == nil || config.GetConfigForClient != nil {
 		return nil, errors.New("handshake: want a TLS configuration without GetConfigForClient")
 	}
+	if len(config.Certificates) == 0 && config.GetCertificate == nil {
+		return nil, errors.New("handshake: the TLS configuration has no certificate: set Certificates or GetCertificate")
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}

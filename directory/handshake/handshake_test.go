@@ -297,6 +297,9 @@ func TestValidate(t *testing.T) {
 	if _, err := New(nil, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}, Config{MaxConcurrent: 1}); err == nil {
 		t.Error("New took a configuration with its own GetConfigForClient")
 	}
+	if _, err := New(nil, &tls.Config{}, Config{MaxConcurrent: 1}); err == nil {
+		t.Error("New took a configuration without a certificate (its full handshakes would have none to offer)")
+	}
 }
 
 // TestEstablishedFirst: a session begun before the surge (b) is resumed
